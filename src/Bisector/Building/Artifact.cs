@@ -1,0 +1,20 @@
+namespace Bisector.Building;
+
+/// <summary>
+/// A built commit in the cache: the directory holds the recipe's artifact files, addressed by
+/// commit SHA and recipe hash so a commit is never built twice for the same recipe.
+/// </summary>
+public sealed record Artifact(string CommitSha, string RecipeHash, string Directory, string ContentHash);
+
+public enum BuildStatus
+{
+    Built,
+    Cached,
+    Failed,
+    TimedOut,
+}
+
+public sealed record BuildResult(string CommitSha, BuildStatus Status, Artifact? Artifact, string Log, TimeSpan Duration, IReadOnlyList<string> FixUps)
+{
+    public bool Succeeded => Status is BuildStatus.Built or BuildStatus.Cached;
+}

@@ -1,0 +1,49 @@
+using Bisector.Statistics;
+
+namespace Bisector.Search;
+
+/// <summary>
+/// Positions: 0 is the known-good anchor, 1..N are the candidates oldest → newest; N is treated as the bad end.
+/// A request asks for this many more trials of one position.
+/// </summary>
+public sealed record MeasureRequest(int Position, int AdditionalTrials);
+
+/// <summary>Everything measured so far at a position: all its successful trials' series of the deciding metric,
+/// or <see cref="Skipped"/> when the commit cannot be built.</summary>
+public sealed record PositionEvidence(int Position, bool Skipped, IReadOnlyList<TrialSeries> Trials);
+
+/// <summary>The effectful edge of the search: build, deploy, run and sample the requested positions (in parallel
+/// where workers allow) and return the cumulative evidence of each requested position.</summary>
+public delegate Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct);
+
+public enum SearchStatus
+{
+    /// <summary>One commit is named with the requested confidence.</summary>
+    Found,
+
+    /// <summary>The culprit is one of a contiguous range because its neighbours could not be built.</summary>
+    FoundRange,
+
+    /// <summary>The bad end does not differ from the good end: nothing to blame.</summary>
+    NoRegression,
+
+    /// <summary>The evidence does not support naming a commit with the requested confidence within the budget.</summary>
+    Undecided,
+}
+
+/// <summary>One round of the search: which positions were measured and why.</summary>
+public sealed record SearchRound(int Number, IReadOnlyList<int> Positions, string Reason);
+
+public sealed record SearchOutcome(
+    SearchStatus Status,
+    int? Culprit,
+    int RangeFirst,
+    int RangeLast,
+    double Confidence,
+    Comparison? Boundary,
+    IReadOnlyList<double> Posterior,
+    IReadOnlyDictionary<int, Comparison> VersusGood,
+    IReadOnlyList<SearchRound> Rounds,
+    int TrialsSpent,
+    bool TrialCapHit,
+    string Summary);
