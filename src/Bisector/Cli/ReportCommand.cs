@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Bisector.Runs;
+
+namespace Bisector.Cli;
+
+/// <summary><c>bisector report [RUN]</c>: (re)writes a run's report from the database — finished, interrupted, or copied
+/// from another machine — and prints its path.</summary>
+internal static class ReportCommand
+{
+    public static Command Create()
+    {
+        var results = CommonOptions.Results();
+        var run = CommonOptions.RunId();
+        var output = new Option<string?>("--output") { Description = "Folder to write the report into (default: <results>/<run-id>/)" };
+        var command = new Command("report", "Write the report of a run and print its path") { run, results, output };
+        command.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var resultsDirectory = ResultsLocation.Resolve(parse.GetValue(results));
+            await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
+            var row = await store.GetRunAsync(parse.GetValue(run), ct)
+                ?? throw new StorageException("no such run", "List runs with 'bisector status --list'");
+            var directory = parse.GetValue(output) ?? Path.Combine(resultsDirectory, row.Id);
+            var path = await ReportAssembler.WriteAsync(store, row.Id, directory, ct);
+            await Console.Out.WriteLineAsync(path);
+            return 0;
+        }));
+        return command;
+    }
+}

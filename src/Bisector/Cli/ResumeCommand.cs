@@ -1,0 +1,22 @@
+using System.CommandLine;
+using Bisector.Runs;
+
+namespace Bisector.Cli;
+
+/// <summary><c>bisector resume [RUN]</c>: continues an interrupted run, re-doing only unfinished work.</summary>
+internal static class ResumeCommand
+{
+    public static Command Create()
+    {
+        var results = CommonOptions.Results();
+        var run = CommonOptions.RunId();
+        var command = new Command("resume", "Continue an interrupted run from the database; completed builds and trials are kept") { run, results };
+        command.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var engine = new RunEngine(line => Console.Error.WriteLine(line));
+            var summary = await engine.ResumeAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), ct);
+            return await StartCommand.PrintAsync(summary, Console.Out);
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,203 @@
+using System.CommandLine;
+using System.Globalization;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Runs;
+using Bisector.Search;
+
+namespace Bisector.Cli;
+
+/// <summary><c>bisector start A..B --paths … --recipe …</c>: bisect a range in the repository of the current folder.</summary>
+internal static class StartCommand
+{
+    /// <summary>What the user typed, before bisect.yaml fills the gaps and validation runs.</summary>
+    internal sealed record Settings(
+        string Range,
+        string[] Paths,
+        string? Recipe,
+        string[] Workers,
+        string? Strategy,
+        double? Confidence,
+        double? Alpha,
+        int? Repeats,
+        int? MaxTrials,
+        string? Window,
+        string? Warmup,
+        string? Results,
+        string? Repo,
+        string? Config,
+        bool FirstParent,
+        bool NoMerges,
+        bool DryRun);
+
+    public static Command Create()
+    {
+        var range = new Argument<string>("range") { Description = "The range to bisect, A..B: A is known good, B is known bad (also 'B ^A')" };
+        var paths = new Option<string[]>("--paths") { Description = "Git pathspecs: only commits touching them are candidates (globs like 'src/basic/fileio*')", AllowMultipleArgumentsPerToken = true };
+        var recipe = new Option<string?>("--recipe") { Description = "Recipe YAML: how to build, run, drive and measure the daemon" };
+        var workers = new Option<string[]>("--workers") { Description = "Workers: local:N, ssh://user@host (comma-separated or repeated)", AllowMultipleArgumentsPerToken = true };
+        var strategy = new Option<string?>("--strategy") { Description = "bisect (default), kary (N workers: N+1 parts a round) or exhaustive (all, then change points)" };
+        var confidence = new Option<double?>("--confidence") { Description = "Posterior probability the named culprit must reach (default 0.95)" };
+        var alpha = new Option<double?>("--alpha") { Description = "Significance level of each comparison (default 0.01)" };
+        var repeats = new Option<int?>("--repeats") { Description = "Trials per commit in the first batch (overrides the recipe)" };
+        var maxTrials = new Option<int?>("--max-trials") { Description = "Cap on trials per commit for adaptive repeats (overrides the recipe)" };
+        var window = new Option<string?>("--window") { Description = "Measured window after warm-up, e.g. 30s (overrides the recipe)" };
+        var warmup = new Option<string?>("--warmup") { Description = "Warm-up excluded from features, e.g. 2s (overrides the recipe)" };
+        var results = CommonOptions.Results();
+        var repo = new Option<string?>("--repo") { Description = "Git repository (default: the current folder)" };
+        var config = new Option<string?>("--config") { Description = "Project defaults (default: bisect.yaml at the repository root, if present)" };
+        var firstParent = new Option<bool>("--first-parent") { Description = "Follow only the first parent of merges, as git log --first-parent" };
+        var noMerges = new Option<bool>("--no-merges") { Description = "Leave merge commits out, as git log --no-merges" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Say which commits would be tested and why, then stop" };
+        var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
+        {
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun,
+        };
+        command.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var settings = new Settings(
+                parse.GetValue(range)!, parse.GetValue(paths) ?? [], parse.GetValue(recipe), parse.GetValue(workers) ?? [],
+                parse.GetValue(strategy), parse.GetValue(confidence), parse.GetValue(alpha), parse.GetValue(repeats), parse.GetValue(maxTrials),
+                parse.GetValue(window), parse.GetValue(warmup), parse.GetValue(results), parse.GetValue(repo), parse.GetValue(config),
+                parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun));
+            var options = Resolve(settings, Environment.CommandLine);
+            if (settings.DryRun)
+            {
+                var selection = CommitSelector.Select(options.RepositoryPath, options.Range, options.Paths,
+                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+                foreach (var line in CommitSelector.DescribeDryRun(selection))
+                {
+                    await Console.Out.WriteLineAsync(line);
+                }
+
+                return 0;
+            }
+
+            var summary = await new RunEngine(line => Console.Error.WriteLine(line)).StartAsync(options, ct);
+            return await PrintAsync(summary, Console.Out);
+        }));
+        return command;
+    }
+
+    /// <summary>Merges flags over bisect.yaml over built-in defaults and validates the result once.</summary>
+    internal static RunOptions Resolve(Settings s, string commandLine)
+    {
+        var repository = Path.GetFullPath(s.Repo ?? Directory.GetCurrentDirectory());
+        if (!Directory.Exists(repository))
+        {
+            throw new UsageException("--repo", $"'{repository}' does not exist", "Run in a git checkout or pass --repo PATH");
+        }
+
+        var configPath = s.Config ?? Path.Combine(repository, "bisect.yaml");
+        if (s.Config is not null && !File.Exists(configPath))
+        {
+            throw new UsageException("--config", $"'{configPath}' does not exist", "Pass an existing bisect.yaml or leave --config out");
+        }
+
+        var config = File.Exists(configPath) ? ProjectConfigLoader.Load(configPath) : null;
+        var configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath))!;
+
+        var recipe = s.Recipe is not null ? Path.GetFullPath(s.Recipe)
+            : config?.Recipe is { } fromConfig ? Path.GetFullPath(Path.Combine(configDirectory, fromConfig))
+            : throw new UsageException("--recipe", "no recipe given", "Pass --recipe FILE or set 'recipe:' in bisect.yaml (see recipes/README.md)");
+        if (!File.Exists(recipe))
+        {
+            throw new UsageException("--recipe", $"'{recipe}' does not exist", "Pass the path of a recipe YAML file (see recipes/README.md)");
+        }
+
+        var workers = s.Workers.Length > 0
+            ? s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
+            : config?.Workers?.ToList() ?? ["local:1"];
+        var strategyText = s.Strategy ?? config?.Strategy ?? "bisect";
+        if (!Enum.TryParse<SearchStrategy>(strategyText, ignoreCase: true, out var strategy) || int.TryParse(strategyText, out _))
+        {
+            throw new UsageException("--strategy", $"'{strategyText}' is not a strategy", "Use bisect, kary or exhaustive");
+        }
+
+        var confidence = s.Confidence ?? config?.Confidence ?? 0.95;
+        if (confidence is <= 0.5 or >= 1)
+        {
+            throw new UsageException("--confidence", $"{confidence.ToString(CultureInfo.InvariantCulture)} is out of range", "Give a probability between 0.5 and 1, e.g. 0.95");
+        }
+
+        var alpha = s.Alpha ?? config?.Alpha ?? 0.01;
+        if (alpha is <= 0 or >= 0.5)
+        {
+            throw new UsageException("--alpha", $"{alpha.ToString(CultureInfo.InvariantCulture)} is out of range", "Give a significance level between 0 and 0.5, e.g. 0.01");
+        }
+
+        var repeats = s.Repeats ?? config?.Repeats;
+        if (repeats is < 2 or > 1000)
+        {
+            throw new UsageException("--repeats", $"{repeats} is out of range", "Give at least 2 trials per commit (one trial per side can never decide), at most 1000");
+        }
+
+        var maxTrials = s.MaxTrials ?? config?.MaxTrials;
+        if (maxTrials is < 2 or > 10000 || (maxTrials is { } m && repeats is { } r && m < r))
+        {
+            throw new UsageException("--max-trials", $"{maxTrials} is out of range", "Give a cap of at least --repeats and at most 10000");
+        }
+
+        return new RunOptions(
+            repository,
+            s.Range,
+            s.Paths.Length > 0 ? s.Paths : config?.Paths?.ToArray() ?? [],
+            recipe,
+            workers,
+            strategy,
+            confidence,
+            alpha,
+            repeats,
+            maxTrials,
+            Duration("--window", s.Window) ?? config?.Window,
+            Duration("--warmup", s.Warmup) ?? config?.Warmup,
+            s.Results is not null ? Path.GetFullPath(s.Results)
+                : config?.Results is { } res ? Path.GetFullPath(Path.Combine(configDirectory, res))
+                : Path.GetFullPath("results"),
+            s.FirstParent,
+            s.NoMerges,
+            commandLine);
+    }
+
+    private static TimeSpan? Duration(string flag, string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        return ConfigValues.TryParseDuration(text, out var value) && value > TimeSpan.Zero
+            ? value
+            : throw new UsageException(flag, $"'{text}' is not a duration", "Write e.g. 500ms, 30s or 5m");
+    }
+
+    internal static async Task<int> PrintAsync(RunSummary summary, TextWriter output)
+    {
+        var outcome = summary.Outcome;
+        if (outcome is null)
+        {
+            await output.WriteLineAsync($"run {summary.RunId}: no verdict");
+            return 1;
+        }
+
+        var candidates = summary.Selection.Candidates;
+        switch (outcome.Status)
+        {
+            case SearchStatus.Found when outcome.Culprit is { } p:
+                var culprit = candidates[p - 1];
+                await output.WriteLineAsync($"culprit: {culprit.Sha} {culprit.Subject}");
+                break;
+            case SearchStatus.FoundRange:
+                await output.WriteLineAsync($"culprit range: {candidates[outcome.RangeFirst - 1].Sha}..{candidates[outcome.RangeLast - 1].Sha} (neighbours could not be built)");
+                break;
+            default:
+                await output.WriteLineAsync($"undecided: {outcome.Status}");
+                break;
+        }
+
+        await output.WriteLineAsync($"confidence: {outcome.Confidence.ToString("0.000", CultureInfo.InvariantCulture)}");
+        await output.WriteLineAsync($"evidence: {outcome.Summary}");
+        await output.WriteLineAsync($"report: {summary.ReportPath}");
+        return outcome.Status is SearchStatus.Found or SearchStatus.FoundRange or SearchStatus.NoRegression ? 0 : 1;
+    }
+}

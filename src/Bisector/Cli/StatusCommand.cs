@@ -1,0 +1,57 @@
+using System.CommandLine;
+using System.Globalization;
+using Bisector.Runs;
+using Bisector.Storage;
+
+namespace Bisector.Cli;
+
+/// <summary><c>bisector status [RUN]</c>: progress of a run — commits, builds, trials, current verdict. Reads only.</summary>
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var results = CommonOptions.Results();
+        var run = CommonOptions.RunId();
+        var list = new Option<bool>("--list") { Description = "List every run in the database" };
+        var command = new Command("status", "Show the progress of a run: commits, builds, trials and the current verdict") { run, results, list };
+        command.SetAction((parse, ct) => App.GuardAsync(() => ExecuteAsync(
+            ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), parse.GetValue(list), Console.Out, ct)));
+        return command;
+    }
+
+    public static async Task<int> ExecuteAsync(string resultsDirectory, string? runId, bool list, TextWriter output, CancellationToken ct = default)
+    {
+        await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
+        if (list)
+        {
+            foreach (var r in await store.ListRunsAsync(ct))
+            {
+                await output.WriteLineAsync($"{r.Id}  {r.Status,-11}  {r.RangeSpec}  {r.Summary}");
+            }
+
+            return 0;
+        }
+
+        var row = await store.GetRunAsync(runId, ct)
+            ?? throw new StorageException(runId is null ? $"{store.Path} holds no run yet" : $"no run '{runId}' in {store.Path}", "Start one with 'bisector start' or 'bisector demo'; 'bisector status --list' lists runs");
+        var commits = await store.GetCommitsAsync(row.Id, ct);
+        var builds = await store.GetBuildsAsync(row.Id, ct);
+        var trials = await store.GetTrialsAsync(row.Id, ct);
+        var samples = await store.CountSamplesAsync(row.Id, ct);
+        await output.WriteLineAsync($"run        {row.Id} ({row.Status})");
+        await output.WriteLineAsync($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}");
+        await output.WriteLineAsync($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})");
+        await output.WriteLineAsync($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
+        await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + good anchor");
+        await output.WriteLineAsync($"builds     {builds.Count(b => b.Status is "Built" or "Cached")} ok, {builds.Count(b => b.Status is "Failed" or "TimedOut")} failed");
+        await output.WriteLineAsync($"trials     {trials.Count(t => t.Outcome == "Ok")} ok, {trials.Count(t => t.Outcome != "Ok")} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
+        foreach (var group in trials.GroupBy(t => t.Position).OrderBy(g => g.Key))
+        {
+            var commit = commits.FirstOrDefault(c => c.Position == group.Key);
+            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == "Ok")} ok trial(s)  {commit?.Subject}");
+        }
+
+        await output.WriteLineAsync($"verdict    {row.Summary ?? "(not decided yet)"}");
+        return 0;
+    }
+}

@@ -1,0 +1,267 @@
+using System.Globalization;
+using System.Text.Json;
+using Bisector.Building;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Sampling;
+using Bisector.Search;
+using Bisector.Statistics;
+using Bisector.Storage;
+using Bisector.Workers;
+
+namespace Bisector.Runs;
+
+/// <summary>What a finished (or stopped) run produced, for the CLI to print.</summary>
+public sealed record RunSummary(string RunId, string DatabasePath, string ReportDirectory, SearchOutcome? Outcome, CommitSelection Selection, string? ReportPath);
+
+/// <summary>
+/// The pipeline: select commits, build them, run trials on workers, store every sample, let the search decide, report.
+/// The search is a pure function over a <see cref="MeasureAsync"/> callback; this class is that callback's effects.
+/// Every trial is stored the moment it ends, and the callback counts trials already in the database, so re-running
+/// the same search over the same run (resume) re-does only unfinished work.
+/// </summary>
+public sealed class RunEngine(Action<string> log)
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public async Task<RunSummary> StartAsync(RunOptions options, CancellationToken ct = default)
+    {
+        var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
+        var selection = CommitSelector.Select(
+            options.RepositoryPath, options.Range, options.Paths,
+            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+        log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
+            (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
+
+        var runId = NewRunId();
+        await using var store = await ResultsStore.OpenAsync(DatabasePath(options.ResultsDirectory), ct);
+        var commits = new List<CommitRow> { ToRow(0, selection.Good) };
+        commits.AddRange(selection.Candidates.Select((c, i) => ToRow(i + 1, c)));
+        await store.CreateRunAsync(
+            new RunRow(
+                runId, ResultsStore.Iso(DateTimeOffset.UtcNow), null, RunStatus.Running, Path.GetFullPath(options.RepositoryPath),
+                options.Range, JsonSerializer.Serialize(options.Paths, Json), recipe.Name, recipe.Hash, Path.GetFullPath(recipe.SourceFile),
+                await File.ReadAllTextAsync(recipe.SourceFile, ct), JsonSerializer.Serialize(options, Json), options.CommandLine,
+                ToolInfo.Version, ToolInfo.HostDescription(), null, null),
+            commits, ct);
+        log($"run {runId} → {store.Path}");
+        return await ExecuteAsync(store, runId, options, recipe, selection, ct);
+    }
+
+    /// <summary>Continues a run from the database: completed builds and trials are reused, the rest is re-done.</summary>
+    public async Task<RunSummary> ResumeAsync(string resultsDirectory, string? runId, CancellationToken ct = default)
+    {
+        await using var store = await ResultsStore.OpenAsync(DatabasePath(resultsDirectory), ct);
+        var run = await store.GetRunAsync(runId, ct)
+            ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status'");
+        var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!
+            with { ResultsDirectory = resultsDirectory };
+        var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
+        if (recipe.Hash != run.RecipeHash)
+        {
+            throw new ConfigException(options.RecipePath, null,
+                $"the recipe changed since run {run.Id} started (hash {recipe.Hash[..12]} ≠ {run.RecipeHash[..12]})",
+                "Restore the recipe or start a new run; resuming with another recipe would mix incomparable trials");
+        }
+
+        var selection = CommitSelector.Select(
+            options.RepositoryPath, options.Range, options.Paths,
+            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+        await store.SetRunStatusAsync(run.Id, RunStatus.Running, null, null, ct);
+        log($"resuming run {run.Id}: {(await store.GetTrialsAsync(run.Id, ct)).Count} trial(s) already stored");
+        return await ExecuteAsync(store, run.Id, options, recipe, selection, ct);
+    }
+
+    private async Task<RunSummary> ExecuteAsync(
+        ResultsStore store, string runId, RunOptions options, Recipe recipe, CommitSelection selection, CancellationToken ct)
+    {
+        var positions = new List<Commit> { selection.Good };
+        positions.AddRange(selection.Candidates);
+        var reportDirectory = Path.Combine(options.ResultsDirectory, runId);
+        var workRoot = Path.Combine(Path.GetTempPath(), $"bisector-{runId}");
+        var builder = new Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.Combine(workRoot, "build"));
+        var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(workRoot, "trials"));
+        await using var pool = new TrialScheduler(workers);
+        var measurer = new Measurer(store, runId, recipe, positions, builder, pool, log);
+
+        SearchOutcome? outcome = null;
+        try
+        {
+            outcome = await SearchEngine.RunAsync(
+                selection.Candidates.Count,
+                measurer.MeasureAsync,
+                new SearchOptions
+                {
+                    Strategy = options.Strategy,
+                    Workers = workers.Count,
+                    Decision = recipe.Decide,
+                    WarmupSeconds = recipe.Sampling.Warmup.TotalSeconds,
+                    InitialTrials = recipe.Trials.Repeats,
+                    MaxTrialsPerPosition = recipe.Trials.Max,
+                    Alpha = options.Alpha,
+                    Confidence = options.Confidence,
+                },
+                ct);
+            await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
+        }
+        catch (OperationCanceledException)
+        {
+            await store.SetRunStatusAsync(runId, RunStatus.Interrupted, null, "interrupted", CancellationToken.None);
+            throw;
+        }
+        catch (BisectorException e)
+        {
+            await store.SetRunStatusAsync(runId, RunStatus.Failed, null, e.Message, CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            TryDelete(workRoot);
+        }
+
+        var report = await ReportAssembler.WriteAsync(store, runId, reportDirectory, CancellationToken.None);
+        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report);
+    }
+
+    private static Recipe ApplyOverrides(Recipe recipe, RunOptions options)
+    {
+        var repeats = options.Repeats ?? recipe.Trials.Repeats;
+        var max = Math.Max(options.MaxTrials ?? recipe.Trials.Max, repeats);
+        return recipe with
+        {
+            Trials = new TrialsSpec(repeats, max),
+            Sampling = recipe.Sampling with
+            {
+                Window = options.Window ?? recipe.Sampling.Window,
+                Warmup = options.Warmup ?? recipe.Sampling.Warmup,
+            },
+        };
+    }
+
+    public static string DatabasePath(string resultsDirectory) => Path.Combine(resultsDirectory, "bisector.db");
+
+    private static string NewRunId() =>
+        DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..2]);
+
+    private static CommitRow ToRow(int position, Commit c) =>
+        new(position, c.Sha, c.Subject, c.Author, ResultsStore.Iso(c.AuthoredAt), string.Join(' ', c.Parents));
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A leftover temp folder is harmless; the next run uses a new one.
+        }
+    }
+
+    /// <summary>The effects behind <see cref="MeasureAsync"/>: build on demand, run trials across workers, store them.</summary>
+    private sealed class Measurer(
+        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, Builder builder, TrialScheduler pool, Action<string> log)
+    {
+        private readonly Dictionary<int, int> _wanted = [];
+        private readonly Dictionary<string, BuildResult> _builds = [];
+        private int _round;
+
+        public async Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct)
+        {
+            _round++;
+            await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
+                string.Join(", ", requests.Select(r => $"{positions[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
+
+            var stored = await store.GetTrialsAsync(runId, ct);
+            var specs = new List<TrialSpec>();
+            var skipped = new HashSet<int>();
+            foreach (var request in requests)
+            {
+                var commit = positions[request.Position];
+                var build = await EnsureBuiltAsync(commit, ct);
+                if (!build.Succeeded)
+                {
+                    skipped.Add(request.Position);
+                    continue;
+                }
+
+                _wanted[request.Position] = _wanted.GetValueOrDefault(request.Position) + request.AdditionalTrials;
+                var mine = stored.Where(t => t.Position == request.Position).ToList();
+                var ok = mine.Count(t => t.Outcome == nameof(TrialOutcome.Ok));
+                var missing = _wanted[request.Position] - ok;
+                for (var i = 0; i < missing; i++)
+                {
+                    specs.Add(new TrialSpec(commit, build.Artifact!, recipe, mine.Count + i, $"{runId}-{request.Position}-{mine.Count + i}"));
+                }
+            }
+
+            if (specs.Count > 0)
+            {
+                log($"round {_round}: {specs.Count} trial(s) of {specs.Select(s => s.Commit.Sha).Distinct().Count()} commit(s)");
+                await pool.RunAsync(specs, async (spec, result) =>
+                {
+                    var position = IndexOf(spec.Commit);
+                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host, result.Host,
+                        result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, CancellationToken.None);
+                    log($"  {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}");
+                }, ct);
+            }
+
+            var evidence = new List<PositionEvidence>();
+            var trials = await store.GetTrialsAsync(runId, ct);
+            foreach (var request in requests)
+            {
+                if (skipped.Contains(request.Position))
+                {
+                    evidence.Add(new PositionEvidence(request.Position, true, []));
+                    continue;
+                }
+
+                var series = new List<TrialSeries>();
+                foreach (var trial in trials.Where(t => t.Position == request.Position && t.Outcome == nameof(TrialOutcome.Ok)))
+                {
+                    var samples = await store.GetSamplesAsync(trial.Id, recipe.Decide.Metric, ct);
+                    series.Add(new TrialSeries(samples.Select(s => s.Seconds).ToList(), samples.Select(s => s.Value).ToList()));
+                }
+
+                // A commit whose daemon never completes a trial cannot be measured: treat it like an unbuildable one.
+                evidence.Add(new PositionEvidence(request.Position, series.Count == 0, series));
+            }
+
+            return evidence;
+        }
+
+        private int IndexOf(Commit commit)
+        {
+            for (var i = 0; i < positions.Count; i++)
+            {
+                if (positions[i].Sha == commit.Sha)
+                {
+                    return i;
+                }
+            }
+
+            throw new InvalidOperationException($"commit {commit.Sha} is not a position of this run");
+        }
+
+        private async Task<BuildResult> EnsureBuiltAsync(Commit commit, CancellationToken ct)
+        {
+            if (_builds.TryGetValue(commit.Sha, out var known))
+            {
+                return known;
+            }
+
+            log($"build {commit.ShortSha} {commit.Subject}");
+            var build = await builder.BuildAsync(commit, ct);
+            log($"  {build.Status} in {build.Duration.TotalSeconds:0.0}s");
+            await store.AddBuildAsync(runId, build, recipe.Hash, ct);
+            _builds[commit.Sha] = build;
+            return build;
+        }
+
+        private static string FirstLine(string text) => text.Split('\n', 2)[0];
+    }
+}

@@ -1,0 +1,22 @@
+using Bisector.Search;
+
+namespace Bisector.Runs;
+
+/// <summary>Every setting of a run after flags and bisect.yaml are merged and validated.</summary>
+public sealed record RunOptions(
+    string RepositoryPath,
+    string Range,
+    IReadOnlyList<string> Paths,
+    string RecipePath,
+    IReadOnlyList<string> Workers,
+    SearchStrategy Strategy,
+    double Confidence,
+    double Alpha,
+    int? Repeats,
+    int? MaxTrials,
+    TimeSpan? Window,
+    TimeSpan? Warmup,
+    string ResultsDirectory,
+    bool FirstParent,
+    bool NoMerges,
+    string CommandLine);

@@ -1,0 +1,286 @@
+using System.Globalization;
+using Bisector.Building;
+using Bisector.Sampling;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Bisector.Storage;
+
+/// <summary>
+/// The results database: one SQLite file holding every run, commit, build, trial and raw sample.
+/// WAL mode lets <c>bisector status</c> read while a run writes; every trial and its samples are written in one
+/// transaction, so a crash leaves either the whole trial or none of it.
+/// </summary>
+public sealed class ResultsStore : IAsyncDisposable
+{
+    private readonly SqliteConnection _connection;
+
+    private ResultsStore(SqliteConnection connection, string path)
+    {
+        _connection = connection;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public static async Task<ResultsStore> OpenAsync(string path, CancellationToken ct = default)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var directory = System.IO.Path.GetDirectoryName(full)!;
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException($"results folder '{directory}' cannot be created: {e.Message}", "Choose a writable folder with --results or 'results:' in bisect.yaml", e);
+        }
+
+        // Pooling off: the file is released on dispose, so tests and copies of the database see a closed file.
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+            DefaultTimeout = 30,
+        }.ToString());
+        try
+        {
+            await connection.OpenAsync(ct);
+            await connection.ExecuteAsync(new CommandDefinition("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;", cancellationToken: ct));
+            await connection.ExecuteScalarAsync<string>(new CommandDefinition("PRAGMA journal_mode = WAL;", cancellationToken: ct));
+            var store = new ResultsStore(connection, full);
+            await store.MigrateAsync(ct);
+            return store;
+        }
+        catch (SqliteException e)
+        {
+            await connection.DisposeAsync();
+            throw new StorageException($"'{full}' is not a usable Bisector database: {e.Message}", "Point --results at the folder holding bisector.db, or move the damaged file aside (nothing was changed)", e);
+        }
+    }
+
+    private async Task MigrateAsync(CancellationToken ct)
+    {
+        var version = await _connection.ExecuteScalarAsync<long>(new CommandDefinition("PRAGMA user_version;", cancellationToken: ct));
+        if (version > Schema.Migrations.Count)
+        {
+            throw new StorageException(
+                $"'{Path}' has schema version {version}, newer than this bisector understands ({Schema.Migrations.Count})",
+                "Use a newer bisector to read it; nothing was changed");
+        }
+
+        for (var v = (int)version; v < Schema.Migrations.Count; v++)
+        {
+            await using var tx = await _connection.BeginTransactionAsync(ct);
+            await _connection.ExecuteAsync(new CommandDefinition(Schema.Migrations[v], transaction: tx, cancellationToken: ct));
+            await _connection.ExecuteAsync(new CommandDefinition($"PRAGMA user_version = {v + 1};", transaction: tx, cancellationToken: ct));
+            await tx.CommitAsync(ct);
+        }
+    }
+
+    public async Task CreateRunAsync(RunRow run, IReadOnlyList<CommitRow> commits, CancellationToken ct = default)
+    {
+        await using var tx = await _connection.BeginTransactionAsync(ct);
+        await _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO runs (id, created_at, ended_at, status, repo_path, range_spec, paths_json, recipe_name, recipe_hash,
+                              recipe_file, recipe_yaml, options_json, command_line, tool_version, host_info, outcome_json, summary)
+            VALUES (@Id, @CreatedAt, @EndedAt, @Status, @RepoPath, @RangeSpec, @PathsJson, @RecipeName, @RecipeHash,
+                    @RecipeFile, @RecipeYaml, @OptionsJson, @CommandLine, @ToolVersion, @HostInfo, @OutcomeJson, @Summary)
+            """, run, tx, cancellationToken: ct));
+        foreach (var c in commits)
+        {
+            await _connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO run_commits (run_id, position, sha, subject, author, authored_at, parents)
+                VALUES (@RunId, @Position, @Sha, @Subject, @Author, @AuthoredAt, @Parents)
+                """,
+                new { RunId = run.Id, c.Position, c.Sha, c.Subject, c.Author, c.AuthoredAt, c.Parents }, tx, cancellationToken: ct));
+        }
+
+        await tx.CommitAsync(ct);
+    }
+
+    public async Task<RunRow?> GetRunAsync(string? id, CancellationToken ct = default)
+    {
+        const string columns =
+            """
+            id AS Id, created_at AS CreatedAt, ended_at AS EndedAt, status AS Status, repo_path AS RepoPath,
+            range_spec AS RangeSpec, paths_json AS PathsJson, recipe_name AS RecipeName, recipe_hash AS RecipeHash,
+            recipe_file AS RecipeFile, recipe_yaml AS RecipeYaml, options_json AS OptionsJson, command_line AS CommandLine,
+            tool_version AS ToolVersion, host_info AS HostInfo, outcome_json AS OutcomeJson, summary AS Summary
+            """;
+        var sql = id is null
+            ? $"SELECT {columns} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            : $"SELECT {columns} FROM runs WHERE id = @id OR id LIKE @prefix ORDER BY id LIMIT 2";
+        var rows = (await _connection.QueryAsync<RunRow>(new CommandDefinition(sql, new { id, prefix = id + "%" }, cancellationToken: ct))).ToList();
+        if (rows.Count > 1 && rows.All(r => r.Id != id))
+        {
+            throw new StorageException($"run id '{id}' is ambiguous: it starts {rows[0].Id} and {rows[1].Id}", "Give more characters of the run id");
+        }
+
+        return rows.FirstOrDefault(r => r.Id == id) ?? rows.FirstOrDefault();
+    }
+
+    public async Task<IReadOnlyList<RunRow>> ListRunsAsync(CancellationToken ct = default) =>
+        (await _connection.QueryAsync<RunRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, created_at AS CreatedAt, ended_at AS EndedAt, status AS Status, repo_path AS RepoPath,
+                   range_spec AS RangeSpec, paths_json AS PathsJson, recipe_name AS RecipeName, recipe_hash AS RecipeHash,
+                   recipe_file AS RecipeFile, '' AS RecipeYaml, options_json AS OptionsJson, command_line AS CommandLine,
+                   tool_version AS ToolVersion, host_info AS HostInfo, outcome_json AS OutcomeJson, summary AS Summary
+            FROM runs ORDER BY created_at, rowid
+            """, cancellationToken: ct))).ToList();
+
+    public async Task SetRunStatusAsync(string runId, string status, string? outcomeJson, string? summary, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE runs SET status = @status, outcome_json = COALESCE(@outcomeJson, outcome_json),
+                            summary = COALESCE(@summary, summary),
+                            ended_at = CASE WHEN @status = 'running' THEN NULL ELSE @now END
+            WHERE id = @runId
+            """,
+            new { runId, status, outcomeJson, summary, now = Now() }, cancellationToken: ct));
+
+    public async Task<IReadOnlyList<CommitRow>> GetCommitsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<CommitRow>(new CommandDefinition(
+            """
+            SELECT position AS Position, sha AS Sha, subject AS Subject, author AS Author, authored_at AS AuthoredAt, parents AS Parents
+            FROM run_commits WHERE run_id = @runId ORDER BY position
+            """, new { runId }, cancellationToken: ct))).ToList();
+
+    public async Task AddBuildAsync(string runId, BuildResult build, string recipeHash, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO builds (run_id, sha, recipe_hash, status, duration_ms, log, fixups_json, artifact_dir, content_hash, created_at)
+            VALUES (@runId, @Sha, @recipeHash, @Status, @DurationMs, @Log, @FixupsJson, @ArtifactDir, @ContentHash, @now)
+            """,
+            new
+            {
+                runId,
+                Sha = build.CommitSha,
+                recipeHash,
+                Status = build.Status.ToString(),
+                DurationMs = (long)build.Duration.TotalMilliseconds,
+                build.Log,
+                FixupsJson = System.Text.Json.JsonSerializer.Serialize(build.FixUps),
+                ArtifactDir = build.Artifact?.Directory,
+                ContentHash = build.Artifact?.ContentHash,
+                now = Now(),
+            }, cancellationToken: ct));
+
+    public async Task<IReadOnlyList<BuildRow>> GetBuildsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<BuildRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, sha AS Sha, recipe_hash AS RecipeHash, status AS Status, duration_ms AS DurationMs, log AS Log,
+                   fixups_json AS FixupsJson, artifact_dir AS ArtifactDir, content_hash AS ContentHash, created_at AS CreatedAt
+            FROM builds WHERE run_id = @runId ORDER BY id
+            """, new { runId }, cancellationToken: ct))).ToList();
+
+    /// <summary>Stores a finished trial and all its samples atomically; returns the trial id.</summary>
+    public async Task<long> AddTrialAsync(
+        string runId, int position, string sha, int trialIndex, int round, string worker, string host,
+        string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt,
+        IReadOnlyList<Sample> samples, CancellationToken ct = default)
+    {
+        await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(ct);
+        var trialId = await _connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            """
+            INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at)
+            VALUES (@runId, @position, @sha, @trialIndex, @round, @worker, @host, @outcome, @reason, @startedAt, @endedAt);
+            SELECT last_insert_rowid();
+            """,
+            new { runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt = Iso(startedAt), endedAt = Iso(endedAt) },
+            tx, cancellationToken: ct));
+
+        // A prepared command reused for every sample: thousands of rows per trial stay a few milliseconds.
+        await using var insert = _connection.CreateCommand();
+        insert.Transaction = tx;
+        insert.CommandText = "INSERT INTO samples (trial_id, seconds, metric, value) VALUES ($trial, $seconds, $metric, $value)";
+        var pTrial = insert.Parameters.Add("$trial", SqliteType.Integer);
+        var pSeconds = insert.Parameters.Add("$seconds", SqliteType.Real);
+        var pMetric = insert.Parameters.Add("$metric", SqliteType.Text);
+        var pValue = insert.Parameters.Add("$value", SqliteType.Real);
+        pTrial.Value = trialId;
+        foreach (var s in samples)
+        {
+            pSeconds.Value = s.Seconds;
+            pMetric.Value = s.Metric;
+            pValue.Value = s.Value;
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return trialId;
+    }
+
+    public async Task<IReadOnlyList<TrialRow>> GetTrialsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<TrialRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, position AS Position, sha AS Sha, trial_index AS TrialIndex, round AS Round, worker AS Worker,
+                   host AS Host, outcome AS Outcome, reason AS Reason, started_at AS StartedAt, ended_at AS EndedAt
+            FROM trials WHERE run_id = @runId ORDER BY id
+            """, new { runId }, cancellationToken: ct))).ToList();
+
+    public async Task<IReadOnlyList<SampleRow>> GetSamplesAsync(long trialId, string? metric = null, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<SampleRow>(new CommandDefinition(
+            """
+            SELECT trial_id AS TrialId, seconds AS Seconds, metric AS Metric, value AS Value
+            FROM samples WHERE trial_id = @trialId AND (@metric IS NULL OR metric = @metric) ORDER BY rowid
+            """, new { trialId, metric }, cancellationToken: ct))).ToList();
+
+    public async Task<long> CountSamplesAsync(string runId, CancellationToken ct = default) =>
+        await _connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM samples s JOIN trials t ON t.id = s.trial_id WHERE t.run_id = @runId",
+            new { runId }, cancellationToken: ct));
+
+    public async Task AddRoundAsync(string runId, int number, IReadOnlyList<int> positions, string reason, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            "INSERT OR REPLACE INTO rounds (run_id, number, positions, reason) VALUES (@runId, @number, @positions, @reason)",
+            new { runId, number, positions = string.Join(',', positions), reason }, cancellationToken: ct));
+
+    public async Task<IReadOnlyList<RoundRow>> GetRoundsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<RoundRow>(new CommandDefinition(
+            "SELECT number AS Number, positions AS Positions, reason AS Reason FROM rounds WHERE run_id = @runId ORDER BY number",
+            new { runId }, cancellationToken: ct))).ToList();
+
+    /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit and worker).</summary>
+    public async Task ExportCsvAsync(string runId, TextWriter writer, CancellationToken ct = default)
+    {
+        await writer.WriteLineAsync("run_id,position,sha,trial_id,trial_index,worker,outcome,seconds,metric,value");
+        await using var command = _connection.CreateCommand();
+        command.CommandText =
+            """
+            SELECT t.position, t.sha, t.id, t.trial_index, t.worker, t.outcome, s.seconds, s.metric, s.value
+            FROM samples s JOIN trials t ON t.id = s.trial_id
+            WHERE t.run_id = $runId ORDER BY t.id, s.rowid
+            """;
+        command.Parameters.AddWithValue("$runId", runId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var line = string.Join(',',
+                Csv(runId),
+                reader.GetInt64(0).ToString(CultureInfo.InvariantCulture),
+                reader.GetString(1),
+                reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
+                reader.GetInt64(3).ToString(CultureInfo.InvariantCulture),
+                Csv(reader.GetString(4)),
+                reader.GetString(5),
+                reader.GetDouble(6).ToString("R", CultureInfo.InvariantCulture),
+                Csv(reader.GetString(7)),
+                reader.GetDouble(8).ToString("R", CultureInfo.InvariantCulture));
+            await writer.WriteLineAsync(line);
+        }
+    }
+
+    private static string Csv(string value) =>
+        value.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+
+    public static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static string Now() => Iso(DateTimeOffset.UtcNow);
+
+    public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
+}
