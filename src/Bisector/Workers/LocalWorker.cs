@@ -190,7 +190,8 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             _daemonCgroup = CgroupMemory.Create(worker.Name, unique, Recipe.Run.MemoryLimitBytes);
             _workloadCgroup = Recipe.Workload is null ? null : CgroupMemory.Create(worker.Name, unique + "-workload", null);
 
-            var metrics = new HashSet<string>(Recipe.Sampling.Metrics) { Recipe.Decide.Metric };
+            // An empty sampling.metrics list means "everything"; the deciding metric is always recorded.
+            var metrics = Recipe.Sampling.Metrics.Count == 0 ? [] : new HashSet<string>(Recipe.Sampling.Metrics) { Recipe.Decide.Metric };
             using var sampler = new ProcSampler(_daemonCgroup.Files, metrics);
 
             _clock.Start();
@@ -215,7 +216,10 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                     ResolveDaemon(sampler, readyAt);
                 }
 
-                sampler.SampleInto(_clock.Elapsed.TotalSeconds, Samples);
+                if (_daemonPid is not null)
+                {
+                    sampler.SampleInto(_clock.Elapsed.TotalSeconds, Samples);
+                }
 
                 if (readyAt is null)
                 {
@@ -387,7 +391,8 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             var members = _daemonCgroup!.ReadProcesses();
             var parents = members.ToDictionary(p => p, Posix.ReadParent);
             _rootPid ??= members.FirstOrDefault(p => parents[p] == _daemon!.Id) is var child and > 0 ? child : null;
-            if (_rootPid is not { } current)
+            // Until the wrapper has joined the cgroup there is nothing meaningful to sample.
+            if (_rootPid is not { } current || !members.Contains(current))
             {
                 return;
             }
