@@ -195,6 +195,27 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     }
 
     [Fact(Timeout = 60000)]
+    public async Task I_can_run_a_trial_without_private_namespaces_and_still_sample_the_daemon_behind_its_shells()
+    {
+        // Arrange
+        var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
+        var recipe = TestDaemon.Recipe(
+            env: new() { ["TESTD_BYTES_PER_SEC"] = Rate.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            isolation: new IsolationSpec(false, false, false, []),
+            window: TimeSpan.FromSeconds(1.5));
+        var spec = daemon.Trial(recipe);
+
+        // Act
+        var result = await worker.RunTrialAsync(spec);
+
+        // Assert: the shells between Bisector and the daemon hold no growing heap, so growth proves testd is sampled.
+        Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
+        var slope = LeastSquaresSlope([.. result.Samples.Where(s => s.Metric == Metrics.RssAnon && s.Seconds > 0.5)]);
+        Assert.InRange(slope, Rate * 0.75, Rate * 1.25);
+        Assert.Empty(TestDaemon.ProcessesOf(spec.TrialKey));
+    }
+
+    [Fact(Timeout = 60000)]
     public async Task I_can_check_that_this_machine_can_run_local_trials()
     {
         // Arrange
