@@ -474,7 +474,9 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             _daemon!.WaitForExit(1000);
             var code = _daemon.ExitCode;
             var oomKills = _daemonCgroup!.ReadOomKills();
-            if (oomKills > 0)
+
+            // Kernels before 4.13 have no oom_kill counter: a SIGKILLed daemon whose cgroup hit its limit is the same story.
+            if (oomKills > 0 || (code == 128 + Posix.SigKill && _daemonCgroup.ReadLimitHits() > 0))
             {
                 return (TrialOutcome.OutOfMemory, OomReason(oomKills));
             }
