@@ -1,0 +1,54 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Bisector.Workers;
+
+/// <summary>The few process primitives .NET does not offer: sending a chosen signal and reading the process tree.</summary>
+internal static partial class Posix
+{
+    public const int SigTerm = 15;
+    public const int SigKill = 9;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int NativeKill(int pid, int signal);
+
+    /// <summary>Sends <paramref name="signal"/>; false when the process is already gone.</summary>
+    public static bool Kill(int pid, int signal) => pid > 0 && NativeKill(pid, signal) == 0;
+
+    public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
+
+    /// <summary>The parent PID from /proc/PID/stat, or null when the process is gone. The comm field may contain
+    /// spaces and parentheses, so parsing starts after the last ')'.</summary>
+    public static int? ReadParent(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public static string? ReadComm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").TrimEnd('\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Finds an executable on PATH, as the shell would.</summary>
+    public static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+        .Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Select(dir => Path.Combine(dir, name))
+        .FirstOrDefault(File.Exists);
+}

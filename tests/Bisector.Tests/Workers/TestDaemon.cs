@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using Bisector.Building;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Sampling;
+using Bisector.Statistics;
+using Bisector.Workers;
+
+namespace Bisector.Tests.Workers;
+
+/// <summary>
+/// A tiny C daemon compiled with gcc once per test class: it grows its anonymous memory at a rate tied to the wall
+/// clock (so scheduler noise cannot change the slope), creates its ready file, may exit early, writes a marker file,
+/// and exits cleanly on SIGTERM. Configured only through environment variables.
+/// </summary>
+public sealed class TestDaemon : IDisposable
+{
+    private const string Source = """
+        #include <fcntl.h>
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <time.h>
+        #include <unistd.h>
+
+        static volatile sig_atomic_t stopping = 0;
+        static void on_term(int sig) { (void)sig; stopping = 1; }
+        static long env_long(const char *name, long fallback) { const char *v = getenv(name); return v ? atol(v) : fallback; }
+        static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
+        int main(int argc, char **argv) {
+            signal(SIGTERM, on_term);
+            long rate = env_long("TESTD_BYTES_PER_SEC", 0);
+            long exit_after_ms = env_long("TESTD_EXIT_AFTER_MS", 0);
+            long ready_delay_ms = env_long("TESTD_READY_DELAY_MS", 0);
+            const char *mark = getenv("TESTD_MARK_FILE");
+            if (mark) { FILE *f = fopen(mark, "w"); if (!f) { perror("testd: mark"); return 9; } fputs("inside\n", f); fclose(f); }
+            double start = now();
+            int ready = 0;
+            long allocated = 0;
+            const long chunk = 64 * 1024;
+            while (!stopping) {
+                double elapsed = now() - start;
+                if (!ready && ready_delay_ms >= 0 && elapsed * 1000 >= ready_delay_ms && argc > 1) {
+                    int fd = open(argv[1], O_CREAT | O_WRONLY, 0644);
+                    if (fd < 0) { perror("testd: ready"); return 8; }
+                    close(fd);
+                    ready = 1;
+                }
+                while (allocated + chunk <= (long)(rate * elapsed)) {
+                    char *p = malloc(chunk);
+                    memset(p, 0x5a, chunk);
+                    allocated += chunk;
+                }
+                if (exit_after_ms > 0 && elapsed * 1000 >= exit_after_ms) { fprintf(stderr, "testd: giving up on purpose\n"); return 3; }
+                usleep(10000);
+            }
+            fprintf(stderr, "testd: stopping on SIGTERM\n");
+            return 0;
+        }
+        """;
+
+    public TestDaemon()
+    {
+        Root = Directory.CreateTempSubdirectory("bisector-workers-test-").FullName;
+        ArtifactDir = Directory.CreateDirectory(Path.Combine(Root, "artifact")).FullName;
+        File.WriteAllText(Path.Combine(Root, "testd.c"), Source);
+        using var gcc = Process.Start("gcc", ["-O1", "-o", Path.Combine(ArtifactDir, "testd"), Path.Combine(Root, "testd.c")])!;
+        gcc.WaitForExit(60000);
+        if (gcc.ExitCode != 0)
+        {
+            throw new InvalidOperationException("gcc failed to build the test daemon");
+        }
+    }
+
+    public string Root { get; }
+
+    public string ArtifactDir { get; }
+
+    public string WorkRoot(string name) => Path.Combine(Root, "work", name);
+
+    public static Recipe Recipe(
+        Dictionary<string, string>? env = null,
+        WorkloadSpec? workload = null,
+        IsolationSpec? isolation = null,
+        string readyFile = "$BISECTOR_RUN_DIR/ready",
+        TimeSpan? readyTimeout = null,
+        long memoryLimit = 256L << 20,
+        TimeSpan? warmup = null,
+        TimeSpan? window = null) =>
+        new(
+            "testd",
+            "test daemon",
+            new BuildSpec(BuildMode.Worktree, [], [], [], ["testd"], new Dictionary<string, string>(), TimeSpan.FromMinutes(1)),
+            new RunSpec(
+                // Recipe text, as a recipe author writes it; the shell expands $BISECTOR_RUN_DIR at run time.
+                $"./testd \"{readyFile}\"",
+                env ?? [],
+                new Dictionary<string, string> { ["config/testd.conf"] = "rate from env\n" },
+                new ReadySpec(readyFile, readyTimeout ?? TimeSpan.FromSeconds(10)),
+                memoryLimit,
+                isolation ?? new IsolationSpec(true, true, true, ["/run"]),
+                TimeSpan.FromSeconds(3)),
+            workload,
+            new SamplingSpec(TimeSpan.FromMilliseconds(100), warmup ?? TimeSpan.FromMilliseconds(500), window ?? TimeSpan.FromSeconds(1.5), [], false),
+            new DecisionSpec(Metrics.RssAnon, FeatureKind.Slope, RegressionDirection.Increase, 0),
+            new TrialsSpec(3, 12),
+            "/tmp/testd.yaml",
+            "recipe-hash");
+
+    public TrialSpec Trial(Recipe recipe, string sha = "1111111111111111111111111111111111111111", int index = 0) =>
+        new(
+            new Commit(sha, "subject", "author", DateTimeOffset.UnixEpoch, []),
+            new Artifact(sha, recipe.Hash, ArtifactDir, "content"),
+            recipe,
+            index,
+            $"{sha[..7]}-{index}-{Guid.NewGuid():N}"[..24]);
+
+    /// <summary>Host PIDs of every process whose environment carries this trial key (daemon, shells, workload).</summary>
+    public static IReadOnlyList<int> ProcessesOf(string trialKey)
+    {
+        var needle = "BISECTOR_TRIAL=" + trialKey + "\0";
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "environ")).Contains(needle, StringComparison.Ordinal))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process exited while the directory was listed.
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Bisector cgroups whose name carries this trial key (the worker embeds it in the cgroup name).</summary>
+    public static IReadOnlyList<string> CgroupsOf(string trialKey)
+    {
+        var parent = CgroupMemory.ParentPath(CgroupMemory.DetectVersion());
+        return Directory.Exists(parent)
+            ? Directory.EnumerateDirectories(parent).Where(d => Path.GetFileName(d).Contains(trialKey, StringComparison.Ordinal)).ToList()
+            : [];
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
