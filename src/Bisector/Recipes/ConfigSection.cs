@@ -286,7 +286,7 @@ internal sealed partial class ConfigSection
         var bestDistance = int.MaxValue;
         foreach (var candidate in known)
         {
-            var distance = Levenshtein(normalized, Normalize(candidate));
+            var distance = EditDistance(normalized, Normalize(candidate));
             if (distance < bestDistance)
                 (best, bestDistance) = (candidate, distance);
         }
@@ -297,27 +297,28 @@ internal sealed partial class ConfigSection
         static string Normalize(string s) => SeparatorRun().Replace(s.ToLowerInvariant(), "-");
     }
 
-    private static int Levenshtein(string a, string b)
+    /// <summary>Edit distance where swapping two neighbours counts once ("slpoe" is one typo from "slope").</summary>
+    private static int EditDistance(string a, string b)
     {
         if (a.Length > 64 || b.Length > 64)
             return int.MaxValue;
-        var previous = new int[b.Length + 1];
-        var current = new int[b.Length + 1];
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+            d[i, 0] = i;
         for (var j = 0; j <= b.Length; j++)
-            previous[j] = j;
+            d[0, j] = j;
         for (var i = 1; i <= a.Length; i++)
         {
-            current[0] = i;
             for (var j = 1; j <= b.Length; j++)
             {
                 var cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + cost);
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
             }
-
-            (previous, current) = (current, previous);
         }
 
-        return previous[b.Length];
+        return d[a.Length, b.Length];
     }
 
     [GeneratedRegex(@"[-_ ]+")]

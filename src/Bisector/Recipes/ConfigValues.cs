@@ -17,12 +17,13 @@ public static partial class ConfigValues
 
     /// <summary>
     /// Parses <c>100ms</c>, <c>2s</c>, <c>5m</c>, <c>1h</c>, decimals (<c>1.5s</c>) and sums (<c>1m30s</c>).
-    /// A bare number is rejected: its unit would be a guess.
+    /// A bare number is rejected: its unit would be a guess. Values beyond <see cref="MaxDuration"/> saturate to
+    /// <see cref="TimeSpan.MaxValue"/> so callers report them as out of range rather than as bad syntax.
     /// </summary>
     public static bool TryParseDuration(string text, out TimeSpan duration)
     {
         duration = default;
-        if (text.Length is 0 or > 64 || !DurationSyntax().IsMatch(text))
+        if (text.Length is 0 or > 256 || !DurationSyntax().IsMatch(text))
             return false;
 
         var milliseconds = 0.0;
@@ -40,18 +41,26 @@ public static partial class ConfigValues
         }
 
         if (!double.IsFinite(milliseconds) || milliseconds > MaxDuration.TotalMilliseconds)
-            return false;
+        {
+            duration = TimeSpan.MaxValue;
+            return true;
+        }
+
         duration = TimeSpan.FromTicks((long)Math.Round(milliseconds * TimeSpan.TicksPerMillisecond));
         return true;
     }
 
-    /// <summary>Parses plain bytes or a binary-multiple suffix: <c>512K</c>, <c>256M</c>, <c>1G</c> (also <c>256MiB</c>, <c>256mb</c>).</summary>
+    /// <summary>Parses plain bytes or a binary-multiple suffix: <c>512K</c>, <c>256M</c>, <c>1G</c> (also <c>256MiB</c>, <c>256mb</c>).
+    /// Values beyond <see cref="MaxSizeBytes"/> saturate to <see cref="long.MaxValue"/> (reported as out of range).</summary>
     public static bool TryParseSize(string text, out long bytes)
     {
         bytes = 0;
         var match = SizeSyntax().Match(text);
-        if (!match.Success || match.Groups[1].Value.Length > 15)
+        if (!match.Success || text.Length > 256)
             return false;
+        bytes = long.MaxValue;
+        if (match.Groups[1].Value.TrimStart('0').Length > 15)
+            return true;
 
         var number = long.Parse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture);
         var multiplier = char.ToUpperInvariant(match.Groups[2].Value.FirstOrDefault()) switch
@@ -63,7 +72,7 @@ public static partial class ConfigValues
             _ => 1L,
         };
         if (number > MaxSizeBytes / multiplier)
-            return false;
+            return true;
         bytes = number * multiplier;
         return true;
     }
@@ -96,10 +105,10 @@ public static partial class ConfigValues
         return bytes.ToString(CultureInfo.InvariantCulture);
     }
 
-    [GeneratedRegex(@"^(?:[0-9]{1,9}(?:\.[0-9]{1,6})?(?:ms|s|m|h|d))+$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+$", RegexOptions.CultureInvariant)]
     private static partial Regex DurationSyntax();
 
-    [GeneratedRegex(@"([0-9]{1,9}(?:\.[0-9]{1,6})?)(ms|s|m|h|d)", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)", RegexOptions.CultureInvariant)]
     private static partial Regex DurationPart();
 
     [GeneratedRegex(@"^([0-9]+)(?:([KMGTkmgt])(?:i?[Bb])?)?$", RegexOptions.CultureInvariant)]

@@ -125,9 +125,11 @@ internal static class YamlTree
         var documents = 0;
         var nodes = 0;
 
-        while (parser.MoveNext())
+        var lastLine = 1;
+        while (MoveNext())
         {
             var ev = parser.Current!;
+            lastLine = LineOf(ev.Start);
             switch (ev)
             {
                 case StreamStart or StreamEnd or DocumentEnd:
@@ -169,6 +171,22 @@ internal static class YamlTree
 
         return root;
 
+        bool MoveNext()
+        {
+            try
+            {
+                return parser.MoveNext();
+            }
+            catch (InvalidOperationException)
+            {
+                // YamlDotNet's scanner throws this (not a YamlException) when the text ends inside an open flow
+                // collection; point at the innermost unclosed collection, where the fix belongs.
+                var line = stack.Count > 0 ? stack.Peek().Line : lastLine;
+                throw new ConfigException(file, line, "is not valid YAML: the file ends inside an unclosed '[', '{' or quote",
+                    "close the bracket or quote that starts at this line");
+            }
+        }
+
         void Add(YamlNode node)
         {
             if (stack.Count == 0)
@@ -180,6 +198,8 @@ internal static class YamlTree
 
     private sealed class Frame(int line, bool isMapping)
     {
+        public int Line => line;
+
         public List<YamlNode> Children { get; } = [];
 
         public YamlNode ToNode(string file)
