@@ -8,7 +8,7 @@ public static partial class ProjectConfigLoader
 {
     public const string FileName = "bisect.yaml";
 
-    private static readonly string[] Keys =
+    internal static readonly string[] Keys =
         ["recipe", "paths", "workers", "strategy", "confidence", "alpha", "repeats", "max-trials", "window", "warmup", "results"];
 
     // Recipe keys people will reasonably try here; pointing them at the right file beats "unknown key".

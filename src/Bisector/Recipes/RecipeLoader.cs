@@ -44,6 +44,16 @@ public static partial class RecipeLoader
     private static readonly string[] DecideKeys = ["metric", "feature", "direction", "min-effect"];
     private static readonly string[] TrialsKeys = ["repeats", "max"];
 
+    private static readonly (string Path, string[] Keys)[] Sections =
+    [
+        ("build", BuildKeys), ("run", RunKeys), ("run.ready", ReadyKeys), ("run.isolation", IsolationKeys),
+        ("workload", WorkloadKeys), ("sampling", SamplingKeys), ("decide", DecideKeys), ("trials", TrialsKeys),
+    ];
+
+    /// <summary>Every key a recipe may contain, dotted ("run.isolation.tmpfs"); the README is checked against it.</summary>
+    internal static IEnumerable<string> QualifiedKeys() =>
+        RootKeys.Concat(Sections.SelectMany(section => section.Keys.Select(key => $"{section.Path}.{key}")));
+
     // Where each key lives, so "memory-limit under build" can say "belongs under 'run'".
     private static readonly IReadOnlyDictionary<string, string> KeyHome = BuildKeyHome();
 
@@ -315,11 +325,7 @@ public static partial class RecipeLoader
     private static Dictionary<string, string> BuildKeyHome()
     {
         var home = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (section, keys) in new (string, string[])[]
-                 {
-                     ("build", BuildKeys), ("run", RunKeys), ("run.ready", ReadyKeys), ("run.isolation", IsolationKeys),
-                     ("workload", WorkloadKeys), ("sampling", SamplingKeys), ("decide", DecideKeys), ("trials", TrialsKeys),
-                 })
+        foreach (var (section, keys) in Sections)
         {
             foreach (var key in keys)
                 home.TryAdd(key, section);
