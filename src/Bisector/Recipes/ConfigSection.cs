@@ -15,12 +15,13 @@ internal sealed partial class ConfigSection
     public string Path { get; }
     public int Line { get; }
 
-    private ConfigSection(string file, string path, YamlMapping mapping, IReadOnlyCollection<string> keys,
+    /// <param name="line">The line of the section's own key ("run:"), where a missing key is reported.</param>
+    private ConfigSection(string file, string path, int line, YamlMapping mapping, IReadOnlyCollection<string> keys,
         IReadOnlyDictionary<string, string>? keysElsewhere)
     {
         File = file;
         Path = path;
-        Line = mapping.Line;
+        Line = line;
         _entries = mapping.Entries.ToDictionary(e => e.Key.Value, StringComparer.Ordinal);
 
         foreach (var entry in mapping.Entries)
@@ -48,7 +49,7 @@ internal sealed partial class ConfigSection
         {
             null => throw new ConfigException(file, null, "is empty", emptyFix ?? "write the keys the documentation lists"),
             YamlScalar { IsNull: true } => throw new ConfigException(file, root.Line, "is empty", emptyFix ?? "write the keys the documentation lists"),
-            YamlMapping mapping => new ConfigSection(file, "", mapping, keys, keysElsewhere),
+            YamlMapping mapping => new ConfigSection(file, "", mapping.Line, mapping, keys, keysElsewhere),
             _ => throw new ConfigException(file, root.Line, $"must be a mapping of keys to values, not {Describe(root)}",
                 "start the file with 'key: value' lines"),
         };
@@ -63,7 +64,7 @@ internal sealed partial class ConfigSection
         return node switch
         {
             null => null,
-            YamlMapping mapping => new ConfigSection(File, Qualify(key), mapping, keys, keysElsewhere),
+            YamlMapping mapping => new ConfigSection(File, Qualify(key), LineOf(key), mapping, keys, keysElsewhere),
             _ => throw Wrong(key, node, "a mapping", $"write '{key}:' followed by indented 'key: value' lines"),
         };
     }

@@ -207,6 +207,16 @@ public class RecipeLoaderSpecs
         Assert.Contains(fragment, ex.Message);
     }
 
+    [Fact]
+    public void I_get_a_missing_key_reported_at_the_line_of_its_section()
+    {
+        // Arrange: 'run:' is on line 5 of the minimal recipe; its only key is replaced by another.
+        var yaml = Minimal.Replace("  command: ./tinyd", "  stop-timeout: 1s");
+
+        // Act & Assert
+        AssertRecipeError(yaml, 5, "missing required key 'run.command'", "add 'command:'");
+    }
+
     [Theory]
     [InlineData("repeats: 3", "repeats: 1", 38, "trials.repeats: 1", "from 2 to")]
     [InlineData("max: 12", "max: 2", 39, "'trials.max' (2) is smaller than 'trials.repeats' (3)")]
