@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Bisector.Recipes;
+
+/// <summary>
+/// The value syntaxes shared by recipes, bisect.yaml and command-line flags, so <c>--window 10s</c> and
+/// <c>window: 10s</c> mean the same thing.
+/// </summary>
+public static partial class ConfigValues
+{
+    /// <summary>No duration in Bisector is meaningfully longer than a week; the cap keeps arithmetic far from overflow.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
+    /// <summary>One tebibyte: larger "sizes" are typos (an extra digit) rather than intent.</summary>
+    public const long MaxSizeBytes = 1L << 40;
+
+    /// <summary>
+    /// Parses <c>100ms</c>, <c>2s</c>, <c>5m</c>, <c>1h</c>, decimals (<c>1.5s</c>) and sums (<c>1m30s</c>).
+    /// A bare number is rejected: its unit would be a guess. Values beyond <see cref="MaxDuration"/> saturate to
+    /// <see cref="TimeSpan.MaxValue"/> so callers report them as out of range rather than as bad syntax.
+    /// </summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        if (text.Length is 0 or > 256 || !DurationSyntax().IsMatch(text))
+            return false;
+
+        var milliseconds = 0.0;
+        foreach (Match part in DurationPart().Matches(text))
+        {
+            var number = double.Parse(part.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+            milliseconds += number * part.Groups[2].Value switch
+            {
+                "ms" => 1.0,
+                "s" => 1_000.0,
+                "m" => 60_000.0,
+                "h" => 3_600_000.0,
+                _ => 86_400_000.0,
+            };
+        }
+
+        if (!double.IsFinite(milliseconds) || milliseconds > MaxDuration.TotalMilliseconds)
+        {
+            duration = TimeSpan.MaxValue;
+            return true;
+        }
+
+        duration = TimeSpan.FromTicks((long)Math.Round(milliseconds * TimeSpan.TicksPerMillisecond));
+        return true;
+    }
+
+    /// <summary>Parses plain bytes or a binary-multiple suffix: <c>512K</c>, <c>256M</c>, <c>1G</c> (also <c>256MiB</c>, <c>256mb</c>).
+    /// Values beyond <see cref="MaxSizeBytes"/> saturate to <see cref="long.MaxValue"/> (reported as out of range).</summary>
+    public static bool TryParseSize(string text, out long bytes)
+    {
+        bytes = 0;
+        var match = SizeSyntax().Match(text);
+        if (!match.Success || text.Length > 256)
+            return false;
+        bytes = long.MaxValue;
+        if (match.Groups[1].Value.TrimStart('0').Length > 15)
+            return true;
+
+        var number = long.Parse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture);
+        var multiplier = char.ToUpperInvariant(match.Groups[2].Value.FirstOrDefault()) switch
+        {
+            'K' => 1L << 10,
+            'M' => 1L << 20,
+            'G' => 1L << 30,
+            'T' => 1L << 40,
+            _ => 1L,
+        };
+        if (number > MaxSizeBytes / multiplier)
+            return true;
+        bytes = number * multiplier;
+        return true;
+    }
+
+    /// <summary>Formats a duration the way a user would write it (<c>1m30s</c>, <c>100ms</c>), for messages and reports.</summary>
+    public static string FormatDuration(TimeSpan duration)
+    {
+        if (duration == TimeSpan.Zero)
+            return "0s";
+        var parts = new List<string>();
+        if (duration.Days > 0) parts.Add($"{(int)duration.TotalHours}h");
+        else if (duration.Hours > 0) parts.Add($"{duration.Hours}h");
+        if (duration.Minutes > 0) parts.Add($"{duration.Minutes}m");
+        if (duration.Seconds > 0) parts.Add($"{duration.Seconds}s");
+        var subSecond = duration.Ticks % TimeSpan.TicksPerSecond;
+        if (subSecond > 0)
+            parts.Add(((double)subSecond / TimeSpan.TicksPerMillisecond).ToString("0.###", CultureInfo.InvariantCulture) + "ms");
+        return string.Concat(parts);
+    }
+
+    /// <summary>Formats bytes with the largest exact binary suffix (<c>256M</c>), so messages echo what users write.</summary>
+    public static string FormatSize(long bytes)
+    {
+        foreach (var (suffix, shift) in new[] { ("T", 40), ("G", 30), ("M", 20), ("K", 10) })
+        {
+            if (bytes != 0 && bytes % (1L << shift) == 0)
+                return (bytes >> shift).ToString(CultureInfo.InvariantCulture) + suffix;
+        }
+
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+
+    [GeneratedRegex(@"^(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+$", RegexOptions.CultureInvariant)]
+    private static partial Regex DurationSyntax();
+
+    [GeneratedRegex(@"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)", RegexOptions.CultureInvariant)]
+    private static partial Regex DurationPart();
+
+    [GeneratedRegex(@"^([0-9]+)(?:([KMGTkmgt])(?:i?[Bb])?)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex SizeSyntax();
+}
