@@ -16,7 +16,7 @@ internal static class ResultsLocation
         var config = Path.Combine(Directory.GetCurrentDirectory(), "bisect.yaml");
         if (File.Exists(config) && Recipes.ProjectConfigLoader.Load(config) is { Results: { } results })
         {
-            return Path.GetFullPath(Path.Combine(Directory.GetCurrentDirectory(), results));
+            return results;
         }
 
         return Path.GetFullPath("results");

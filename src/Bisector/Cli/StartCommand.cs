@@ -95,10 +95,9 @@ internal static class StartCommand
         }
 
         var config = File.Exists(configPath) ? ProjectConfigLoader.Load(configPath) : null;
-        var configDirectory = Path.GetDirectoryName(Path.GetFullPath(configPath))!;
 
         var recipe = s.Recipe is not null ? Path.GetFullPath(s.Recipe)
-            : config?.Recipe is { } fromConfig ? Path.GetFullPath(Path.Combine(configDirectory, fromConfig))
+            : config?.Recipe is { } fromConfig ? fromConfig
             : throw new UsageException("--recipe", "no recipe given", "Pass --recipe FILE or set 'recipe:' in bisect.yaml (see recipes/README.md)");
         if (!File.Exists(recipe))
         {
@@ -108,7 +107,7 @@ internal static class StartCommand
         var workers = s.Workers.Length > 0
             ? s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
             : config?.Workers?.ToList() ?? ["local:1"];
-        var strategyText = s.Strategy ?? config?.Strategy ?? "bisect";
+        var strategyText = s.Strategy ?? config?.Strategy?.ToString() ?? "bisect";
         if (!Enum.TryParse<SearchStrategy>(strategyText, ignoreCase: true, out var strategy) || int.TryParse(strategyText, out _))
         {
             throw new UsageException("--strategy", $"'{strategyText}' is not a strategy", "Use bisect, kary or exhaustive");
@@ -152,7 +151,7 @@ internal static class StartCommand
             Duration("--window", s.Window) ?? config?.Window,
             Duration("--warmup", s.Warmup) ?? config?.Warmup,
             s.Results is not null ? Path.GetFullPath(s.Results)
-                : config?.Results is { } res ? Path.GetFullPath(Path.Combine(configDirectory, res))
+                : config?.Results is { } res ? res
                 : Path.GetFullPath("results"),
             s.FirstParent,
             s.NoMerges,

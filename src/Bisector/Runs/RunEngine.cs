@@ -123,20 +123,8 @@ public sealed class RunEngine(Action<string> log)
         return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report);
     }
 
-    private static Recipe ApplyOverrides(Recipe recipe, RunOptions options)
-    {
-        var repeats = options.Repeats ?? recipe.Trials.Repeats;
-        var max = Math.Max(options.MaxTrials ?? recipe.Trials.Max, repeats);
-        return recipe with
-        {
-            Trials = new TrialsSpec(repeats, max),
-            Sampling = recipe.Sampling with
-            {
-                Window = options.Window ?? recipe.Sampling.Window,
-                Warmup = options.Warmup ?? recipe.Sampling.Warmup,
-            },
-        };
-    }
+    private static Recipe ApplyOverrides(Recipe recipe, RunOptions options) =>
+        RecipeOverrides.WithFlags(recipe, options.Repeats, options.MaxTrials, options.Window, options.Warmup);
 
     public static string DatabasePath(string resultsDirectory) => Path.Combine(resultsDirectory, "bisector.db");
 
