@@ -78,9 +78,14 @@ internal static class ReportPlots
                     WhiskerMax = sorted[^1],
                     Width = 0.6,
                 };
-                box.FillStyle.Color = color.WithAlpha(0.25);
-                box.LineStyle.Color = color;
-                plot.Add.Box(box);
+                // Add.Box assigns the next palette colour; the side colour is set after it so the box matches its dots.
+                var boxPlot = plot.Add.Box(box);
+                foreach (var b in boxPlot.Boxes)
+                {
+                    b.FillStyle.Color = color.WithAlpha(0.25);
+                    b.LineStyle.Color = color;
+                    b.LineStyle.Width = 1.5f;
+                }
             }
 
             // A deterministic jitter keeps repeated values visible without making the picture change between runs.
@@ -158,8 +163,13 @@ internal static class ReportPlots
             }).ToList();
             plot.Add.Bars(bars);
             var target = plot.Add.HorizontalLine(m.Run.ConfidenceTarget * 100.0, 1.5f, Colors.Black, LinePattern.Dashed);
-            target.LabelText = "target " + ReportFacts.Percent(m.Run.ConfidenceTarget);
-            target.LabelOppositeAxis = true;
+            target.LegendText = "confidence target " + ReportFacts.Percent(m.Run.ConfidenceTarget);
+            var best = post.MaxBy(p => p.P);
+            var value = plot.Add.Text(ReportFacts.Percent(best.P), best.Position, best.P * 100.0);
+            value.Alignment = Alignment.LowerCenter;
+            value.LabelFontSize = 15;
+            value.LabelBold = true;
+            plot.ShowLegend(Alignment.UpperLeft);
         }
         else
         {
@@ -167,7 +177,7 @@ internal static class ReportPlots
         }
 
         CommitTicks(m, plot);
-        plot.Axes.SetLimitsY(0, 105);
+        plot.Axes.SetLimitsY(0, 110);
         plot.XLabel("commit (position: short SHA), oldest → newest");
         plot.YLabel("P(culprit) (%)");
         return Save(m, plot, "posterior.png", "Culprit posterior",
@@ -180,7 +190,6 @@ internal static class ReportPlots
         var rounds = Rounds(m);
         var trialsAt = m.Commits.SelectMany(c => c.Trials.Select(t => (c.Position, t.Round)))
             .GroupBy(x => x).ToDictionary(g => g.Key, g => g.Count());
-        (double X, double Y)? previous = null;
         foreach (var (round, positions) in rounds)
         {
             foreach (var p in positions)
@@ -197,17 +206,6 @@ internal static class ReportPlots
                     label.LabelFontSize = 13;
                 }
             }
-
-            // A thin path through each round's mean position shows how the search closed in.
-            var centre = (positions.Average(), (double)round);
-            if (previous is { } prev)
-            {
-                var seg = plot.Add.Line(prev.X, prev.Y, centre.Item1, centre.Item2);
-                seg.LineColor = UnclearColor.WithAlpha(0.6);
-                seg.LinePattern = LinePattern.Dashed;
-            }
-
-            previous = centre;
         }
 
         if (rounds.Count == 0)
@@ -279,6 +277,8 @@ internal static class ReportPlots
     private static Plot NewPlot(ReportModel m, string title)
     {
         var plot = new Plot();
+        // Sans text reads better at PNG sizes; Skia falls back to its default face where DejaVu is not installed.
+        plot.Font.Set("DejaVu Sans");
         plot.Title(title, size: 20);
         plot.Axes.Bottom.Label.FontSize = 16;
         plot.Axes.Left.Label.FontSize = 16;
@@ -304,15 +304,16 @@ internal static class ReportPlots
         if (o is { Status: Search.SearchStatus.Found, Culprit: { } c })
         {
             var line = plot.Add.VerticalLine(c - 0.5, 2, CulpritColor, LinePattern.Dashed);
-            line.LabelText = "change point";
-            line.LabelOppositeAxis = true;
+            line.LegendText = $"change point: {c - 1} → {c}";
+            plot.ShowLegend(Alignment.UpperLeft);
         }
         else if (o is { Status: Search.SearchStatus.FoundRange })
         {
             var span = plot.Add.HorizontalSpan(o.RangeFirst - 0.5, o.RangeLast + 0.5);
             span.FillStyle.Color = CulpritColor.WithAlpha(0.12);
             span.LineStyle.Width = 0;
-            span.LegendText = "culprit range";
+            span.LegendText = $"culprit range: {o.RangeFirst}–{o.RangeLast}";
+            plot.ShowLegend(Alignment.UpperLeft);
         }
     }
 

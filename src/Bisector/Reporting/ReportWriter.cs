@@ -260,7 +260,7 @@ public static class ReportWriter
                 case '<': sb.Append("&lt;"); break;
                 case '>': sb.Append("&gt;"); break;
                 case '&': sb.Append("&amp;"); break;
-                case '\\' or '`' or '*' or '_' or '[' or ']' or '|' or '#' or '!' or '(' or ')' or '~':
+                case '\\' or '`' or '*' or '_' or '[' or ']' or '|' or '~':
                     sb.Append('\\').Append(ch);
                     break;
                 default: sb.Append(ch); break;
