@@ -46,7 +46,9 @@ internal static class ReportFacts
     public static string Signed(double value, string format = "0.00") =>
         double.IsNaN(value) ? "n/a" : (value > 0 ? "+" : "") + value.ToString(format, Inv);
 
-    public static string Percent(double fraction) => F(fraction * 100.0, "0.0") + "%";
+    /// <summary>A probability as a percentage; never rounds a value short of certainty up to "100.0%".</summary>
+    public static string Percent(double fraction) =>
+        fraction < 1 && fraction > 0.999 ? "> 99.9%" : F(fraction * 100.0, "0.0") + "%";
 
     public static string PValue(double p) =>
         double.IsNaN(p) ? "n/a" : p < 0.0001 ? "< 0.0001" : p.ToString("0.0000", Inv);

@@ -33,6 +33,7 @@ internal static class ReportPlots
     {
         var plot = NewPlot(m, $"{m.Decision.Metric} over time, every trial of every measured commit");
         var unit = MetricUnit.For(m.Decision.Metric);
+        var labelled = LegendCommits(m);
         foreach (var c in OrderedForDrawing(m))
         {
             var side = ReportFacts.SideOf(m, c.Position);
@@ -44,7 +45,7 @@ internal static class ReportPlots
                     continue;
                 var line = plot.Add.ScatterLine(s.Seconds.ToArray(), s.Values.Select(unit.Scale).ToArray(), color);
                 line.LineWidth = side == Side.Culprit ? 3.5f : 1.5f;
-                if (first)
+                if (first && labelled.Contains(c.Position))
                     line.LegendText = LegendLabel(m, c);
                 first = false;
             }
@@ -333,6 +334,27 @@ internal static class ReportPlots
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         plot.Axes.Bottom.MinimumSize = 110;
         plot.Axes.SetLimitsX(-0.7, m.LastPosition + 0.7);
+    }
+
+    /// <summary>Which commits get a legend entry: all of them while the legend stays readable, otherwise the ones
+    /// the story needs (good anchor, last good, culprit, first bad, bad end); colour explains the rest.</summary>
+    private static HashSet<int> LegendCommits(ReportModel m)
+    {
+        var measured = m.Commits.Where(c => c.Measured).Select(c => c.Position).Order().ToList();
+        if (measured.Count <= 12)
+            return measured.ToHashSet();
+        var (good, culprit) = ReportFacts.Boundary(m);
+        var keep = new HashSet<int> { measured[0], measured[^1] };
+        if (good is not null)
+            keep.Add(good.Position);
+        if (culprit is not null)
+        {
+            keep.Add(culprit.Position);
+            if (measured.FirstOrDefault(p => p > culprit.Position) is var next && next > 0)
+                keep.Add(next);
+        }
+
+        return keep;
     }
 
     // Culprit drawn last so its thick line sits on top of the others.

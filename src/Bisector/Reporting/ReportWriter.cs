@@ -128,7 +128,7 @@ public static class ReportWriter
             workers += "<br><span class=\"note\">The local worker shares the machine with the controller.</span>";
         Row("Workers", workers);
         Row("Time", H($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}"));
-        Row("Status", r.Status == RunStatus.Interrupted ? "<b class=\"bad\">INTERRUPTED (partial)</b>" : "finished");
+        Row("Status", r.Status == RunStatus.Interrupted ? "<b class=\"alert\">INTERRUPTED (partial)</b>" : "finished");
         if (m.Outcome is { } o)
             Row("Trials", H($"{o.TrialsSpent} trials spent{(o.TrialCapHit ? " (trial cap hit)" : "")}"));
         Row("Host", H($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {F(r.Host.MemoryBytes / 1073741824.0, "0.0")} GiB RAM, {r.Host.Runtime}"));
@@ -178,8 +178,10 @@ public static class ReportWriter
         if (skipped.Count == 0)
             return;
         sb.Append($"<section id=\"skipped\"><h2>Skipped commits ({skipped.Count})</h2>\n");
+        // A few failures are worth reading at once; a long list stays folded so the page remains scannable.
+        var open = skipped.Count <= 3 ? " open" : "";
         foreach (var c in skipped)
-            sb.Append($"<details><summary>{c.Position}: <code>{H(c.Commit.ShortSha)}</code> {H(OneLine(c.Commit.Subject, 80))} — build {H(c.Build.ToString())}</summary>")
+            sb.Append($"<details{open}><summary>{c.Position}: <code>{H(c.Commit.ShortSha)}</code> {H(OneLine(c.Commit.Subject, 80))} — build {H(c.Build.ToString())}</summary>")
               .Append($"<pre class=\"log\">{H(c.BuildLogTail ?? "(no build log)")}</pre></details>\n");
         sb.Append("</section>\n");
     }
@@ -229,13 +231,13 @@ public static class ReportWriter
         table.facts th { width: 160px; background: #f0f2f5; }
         thead th { background: #f0f2f5; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-        td.small { font-size: .85em; white-space: normal; }
+        td.small { font-size: .85em; white-space: normal; min-width: 150px; }
         tr.good td:first-child { border-left: 6px solid var(--good); }
         tr.bad td:first-child { border-left: 6px solid var(--bad); }
         tr.culprit { background: #fde0dd; font-weight: bold; }
         tr.culprit td:first-child { border-left: 6px solid var(--culprit); }
         tr.unclear td:first-child { border-left: 6px solid #999; }
-        .bad { color: var(--bad); }
+        .alert { color: var(--bad); }
         .note { color: var(--muted); font-size: .9em; }
         pre.cmd, pre.log, pre.diagnosis { background: #1e1e1e; color: #eee; padding: 8px 12px; border-radius: 4px; overflow-x: auto; white-space: pre-wrap; margin: 0; }
         figure { margin: 16px 0; background: #fff; padding: 8px; border-radius: 6px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
