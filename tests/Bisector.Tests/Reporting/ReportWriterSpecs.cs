@@ -131,6 +131,45 @@ public sealed class ReportWriterSpecs : IDisposable
     }
 
     [Fact]
+    public async Task I_can_tell_good_bad_and_culprit_apart_by_colour()
+    {
+        // Arrange
+        var found = SyntheticRun.Build();
+        var partial = SyntheticRun.Build(interrupted: true);
+
+        // Act
+        var foundFiles = await ReportWriter.WriteAsync(found, Path.Combine(_dir, "found"));
+        var partialFiles = await ReportWriter.WriteAsync(partial, Path.Combine(_dir, "partial"));
+
+        // Assert: the culprit's dark red appears only when a culprit was named; blues and reds appear in both.
+        var f = ColourCounts(foundFiles.Images.Single(p => p.EndsWith("memory-over-time.png", StringComparison.Ordinal)));
+        var p = ColourCounts(partialFiles.Images.Single(p => p.EndsWith("memory-over-time.png", StringComparison.Ordinal)));
+        Assert.True(f.Culprit > 500, $"culprit pixels: {f.Culprit}");
+        Assert.Equal(0, p.Culprit);
+        Assert.True(f.Blue > 500 && p.Blue > 500, $"blue pixels: {f.Blue}, {p.Blue}");
+        Assert.True(f.Red > 500 && p.Red > 500, $"red pixels: {f.Red}, {p.Red}");
+    }
+
+    private static (int Culprit, int Blue, int Red) ColourCounts(string png)
+    {
+        using var bitmap = SKBitmap.Decode(png);
+        int culprit = 0, blue = 0, red = 0;
+        for (var y = 0; y < bitmap.Height; y++)
+        for (var x = 0; x < bitmap.Width; x++)
+        {
+            var c = bitmap.GetPixel(x, y);
+            if (c.Red == 0x8b && c.Green == 0 && c.Blue == 0)
+                culprit++;
+            else if (c.Blue > c.Red + 60)
+                blue++;
+            else if (c.Red > c.Blue + 60 && c.Red > c.Green + 60)
+                red++;
+        }
+
+        return (culprit, blue, red);
+    }
+
+    [Fact]
     public void I_can_measure_the_rate_of_change_of_a_linear_series()
     {
         // Arrange: 3 MiB per minute, sampled every 2 s.

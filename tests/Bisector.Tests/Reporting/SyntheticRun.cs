@@ -176,8 +176,9 @@ internal static class SyntheticRun
         var diffs = candidate.SelectMany(c => baseline.Select(b => c - b)).Order().ToArray();
         var effect = diffs[diffs.Length / 2];
         // α = 0.1 because three trials a side cannot reach a smaller exact permutation p-value.
-        var verdict = p > 0.1 ? Verdict.Same : effect > 0 ? Verdict.Regressed : Verdict.Improved;
-        return new Comparison(verdict, "permutation test", p, 0.1, effect, diffs[0], diffs[^1], 0.95, 0.5 * MiB,
+        var threshold = 0.5 * MiB;
+        var verdict = p > 0.1 || Math.Abs(effect) < threshold ? Verdict.Same : effect > 0 ? Verdict.Regressed : Verdict.Improved;
+        return new Comparison(verdict, "permutation test", p, 0.1, effect, diffs[0], diffs[^1], 0.95, threshold,
             baseline, candidate, $"{verdict}: p = {p:0.000}");
     }
 
