@@ -155,16 +155,16 @@ public sealed class ReportWriterSpecs : IDisposable
         using var bitmap = SKBitmap.Decode(png);
         int culprit = 0, blue = 0, red = 0;
         for (var y = 0; y < bitmap.Height; y++)
-        for (var x = 0; x < bitmap.Width; x++)
-        {
-            var c = bitmap.GetPixel(x, y);
-            if (c.Red == 0x8b && c.Green == 0 && c.Blue == 0)
-                culprit++;
-            else if (c.Blue > c.Red + 60)
-                blue++;
-            else if (c.Red > c.Blue + 60 && c.Red > c.Green + 60)
-                red++;
-        }
+            for (var x = 0; x < bitmap.Width; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                if (c.Red == 0x8b && c.Green == 0 && c.Blue == 0)
+                    culprit++;
+                else if (c.Blue > c.Red + 60)
+                    blue++;
+                else if (c.Red > c.Blue + 60 && c.Red > c.Green + 60)
+                    red++;
+            }
 
         return (culprit, blue, red);
     }
@@ -188,8 +188,8 @@ public sealed class ReportWriterSpecs : IDisposable
     {
         var seen = new HashSet<uint>();
         for (var y = 0; y < bitmap.Height; y += 3)
-        for (var x = 0; x < bitmap.Width; x += 3)
-            seen.Add((uint)bitmap.GetPixel(x, y));
+            for (var x = 0; x < bitmap.Width; x += 3)
+                seen.Add((uint)bitmap.GetPixel(x, y));
         return seen.Count;
     }
 }

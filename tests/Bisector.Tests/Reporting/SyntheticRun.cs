@@ -43,12 +43,12 @@ internal static class SyntheticRun
 
         var trialsByPosition = new Dictionary<int, List<TrialReport>>();
         foreach (var round in rounds)
-        foreach (var pos in round.Positions)
-        {
-            var list = trialsByPosition.TryGetValue(pos, out var l) ? l : trialsByPosition[pos] = [];
-            for (var k = 0; k < 3; k++)
-                list.Add(MakeTrial(rng, pos, list.Count, round.Number));
-        }
+            foreach (var pos in round.Positions)
+            {
+                var list = trialsByPosition.TryGetValue(pos, out var l) ? l : trialsByPosition[pos] = [];
+                for (var k = 0; k < 3; k++)
+                    list.Add(MakeTrial(rng, pos, list.Count, round.Number));
+            }
 
         // One OOM trial at the bad end: shows up in "failed trials" and does not count as evidence.
         trialsByPosition[10].Add(new TrialReport(trialsByPosition[10].Count, "local-2", "bench-host", TrialOutcome.OutOfMemory,
