@@ -1,0 +1,225 @@
+using System.Globalization;
+using Bisector.Recipes;
+using Bisector.Sampling;
+using Bisector.Search;
+using Bisector.Statistics;
+
+namespace Bisector.Reporting;
+
+/// <summary>Which side of the change a commit is on, as the report colours it.</summary>
+internal enum Side
+{
+    Good,
+    Bad,
+    Culprit,
+    Unclear,
+}
+
+/// <summary>How a metric's raw numbers are shown: memory in MiB (bytes ÷ 2^20), anything else as stored.</summary>
+internal sealed record MetricUnit(double Divisor, string Unit)
+{
+    public static MetricUnit For(string metric) =>
+        IsMemory(metric) ? new MetricUnit(1024.0 * 1024.0, "MiB") : new MetricUnit(1.0, "");
+
+    // Memory metrics are stored in bytes (Sampling.Sample); heap counters from a sampler follow the same rule.
+    private static bool IsMemory(string metric) =>
+        metric is Metrics.VmRss or Metrics.RssAnon or Metrics.RssFile or Metrics.CgroupUsage or Metrics.CgroupRss
+        || metric.StartsWith("heap", StringComparison.Ordinal)
+        || metric.EndsWith("_bytes", StringComparison.Ordinal)
+        || metric.StartsWith("rss", StringComparison.Ordinal)
+        || metric.StartsWith("vm_", StringComparison.Ordinal);
+
+    public double Scale(double raw) => raw / Divisor;
+
+    public string Suffix => Unit.Length == 0 ? "" : " " + Unit;
+}
+
+/// <summary>The facts every writer (HTML, Markdown, terminal, plots) states the same way, computed in one place so
+/// the headline in the terminal can never disagree with the one in the report.</summary>
+internal static class ReportFacts
+{
+    public static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static string F(double value, string format = "0.00") =>
+        double.IsNaN(value) ? "n/a" : value.ToString(format, Inv);
+
+    public static string Signed(double value, string format = "0.00") =>
+        double.IsNaN(value) ? "n/a" : (value > 0 ? "+" : "") + value.ToString(format, Inv);
+
+    /// <summary>A probability as a percentage; never rounds a value short of certainty up to "100.0%".</summary>
+    public static string Percent(double fraction) =>
+        fraction < 1 && fraction > 0.999 ? "> 99.9%" : F(fraction * 100.0, "0.0") + "%";
+
+    public static string PValue(double p) =>
+        double.IsNaN(p) ? "n/a" : p < 0.0001 ? "< 0.0001" : p.ToString("0.0000", Inv);
+
+    public static string Duration(TimeSpan t) =>
+        t.TotalHours >= 1
+            ? $"{(int)t.TotalHours}h {t.Minutes:00}m {t.Seconds:00}s"
+            : t.TotalMinutes >= 1 ? $"{t.Minutes}m {t.Seconds:00}s" : $"{t.TotalSeconds.ToString("0.0", Inv)}s";
+
+    public static string Date(DateTimeOffset d) => d.ToString("yyyy-MM-dd HH:mm:ss zzz", Inv);
+
+    /// <summary>Git text made safe for one-line display: newlines and control characters collapse to spaces.</summary>
+    public static string OneLine(string text, int max = int.MaxValue)
+    {
+        var chars = text.Select(c => char.IsControl(c) ? ' ' : c).ToArray();
+        var s = new string(chars).Trim();
+        return s.Length <= max ? s : s[..(max - 1)] + "…";
+    }
+
+    public static MetricUnit Unit(ReportModel m) => MetricUnit.For(m.Decision.Metric);
+
+    /// <summary>Unit of the deciding feature: slopes are per minute, the other features are levels.</summary>
+    public static string FeatureUnit(ReportModel m)
+    {
+        var u = Unit(m).Unit;
+        return m.Decision.Feature == FeatureKind.Slope ? (u.Length == 0 ? "per min" : u + "/min") : u;
+    }
+
+    public static string FeatureName(ReportModel m) =>
+        $"{m.Decision.Metric} {m.Decision.Feature.ToString().ToLowerInvariant()}";
+
+    public static double ScaleFeature(ReportModel m, double raw) => Unit(m).Scale(raw);
+
+    public static Side SideOf(ReportModel m, int position)
+    {
+        if (position == 0)
+            return Side.Good;
+        var o = m.Outcome;
+        if (o is { Status: SearchStatus.Found, Culprit: { } c })
+            return position < c ? Side.Good : position == c ? Side.Culprit : Side.Bad;
+        if (o is { Status: SearchStatus.FoundRange })
+            return position < o.RangeFirst ? Side.Good : position > o.RangeLast ? Side.Bad : Side.Culprit;
+        // Without a named culprit the honest colouring is each commit's own verdict against the good anchor.
+        var cmp = m.At(position)?.VersusGood ?? (o?.VersusGood.TryGetValue(position, out var v) == true ? v : null);
+        return cmp?.Verdict switch
+        {
+            Verdict.Regressed => Side.Bad,
+            Verdict.Same or Verdict.Improved => Side.Good,
+            _ => Side.Unclear,
+        };
+    }
+
+    /// <summary>The comparison that supports the headline: the boundary test when the search made one, otherwise
+    /// the culprit (or bad end) against the good anchor.</summary>
+    public static Comparison? HeadlineComparison(ReportModel m)
+    {
+        var o = m.Outcome;
+        if (o?.Boundary is { } b)
+            return b;
+        var pos = o switch
+        {
+            { Status: SearchStatus.Found, Culprit: { } c } => c,
+            { Status: SearchStatus.FoundRange } => o.RangeLast,
+            _ => m.LastPosition,
+        };
+        return ComparisonAt(m, pos);
+    }
+
+    public static Comparison? ComparisonAt(ReportModel m, int position) =>
+        m.At(position)?.VersusGood
+        ?? (m.Outcome?.VersusGood.TryGetValue(position, out var v) == true ? v : null);
+
+    /// <summary>The measured commit on each side of the change, for the rate-of-change plot: the last good commit
+    /// that has trials and the culprit (or the newest measured commit of the culprit range).</summary>
+    public static (CommitReport? Good, CommitReport? Culprit) Boundary(ReportModel m)
+    {
+        var measured = m.Commits.Where(c => c.Measured).OrderBy(c => c.Position).ToList();
+        var culprit = measured.LastOrDefault(c => SideOf(m, c.Position) == Side.Culprit)
+                      ?? measured.FirstOrDefault(c => SideOf(m, c.Position) == Side.Bad);
+        var limit = culprit?.Position ?? int.MaxValue;
+        var good = measured.LastOrDefault(c => c.Position < limit && SideOf(m, c.Position) == Side.Good);
+        return (good, culprit);
+    }
+
+    public static string Effect(ReportModel m, Comparison c)
+    {
+        var u = FeatureUnit(m);
+        var sfx = u.Length == 0 ? "" : " " + u;
+        return $"{Signed(ScaleFeature(m, c.Effect))}{sfx} {FeatureName(m)}, " +
+               $"{F(c.ConfidenceLevel * 100, "0.#")}% CI [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]";
+    }
+
+    public static string TestLine(Comparison c) => $"{c.Test}, p = {PValue(c.PValue)} (α = {F(c.Alpha, "0.###")})";
+
+    /// <summary>The one-line verdict and the lines of evidence under it.</summary>
+    public static Headline Headline(ReportModel m)
+    {
+        var o = m.Outcome;
+        var partial = m.IsPartial ? "PARTIAL RESULT (run interrupted): " : "";
+        var cmp = HeadlineComparison(m);
+        var evidence = new List<string>();
+        if (cmp is not null)
+        {
+            evidence.Add("Effect: " + Effect(m, cmp));
+            evidence.Add("Test: " + TestLine(cmp));
+        }
+
+        if (o is null)
+            return new Headline(HeadlineKind.Partial,
+                "PARTIAL RESULT: the run was interrupted before the search reached a verdict", null, evidence);
+
+        switch (o.Status)
+        {
+            case SearchStatus.Found when o.Culprit is { } c && m.At(c) is { } cr:
+                var commit = cr.Commit;
+                var lines = new List<string>
+                {
+                    $"Author: {OneLine(commit.Author)}, {Date(commit.AuthoredAt)}",
+                    $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
+                };
+                lines.AddRange(evidence);
+                return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Found,
+                    $"{partial}Culprit: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
+
+            case SearchStatus.FoundRange:
+                var first = m.At(o.RangeFirst)?.Commit;
+                var last = m.At(o.RangeLast)?.Commit;
+                var n = o.RangeLast - o.RangeFirst + 1;
+                var rangeLines = new List<string>
+                {
+                    $"The culprit is one of {n} commits (positions {o.RangeFirst}–{o.RangeLast}); neighbours could not be built to narrow it further",
+                    $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
+                };
+                rangeLines.AddRange(evidence);
+                return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Range,
+                    $"{partial}Culprit range: {first?.ShortSha ?? "?"}..{last?.ShortSha ?? "?"} ({n} commits)", null, rangeLines);
+
+            case SearchStatus.NoRegression:
+                evidence.Insert(0, "The bad end does not differ from the good anchor on " + FeatureName(m));
+                return new Headline(HeadlineKind.NoRegression, $"{partial}NO REGRESSION FOUND", null, evidence);
+
+            default:
+                evidence.Insert(0, $"Best candidate holds {Percent(o.Posterior.DefaultIfEmpty(0).Max())} of the posterior; " +
+                                   $"target was {Percent(m.Run.ConfidenceTarget)}");
+                if (o.TrialCapHit)
+                    evidence.Insert(1, "The trial cap was hit before the evidence was strong enough");
+                return new Headline(HeadlineKind.Undecided, $"{partial}UNDECIDED: no commit can be named with the requested confidence", null, evidence);
+        }
+    }
+
+    /// <summary>Posterior probability per position. The search may report it per position (0..N) or per
+    /// candidate (1..N); both are accepted so the writer does not depend on that detail.</summary>
+    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m)
+    {
+        var p = m.Outcome?.Posterior ?? [];
+        var offset = p.Count == m.LastPosition ? 1 : 0;
+        return p.Select((v, i) => (i + offset, v)).ToList();
+    }
+
+    public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();
+
+    public static string DirectionText(RegressionDirection d) => d == RegressionDirection.Increase ? "higher is worse" : "lower is worse";
+}
+
+internal enum HeadlineKind
+{
+    Found,
+    Range,
+    NoRegression,
+    Undecided,
+    Partial,
+}
+
+internal sealed record Headline(HeadlineKind Kind, string Title, CommitReport? Culprit, IReadOnlyList<string> Lines);

@@ -1,0 +1,102 @@
+using Bisector.Building;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Search;
+using Bisector.Statistics;
+using Bisector.Workers;
+
+namespace Bisector.Reporting;
+
+/// <summary>
+/// Everything a report shows, as plain immutable values. The lead fills it from the SQLite store; the writers
+/// only read it, so a report can be regenerated from a finished (or interrupted) run at any time.
+/// </summary>
+public sealed record ReportModel(
+    RunInfo Run,
+    DecisionInfo Decision,
+    IReadOnlyList<CommitReport> Commits,
+    SearchOutcome? Outcome,
+    string? Diagnosis)
+{
+    /// <summary>The good anchor (position 0) when present in <see cref="Commits"/>.</summary>
+    public CommitReport? GoodAnchor => Commits.FirstOrDefault(c => c.Position == 0);
+
+    /// <summary>The highest position: the bad end of the range.</summary>
+    public int LastPosition => Commits.Count == 0 ? 0 : Commits.Max(c => c.Position);
+
+    public CommitReport? At(int position) => Commits.FirstOrDefault(c => c.Position == position);
+
+    public bool IsPartial => Run.Status == RunStatus.Interrupted || Outcome is null;
+}
+
+public enum RunStatus
+{
+    Finished,
+    Interrupted,
+}
+
+/// <summary>Where the run itself happened (the controller, not necessarily where trials ran).</summary>
+public sealed record HostInfo(string Name, string Os, string Kernel, int Processors, long MemoryBytes, string Runtime);
+
+/// <summary>A worker that ran trials. <see cref="SharesMachine"/> is true for local workers: their trials compete
+/// for the same CPUs and memory bandwidth, which the report must say because it widens the noise.</summary>
+public sealed record WorkerInfo(string Name, string Kind, string Host, bool SharesMachine);
+
+public sealed record RunInfo(
+    string RunId,
+    string ToolVersion,
+    string RangeSpec,
+    IReadOnlyList<string> Paths,
+    string RecipeName,
+    string RecipeHash,
+    string RecipeFile,
+    IReadOnlyList<string> FixUps,
+    IReadOnlyList<WorkerInfo> Workers,
+    string Strategy,
+    double ConfidenceTarget,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? EndedAt,
+    TimeSpan WallTime,
+    RunStatus Status,
+    string ReproduceCommand,
+    HostInfo Host);
+
+/// <summary>What decided good from bad (copied from the recipe so a report does not need the recipe file).</summary>
+public sealed record DecisionInfo(string Metric, FeatureKind Feature, RegressionDirection Direction, double MinEffect);
+
+/// <summary>
+/// One commit in bisection order. Position 0 is the known-good anchor, 1..N the candidates oldest → newest (N is the
+/// bad end), exactly as in <see cref="MeasureRequest"/>. Unmeasured commits are listed too, with no trials, so the
+/// plots keep the real commit order.
+/// </summary>
+/// <param name="Build">Null when the commit was never built (the search did not need it).</param>
+/// <param name="BuildLogTail">The tail of the build log; shown for skipped commits.</param>
+/// <param name="FeatureValues">The deciding feature of each successful trial, in the metric's units (per minute for
+/// <see cref="FeatureKind.Slope"/>).</param>
+/// <param name="VersusGood">This commit compared with the good anchor on the deciding feature; null when not compared.</param>
+public sealed record CommitReport(
+    int Position,
+    Commit Commit,
+    BuildStatus? Build,
+    string? BuildLogTail,
+    IReadOnlyList<TrialReport> Trials,
+    IReadOnlyList<double> FeatureValues,
+    Comparison? VersusGood)
+{
+    public bool Skipped => Build is BuildStatus.Failed or BuildStatus.TimedOut;
+
+    public bool Measured => Trials.Any(t => t.Outcome == TrialOutcome.Ok);
+
+    public IEnumerable<TrialReport> OkTrials => Trials.Where(t => t.Outcome == TrialOutcome.Ok);
+}
+
+/// <summary>One trial: where it ran, how it ended, in which search round, and its series per metric name
+/// (<see cref="Sampling.Metrics"/>; values in bytes for memory metrics).</summary>
+public sealed record TrialReport(
+    int Index,
+    string Worker,
+    string Host,
+    TrialOutcome Outcome,
+    string? Reason,
+    int Round,
+    IReadOnlyDictionary<string, TrialSeries> Series);

@@ -1,0 +1,195 @@
+using System.Text.RegularExpressions;
+using Bisector.Reporting;
+using Bisector.Search;
+using SkiaSharp;
+
+namespace Bisector.Tests.Reporting;
+
+public sealed class ReportWriterSpecs : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "bisector-report-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir) && Environment.GetEnvironmentVariable("BISECTOR_KEEP_REPORTS") is null)
+            Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task I_can_write_a_report_with_html_markdown_and_five_plots()
+    {
+        // Arrange
+        var model = SyntheticRun.Build();
+        var culprit = model.At(SyntheticRun.Culprit)!.Commit;
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        Assert.True(File.Exists(files.Html));
+        Assert.True(File.Exists(files.Markdown));
+        Assert.Equal(5, files.Images.Count);
+        foreach (var png in files.Images)
+        {
+            using var bitmap = SKBitmap.Decode(png);
+            Assert.NotNull(bitmap);
+            Assert.Equal((ReportPlots.Width, ReportPlots.Height), (bitmap.Width, bitmap.Height));
+            // A blank or single-colour canvas would mean nothing was drawn.
+            Assert.True(DistinctColours(bitmap) > 50, $"{png} looks empty");
+        }
+
+        var html = await File.ReadAllTextAsync(files.Html);
+        Assert.Contains($"Culprit: {culprit.ShortSha} {culprit.Subject}", html);
+        Assert.Contains("samples.csv", html);
+        Assert.Equal(5, Regex.Matches(html, "<img src=\"data:image/png;base64,").Count);
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        Assert.Contains($"Culprit: {culprit.ShortSha}", md);
+        foreach (var png in files.Images)
+            Assert.Contains($"]({Path.GetFileName(png)})", md);
+    }
+
+    [Fact]
+    public async Task I_can_open_the_report_offline_because_it_references_no_network_resource()
+    {
+        // Arrange
+        var model = SyntheticRun.Build();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        var html = await File.ReadAllTextAsync(files.Html);
+        Assert.DoesNotMatch(new Regex("(src|href)\\s*=\\s*[\"']?\\s*(https?:)?//", RegexOptions.IgnoreCase), html);
+        Assert.DoesNotContain("<link", html);
+        Assert.DoesNotContain("@import", html);
+    }
+
+    [Fact]
+    public async Task I_can_trust_that_hostile_git_text_is_escaped()
+    {
+        // Arrange
+        var model = SyntheticRun.Build();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        var html = await File.ReadAllTextAsync(files.Html);
+        // The report's own load counter is the only script; the subject, author and build log carry theirs inert.
+        Assert.Single(Regex.Matches(html, "<script", RegexOptions.IgnoreCase));
+        Assert.DoesNotContain("<img src=x", html);
+        Assert.Contains("&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;", html);
+        Assert.Contains("&lt;/pre&gt;&lt;script&gt;alert(2)", html);
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        // Inside fenced code blocks Markdown renders text verbatim, so only the prose outside them must be clean.
+        var prose = Regex.Replace(md, @"(`{3,})[^\n]*\n[\s\S]*?\n\1\n", "");
+        Assert.Contains("</pre><script>alert(2)", md);
+        Assert.DoesNotContain("<script", prose, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<img", prose, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("](http://evil", md);
+        // A newline in a subject must not break the evidence table row.
+        var row = md.Split('\n').Single(l => l.StartsWith($"| {SyntheticRun.Hostile} |", StringComparison.Ordinal));
+        Assert.Equal(11, Regex.Matches(row, @"(?<!\\)\|").Count);
+    }
+
+    [Fact]
+    public async Task I_can_see_an_interrupted_run_marked_partial()
+    {
+        // Arrange
+        var model = SyntheticRun.Build(interrupted: true);
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        var html = await File.ReadAllTextAsync(files.Html);
+        Assert.Contains("id=\"partial\"", html);
+        Assert.Contains("<h1 id=\"headline\">PARTIAL RESULT", html);
+        Assert.Contains("INTERRUPTED", html);
+        Assert.StartsWith("> **PARTIAL", await File.ReadAllTextAsync(files.Markdown));
+        Assert.Equal(5, files.Images.Count);
+    }
+
+    [Theory]
+    [InlineData(SearchStatus.Undecided, "UNDECIDED")]
+    [InlineData(SearchStatus.NoRegression, "NO REGRESSION FOUND")]
+    [InlineData(SearchStatus.FoundRange, "Culprit range:")]
+    public async Task I_can_see_a_run_without_a_single_culprit_stated_prominently(SearchStatus status, string expected)
+    {
+        // Arrange
+        var model = SyntheticRun.Build(status);
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        var html = await File.ReadAllTextAsync(files.Html);
+        Assert.Contains($"<h1 id=\"headline\">{expected}", html);
+        Assert.DoesNotContain("<h1 id=\"headline\">Culprit: ", html);
+        // The evidence behind the statement is right under it.
+        Assert.Matches("<li>Test: permutation test, p = [0-9.<]", html);
+    }
+
+    [Fact]
+    public async Task I_can_tell_good_bad_and_culprit_apart_by_colour()
+    {
+        // Arrange
+        var found = SyntheticRun.Build();
+        var partial = SyntheticRun.Build(interrupted: true);
+
+        // Act
+        var foundFiles = await ReportWriter.WriteAsync(found, Path.Combine(_dir, "found"));
+        var partialFiles = await ReportWriter.WriteAsync(partial, Path.Combine(_dir, "partial"));
+
+        // Assert: the culprit's dark red appears only when a culprit was named; blues and reds appear in both.
+        var f = ColourCounts(foundFiles.Images.Single(p => p.EndsWith("memory-over-time.png", StringComparison.Ordinal)));
+        var p = ColourCounts(partialFiles.Images.Single(p => p.EndsWith("memory-over-time.png", StringComparison.Ordinal)));
+        Assert.True(f.Culprit > 500, $"culprit pixels: {f.Culprit}");
+        Assert.Equal(0, p.Culprit);
+        Assert.True(f.Blue > 500 && p.Blue > 500, $"blue pixels: {f.Blue}, {p.Blue}");
+        Assert.True(f.Red > 500 && p.Red > 500, $"red pixels: {f.Red}, {p.Red}");
+    }
+
+    private static (int Culprit, int Blue, int Red) ColourCounts(string png)
+    {
+        using var bitmap = SKBitmap.Decode(png);
+        int culprit = 0, blue = 0, red = 0;
+        for (var y = 0; y < bitmap.Height; y++)
+            for (var x = 0; x < bitmap.Width; x++)
+            {
+                var c = bitmap.GetPixel(x, y);
+                if (c.Red == 0x8b && c.Green == 0 && c.Blue == 0)
+                    culprit++;
+                else if (c.Blue > c.Red + 60)
+                    blue++;
+                else if (c.Red > c.Blue + 60 && c.Red > c.Green + 60)
+                    red++;
+            }
+
+        return (culprit, blue, red);
+    }
+
+    [Fact]
+    public void I_can_measure_the_rate_of_change_of_a_linear_series()
+    {
+        // Arrange: 3 MiB per minute, sampled every 2 s.
+        var seconds = Enumerable.Range(0, 200).Select(i => i * 2.0).ToList();
+        var bytesPerSecond = 3.0 * 1024 * 1024 / 60;
+        var series = new Statistics.TrialSeries(seconds, seconds.Select(s => 17e6 + bytesPerSecond * s).ToList());
+
+        // Act
+        var rate = ReportPlots.SmoothedRatePerMinute(series);
+
+        // Assert
+        Assert.All(rate, r => Assert.Equal(3.0 * 1024 * 1024, r, 1e-3 * 1024 * 1024));
+    }
+
+    private static int DistinctColours(SKBitmap bitmap)
+    {
+        var seen = new HashSet<uint>();
+        for (var y = 0; y < bitmap.Height; y += 3)
+            for (var x = 0; x < bitmap.Width; x += 3)
+                seen.Add((uint)bitmap.GetPixel(x, y));
+        return seen.Count;
+    }
+}
