@@ -60,7 +60,7 @@ internal static class StartCommand
                 parse.GetValue(strategy), parse.GetValue(confidence), parse.GetValue(alpha), parse.GetValue(repeats), parse.GetValue(maxTrials),
                 parse.GetValue(window), parse.GetValue(warmup), parse.GetValue(results), parse.GetValue(repo), parse.GetValue(config),
                 parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun));
-            var options = Resolve(settings, Environment.CommandLine);
+            var options = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1)));
             if (settings.DryRun)
             {
                 var selection = CommitSelector.Select(options.RepositoryPath, options.Range, options.Paths,

@@ -41,8 +41,8 @@ public sealed class RunEngine(Action<string> log)
             new RunRow(
                 runId, ResultsStore.Iso(DateTimeOffset.UtcNow), null, RunStatus.Running, Path.GetFullPath(options.RepositoryPath),
                 options.Range, JsonSerializer.Serialize(options.Paths, Json), recipe.Name, recipe.Hash, Path.GetFullPath(recipe.SourceFile),
-                await File.ReadAllTextAsync(recipe.SourceFile, ct), JsonSerializer.Serialize(options, Json), options.CommandLine,
-                ToolInfo.Version, ToolInfo.HostDescription(), null, null),
+                await File.ReadAllTextAsync(recipe.SourceFile, ct), JsonSerializer.Serialize(recipe, Json), JsonSerializer.Serialize(options, Json),
+                options.CommandLine, ToolInfo.Version, JsonSerializer.Serialize(ToolInfo.Host(), Json), null, null),
             commits, ct);
         log($"run {runId} → {store.Path}");
         return await ExecuteAsync(store, runId, options, recipe, selection, ct);
@@ -192,7 +192,7 @@ public sealed class RunEngine(Action<string> log)
                 await pool.RunAsync(specs, async (spec, result) =>
                 {
                     var position = IndexOf(spec.Commit);
-                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host, result.Host,
+                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host.Split('/')[^1], result.Host,
                         result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, CancellationToken.None);
                     log($"  {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}");
                 }, ct);

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Bisector.Reporting;
 
 namespace Bisector.Runs;
 
@@ -10,7 +11,28 @@ public static class ToolInfo
         typeof(ToolInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? "0.0.0";
 
-    public static string HostDescription() =>
-        $"{Environment.MachineName}; {RuntimeInformation.OSDescription}; {Environment.ProcessorCount} cpu; " +
-        $"{GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)} MiB; .NET {Environment.Version}";
+    public static HostInfo Host() => new(
+        Environment.MachineName,
+        RuntimeInformation.OSDescription,
+        ReadKernel(),
+        Environment.ProcessorCount,
+        GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+        $".NET {Environment.Version}");
+
+    private static string ReadKernel()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    /// <summary>The command a user types to reproduce this invocation, quoted for a POSIX shell.</summary>
+    public static string ReproduceCommand(IEnumerable<string> args) =>
+        "bisector " + string.Join(' ', args.Select(a =>
+            a.Length > 0 && a.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,@^~%+".Contains(c)) ? a : "'" + a.Replace("'", "'\\''") + "'"));
 }

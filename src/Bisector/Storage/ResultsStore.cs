@@ -85,9 +85,9 @@ public sealed class ResultsStore : IAsyncDisposable
         await _connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO runs (id, created_at, ended_at, status, repo_path, range_spec, paths_json, recipe_name, recipe_hash,
-                              recipe_file, recipe_yaml, options_json, command_line, tool_version, host_info, outcome_json, summary)
+                              recipe_file, recipe_yaml, recipe_json, options_json, command_line, tool_version, host_info, outcome_json, summary)
             VALUES (@Id, @CreatedAt, @EndedAt, @Status, @RepoPath, @RangeSpec, @PathsJson, @RecipeName, @RecipeHash,
-                    @RecipeFile, @RecipeYaml, @OptionsJson, @CommandLine, @ToolVersion, @HostInfo, @OutcomeJson, @Summary)
+                    @RecipeFile, @RecipeYaml, @RecipeJson, @OptionsJson, @CommandLine, @ToolVersion, @HostInfo, @OutcomeJson, @Summary)
             """, run, tx, cancellationToken: ct));
         foreach (var c in commits)
         {
@@ -108,7 +108,7 @@ public sealed class ResultsStore : IAsyncDisposable
             """
             id AS Id, created_at AS CreatedAt, ended_at AS EndedAt, status AS Status, repo_path AS RepoPath,
             range_spec AS RangeSpec, paths_json AS PathsJson, recipe_name AS RecipeName, recipe_hash AS RecipeHash,
-            recipe_file AS RecipeFile, recipe_yaml AS RecipeYaml, options_json AS OptionsJson, command_line AS CommandLine,
+            recipe_file AS RecipeFile, recipe_yaml AS RecipeYaml, recipe_json AS RecipeJson, options_json AS OptionsJson, command_line AS CommandLine,
             tool_version AS ToolVersion, host_info AS HostInfo, outcome_json AS OutcomeJson, summary AS Summary
             """;
         var sql = id is null
@@ -128,7 +128,7 @@ public sealed class ResultsStore : IAsyncDisposable
             """
             SELECT id AS Id, created_at AS CreatedAt, ended_at AS EndedAt, status AS Status, repo_path AS RepoPath,
                    range_spec AS RangeSpec, paths_json AS PathsJson, recipe_name AS RecipeName, recipe_hash AS RecipeHash,
-                   recipe_file AS RecipeFile, '' AS RecipeYaml, options_json AS OptionsJson, command_line AS CommandLine,
+                   recipe_file AS RecipeFile, '' AS RecipeYaml, '' AS RecipeJson, options_json AS OptionsJson, command_line AS CommandLine,
                    tool_version AS ToolVersion, host_info AS HostInfo, outcome_json AS OutcomeJson, summary AS Summary
             FROM runs ORDER BY created_at, rowid
             """, cancellationToken: ct))).ToList();

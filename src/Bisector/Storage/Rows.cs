@@ -13,6 +13,7 @@ public sealed record RunRow(
     string RecipeHash,
     string RecipeFile,
     string RecipeYaml,
+    string RecipeJson,
     string OptionsJson,
     string CommandLine,
     string ToolVersion,

@@ -22,6 +22,7 @@ internal static class Schema
             recipe_hash   TEXT NOT NULL,
             recipe_file   TEXT NOT NULL,
             recipe_yaml   TEXT NOT NULL,
+            recipe_json   TEXT NOT NULL,
             options_json  TEXT NOT NULL,
             command_line  TEXT NOT NULL,
             tool_version  TEXT NOT NULL,

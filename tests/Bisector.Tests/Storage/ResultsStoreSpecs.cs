@@ -13,7 +13,7 @@ public sealed class ResultsStoreSpecs : IDisposable
 
     private static RunRow Run(string id) => new(
         id, "2026-11-25T00:00:00.000Z", null, RunStatus.Running, "/repo", "v1.0..v1.1", "[\"src/store/*\"]", "demo", new string('a', 64),
-        "/repo/recipe.yaml", "name: demo", "{}", "bisector start v1.0..v1.1", "0.1.0", "host", null, null);
+        "/repo/recipe.yaml", "name: demo", "{}", "{}", "bisector start v1.0..v1.1", "0.1.0", "host", null, null);
 
     [Fact]
     public async Task I_can_store_a_trial_with_its_samples_and_read_them_back_in_order()

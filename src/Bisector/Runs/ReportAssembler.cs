@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text.Json;
+using Bisector.Building;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Reporting;
+using Bisector.Search;
+using Bisector.Statistics;
+using Bisector.Storage;
+using Bisector.Workers;
+using StoredStatus = Bisector.Storage.RunStatus;
+
+namespace Bisector.Runs;
+
+/// <summary>
+/// Reads one run back from the database into a <see cref="ReportModel"/> and writes the report and samples.csv.
+/// Needs nothing but the database, so it works on interrupted runs and on a database copied from another machine.
+/// </summary>
+public static class ReportAssembler
+{
+    private const int BuildLogTailLines = 40;
+
+    public static async Task<(string Html, ReportModel Model)> WriteWithModelAsync(ResultsStore store, string runId, string outputDirectory, CancellationToken ct = default)
+    {
+        var model = await LoadAsync(store, runId, ct);
+        var files = await ReportWriter.WriteAsync(model, outputDirectory, ct);
+        await using (var csv = new StreamWriter(Path.Combine(outputDirectory, ReportWriter.SamplesFileName)))
+        {
+            await store.ExportCsvAsync(runId, csv, ct);
+        }
+
+        return (files.Html, model);
+    }
+
+    public static async Task<string> WriteAsync(ResultsStore store, string runId, string outputDirectory, CancellationToken ct = default) =>
+        (await WriteWithModelAsync(store, runId, outputDirectory, ct)).Html;
+
+    public static async Task<ReportModel> LoadAsync(ResultsStore store, string runId, CancellationToken ct = default)
+    {
+        var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");
+        var recipe = JsonSerializer.Deserialize<Recipe>(run.RecipeJson, RunEngine.Json)
+            ?? throw new StorageException($"run {run.Id} has no readable recipe", "The database may be damaged; start a new run");
+        var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, RunEngine.Json)!;
+        var outcome = run.OutcomeJson is null ? null : JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json);
+        var builds = await store.GetBuildsAsync(run.Id, ct);
+        var trials = await store.GetTrialsAsync(run.Id, ct);
+        var warmup = recipe.Sampling.Warmup.TotalSeconds;
+
+        var commits = new List<CommitReport>();
+        foreach (var row in await store.GetCommitsAsync(run.Id, ct))
+        {
+            var position = (int)row.Position;
+            var build = builds.LastOrDefault(b => b.Sha == row.Sha);
+            var trialReports = new List<TrialReport>();
+            var features = new List<double>();
+            foreach (var trial in trials.Where(t => t.Position == row.Position))
+            {
+                var series = (await store.GetSamplesAsync(trial.Id, null, ct))
+                    .GroupBy(s => s.Metric)
+                    .ToDictionary(g => g.Key, g => new TrialSeries(g.Select(s => s.Seconds).ToList(), g.Select(s => s.Value).ToList()));
+                var outcomeKind = Enum.Parse<TrialOutcome>(trial.Outcome);
+                trialReports.Add(new TrialReport((int)trial.TrialIndex, trial.Worker, trial.Host, outcomeKind, trial.Reason, (int)trial.Round, series));
+                if (outcomeKind == TrialOutcome.Ok && series.TryGetValue(recipe.Decide.Metric, out var decisive) && decisive.Count > 0)
+                {
+                    features.Add(Features.Extract(decisive, recipe.Decide.Feature, warmup));
+                }
+            }
+
+            commits.Add(new CommitReport(
+                position,
+                new Commit(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
+                    row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
+                build is null ? null : Enum.Parse<BuildStatus>(build.Status),
+                build is null ? null : Tail(build.Log),
+                trialReports,
+                features,
+                outcome?.VersusGood.GetValueOrDefault(position)));
+        }
+
+        var started = DateTimeOffset.Parse(run.CreatedAt, CultureInfo.InvariantCulture);
+        DateTimeOffset? ended = run.EndedAt is null ? null : DateTimeOffset.Parse(run.EndedAt, CultureInfo.InvariantCulture);
+        var workers = trials.Select(t => (t.Worker, t.Host)).Distinct()
+            .Select(w => new WorkerInfo(w.Worker, Kind(w.Worker), w.Host, Kind(w.Worker) == "local"))
+            .ToList();
+        if (workers.Count == 0)
+        {
+            workers = options.Workers.Select(w => new WorkerInfo(w, Kind(w), "(no trial yet)", Kind(w) == "local")).ToList();
+        }
+
+        var info = new RunInfo(
+            run.Id,
+            run.ToolVersion,
+            run.RangeSpec,
+            options.Paths,
+            run.RecipeName,
+            run.RecipeHash,
+            run.RecipeFile,
+            builds.SelectMany(b => JsonSerializer.Deserialize<string[]>(b.FixupsJson) ?? []).Distinct().ToList(),
+            workers,
+            options.Strategy.ToString().ToLowerInvariant(),
+            options.Confidence,
+            started,
+            ended,
+            (ended ?? DateTimeOffset.UtcNow) - started,
+            run.Status == StoredStatus.Finished ? Reporting.RunStatus.Finished : Reporting.RunStatus.Interrupted,
+            run.CommandLine,
+            HostFromJson(run.HostInfo));
+        var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
+        return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null, null);
+    }
+
+    private static string Kind(string worker) => worker.Contains("://", StringComparison.Ordinal) ? worker[..worker.IndexOf(':')] : worker.Split(['-', ':'])[0];
+
+    private static HostInfo HostFromJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<HostInfo>(json, RunEngine.Json) ?? Unknown();
+        }
+        catch (JsonException)
+        {
+            return Unknown();
+        }
+
+        HostInfo Unknown() => new(json, "unknown", "unknown", 0, 0, "unknown");
+    }
+
+    private static string Tail(string log)
+    {
+        var lines = log.TrimEnd('\n').Split('\n');
+        return string.Join('\n', lines.Skip(Math.Max(0, lines.Length - BuildLogTailLines)));
+    }
+}
