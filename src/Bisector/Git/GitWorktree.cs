@@ -42,7 +42,7 @@ public static class GitWorktree
 
     private static async Task<string> RunAsync(string workingDir, string[] args, CancellationToken ct)
     {
-        var result = await Cli.Wrap("git")
+        var result = await CliWrap.Cli.Wrap("git")
             .WithArguments(args)
             .WithWorkingDirectory(workingDir)
             .WithValidation(CommandResultValidation.None)
