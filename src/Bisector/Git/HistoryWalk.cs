@@ -81,7 +81,7 @@ internal sealed class HistoryWalk
         foreach (var n in start.OrderByDescending(n => n.Date))
             Enqueue(n);
 
-        var newList = LimitList(ct);
+        var newList = TopologicalOrder(LimitList(ct));
 
         var result = new List<ObjectId>();
         foreach (var c in newList)
@@ -118,6 +118,34 @@ internal sealed class HistoryWalk
             newList.Add(commit);
         }
         return newList;
+    }
+
+    /// <summary>
+    /// git's default order is by committer date, which puts a child after its parent when a clock was wrong.
+    /// Bisection needs ancestors first, so reorder only where the date order breaks the ancestry: a Kahn sort
+    /// that always takes the earliest-listed ready commit returns git's order untouched when it is already valid.
+    /// </summary>
+    private static List<Node> TopologicalOrder(List<Node> list)
+    {
+        var position = new Dictionary<Node, int>(list.Count);
+        for (var i = 0; i < list.Count; i++) position[list[i]] = i;
+        var children = new int[list.Count];
+        foreach (var n in list)
+            foreach (var p in n.Parents)
+                if (position.TryGetValue(p, out var pi)) children[pi]++;
+
+        var ready = new PriorityQueue<Node, int>();
+        for (var i = 0; i < list.Count; i++)
+            if (children[i] == 0) ready.Enqueue(list[i], i);
+        var result = new List<Node>(list.Count);
+        while (ready.TryDequeue(out var n, out _))
+        {
+            result.Add(n);
+            foreach (var p in n.Parents)
+                if (position.TryGetValue(p, out var pi) && --children[pi] == 0)
+                    ready.Enqueue(p, pi);
+        }
+        return result;
     }
 
     private int StillInteresting(long date, int slop, ref Node? interestingCache)
