@@ -11,7 +11,7 @@ internal sealed class PathTreeComparer(Repository repo, Pathspec pathspec)
 {
     internal readonly record struct Entry(string Name, ObjectId Id, bool IsTree, int Mode);
 
-    private readonly Dictionary<ObjectId, Entry[]> _allEntries = new();
+    private readonly Dictionary<(ObjectId Tree, string Dir), Entry[]> _allEntries = new();
     private readonly Dictionary<(ObjectId Tree, string Name), Entry?> _byName = new();
     private readonly Dictionary<ObjectId, Tree> _trees = new();
     private readonly Dictionary<string, IReadOnlyList<string>?> _childNames = new(StringComparer.Ordinal);
@@ -39,8 +39,8 @@ internal sealed class PathTreeComparer(Repository repo, Pathspec pathspec)
         }
 
         // Pair entries by name; a file replaced by a directory of the same name is one pair that EntryDiffers splits.
-        var left = a is null ? [] : Entries(a);
-        var right = b is null ? [] : Entries(b);
+        var left = a is null ? [] : Entries(a, dir);
+        var right = b is null ? [] : Entries(b, dir);
         var rightByName = new Dictionary<string, Entry>(right.Length, StringComparer.Ordinal);
         foreach (var e in right) rightByName[e.Name] = e;
         foreach (var e in left)
@@ -110,15 +110,23 @@ internal sealed class PathTreeComparer(Repository repo, Pathspec pathspec)
         return e;
     }
 
-    private Entry[] Entries(ObjectId tree)
+    /// <summary>
+    /// The entries of a tree that the pathspec can reach from <paramref name="dir"/>. Names are cheap to read;
+    /// the target id is not (LibGit2Sharp builds an object for it), so it is read only for entries that matter.
+    /// </summary>
+    private Entry[] Entries(ObjectId tree, string dir)
     {
-        if (_allEntries.TryGetValue(tree, out var cached)) return cached;
-        var t = GetTree(tree);
-        var list = new Entry[t.Count];
-        var i = 0;
-        foreach (var te in t) list[i++] = ToEntry(te);
-        _allEntries[tree] = list;
-        return list;
+        if (_allEntries.TryGetValue((tree, dir), out var cached)) return cached;
+        var list = new List<Entry>();
+        foreach (var te in GetTree(tree))
+        {
+            var path = dir + te.Name;
+            var relevant = te.TargetType == TreeEntryTargetType.Tree ? MayMatchUnder(path + "/") : Matches(path);
+            if (relevant) list.Add(ToEntry(te));
+        }
+        var entries = list.ToArray();
+        _allEntries[(tree, dir)] = entries;
+        return entries;
     }
 
     private static Entry ToEntry(TreeEntry te) =>
