@@ -1,0 +1,18 @@
+namespace Bisector.Demo;
+
+/// <summary>Which regression the generated demo history contains. Every scenario has exactly one known culprit commit.</summary>
+public enum DemoScenario
+{
+    /// <summary>
+    /// The reader switches from "allocate 4 KiB and grow" to "allocate 4 MiB, read, realloc() down to the data size",
+    /// like systemd's read_full_virtual_file() in 2ac67221bb. Nothing leaks, but glibc's heap fragments and the
+    /// daemon's anonymous memory keeps growing.
+    /// </summary>
+    Fragmentation,
+
+    /// <summary>The cache starts refreshing entries in place and forgets to free the old label: in-use heap grows.</summary>
+    Leak,
+
+    /// <summary>The cache gains a 16 MiB table filled at startup: a level step in anonymous memory, no growth.</summary>
+    StaticTable,
+}
