@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Bisector.Demo;
+using Bisector.Runs;
+using Bisector.Search;
+
+namespace Bisector.Cli;
+
+/// <summary>
+/// <c>bisector demo</c>: generates a repository of a small C daemon with a known memory regression, bisects it with
+/// the real pipeline (git, gcc, cgroups, SQLite, report) and checks the verdict against the known culprit.
+/// </summary>
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var directory = new Option<string?>("--dir") { Description = "Empty or new folder for the demo repository (default: a new temporary folder)" };
+        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak or static-table", DefaultValueFactory = _ => "fragmentation" };
+        var strategy = new Option<string>("--strategy") { Description = "bisect, kary or exhaustive", DefaultValueFactory = _ => "bisect" };
+        var workers = new Option<string[]>("--workers") { Description = "Workers (default local:2)", AllowMultipleArgumentsPerToken = true };
+        var results = CommonOptions.Results();
+        var command = new Command("demo", "Generate a demo repository with a known regression, bisect it, and print the verdict and report path")
+        {
+            directory, scenario, strategy, workers, results,
+        };
+        command.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var kind = parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal);
+            if (!Enum.TryParse<DemoScenario>(kind, ignoreCase: true, out var chosen) || int.TryParse(kind, out _))
+            {
+                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak or static-table");
+            }
+
+            var folder = parse.GetValue(directory) ?? Directory.CreateTempSubdirectory("bisector-demo-").FullName;
+            var summary = await RunAsync(folder, chosen, parse.GetValue(strategy)!, parse.GetValue(workers) ?? [], ResultsLocation.Resolve(parse.GetValue(results)), Console.Error.WriteLine, ct);
+            return await ReportAsync(summary.Demo, summary.Run, Console.Out);
+        }));
+        return command;
+    }
+
+    public static async Task<(DemoRepository Demo, RunSummary Run)> RunAsync(
+        string folder, DemoScenario scenario, string strategy, IReadOnlyList<string> workers, string resultsDirectory, Action<string> log, CancellationToken ct = default)
+    {
+        log($"generating the demo repository ({scenario}) in {folder}");
+        var demo = await DemoRepository.CreateAsync(folder, scenario, ct);
+        var recipe = await WriteRecipeAsync(demo.Path, ct);
+        var settings = new StartCommand.Settings(
+            $"{demo.GoodRef}..{demo.BadRef}", [.. demo.Paths], recipe, [.. workers.DefaultIfEmpty("local:2")], strategy,
+            null, null, null, null, null, null, resultsDirectory, demo.Path, null, false, false, false);
+        var command = ToolInfo.ReproduceCommand(["start", settings.Range, "--paths", .. demo.Paths, "--recipe", recipe, "--repo", demo.Path, "--strategy", strategy]);
+        var options = StartCommand.Resolve(settings, command);
+        var run = await new RunEngine(log).StartAsync(options, ct);
+        return (demo, run);
+    }
+
+    /// <summary>The demo recipe ships inside the tool, so the demo needs no checkout of this repository.</summary>
+    private static async Task<string> WriteRecipeAsync(string repository, CancellationToken ct)
+    {
+        var path = Path.Combine(repository, "recipes", "demo-daemon.yaml");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await using var resource = typeof(DemoCommand).Assembly.GetManifestResourceStream("Bisector.Demo.demo-daemon.yaml")
+            ?? throw new InvalidOperationException("the embedded demo recipe is missing from the build");
+        await using var file = File.Create(path);
+        await resource.CopyToAsync(file, ct);
+        return path;
+    }
+
+    private static async Task<int> ReportAsync(DemoRepository demo, RunSummary run, TextWriter output)
+    {
+        var exit = await StartCommand.PrintAsync(run, output);
+        var outcome = run.Outcome;
+        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
+        if (named == demo.CulpritSha)
+        {
+            await output.WriteLineAsync($"demo: correct — the known culprit is {demo.CulpritSha[..10]} \"{demo.CulpritSubject}\"");
+            return exit;
+        }
+
+        await output.WriteLineAsync($"demo: WRONG — the known culprit is {demo.CulpritSha[..10]} \"{demo.CulpritSubject}\"");
+        return 1;
+    }
+}
