@@ -92,12 +92,19 @@ public static class SearchEngine
             if (o.Strategy == SearchStrategy.Exhaustive)
                 await MeasureAsync(Enumerable.Range(1, n - 1).Select(p => new MeasureRequest(p, o.InitialTrials)).ToArray(), "exhaustive: every position").ConfigureAwait(false);
 
+            var verifications = 0;
             while (true)
             {
                 var post = Posterior();
                 var (first, last, mass) = TopBlock(post);
                 if (mass >= o.Confidence)
-                    return await VerifyAsync(first, last).ConfigureAwait(false);
+                {
+                    // A refuted culprit is not the end: the fresh trials join the evidence and the posterior moves on.
+                    var verified = await VerifyAsync(first, last, ++verifications >= MaxVerifications).ConfigureAwait(false);
+                    if (verified is not null)
+                        return verified;
+                    continue;
+                }
                 if (!BudgetLeft)
                     return Finish(SearchStatus.Undecided, null, first, last, mass, null,
                         $"budget spent ({_trialsSpent} trials, {_rounds.Count} rounds) with the best guess {Describe(first, last)} at {mass:P1}");
@@ -155,7 +162,10 @@ public static class SearchEngine
             return chosen;
         }
 
-        private async Task<SearchOutcome> VerifyAsync(int first, int last)
+        /// <summary>Verification attempts before a refuted culprit ends the search as Undecided.</summary>
+        private const int MaxVerifications = 3;
+
+        private async Task<SearchOutcome?> VerifyAsync(int first, int last, bool lastAttempt)
         {
             var good = first - 1; // buildable by construction (or the anchor)
             int goodBefore = Count(good), badBefore = Count(last), fresh = 0;
@@ -174,6 +184,8 @@ public static class SearchEngine
                 _capHit = true;
             var post = Posterior();
             var mass = Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
+            if (check.Verdict is Verdict.Same or Verdict.Improved && !lastAttempt && BudgetLeft)
+                return null;
             if (check.Verdict != Verdict.Regressed)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
                     $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it ({check.Verdict}): {check.Explanation}");

@@ -64,7 +64,7 @@ public sealed class MemorySimulator(SimulationScenario scenario, int seed)
 
     public TrialSeries Trial(int position, int index)
     {
-        var rng = new Random(HashCode.Combine(seed, position, index) ^ 0x5bd1e995);
+        var rng = new Random(Mix(seed, position, index));
         var count = (int)scenario.WindowSeconds;
         var seconds = new double[count];
         var values = new double[count];
@@ -91,6 +91,16 @@ public sealed class MemorySimulator(SimulationScenario scenario, int seed)
         var sim = new MemorySimulator(scenario with { Culprit = null }, 12345);
         var scalars = Enumerable.Range(0, draws).Select(k => Features.Extract(sim.Trial(0, k), FeatureKind.Mean, scenario.WarmupSeconds)).ToArray();
         return Robust.InterquartileRange(scalars);
+    }
+
+    /// <summary>Stable across processes, unlike HashCode.Combine, which is randomised per process.</summary>
+    private static int Mix(int seed, int position, int index)
+    {
+        var h = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL;
+        h = (h ^ (uint)position) * 0xBF58476D1CE4E5B9UL;
+        h = (h ^ (uint)index) * 0x94D049BB133111EBUL;
+        h ^= h >> 31;
+        return (int)(h & 0x7FFFFFFF);
     }
 
     internal static double StudentT3(Random rng)

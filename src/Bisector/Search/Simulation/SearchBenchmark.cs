@@ -84,7 +84,7 @@ public static class SearchBenchmark
 
     /// <summary>Culprit uniform over 1..N; about 3% of the other positions (at least one) unbuildable, one of them
     /// sometimes right before the culprit so blame ranges occur.</summary>
-    internal static SimulationScenario MakeScenario(int size, int seed, bool hasCulprit, double levelStep, double slope)
+    public static SimulationScenario MakeScenario(int size, int seed, bool hasCulprit, double levelStep, double slope)
     {
         var rng = new Random(seed * 7919 + size);
         var culprit = rng.Next(1, size + 1);
