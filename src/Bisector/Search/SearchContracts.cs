@@ -46,4 +46,11 @@ public sealed record SearchOutcome(
     IReadOnlyList<SearchRound> Rounds,
     int TrialsSpent,
     bool TrialCapHit,
-    string Summary);
+    string Summary)
+{
+    public SearchStrategy Strategy { get; init; }
+
+    /// <summary>Change points found over the whole commit series (exhaustive strategy only), on the plateau and the
+    /// slope, so a level step can be told from a change in growth rate.</summary>
+    public IReadOnlyList<ChangePoint> ChangePoints { get; init; } = [];
+}

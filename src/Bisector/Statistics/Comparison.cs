@@ -1,3 +1,5 @@
+using Bisector.Recipes;
+
 namespace Bisector.Statistics;
 
 public enum Verdict
@@ -25,4 +27,8 @@ public sealed record Comparison(
     double Threshold,
     IReadOnlyList<double> Baseline,
     IReadOnlyList<double> Candidate,
-    string Explanation);
+    string Explanation)
+{
+    /// <summary>Which sign of <see cref="Effect"/> is a regression.</summary>
+    public RegressionDirection Direction { get; init; } = RegressionDirection.Increase;
+}

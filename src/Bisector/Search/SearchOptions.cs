@@ -1,0 +1,50 @@
+using Bisector.Recipes;
+
+namespace Bisector.Search;
+
+public enum SearchStrategy
+{
+    /// <summary>One position per round, where the culprit posterior is split in half.</summary>
+    Bisect,
+
+    /// <summary><see cref="SearchOptions.Workers"/> positions per round at the posterior's W+1-quantiles, measured in parallel.</summary>
+    Kary,
+
+    /// <summary>Every position, then change-point detection over the whole series.</summary>
+    Exhaustive,
+}
+
+/// <param name="Workers">Positions measured in parallel per round (k-ary and exhaustive refinement).</param>
+/// <param name="WarmupSeconds">Samples before this are dropped before features are computed.</param>
+/// <param name="InitialTrials">First batch of trials at a position; later batches double it, up to
+/// <paramref name="MaxTrialsPerPosition"/>.</param>
+/// <param name="Confidence">Posterior probability the named commit (or range) must reach.</param>
+/// <param name="TrialBudget">Trials the whole search may spend; it ends Undecided when spent.</param>
+public sealed record SearchOptions(
+    SearchStrategy Strategy,
+    int Workers,
+    DecisionSpec Decision,
+    double WarmupSeconds,
+    int InitialTrials = 5,
+    int MaxTrialsPerPosition = 40,
+    double Alpha = 0.01,
+    double Confidence = 0.95,
+    int MaxRounds = 200,
+    int TrialBudget = int.MaxValue)
+{
+    internal void Validate()
+    {
+        if (Workers < 1)
+            throw new UsageException("--workers", $"{Workers} workers cannot measure anything", "Give at least 1");
+        if (InitialTrials < 2)
+            throw new UsageException("--trials", $"{InitialTrials} initial trials per commit cannot give a verdict", "Use at least 2 (5 or more recommended)");
+        if (MaxTrialsPerPosition < InitialTrials)
+            throw new UsageException("--max-trials", $"the cap {MaxTrialsPerPosition} is below the initial {InitialTrials} trials", "Raise the cap or lower the initial trials");
+        if (Alpha is <= 0 or >= 0.5)
+            throw new UsageException("--alpha", $"{Alpha} is not a significance level", "Use a value in (0, 0.5), e.g. 0.01");
+        if (Confidence is <= 0.5 or >= 1)
+            throw new UsageException("--confidence", $"{Confidence} is not a useful posterior threshold", "Use a value in (0.5, 1), e.g. 0.95");
+        if (Decision.MinEffect < 0)
+            throw new UsageException("--min-effect", $"{Decision.MinEffect} is negative", "Give the smallest change that matters as a non-negative number");
+    }
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using Bisector.Recipes;
+
+namespace Bisector.Statistics;
+
+/// <summary>Compares two commits' per-trial feature values and says Regressed / Same / Improved / Unknown.</summary>
+public static class Comparisons
+{
+    public const int MinimumTrialsPerSide = 2;
+
+    /// <summary>
+    /// Regressed/Improved: the Mann–Whitney test rejects at <paramref name="alpha"/> and the Hodges–Lehmann shift is at
+    /// least <paramref name="threshold"/> in the bad/good direction. Same: the (1 − 2α) interval of the shift lies
+    /// inside ±threshold — an equivalence test (TOST at α), so "Same" needs evidence, not just a large p-value; with a
+    /// zero threshold Same is impossible. Anything else, including fewer than two trials a side, is Unknown.
+    /// Non-finite values (e.g. a trial with no samples after the warm-up) are left out and counted in the explanation.
+    /// </summary>
+    public static Comparison Compare(
+        IReadOnlyList<double> baseline,
+        IReadOnlyList<double> candidate,
+        RegressionDirection direction,
+        double threshold,
+        double alpha = 0.01)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(threshold);
+        if (alpha is <= 0 or >= 0.5)
+            throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be in (0, 0.5)");
+        var good = baseline.Where(double.IsFinite).ToArray();
+        var bad = candidate.Where(double.IsFinite).ToArray();
+        var dropped = baseline.Count - good.Length + candidate.Count - bad.Length;
+        var level = 1 - 2 * alpha;
+        var droppedNote = dropped > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({dropped} non-finite value(s) left out)") : "";
+
+        if (good.Length < MinimumTrialsPerSide || bad.Length < MinimumTrialsPerSide)
+        {
+            return new Comparison(Verdict.Unknown, "none", double.NaN, alpha, double.NaN, double.NegativeInfinity,
+                double.PositiveInfinity, level, threshold, good, bad,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{good.Length} vs {bad.Length} trials: at least {MinimumTrialsPerSide} per side are needed for any verdict{droppedNote}"))
+            { Direction = direction };
+        }
+
+        var test = MannWhitney.Test(good, bad);
+        var shift = HodgesLehmann.Estimate(good, bad, level);
+        // Positive "worse" means the candidate moved in the regressing direction.
+        var worse = direction == RegressionDirection.Increase ? shift.Shift : -shift.Shift;
+        var significant = test.PValue < alpha;
+        var big = Math.Abs(shift.Shift) >= threshold && shift.Shift != 0;
+        var inside = threshold > 0 && shift.Low > -threshold && shift.High < threshold;
+
+        var (verdict, why) = (significant, big, inside) switch
+        {
+            (true, true, _) when worse > 0 => (Verdict.Regressed, "p < α and the shift is at least the threshold in the regressing direction"),
+            (true, true, _) => (Verdict.Improved, "p < α and the shift is at least the threshold in the improving direction"),
+            (_, _, true) => (Verdict.Same, "the confidence interval of the shift lies inside ±threshold"),
+            (true, false, _) => (Verdict.Unknown, "significant but smaller than the threshold, and the interval is not inside ±threshold"),
+            _ => (Verdict.Unknown, threshold > 0
+                ? "not significant, and the interval is too wide to show the shift is inside ±threshold"
+                : "not significant (with a zero threshold 'Same' cannot be shown)"),
+        };
+
+        var explanation = string.Create(CultureInfo.InvariantCulture,
+            $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, p = {test.PValue:0.####} (α = {alpha}); " +
+            $"shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {threshold:G6}; " +
+            $"n = {good.Length} vs {bad.Length}{(test.Ties > 0 ? $", {test.Ties} tie group(s)" : "")}{droppedNote}");
+
+        return new Comparison(verdict, test.Test, test.PValue, alpha, shift.Shift, shift.Low, shift.High, level,
+            threshold, good, bad, explanation)
+        { Direction = direction };
+    }
+}
