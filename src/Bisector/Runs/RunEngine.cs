@@ -81,7 +81,7 @@ public sealed class RunEngine(Action<string> log)
         var workRoot = Path.Combine(Path.GetTempPath(), $"bisector-{runId}");
         var builder = new Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.Combine(workRoot, "build"));
         var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(workRoot, "trials"));
-        await using var pool = new TrialScheduler(workers);
+        var pool = new TrialScheduler(workers);
         var measurer = new Measurer(store, runId, recipe, positions, builder, pool, log);
 
         SearchOutcome? outcome = null;
@@ -90,17 +90,15 @@ public sealed class RunEngine(Action<string> log)
             outcome = await SearchEngine.RunAsync(
                 selection.Candidates.Count,
                 measurer.MeasureAsync,
-                new SearchOptions
-                {
-                    Strategy = options.Strategy,
-                    Workers = workers.Count,
-                    Decision = recipe.Decide,
-                    WarmupSeconds = recipe.Sampling.Warmup.TotalSeconds,
-                    InitialTrials = recipe.Trials.Repeats,
-                    MaxTrialsPerPosition = recipe.Trials.Max,
-                    Alpha = options.Alpha,
-                    Confidence = options.Confidence,
-                },
+                new SearchOptions(
+                    options.Strategy,
+                    workers.Count,
+                    recipe.Decide,
+                    recipe.Sampling.Warmup.TotalSeconds,
+                    recipe.Trials.Repeats,
+                    recipe.Trials.Max,
+                    options.Alpha,
+                    options.Confidence),
                 ct);
             await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
         }
@@ -116,6 +114,11 @@ public sealed class RunEngine(Action<string> log)
         }
         finally
         {
+            foreach (var worker in workers)
+            {
+                await worker.DisposeAsync();
+            }
+
             TryDelete(workRoot);
         }
 

@@ -175,7 +175,7 @@ public sealed class ReportWriterSpecs : IDisposable
         // Arrange: 3 MiB per minute, sampled every 2 s.
         var seconds = Enumerable.Range(0, 200).Select(i => i * 2.0).ToList();
         var bytesPerSecond = 3.0 * 1024 * 1024 / 60;
-        var series = new Statistics.TrialSeries(seconds, seconds.Select(s => 17e6 + bytesPerSecond * s).ToList());
+        var series = new Bisector.Statistics.TrialSeries(seconds, seconds.Select(s => 17e6 + bytesPerSecond * s).ToList());
 
         // Act
         var rate = ReportPlots.SmoothedRatePerMinute(series);

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Bisector.Git;
+using Bisector.Search.Simulation;
+
+namespace Bisector.Cli;
+
+/// <summary>
+/// <c>bisector bench …</c>: the speed and quality goals are measured here, never as timed assertions in tests.
+/// Each sub-command prints a Markdown section for docs/benchmarks.md.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per setting (default 200)", DefaultValueFactory = _ => 200 };
+        var sizes = new Option<int[]>("--sizes") { Description = "Candidate counts to simulate (default 10 100 1000)", AllowMultipleArgumentsPerToken = true };
+        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes };
+        search.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var chosen = parse.GetValue(sizes) is { Length: > 0 } s ? s : null;
+            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen), ct));
+            return 0;
+        }));
+
+        var repo = new Argument<string>("repository") { Description = "A git repository with systemd's history (tags v247, v248)" };
+        var git = new Command("git", "Path-filtered walk time of Bisector vs git log on a large history") { repo };
+        git.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            await Console.Out.WriteLineAsync(await GitWalkBenchmark.RunAsync(parse.GetValue(repo)!, ct));
+            return 0;
+        }));
+
+        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git };
+    }
+}
