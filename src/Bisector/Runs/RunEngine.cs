@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Bisector.Building;
 using Bisector.Git;
 using Bisector.Recipes;
@@ -22,7 +23,7 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 /// </summary>
 public sealed class RunEngine(Action<string> log)
 {
-    public static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    public static readonly JsonSerializerOptions Json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
     public async Task<RunSummary> StartAsync(RunOptions options, CancellationToken ct = default)
     {
@@ -80,7 +81,7 @@ public sealed class RunEngine(Action<string> log)
         var reportDirectory = Path.Combine(options.ResultsDirectory, runId);
         var workRoot = Path.Combine(Path.GetTempPath(), $"bisector-{runId}");
         var builder = new Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.Combine(workRoot, "build"));
-        var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(workRoot, "trials"));
+        var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(workRoot, "t"));
         var pool = new TrialScheduler(workers);
         var measurer = new Measurer(store, runId, recipe, positions, builder, pool, log);
 

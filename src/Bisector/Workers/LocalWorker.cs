@@ -259,7 +259,8 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
 
         private Dictionary<string, string?> PrepareRunDirectory()
         {
-            _runDir = Path.Combine(worker.WorkRoot, "runs", unique);
+            // Kept short: recipes put unix sockets in the run directory, and sun_path holds only 107 bytes.
+            _runDir = Path.Combine(worker.WorkRoot, "runs", unique[^12..]);
             foreach (var tmpfs in Isolation.Tmpfs)
             {
                 var mountPoint = Path.GetFullPath(tmpfs).TrimEnd('/') + "/";
