@@ -2,8 +2,8 @@ using Bisector.Cli;
 using Bisector.Demo;
 using Bisector.Reporting;
 using Bisector.Runs;
+using Bisector.Sampling;
 using Bisector.Search;
-using Bisector.Storage;
 
 namespace Bisector.Tests.EndToEnd;
 
@@ -34,20 +34,20 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Equal(demo.CulpritSha, run.Selection.Candidates[run.Outcome.Culprit!.Value - 1].Sha);
         Assert.True(run.Outcome.Confidence >= 0.95, $"confidence {run.Outcome.Confidence}");
         Assert.NotNull(run.Outcome.Boundary);
-        Assert.Equal(Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
+        Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
 
         // Assert: every trial and its samples are in the database
-        await using var store = await ResultsStore.OpenAsync(run.DatabasePath);
+        await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);
         var trials = await store.GetTrialsAsync(run.RunId);
         Assert.NotEmpty(trials);
         foreach (var trial in trials.Where(t => t.Outcome == "Ok"))
         {
-            var anon = await store.GetSamplesAsync(trial.Id, Sampling.Metrics.RssAnon);
+            var anon = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
             Assert.True(anon.Count >= 40, $"trial {trial.Id} has {anon.Count} rss_anon samples");
-            Assert.NotEmpty(await store.GetSamplesAsync(trial.Id, Sampling.Metrics.CgroupUsage));
+            Assert.NotEmpty(await store.GetSamplesAsync(trial.Id, Metrics.CgroupUsage));
         }
 
-        Assert.Equal(RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
+        Assert.Equal(Bisector.Storage.RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
         Assert.Contains(await store.GetBuildsAsync(run.RunId), b => b.Sha == demo.CulpritSha && b.Status is "Built" or "Cached");
 
         // Assert: the report and the raw data export
