@@ -208,9 +208,12 @@ public sealed class RunEngine(Action<string> log)
                 var mine = stored.Where(t => t.Position == request.Position).ToList();
                 var ok = mine.Count(t => t.Outcome == nameof(TrialOutcome.Ok));
                 var missing = _wanted[request.Position] - ok;
+
+                // After a crash the stored indexes can have gaps (a trial in flight was lost): never reuse one.
+                var first = mine.Count == 0 ? 0 : (int)mine.Max(t => t.TrialIndex) + 1;
                 for (var i = 0; i < missing; i++)
                 {
-                    specs.Add(new TrialSpec(commit, build.Artifact!, recipe, mine.Count + i, $"{runId}-{request.Position}-{mine.Count + i}"));
+                    specs.Add(new TrialSpec(commit, build.Artifact!, recipe, first + i, $"{runId}-{request.Position}-{first + i}"));
                 }
             }
 
