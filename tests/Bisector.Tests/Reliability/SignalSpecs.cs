@@ -22,7 +22,13 @@ public sealed class SignalSpecs
             daemons = Daemons(runId);
 
             // Act: two signals in a row force the stop.
+            // Standard signals are not queued: the second is sent once the first was handled, as a person would.
             first.Signal(SigInt);
+            for (var i = 0; i < 100 && !first.Err.Contains("stopping gracefully", StringComparison.Ordinal); i++)
+            {
+                await Task.Delay(20);
+            }
+
             first.Signal(SigInt);
             var exit = await first.WaitAsync(TimeSpan.FromSeconds(20));
 
