@@ -123,12 +123,13 @@ public sealed class ResultsStore : IAsyncDisposable
         return rows.FirstOrDefault(r => r.Id == id) ?? rows.FirstOrDefault();
     }
 
+    // Typed columns only: Dapper maps an untyped literal such as '' by the provider's guess (byte[]), which broke 'status --list'.
     public async Task<IReadOnlyList<RunRow>> ListRunsAsync(CancellationToken ct = default) =>
         (await _connection.QueryAsync<RunRow>(new CommandDefinition(
             """
             SELECT id AS Id, created_at AS CreatedAt, ended_at AS EndedAt, status AS Status, repo_path AS RepoPath,
                    range_spec AS RangeSpec, paths_json AS PathsJson, recipe_name AS RecipeName, recipe_hash AS RecipeHash,
-                   recipe_file AS RecipeFile, '' AS RecipeYaml, '' AS RecipeJson, options_json AS OptionsJson, command_line AS CommandLine,
+                   recipe_file AS RecipeFile, recipe_yaml AS RecipeYaml, recipe_json AS RecipeJson, options_json AS OptionsJson, command_line AS CommandLine,
                    tool_version AS ToolVersion, host_info AS HostInfo, outcome_json AS OutcomeJson, summary AS Summary
             FROM runs ORDER BY created_at, rowid
             """, cancellationToken: ct))).ToList();
