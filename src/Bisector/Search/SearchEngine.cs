@@ -159,6 +159,15 @@ public static class SearchEngine
                 }
                 if (best >= 0) chosen.Add(new MeasureRequest(best, NextBatch(best)));
             }
+            // Every split's side levels lean on the anchors; an anchor known from 5 trials cannot tell a 40-trial
+            // position apart from itself, so the anchors keep up with the most-measured position.
+            if (chosen.Count > 0)
+            {
+                var most = chosen.Max(r => Count(r.Position) + r.AdditionalTrials);
+                foreach (var anchor in new[] { 0, n })
+                    if (Count(anchor) < most && NextBatch(anchor) > 0)
+                        chosen.Add(new MeasureRequest(anchor, NextBatch(anchor)));
+            }
             return chosen;
         }
 
@@ -184,7 +193,7 @@ public static class SearchEngine
                 _capHit = true;
             var post = Posterior();
             var mass = Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
-            if (check.Verdict is Verdict.Same or Verdict.Improved && !lastAttempt && BudgetLeft)
+            if (check.Verdict != Verdict.Regressed && !lastAttempt && BudgetLeft)
                 return null;
             if (check.Verdict != Verdict.Regressed)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
