@@ -71,7 +71,8 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
         try
         {
             await EnsureImageAsync(ct);
-            host = $"{Environment.MachineName}/{Name} ({await EngineNameAsync(ct)} at {Engine.Endpoint})";
+            // The engine goes before the final "/name": the run engine takes the worker name from the host's last segment.
+            host = $"{Environment.MachineName} [{await EngineNameAsync(ct)}, {Engine.Endpoint}]/{Name}";
         }
         catch (WorkerException e)
         {
@@ -369,6 +370,9 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
                 // The daemon gets its own network namespace (loopback only) unless the recipe wants the host's network;
                 // the workload joins whichever the daemon has, as the local worker's nsenter does.
                 NetworkMode = daemon ? (isolation.Network ? "none" : "host") : $"container:{_daemonId}",
+                // Same PID namespace as the daemon: daemons that look up their peers (SO_PEERCRED, /proc/PID, like
+                // journald) see pid 0 across namespaces.
+                PidMode = daemon ? null : $"container:{_daemonId}",
                 Ulimits =
                 [
                     new Ulimit { Name = "nofile", Soft = worker.Engine.NoFile, Hard = worker.Engine.NoFile },

@@ -63,7 +63,7 @@ public sealed class ContainerWorkerSpecs
         var report = await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName));
         var trialRows = report.Split('\n').Where(l => l.Contains("| container-", StringComparison.Ordinal) && l.Contains("| Ok |", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(trialRows);
-        Assert.All(trialRows, row => Assert.Contains($"({engineName} ", row, StringComparison.Ordinal));
+        Assert.All(trialRows, row => Assert.Contains($"[{engineName} ", row, StringComparison.Ordinal));
         using var client = new DockerClientConfiguration(new Uri(engine.Endpoint)).CreateClient();
         var left = await client.Containers.ListContainersAsync(new ContainersListParameters { All = true });
         Assert.Empty(left);
