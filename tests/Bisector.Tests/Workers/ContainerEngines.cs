@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using CliWrap;
 using Bisector.Workers;
+using CliWrap;
 using CliWrap.Buffered;
 
 namespace Bisector.Tests.Workers;
