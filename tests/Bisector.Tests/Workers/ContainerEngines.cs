@@ -168,6 +168,15 @@ internal sealed class ContainerEngine : IAsyncDisposable
         }
 
         _process.Dispose();
+
+        // podman leaves its storage root's overlay mount behind when the service stops; unmount what lies under Root.
+        var mounts = File.ReadAllLines("/proc/mounts").Select(l => l.Split(' ')[1])
+            .Where(m => m.StartsWith(Root + "/", StringComparison.Ordinal)).OrderByDescending(m => m.Length);
+        foreach (var mount in mounts)
+        {
+            await CliWrap.Cli.Wrap("umount").WithArguments([mount]).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);
