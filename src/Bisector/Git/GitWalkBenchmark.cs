@@ -63,13 +63,14 @@ public static class GitWalkBenchmark
     {
         var ours = new List<double>();
         var theirs = new List<double>();
-        (IReadOnlyList<string> Shas, WalkStats Stats) result = default;
+        IReadOnlyList<string> shas = [];
+        WalkStats? stats = null;
         string[] gitShas = [];
         for (var i = 0; i <= Repeats; i++)
         {
             ct.ThrowIfCancellationRequested();
             var sw = Stopwatch.StartNew();
-            result = CommitSelector.LogWithStats(gitDir, revisions, paths);
+            (shas, stats) = CommitSelector.LogWithStats(gitDir, revisions, paths);
             var oursMs = sw.Elapsed.TotalMilliseconds;
 
             sw.Restart();
@@ -81,11 +82,11 @@ public static class GitWalkBenchmark
             theirs.Add(gitMs);
         }
         double oursMedian = Median(ours), gitMedian = Median(theirs);
-        var s = result.Stats;
+        var s = stats!;
         sb.Append(CultureInfo.InvariantCulture,
-            $"| {state} | `{revisions}` | `{string.Join(' ', paths)}` | {result.Shas.Count} | {oursMedian:F0} | {gitMedian:F0} | " +
+            $"| {state} | `{revisions}` | `{string.Join(' ', paths)}` | {shas.Count} | {oursMedian:F0} | {gitMedian:F0} | " +
             $"{oursMedian / gitMedian:F2} | ");
-        sb.Append(gitShas.SequenceEqual(result.Shas) ? "yes" : $"**no** (git {gitShas.Length})");
+        sb.Append(gitShas.SequenceEqual(shas) ? "yes" : $"**no** (git {gitShas.Length})");
         sb.AppendLine(CultureInfo.InvariantCulture,
             $" | {s.CommitsParsed} / {s.TreesRead} / {s.ObjectsInflated} / {s.BloomSkips} |");
     }
