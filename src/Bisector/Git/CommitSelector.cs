@@ -10,8 +10,8 @@ public sealed record SelectionOptions(bool FirstParent = false, bool NoMerges = 
 }
 
 /// <summary>What one walk read: commits, trees, inflated objects, objects read through LibGit2Sharp.</summary>
-internal sealed record WalkStats(int CommitsParsed, int TreesRead, int ObjectsInflated, int FallbackReads,
-    bool CommitGraph, bool BloomFilters, int BloomSkips);
+internal sealed record WalkStats(int CommitsParsed, int TreesRead, int ObjectsInflated, int DeltasApplied,
+    int FallbackReads, bool CommitGraph, bool BloomFilters, int BloomSkips);
 
 /// <summary>
 /// Selects the candidate commits of a bisection: exactly what <c>git log A..B -- paths</c> lists, read through
@@ -91,7 +91,7 @@ public static class CommitSelector
         var graph = CommitGraph.TryOpen(repo.Info.Path, store.ObjectDirectories);
         var walk = new HistoryWalk(store, graph, pathspec, options.FirstParent, options.NoMerges);
         var shas = walk.Run(tips).Select(id => id.ToString()).ToArray();
-        return (shas, new WalkStats(walk.CommitsParsed, walk.TreesRead, store.ObjectsInflated, store.FallbackReads,
+        return (shas, new WalkStats(walk.CommitsParsed, walk.TreesRead, store.ObjectsInflated, store.DeltasApplied, store.FallbackReads,
             graph is not null, graph?.HasBloomFilters ?? false, walk.BloomSkips));
     }
 

@@ -92,6 +92,7 @@ internal sealed class ObjectStore : IDisposable
 
     public int ObjectsInflated { get; private set; }
     public int FallbackReads { get; private set; }
+    public int DeltasApplied { get; private set; }
 
     public IReadOnlyList<string> ObjectDirectories => _objectDirs;
 
@@ -306,6 +307,7 @@ internal sealed class ObjectStore : IDisposable
         {
             var (deltaOffset, delta) = deltas.Pop();
             data = ApplyDelta(data, delta);
+            DeltasApplied++;
             if (deltas.Count > 0) Remember(pack, deltaOffset, type, data);
         }
         return (data, type);
