@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using CliWrap;
 using CliWrap.Buffered;
@@ -15,7 +16,7 @@ namespace Bisector.Git;
 /// </summary>
 public static class GitWalkBenchmark
 {
-    private const int Repeats = 5;
+    private const int Repeats = 3;
 
     public static async Task<string> RunAsync(string repoPath, CancellationToken ct = default)
     {
@@ -32,9 +33,11 @@ public static class GitWalkBenchmark
 
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture,
-            $"Median of {Repeats} runs after one warm-up, Bisector and git alternating; ratio = Bisector / git.");
+            $"Median of {Repeats} runs after one warm-up, Bisector and git alternating. Wall time, and CPU time (user + " +
+            $"system: Bisector's whole process, git's child process), which a machine shared with other jobs distorts " +
+            $"far less; ratio = Bisector / git CPU time.");
         sb.AppendLine();
-        sb.AppendLine("| repository state | revisions | pathspec | commits | Bisector (ms) | git log (ms) | ratio | identical | walk: commits parsed / trees read / objects inflated / Bloom skips |");
+        sb.AppendLine("| repository state | revisions | pathspec | commits | Bisector wall / CPU (ms) | git log wall / CPU (ms) | CPU ratio | identical | walk: commits parsed / trees read / objects inflated / Bloom skips |");
         sb.AppendLine("|---|---|---|---:|---:|---:|---:|---|---|");
         var states = new List<(string Name, string GitDir, string? Cleanup)> { (hasGraph ? "as is (has a commit-graph)" : "no commit-graph", gitDir, null) };
         try
@@ -61,31 +64,36 @@ public static class GitWalkBenchmark
     private static async Task RunCaseAsync(StringBuilder sb, string state, string gitDir, string revisions, string[] paths,
         CancellationToken ct)
     {
-        var ours = new List<double>();
-        var theirs = new List<double>();
+        List<double> ours = [], theirs = [], oursCpu = [], theirsCpu = [];
         IReadOnlyList<string> shas = [];
         WalkStats? stats = null;
         string[] gitShas = [];
         for (var i = 0; i <= Repeats; i++)
         {
             ct.ThrowIfCancellationRequested();
+            var cpu = Environment.CpuUsage.TotalTime;
             var sw = Stopwatch.StartNew();
             (shas, stats) = CommitSelector.LogWithStats(gitDir, revisions, paths);
             var oursMs = sw.Elapsed.TotalMilliseconds;
+            var oursCpuMs = (Environment.CpuUsage.TotalTime - cpu).TotalMilliseconds;
 
+            var childCpu = ChildrenCpuMs();
             sw.Restart();
             var output = await Git(gitDir, ct, ["log", "--format=%H", .. revisions.Split(' '), "--", .. paths]);
             var gitMs = sw.Elapsed.TotalMilliseconds;
+            var gitCpuMs = ChildrenCpuMs() - childCpu;
             gitShas = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             if (i == 0) continue; // warm-up: JIT, page cache
             ours.Add(oursMs);
             theirs.Add(gitMs);
+            oursCpu.Add(oursCpuMs);
+            theirsCpu.Add(gitCpuMs);
         }
-        double oursMedian = Median(ours), gitMedian = Median(theirs);
+        double oursCpuMedian = Median(oursCpu), gitCpuMedian = Median(theirsCpu);
         var s = stats!;
         sb.Append(CultureInfo.InvariantCulture,
-            $"| {state} | `{revisions}` | `{string.Join(' ', paths)}` | {shas.Count} | {oursMedian:F0} | {gitMedian:F0} | " +
-            $"{oursMedian / gitMedian:F2} | ");
+            $"| {state} | `{revisions}` | `{string.Join(' ', paths)}` | {shas.Count} | {Median(ours):F0} / {oursCpuMedian:F0} | " +
+            $"{Median(theirs):F0} / {gitCpuMedian:F0} | {oursCpuMedian / gitCpuMedian:F2} | ");
         sb.Append(gitShas.SequenceEqual(shas) ? "yes" : $"**no** (git {gitShas.Length})");
         sb.AppendLine(CultureInfo.InvariantCulture,
             $" | {s.CommitsParsed} / {s.TreesRead} / {s.ObjectsInflated} / {s.BloomSkips} |");
@@ -123,6 +131,24 @@ public static class GitWalkBenchmark
             File.Copy(file, target, overwrite: true);
         }
     }
+
+    /// <summary>CPU time of all waited-for child processes so far (getrusage RUSAGE_CHILDREN), in ms.</summary>
+    private static double ChildrenCpuMs()
+    {
+        if (GetRUsage(-1, out var u) != 0) return double.NaN;
+        return (u.UserSec + u.SysSec) * 1000.0 + (u.UserUsec + u.SysUsec) / 1000.0;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UserSec, UserUsec, SysSec, SysUsec;
+        // The fourteen counters after the two timevals; only their size matters here.
+        public long M0, M1, M2, M3, M4, M5, M6, M7, M8, M9, M10, M11, M12, M13;
+    }
+
+    [DllImport("libc", EntryPoint = "getrusage")]
+    private static extern int GetRUsage(int who, out RUsage usage);
 
     private static double Median(List<double> values)
     {
