@@ -134,7 +134,7 @@ internal sealed class ObjectStore : IDisposable
             c.Committer.When.ToUnixTimeSeconds());
     }
 
-    /// <summary>The raw body of a tree; parse it with <see cref="ParseTree"/> or search it with <see cref="FindInTree"/>.</summary>
+    /// <summary>The raw body of a tree; walk it with <see cref="NextEntry"/> or search it with <see cref="FindInTree"/>.</summary>
     public byte[] ReadTree(Oid id)
     {
         if (TryRead(id) is ({ } data, TypeTree))
@@ -187,21 +187,6 @@ internal sealed class ObjectStore : IDisposable
         return new CommitData(tree, parents.ToArray(), time);
     }
 
-    internal static List<TreeItem> ParseTree(ReadOnlySpan<byte> data, Func<string, bool, bool>? keep = null)
-    {
-        var items = new List<TreeItem>();
-        while (data.Length > 0)
-        {
-            var (mode, nul, next) = NextEntry(data);
-            var isTree = (mode & 0xF000) == 0x4000;
-            var s = Encoding.UTF8.GetString(data[(data.IndexOf((byte)' ') + 1)..nul]);
-            if (keep is null || keep(s, isTree))
-                items.Add(new TreeItem(s, Oid.From(data[(nul + 1)..]), isTree, mode));
-            data = data[next..];
-        }
-        return items;
-    }
-
     /// <summary>Finds one entry by name without decoding the others (tree lookups by literal path component).</summary>
     internal static TreeItem? FindInTree(ReadOnlySpan<byte> data, string name)
     {
@@ -217,8 +202,29 @@ internal sealed class ObjectStore : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// git's order of tree entries (base_name_compare): byte order of the names, a directory sorting as if its name
+    /// ended in '/'. Both spans start at an entry that <paramref name="l"/> and <paramref name="r"/> describe.
+    /// </summary>
+    internal static int CompareEntryNames(ReadOnlySpan<byte> left, (int Mode, int NameEnd, int Next) l,
+        ReadOnlySpan<byte> right, (int Mode, int NameEnd, int Next) r)
+    {
+        var ln = left[(left.IndexOf((byte)' ') + 1)..l.NameEnd];
+        var rn = right[(right.IndexOf((byte)' ') + 1)..r.NameEnd];
+        var common = Math.Min(ln.Length, rn.Length);
+        var cmp = ln[..common].SequenceCompareTo(rn[..common]);
+        if (cmp != 0) return cmp;
+        int lc = ln.Length > common ? ln[common] : (l.Mode & 0xF000) == 0x4000 ? '/' : 0;
+        int rc = rn.Length > common ? rn[common] : (r.Mode & 0xF000) == 0x4000 ? '/' : 0;
+        return lc.CompareTo(rc);
+    }
+
+    internal static TreeItem ItemAt(ReadOnlySpan<byte> data, (int Mode, int NameEnd, int Next) e) =>
+        new(Encoding.UTF8.GetString(data[(data.IndexOf((byte)' ') + 1)..e.NameEnd]), Oid.From(data[(e.NameEnd + 1)..]),
+            (e.Mode & 0xF000) == 0x4000, e.Mode);
+
     /// <summary>An entry is "mode name\0id": returns the canonical mode, where the name ends and where the next entry starts.</summary>
-    private static (int Mode, int NameEnd, int Next) NextEntry(ReadOnlySpan<byte> data)
+    internal static (int Mode, int NameEnd, int Next) NextEntry(ReadOnlySpan<byte> data)
     {
         var space = data.IndexOf((byte)' ');
         var nul = data.IndexOf((byte)0);

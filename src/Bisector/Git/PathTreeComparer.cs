@@ -11,7 +11,6 @@ internal sealed class PathTreeComparer(ObjectStore store, Pathspec pathspec)
     // cache of raw bodies covers that without holding the whole history in memory.
     private const int RawTreeCacheSize = 4096;
 
-    private readonly Dictionary<(Oid Tree, string Dir), TreeItem[]> _allEntries = new();
     private readonly Dictionary<(Oid Tree, string Name), TreeItem?> _byName = new();
     private readonly Dictionary<Oid, byte[]> _rawTrees = new();
     private readonly Dictionary<string, IReadOnlyList<string>?> _childNames = new(StringComparer.Ordinal);
@@ -38,19 +37,60 @@ internal sealed class PathTreeComparer(ObjectStore store, Pathspec pathspec)
             return false;
         }
 
-        // Pair entries by name; a file replaced by a directory of the same name is one pair that EntryDiffers splits.
-        var left = a is { } la ? Entries(la, dir) : [];
-        var right = b is { } rb ? Entries(rb, dir) : [];
-        var rightByName = new Dictionary<string, TreeItem>(right.Length, StringComparer.Ordinal);
-        foreach (var e in right) rightByName[e.Name] = e;
-        foreach (var e in left)
+        // Walk both trees in git's tree order, as git's tree diff does: byte-identical entries (most of them) are
+        // skipped without decoding their names; a file replaced by a directory of the same name is a deletion plus
+        // an addition, as in git.
+        var left = a is { } la ? RawTree(la) : [];
+        var right = b is { } rb ? RawTree(rb) : [];
+        int i = 0, j = 0;
+        while (i < left.Length || j < right.Length)
         {
-            TreeItem? r = rightByName.Remove(e.Name, out var found) ? found : null;
-            if (r is { } same && same.Id == e.Id && same.Mode == e.Mode) continue;
-            if (EntryDiffers(e, r, dir + e.Name)) return true;
+            if (i < left.Length && j < right.Length)
+            {
+                var l = ObjectStore.NextEntry(left.AsSpan(i));
+                var r = ObjectStore.NextEntry(right.AsSpan(j));
+                if (left.AsSpan(i, l.Next).SequenceEqual(right.AsSpan(j, r.Next)))
+                {
+                    i += l.Next;
+                    j += r.Next;
+                    continue;
+                }
+                var cmp = ObjectStore.CompareEntryNames(left.AsSpan(i), l, right.AsSpan(j), r);
+                if (cmp == 0)
+                {
+                    var le = ObjectStore.ItemAt(left.AsSpan(i), l);
+                    if (EntryDiffers(le, ObjectStore.ItemAt(right.AsSpan(j), r), dir + le.Name)) return true;
+                    i += l.Next;
+                    j += r.Next;
+                }
+                else if (cmp < 0)
+                {
+                    var le = ObjectStore.ItemAt(left.AsSpan(i), l);
+                    if (EntryDiffers(le, null, dir + le.Name)) return true;
+                    i += l.Next;
+                }
+                else
+                {
+                    var re = ObjectStore.ItemAt(right.AsSpan(j), r);
+                    if (EntryDiffers(null, re, dir + re.Name)) return true;
+                    j += r.Next;
+                }
+            }
+            else if (i < left.Length)
+            {
+                var l = ObjectStore.NextEntry(left.AsSpan(i));
+                var le = ObjectStore.ItemAt(left.AsSpan(i), l);
+                if (EntryDiffers(le, null, dir + le.Name)) return true;
+                i += l.Next;
+            }
+            else
+            {
+                var r = ObjectStore.NextEntry(right.AsSpan(j));
+                var re = ObjectStore.ItemAt(right.AsSpan(j), r);
+                if (EntryDiffers(null, re, dir + re.Name)) return true;
+                j += r.Next;
+            }
         }
-        foreach (var e in rightByName.Values)
-            if (EntryDiffers(null, e, dir + e.Name)) return true;
         return false;
     }
 
@@ -106,15 +146,5 @@ internal sealed class PathTreeComparer(ObjectStore store, Pathspec pathspec)
         var e = ObjectStore.FindInTree(RawTree(tree), name);
         _byName[(tree, name)] = e;
         return e;
-    }
-
-    /// <summary>The entries of a tree that the pathspec can reach from <paramref name="dir"/>.</summary>
-    private TreeItem[] Entries(Oid tree, string dir)
-    {
-        if (_allEntries.TryGetValue((tree, dir), out var cached)) return cached;
-        var entries = ObjectStore.ParseTree(RawTree(tree),
-            (name, isTree) => isTree ? MayMatchUnder(dir + name + "/") : Matches(dir + name)).ToArray();
-        _allEntries[(tree, dir)] = entries;
-        return entries;
     }
 }
