@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.MemoryMappedFiles;
 using System.Text;
 using LibGit2Sharp;
-using System.IO.MemoryMappedFiles;
 
 namespace Bisector.Git;
 
