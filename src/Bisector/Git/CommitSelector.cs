@@ -9,6 +9,10 @@ public sealed record SelectionOptions(bool FirstParent = false, bool NoMerges = 
     public static SelectionOptions Default { get; } = new();
 }
 
+/// <summary>What one walk read: commits, trees, inflated objects, objects read through LibGit2Sharp.</summary>
+internal sealed record WalkStats(int CommitsParsed, int TreesRead, int ObjectsInflated, int DeltasApplied,
+    int FallbackReads, bool CommitGraph, bool BloomFilters, int BloomSkips);
+
 /// <summary>
 /// Selects the candidate commits of a bisection: exactly what <c>git log A..B -- paths</c> lists, read through
 /// LibGit2Sharp so a run needs no git binary, oldest first.
@@ -42,10 +46,12 @@ public static class CommitSelector
                         : $"Fix: use their merge base as the good end: {mergeBase.Sha[..10]}..{RangeRight(range)}");
         }
 
-        var inRange = new HistoryWalk(repo, Pathspec.Parse([]), options.FirstParent, options.NoMerges).Run(tips);
+        using var store = new ObjectStore(repo);
+        var graph = CommitGraph.TryOpen(repo.Info.Path, store.ObjectDirectories);
+        var inRange = new HistoryWalk(store, graph, Pathspec.Parse([]), options.FirstParent, options.NoMerges).Run(tips);
         var selected = pathspec.IsEmpty
             ? inRange
-            : new HistoryWalk(repo, pathspec, options.FirstParent, options.NoMerges).Run(tips);
+            : new HistoryWalk(store, graph, pathspec, options.FirstParent, options.NoMerges).Run(tips);
         if (selected.Count == 0)
             throw new GitSelectionException(
                 pathspec.IsEmpty
@@ -59,7 +65,7 @@ public static class CommitSelector
 
         var candidates = new Commit[selected.Count];
         for (var i = 0; i < selected.Count; i++)
-            candidates[i] = ToCommit(repo.Lookup<LibGit2Sharp.Commit>(selected[selected.Count - 1 - i]));
+            candidates[i] = ToCommit(repo.Lookup<LibGit2Sharp.Commit>(selected[selected.Count - 1 - i].ToObjectId()));
 
         return new CommitSelection(range, paths.ToArray(), ToCommit(good), ToCommit(bad), candidates,
             inRange.Count, options.FirstParent, options.NoMerges);
@@ -70,14 +76,23 @@ public static class CommitSelector
     /// <see cref="Select"/> it accepts any revision list, e.g. a single tip for a whole history.
     /// </summary>
     public static IReadOnlyList<string> Log(
+        string repositoryPath, string revisions, IReadOnlyList<string> paths, SelectionOptions? options = null) =>
+        LogWithStats(repositoryPath, revisions, paths, options).Shas;
+
+    /// <summary><see cref="Log"/> plus what the walk read, for the benchmark.</summary>
+    internal static (IReadOnlyList<string> Shas, WalkStats Stats) LogWithStats(
         string repositoryPath, string revisions, IReadOnlyList<string> paths, SelectionOptions? options = null)
     {
         options ??= SelectionOptions.Default;
         var pathspec = Pathspec.Parse(paths);
         using var repo = Open(repositoryPath);
         var tips = ParseRevisions(repo, revisions);
-        return new HistoryWalk(repo, pathspec, options.FirstParent, options.NoMerges).Run(tips)
-            .Select(id => id.Sha).ToArray();
+        using var store = new ObjectStore(repo);
+        var graph = CommitGraph.TryOpen(repo.Info.Path, store.ObjectDirectories);
+        var walk = new HistoryWalk(store, graph, pathspec, options.FirstParent, options.NoMerges);
+        var shas = walk.Run(tips).Select(id => id.ToString()).ToArray();
+        return (shas, new WalkStats(walk.CommitsParsed, walk.TreesRead, store.ObjectsInflated, store.DeltasApplied, store.FallbackReads,
+            graph is not null, graph?.HasBloomFilters ?? false, walk.BloomSkips));
     }
 
     /// <summary>Lines for a dry run: which commits will be tested, in which order, and why the others are not.</summary>
@@ -134,7 +149,7 @@ public static class CommitSelector
         return i < 0 ? range : range[(i + 2)..];
     }
 
-    private static (LibGit2Sharp.Commit Good, LibGit2Sharp.Commit Bad, IReadOnlyList<(ObjectId, bool)> Tips)
+    private static (LibGit2Sharp.Commit Good, LibGit2Sharp.Commit Bad, IReadOnlyList<(Oid, bool)> Tips)
         ParseRange(Repository repo, string range)
     {
         var tips = ParseRevisions(repo, range);
@@ -146,10 +161,10 @@ public static class CommitSelector
                 $"(found {negative.Length.ToString(CultureInfo.InvariantCulture)} good, " +
                 $"{positive.Length.ToString(CultureInfo.InvariantCulture)} bad)",
                 "Fix: write GOOD..BAD (or 'BAD ^GOOD'), e.g. v247..v248");
-        return (repo.Lookup<LibGit2Sharp.Commit>(negative[0].Id), repo.Lookup<LibGit2Sharp.Commit>(positive[0].Id), tips);
+        return (repo.Lookup<LibGit2Sharp.Commit>(negative[0].Id.ToObjectId()), repo.Lookup<LibGit2Sharp.Commit>(positive[0].Id.ToObjectId()), tips);
     }
 
-    private static IReadOnlyList<(ObjectId Id, bool Exclude)> ParseRevisions(Repository repo, string revisions)
+    private static IReadOnlyList<(Oid Id, bool Exclude)> ParseRevisions(Repository repo, string revisions)
     {
         var text = revisions.Trim();
         if (text.Length == 0)
@@ -159,7 +174,7 @@ public static class CommitSelector
                 $"range '{revisions}': the symmetric difference A...B is not supported (it has no single good end)",
                 $"Fix: use A..B with the known-good revision first, e.g. {text.Replace("...", "..", StringComparison.Ordinal)}");
 
-        var tips = new List<(ObjectId, bool)>();
+        var tips = new List<(Oid, bool)>();
         foreach (var token in text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
         {
             var dots = token.IndexOf("..", StringComparison.Ordinal);
@@ -182,7 +197,7 @@ public static class CommitSelector
         return tips;
     }
 
-    private static ObjectId Resolve(Repository repo, string spec, string range)
+    private static Oid Resolve(Repository repo, string spec, string range)
     {
         GitObject? obj;
         try
@@ -207,7 +222,7 @@ public static class CommitSelector
         if (obj is not LibGit2Sharp.Commit commit)
             throw new GitSelectionException($"range '{range}': '{spec}' names a {obj.GetType().Name.ToLowerInvariant()}, not a commit",
                 "Fix: name a commit, branch or tag");
-        return commit.Id;
+        return Oid.From(commit.Id);
     }
 
     private static Commit ToCommit(LibGit2Sharp.Commit c) =>

@@ -1,5 +1,3 @@
-using LibGit2Sharp;
-
 namespace Bisector.Git;
 
 /// <summary>
@@ -22,13 +20,15 @@ internal sealed class HistoryWalk
         Bottom = 16,
     }
 
-    private sealed class Node(ObjectId id)
+    private sealed class Node(Oid id)
     {
-        public readonly ObjectId Id = id;
+        public readonly Oid Id = id;
         public Mark Flags;
         public bool Parsed;
         public long Date;
-        public ObjectId? Tree;
+        public Oid Tree;
+        /// <summary>Position in the commit-graph, or -1: where this commit's changed-path Bloom filter is.</summary>
+        public int GraphPosition = -1;
         /// <summary>Rewritten by simplification: a merge TREESAME to one relevant parent keeps only that parent.</summary>
         public List<Node> Parents = [];
     }
@@ -36,21 +36,27 @@ internal sealed class HistoryWalk
     // git's "slop": how many more uninteresting commits to dig through once only uninteresting ones are queued.
     private const int Slop = 5;
 
-    private readonly Repository _repo;
+    private readonly ObjectStore _store;
+    private readonly CommitGraph? _graph;
     private readonly PathTreeComparer? _trees;
+    private readonly IReadOnlyList<BloomKey>? _bloomKeys;
     private readonly bool _firstParent;
     private readonly bool _noMerges;
-    private readonly Dictionary<ObjectId, Node> _nodes = new();
+    private readonly Dictionary<Oid, Node> _nodes = new();
     private readonly SortedSet<(long NegDate, long Seq, Node Node)> _queue = new(QueueOrder.Instance);
     private long _seq;
 
     public int CommitsParsed { get; private set; }
     public int TreesRead => _trees?.TreesRead ?? 0;
 
-    public HistoryWalk(Repository repo, Pathspec pathspec, bool firstParent, bool noMerges)
+    public int BloomSkips { get; private set; }
+
+    public HistoryWalk(ObjectStore store, CommitGraph? graph, Pathspec pathspec, bool firstParent, bool noMerges)
     {
-        _repo = repo;
-        _trees = pathspec.IsEmpty ? null : new PathTreeComparer(repo, pathspec);
+        _store = store;
+        _graph = graph;
+        _trees = pathspec.IsEmpty ? null : new PathTreeComparer(store, pathspec);
+        _bloomKeys = graph is { HasBloomFilters: true } && !pathspec.IsEmpty ? BloomKeysFor(pathspec) : null;
         _firstParent = firstParent;
         _noMerges = noMerges;
     }
@@ -59,7 +65,7 @@ internal sealed class HistoryWalk
     /// Runs the walk. <paramref name="tips"/> are in command-line order, each with whether it was negated (^A or the
     /// A of A..B). Returns the selected commits in git log order (newest first).
     /// </summary>
-    public IReadOnlyList<ObjectId> Run(IReadOnlyList<(ObjectId Id, bool Exclude)> tips, CancellationToken ct = default)
+    public IReadOnlyList<Oid> Run(IReadOnlyList<(Oid Id, bool Exclude)> tips, CancellationToken ct = default)
     {
         // prepare_revision_walk: handle_commit for every tip, then the start list sorted by date (stable).
         var start = new List<Node>();
@@ -83,7 +89,7 @@ internal sealed class HistoryWalk
 
         var newList = TopologicalOrder(LimitList(ct));
 
-        var result = new List<ObjectId>();
+        var result = new List<Oid>();
         foreach (var c in newList)
         {
             // get_commit_action: flags are read now, after the whole walk, as git does.
@@ -209,7 +215,7 @@ internal sealed class HistoryWalk
         if (_trees is null) return;
         if (commit.Parents.Count == 0)
         {
-            if (_trees.SameAsEmpty(commit.Tree!)) commit.Flags |= Mark.TreeSame;
+            if (_trees.SameAsEmpty(commit.Tree)) commit.Flags |= Mark.TreeSame;
             return;
         }
 
@@ -223,7 +229,7 @@ internal sealed class HistoryWalk
             // the whole change cannot derail the walk.
             if (nth == 1 && _firstParent) break;
             Parse(p);
-            if (_trees.Same(p.Tree!, commit.Tree!))
+            if (SameAsParent(commit, nth, p))
             {
                 // A merge TREESAME to an uninteresting side branch must not lose its other parents.
                 if (!Relevant(p)) continue;
@@ -255,7 +261,45 @@ internal sealed class HistoryWalk
         }
     }
 
-    private Node Get(ObjectId id)
+    private bool SameAsParent(Node commit, int nth, Node parent)
+    {
+        // A commit's Bloom filter holds every path it changed against its first parent (and their directories),
+        // so "none of the pathspec's directories is in it" settles TREESAME without a tree diff, as in git.
+        if (nth == 0 && _bloomKeys is not null && commit.GraphPosition >= 0 &&
+            !_graph!.MayHaveChanged(commit.GraphPosition, _bloomKeys))
+        {
+            BloomSkips++;
+            return true;
+        }
+        return _trees!.Same(parent.Tree, commit.Tree);
+    }
+
+    /// <summary>
+    /// One key per positive pathspec item: the longest leading directory (or the literal path itself) that every
+    /// path it can match lies under. Null when some item can match anywhere (e.g. '*.c'), or ignores case: then a
+    /// filter cannot prove anything.
+    /// </summary>
+    private static IReadOnlyList<BloomKey>? BloomKeysFor(Pathspec pathspec)
+    {
+        if (pathspec.Positive.Count == 0) return null;
+        var keys = new List<BloomKey>();
+        foreach (var item in pathspec.Positive)
+        {
+            if (item.IgnoreCase) return null;
+            var path = item.Match[..item.NoWildcardLength];
+            if (item.HasWildcard)
+            {
+                var slash = path.LastIndexOf('/');
+                path = slash < 0 ? "" : path[..slash];
+            }
+            path = path.TrimEnd('/');
+            if (path.Length == 0) return null;
+            keys.Add(new BloomKey(path));
+        }
+        return keys;
+    }
+
+    private Node Get(Oid id)
     {
         if (!_nodes.TryGetValue(id, out var n))
             _nodes[id] = n = new Node(id);
@@ -265,14 +309,13 @@ internal sealed class HistoryWalk
     private void Parse(Node n)
     {
         if (n.Parsed) return;
-        var c = _repo.Lookup<LibGit2Sharp.Commit>(n.Id)
-            ?? throw new GitSelectionException($"commit {n.Id.Sha} is missing from the repository",
-                "Fetch the full history; a shallow or partial clone cannot be walked");
+        n.GraphPosition = _graph?.Find(n.Id) ?? -1;
+        var c = n.GraphPosition >= 0 ? _graph!.Read(n.GraphPosition) : _store.ReadCommit(n.Id);
         n.Parsed = true;
         CommitsParsed++;
-        n.Date = c.Committer.When.ToUnixTimeSeconds();
-        n.Tree = c.Tree.Id;
-        foreach (var p in c.Parents) n.Parents.Add(Get(p.Id));
+        n.Date = c.CommitTime;
+        n.Tree = c.Tree;
+        foreach (var p in c.Parents) n.Parents.Add(Get(p));
     }
 
     private void Enqueue(Node n)

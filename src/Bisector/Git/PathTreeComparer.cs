@@ -1,5 +1,3 @@
-using LibGit2Sharp;
-
 namespace Bisector.Git;
 
 /// <summary>
@@ -7,60 +5,102 @@ namespace Bisector.Git;
 /// subtrees the pathspec can reach: equal tree ids end a branch at once, literal path components are looked up by
 /// name, and every tree read is cached by id because neighbouring commits share almost all of their trees.
 /// </summary>
-internal sealed class PathTreeComparer(Repository repo, Pathspec pathspec)
+internal sealed class PathTreeComparer(ObjectStore store, Pathspec pathspec)
 {
-    internal readonly record struct Entry(string Name, ObjectId Id, bool IsTree, int Mode);
+    // Trees are read at most a few times each (as a commit's tree, then as its child's parent tree); a bounded
+    // cache of raw bodies covers that without holding the whole history in memory.
+    private const int RawTreeCacheSize = 4096;
 
-    private readonly Dictionary<(ObjectId Tree, string Dir), Entry[]> _allEntries = new();
-    private readonly Dictionary<(ObjectId Tree, string Name), Entry?> _byName = new();
-    private readonly Dictionary<ObjectId, Tree> _trees = new();
+    private readonly Dictionary<(Oid Tree, string Name), TreeItem?> _byName = new();
+    private readonly Dictionary<Oid, byte[]> _rawTrees = new();
     private readonly Dictionary<string, IReadOnlyList<string>?> _childNames = new(StringComparer.Ordinal);
     private readonly Dictionary<string, bool> _mayMatch = new(StringComparer.Ordinal);
     private readonly Dictionary<string, bool> _matches = new(StringComparer.Ordinal);
 
-    public int TreesRead => _trees.Count;
+    public int TreesRead { get; private set; }
 
     /// <summary>True when no selected path differs between the two trees (git's REV_TREE_SAME).</summary>
-    public bool Same(ObjectId parentTree, ObjectId tree) => !Differs(parentTree, tree, "");
+    public bool Same(Oid parentTree, Oid tree) => !Differs(parentTree, tree, "");
 
     /// <summary>True when the tree holds no selected path (a root commit that does not touch the paths).</summary>
-    public bool SameAsEmpty(ObjectId tree) => !Differs(null, tree, "");
+    public bool SameAsEmpty(Oid tree) => !Differs(null, tree, "");
 
-    private bool Differs(ObjectId? a, ObjectId? b, string dir)
+    private bool Differs(Oid? a, Oid? b, string dir)
     {
         if (a == b) return false;
         var names = ChildNames(dir);
         if (names is not null)
         {
             foreach (var name in names)
-                if (EntryDiffers(a is null ? null : Lookup(a, name), b is null ? null : Lookup(b, name), dir + name))
+                if (EntryDiffers(a is { } ta ? Lookup(ta, name) : null, b is { } tb ? Lookup(tb, name) : null, dir + name))
                     return true;
             return false;
         }
 
-        // Pair entries by name; a file replaced by a directory of the same name is one pair that EntryDiffers splits.
-        var left = a is null ? [] : Entries(a, dir);
-        var right = b is null ? [] : Entries(b, dir);
-        var rightByName = new Dictionary<string, Entry>(right.Length, StringComparer.Ordinal);
-        foreach (var e in right) rightByName[e.Name] = e;
-        foreach (var e in left)
+        // Walk both trees in git's tree order, as git's tree diff does: byte-identical entries (most of them) are
+        // skipped without decoding their names; a file replaced by a directory of the same name is a deletion plus
+        // an addition, as in git.
+        var left = a is { } la ? RawTree(la) : [];
+        var right = b is { } rb ? RawTree(rb) : [];
+        int i = 0, j = 0;
+        while (i < left.Length || j < right.Length)
         {
-            Entry? r = rightByName.Remove(e.Name, out var found) ? found : null;
-            if (r is { } same && same.Id == e.Id && same.Mode == e.Mode) continue;
-            if (EntryDiffers(e, r, dir + e.Name)) return true;
+            if (i < left.Length && j < right.Length)
+            {
+                var l = ObjectStore.NextEntry(left.AsSpan(i));
+                var r = ObjectStore.NextEntry(right.AsSpan(j));
+                if (left.AsSpan(i, l.Next).SequenceEqual(right.AsSpan(j, r.Next)))
+                {
+                    i += l.Next;
+                    j += r.Next;
+                    continue;
+                }
+                var cmp = ObjectStore.CompareEntryNames(left.AsSpan(i), l, right.AsSpan(j), r);
+                if (cmp == 0)
+                {
+                    var le = ObjectStore.ItemAt(left.AsSpan(i), l);
+                    if (EntryDiffers(le, ObjectStore.ItemAt(right.AsSpan(j), r), dir + le.Name)) return true;
+                    i += l.Next;
+                    j += r.Next;
+                }
+                else if (cmp < 0)
+                {
+                    var le = ObjectStore.ItemAt(left.AsSpan(i), l);
+                    if (EntryDiffers(le, null, dir + le.Name)) return true;
+                    i += l.Next;
+                }
+                else
+                {
+                    var re = ObjectStore.ItemAt(right.AsSpan(j), r);
+                    if (EntryDiffers(null, re, dir + re.Name)) return true;
+                    j += r.Next;
+                }
+            }
+            else if (i < left.Length)
+            {
+                var l = ObjectStore.NextEntry(left.AsSpan(i));
+                var le = ObjectStore.ItemAt(left.AsSpan(i), l);
+                if (EntryDiffers(le, null, dir + le.Name)) return true;
+                i += l.Next;
+            }
+            else
+            {
+                var r = ObjectStore.NextEntry(right.AsSpan(j));
+                var re = ObjectStore.ItemAt(right.AsSpan(j), r);
+                if (EntryDiffers(null, re, dir + re.Name)) return true;
+                j += r.Next;
+            }
         }
-        foreach (var e in rightByName.Values)
-            if (EntryDiffers(null, e, dir + e.Name)) return true;
         return false;
     }
 
-    private bool EntryDiffers(Entry? a, Entry? b, string path)
+    private bool EntryDiffers(TreeItem? a, TreeItem? b, string path)
     {
         if (a is null && b is null) return false;
         if (a is { } x && b is { } y && x.Id == y.Id && x.Mode == y.Mode) return false;
 
-        var aTree = a is { IsTree: true } ? a.Value.Id : null;
-        var bTree = b is { IsTree: true } ? b.Value.Id : null;
+        Oid? aTree = a is { IsTree: true } ? a.Value.Id : null;
+        Oid? bTree = b is { IsTree: true } ? b.Value.Id : null;
         if ((aTree is not null || bTree is not null) && MayMatchUnder(path + "/") && Differs(aTree, bTree, path + "/"))
             return true;
 
@@ -92,43 +132,19 @@ internal sealed class PathTreeComparer(Repository repo, Pathspec pathspec)
         return names;
     }
 
-    private Tree GetTree(ObjectId id)
+    private byte[] RawTree(Oid id)
     {
-        if (!_trees.TryGetValue(id, out var tree))
-            _trees[id] = tree = repo.Lookup<Tree>(id)
-                ?? throw new GitSelectionException($"tree {id.Sha} is missing from the repository",
-                    "Fetch the full history (a partial or shallow clone lacks trees)");
-        return tree;
+        if (_rawTrees.TryGetValue(id, out var raw)) return raw;
+        if (_rawTrees.Count >= RawTreeCacheSize) _rawTrees.Clear();
+        TreesRead++;
+        return _rawTrees[id] = store.ReadTree(id);
     }
 
-    private Entry? Lookup(ObjectId tree, string name)
+    private TreeItem? Lookup(Oid tree, string name)
     {
         if (_byName.TryGetValue((tree, name), out var cached)) return cached;
-        var te = GetTree(tree)[name];
-        Entry? e = te is null ? null : ToEntry(te);
+        var e = ObjectStore.FindInTree(RawTree(tree), name);
         _byName[(tree, name)] = e;
         return e;
     }
-
-    /// <summary>
-    /// The entries of a tree that the pathspec can reach from <paramref name="dir"/>. Names are cheap to read;
-    /// the target id is not (LibGit2Sharp builds an object for it), so it is read only for entries that matter.
-    /// </summary>
-    private Entry[] Entries(ObjectId tree, string dir)
-    {
-        if (_allEntries.TryGetValue((tree, dir), out var cached)) return cached;
-        var list = new List<Entry>();
-        foreach (var te in GetTree(tree))
-        {
-            var path = dir + te.Name;
-            var relevant = te.TargetType == TreeEntryTargetType.Tree ? MayMatchUnder(path + "/") : Matches(path);
-            if (relevant) list.Add(ToEntry(te));
-        }
-        var entries = list.ToArray();
-        _allEntries[(tree, dir)] = entries;
-        return entries;
-    }
-
-    private static Entry ToEntry(TreeEntry te) =>
-        new(te.Name, te.Target.Id, te.TargetType == TreeEntryTargetType.Tree, (int)te.Mode);
 }
