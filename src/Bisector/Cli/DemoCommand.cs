@@ -67,6 +67,11 @@ internal static class DemoCommand
     private static async Task<int> ReportAsync(DemoRepository demo, RunSummary run, TextWriter output)
     {
         var exit = await StartCommand.PrintAsync(run, output);
+        if (run.Diagnosis is { } diagnosis)
+        {
+            await output.WriteLineAsync($"diagnosis: {diagnosis}");
+        }
+
         var outcome = run.Outcome;
         var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
         if (named == demo.CulpritSha)

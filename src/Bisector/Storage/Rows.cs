@@ -59,3 +59,16 @@ public sealed record TrialRow(
 public sealed record SampleRow(long TrialId, double Seconds, string Metric, double Value);
 
 public sealed record RoundRow(long Number, string Positions, string Reason);
+
+/// <summary>A run's diagnosis: <see cref="Details"/> are newline-separated figures, <see cref="Diff"/> the culprit's
+/// patch limited to the run's paths, <see cref="Profile"/> the boundary allocation-site comparison (text), if made.</summary>
+public sealed record DiagnosisRow(
+    string RunId,
+    string GoodSha,
+    string CulpritSha,
+    string Kind,
+    string Headline,
+    string Details,
+    string? Diff,
+    string? Profile,
+    string CreatedAt);
