@@ -47,7 +47,8 @@ internal static class DemoCommand
             $"{demo.GoodRef}..{demo.BadRef}", [.. demo.Paths], recipe, [.. workers.DefaultIfEmpty("local:2")], strategy,
             null, null, null, null, null, null, resultsDirectory, demo.Path, null, false, false, false);
         var command = ToolInfo.ReproduceCommand(["start", settings.Range, "--paths", .. demo.Paths, "--recipe", recipe, "--repo", demo.Path, "--strategy", strategy]);
-        var options = StartCommand.Resolve(settings, command);
+        // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
+        var options = StartCommand.Resolve(settings, command) with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available };
         var run = await new RunEngine(log).StartAsync(options, ct);
         return (demo, run);
     }

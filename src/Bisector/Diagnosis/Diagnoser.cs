@@ -18,7 +18,7 @@ public static class Diagnoser
 {
     public static async Task<DiagnosisRow?> DiagnoseAsync(
         ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome outcome,
-        string repositoryPath, IReadOnlyList<string> paths, CancellationToken ct = default)
+        string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default)
     {
         if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
             return null;
@@ -37,6 +37,17 @@ public static class Diagnoser
         // rate, so it cannot serve as a level threshold and the default applies.
         var significant = recipe.Decide.Feature != FeatureKind.Slope && recipe.Decide.MinEffect > 0 ? recipe.Decide.MinEffect : 1024 * 1024;
         var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant);
+        string? profileText = null;
+        if (profile)
+        {
+            var builds = await store.GetBuildsAsync(runId, ct);
+            var goodDir = builds.LastOrDefault(b => b.Sha == positions[good].Sha && b.ArtifactDir is not null)?.ArtifactDir;
+            var badDir = builds.LastOrDefault(b => b.Sha == positions[culprit].Sha && b.ArtifactDir is not null)?.ArtifactDir;
+            profileText = !BoundaryProfiler.Available ? "(not profiled: heaptrack is not installed; apt-get install heaptrack)"
+                : goodDir is null || badDir is null ? "(not profiled: the boundary builds are not in the cache)"
+                : await BoundaryProfiler.CompareAsync(recipe, goodDir, badDir, log, ct);
+        }
+
         var row = new DiagnosisRow(
             runId,
             positions[good].Sha,
@@ -45,7 +56,7 @@ public static class Diagnoser
             diagnosis.Headline,
             string.Join('\n', diagnosis.Details),
             Diff(repositoryPath, positions[culprit].Sha, paths),
-            null,
+            profileText,
             ResultsStore.Iso(DateTimeOffset.UtcNow));
         await store.SaveDiagnosisAsync(row, ct);
         return row;

@@ -128,7 +128,7 @@ public sealed class RunEngine(Action<string> log)
             TryDelete(workRoot);
         }
 
-        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, positions, outcome, options.RepositoryPath, options.Paths, ct);
+        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, positions, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, log, ct);
         if (diagnosis is not null)
         {
             log($"diagnosis: {diagnosis.Headline}");
