@@ -36,16 +36,23 @@ public static partial class BoundaryProfile
             var temporary = TemporaryHeader().Match(line);
             if ((section == "PEAK MEMORY CONSUMERS" && peak.Success) || (section == "MOST TEMPORARY ALLOCATIONS" && temporary.Success))
             {
-                var function = i + 1 < lines.Length ? lines[i + 1].Trim() : "?";
-                var callers = new List<string>();
-                // The merged block's first sub-backtrace: indented function lines, skipping "at"/"in" location lines.
-                for (var j = i + 2; j < lines.Length && lines[j].Trim().Length > 0 && callers.Count < 4; j++)
+                // The site's own frames are unindented (function, then "  at"/"  in" lines, then inlined callers); the
+                // merged block's first sub-backtrace follows with four-space indented frames.
+                var frames = new List<string>();
+                for (var j = i + 1; j < lines.Length && lines[j].Trim().Length > 0 && frames.Count < 5; j++)
                 {
-                    if (lines[j].StartsWith("    ", StringComparison.Ordinal) && !lines[j].TrimStart().StartsWith("at ", StringComparison.Ordinal)
-                        && !lines[j].TrimStart().StartsWith("in ", StringComparison.Ordinal))
-                        callers.Add(lines[j].Trim());
+                    var l = lines[j].TrimEnd('\r');
+                    var trimmed = l.Trim();
+                    if (trimmed.StartsWith("at ", StringComparison.Ordinal) || trimmed.StartsWith("in ", StringComparison.Ordinal)
+                        || trimmed.EndsWith(" from:", StringComparison.Ordinal))
+                        continue;
+                    // Unresolved frames are raw addresses that differ run to run (ASLR); as "??" they match across builds.
+                    if (!l.StartsWith(' ') || l.StartsWith("    ", StringComparison.Ordinal))
+                        frames.Add(Address().Replace(trimmed, "??"));
                 }
 
+                var function = frames.Count > 0 ? frames[0] : "?";
+                var callers = frames.Skip(1).ToList();
                 var site = new AllocationSite(function, callers, 0, 0, 0);
                 var existing = sites.GetValueOrDefault(site.Key) ?? site;
                 sites[site.Key] = peak.Success
@@ -94,6 +101,9 @@ public static partial class BoundaryProfile
             _ => number,
         };
     }
+
+    [GeneratedRegex(@"^0x[0-9a-f]+$")]
+    private static partial Regex Address();
 
     [GeneratedRegex(@"^([0-9.]+[BKMG]?) peak memory consumed over ([0-9]+) calls from$")]
     private static partial Regex PeakHeader();

@@ -25,6 +25,8 @@ public static class BoundaryProfiler
             var good = BoundaryProfile.Parse(await PrintAsync(await RecordAsync(recipe, goodArtifact, Path.Combine(work, "good"), ct), ct));
             log("boundary profile: heaptrack on the culprit");
             var bad = BoundaryProfile.Parse(await PrintAsync(await RecordAsync(recipe, badArtifact, Path.Combine(work, "bad"), ct), ct));
+            if (good.Count == 0 || bad.Count == 0)
+                return "(no allocation sites recorded: is run.command a single command heaptrack can start, without a wrapper script?)";
             return BoundaryProfile.Compare(good, bad);
         }
         finally
@@ -61,8 +63,11 @@ public static class BoundaryProfiler
             ["BISECTOR_TRIAL"] = "profile-" + Path.GetFileName(runDir),
         };
         var output = Path.Combine(runDir, "heaptrack");
-        // "exec" so heaptrack profiles the daemon itself rather than the shell in front of it.
-        using var heaptrack = Start("heaptrack", ["-o", output, "sh", "-c", "exec " + recipe.Run.Command], artifact, env, recipe.Run.Env);
+        env["BISECTOR_PROFILE_OUTPUT"] = output;
+        // heaptrack must start the daemon itself: under a shell its preload records the shell and not what the shell
+        // execs. So the shell expands the recipe's command (its $VARIABLES and quoting) with heaptrack in front; this
+        // fits a command that is one simple command, as run.command usually is.
+        using var heaptrack = Start("sh", ["-c", "exec heaptrack -o \"$BISECTOR_PROFILE_OUTPUT\" " + recipe.Run.Command], artifact, env, recipe.Run.Env);
         Process? workload = null;
         try
         {
@@ -73,7 +78,7 @@ public static class BoundaryProfiler
             while (ready is not null && !File.Exists(ready))
             {
                 if (heaptrack.HasExited || clock.Elapsed > (recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(20))
-                    throw new ProcessFailedException($"heaptrack -o {output} sh -c 'exec {recipe.Run.Command}'", heaptrack.HasExited ? heaptrack.ExitCode : -1, artifact,
+                    throw new ProcessFailedException($"heaptrack -o {output} {recipe.Run.Command}", heaptrack.HasExited ? heaptrack.ExitCode : -1, artifact,
                         $"{ready} did not appear under heaptrack");
                 await Task.Delay(50, ct);
             }
@@ -102,11 +107,13 @@ public static class BoundaryProfiler
             ?? throw new ProcessFailedException($"heaptrack -o {output}", heaptrack.ExitCode, artifact, "heaptrack wrote no data file");
     }
 
-    /// <summary>SIGTERM to the profiled daemon (heaptrack's child that is not its interpreter), then wait for heaptrack
+    /// <summary>SIGTERM to the profiled daemon (heaptrack's child that is neither its interpreter nor its compressor), then wait for heaptrack
     /// to finish writing; SIGKILL to what is left of our process tree after the grace period.</summary>
     private static async Task StopDaemonAsync(Process heaptrack, TimeSpan grace)
     {
-        foreach (var pid in Children(heaptrack.Id).Where(p => Posix.ReadComm(p) is { } c && !c.StartsWith("heaptrack", StringComparison.Ordinal)))
+        // heaptrack's other children are its interpreter and the compressor writing the data file.
+        foreach (var pid in Children(heaptrack.Id).Where(p => Posix.ReadComm(p) is { } c && !c.StartsWith("heaptrack", StringComparison.Ordinal)
+                     && c is not ("zstd" or "gzip" or "bzip2" or "xz")))
             Posix.Kill(pid, Posix.SigTerm);
         using var wait = new CancellationTokenSource(grace + TimeSpan.FromSeconds(60));
         try

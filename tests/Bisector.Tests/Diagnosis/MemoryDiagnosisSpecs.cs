@@ -147,4 +147,48 @@ public sealed class MemoryDiagnosisSpecs
         Assert.False(tornParsed);
         Assert.False(HeapCounters.TryParse(ReadOnlySpan<byte>.Empty, out _));
     }
+
+    [Fact]
+    public void I_can_compare_two_heaptrack_prints_by_allocation_site()
+    {
+        // Arrange: the shape heaptrack_print 1.4 writes (-p -T), trimmed; addresses differ between the two runs
+        const string good = """
+            PEAK MEMORY CONSUMERS
+            6.29M peak memory consumed over 1 calls from
+            load_catalog
+              at src/daemon/main.c:54
+              in /a/demod
+            main
+              at src/daemon/main.c:159
+            6.29M consumed over 1 calls from:
+                __libc_start_call_main
+
+            72.70K peak memory consumed over 1 calls from
+            0x7f197baa57b9
+              in /lib/x86_64-linux-gnu/libstdc++.so.6
+            72.70K consumed over 1 calls from:
+                call_init
+
+            MOST TEMPORARY ALLOCATIONS
+            8000 temporary allocations of 8000 allocations in total (100.00%) from
+            handle
+              at src/daemon/main.c:96
+            serve
+            8000 temporary allocations of 8000 allocations in total (100.00%) from:
+                main
+            """;
+        var bad = good.Replace("0x7f197baa57b9", "0x7f28d50a57b9").Replace("6.29M", "10.29M")
+            + "\n\n16658 temporary allocations of 16658 allocations in total (99.00%) from\nread_small_file\n  at src/store/reader.c:30\ncache_refresh\n";
+
+        // Act
+        var text = BoundaryProfile.Compare(BoundaryProfile.Parse(good), BoundaryProfile.Parse(bad));
+
+        // Assert
+        var lines = text.Split('\n');
+        Assert.Equal("peak bytes (good → bad):", lines[0]);
+        Assert.Equal("  6.29 → 10.29 MiB  load_catalog ← main ← __libc_start_call_main", lines[1]);
+        Assert.Equal("temporary allocations (good → bad):", lines[2]);
+        Assert.Equal("  0 → 16658  read_small_file ← cache_refresh", lines[3]);
+        Assert.Equal(4, lines.Length);
+    }
 }
