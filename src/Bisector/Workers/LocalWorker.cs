@@ -194,11 +194,13 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             string? heapFile = null;
             if (Recipe.Sampling.HeapCounters)
             {
-                // The shim publishes as often as we sample: more often would only cost the daemon CPU.
+                // The shim publishes as often as we sample, but at most every 100 ms: mallinfo2() walks the free
+                // lists under the arena lock (~1 ms on a busy heap, docs/benchmarks-diagnosis.md), so faster would
+                // cost the daemon more than 1% CPU.
                 heapFile = Path.Combine(_runDir!, "heapstats");
                 daemonEnv["BISECTOR_HEAP_PRELOAD"] = await Diagnosis.HeapShim.EnsureBuiltAsync(worker.Name, ct: ct);
                 daemonEnv[Diagnosis.HeapShim.FileEnv] = heapFile;
-                daemonEnv[Diagnosis.HeapShim.IntervalEnv] = Math.Max(1, (long)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+                daemonEnv[Diagnosis.HeapShim.IntervalEnv] = Math.Max(100, (long)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
             }
 
             _daemonCgroup = CgroupMemory.Create(worker.Name, unique, Recipe.Run.MemoryLimitBytes);
