@@ -61,7 +61,8 @@ public sealed class RunEngine(Action<string> log)
         var run = await store.GetRunAsync(runId, ct)
             ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status'");
         var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!
-            with { ResultsDirectory = resultsDirectory };
+            with
+        { ResultsDirectory = resultsDirectory };
         var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
         if (recipe.Hash != run.RecipeHash)
         {
