@@ -60,9 +60,8 @@ public sealed class RunEngine(Action<string> log)
         await using var store = await ResultsStore.OpenAsync(DatabasePath(resultsDirectory), ct);
         var run = await store.GetRunAsync(runId, ct)
             ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status'");
-        var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!
-            with
-        { ResultsDirectory = resultsDirectory };
+        var stored = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!;
+        var options = stored with { ResultsDirectory = resultsDirectory };
         var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
         if (recipe.Hash != run.RecipeHash)
         {
