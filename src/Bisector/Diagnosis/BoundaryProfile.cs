@@ -76,11 +76,17 @@ public static partial class BoundaryProfile
 
         var text = new StringBuilder();
         text.Append("peak bytes (good → bad):\n");
-        foreach (var r in rows.OrderByDescending(r => Math.Abs(r.PeakBad - r.PeakGood)).Take(top).Where(r => r.PeakBad != r.PeakGood))
+        var peaks = rows.OrderByDescending(r => Math.Abs(r.PeakBad - r.PeakGood)).Take(top).Where(r => r.PeakBad != r.PeakGood).ToList();
+        foreach (var r in peaks)
             text.Append(CultureInfo.InvariantCulture, $"  {Mb(r.PeakGood)} → {Mb(r.PeakBad)} MiB  {Stack(r.Site)}\n");
+        if (peaks.Count == 0)
+            text.Append("  (no site's share of the peak changed)\n");
         text.Append("temporary allocations (good → bad):\n");
-        foreach (var r in rows.OrderByDescending(r => Math.Abs(r.TempBad - r.TempGood)).Take(top).Where(r => r.TempBad != r.TempGood))
+        var temporaries = rows.OrderByDescending(r => Math.Abs(r.TempBad - r.TempGood)).Take(top).Where(r => r.TempBad != r.TempGood).ToList();
+        foreach (var r in temporaries)
             text.Append(CultureInfo.InvariantCulture, $"  {r.TempGood} → {r.TempBad}  {Stack(r.Site)}\n");
+        if (temporaries.Count == 0)
+            text.Append("  (no change)\n");
         return text.ToString().TrimEnd('\n');
     }
 

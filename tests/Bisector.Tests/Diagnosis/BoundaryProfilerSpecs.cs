@@ -33,6 +33,7 @@ public sealed class BoundaryProfilerSpecs(ITestOutputHelper output)
         var temporary = comparison.Split('\n').SkipWhile(l => !l.StartsWith("temporary", StringComparison.Ordinal)).Skip(1)
             .TakeWhile(l => l.StartsWith("  ", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(temporary);
+        Assert.DoesNotContain("(no change)", temporary[0]);
         Assert.Contains("read_small_file", temporary[0]);
     }
 }
