@@ -142,25 +142,25 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
         var heap = good.HasHeap && bad.HasHeap;
         var details = new List<string>
         {
-            F($"{bad.RssMetric}: good {Mb(good.RssLevel)} MiB, {Rate(good.RssSlope)} MiB/min; bad {Mb(bad.RssLevel)} MiB, {Rate(bad.RssSlope)} MiB/min " +
-              $"(early/late half of the window: {Rate(bad.RssEarlySlope)}/{Rate(bad.RssLateSlope)} MiB/min)"),
+            $"{bad.RssMetric}: good {Mb(good.RssLevel)} MiB, {Rate(good.RssSlope)} MiB/min; bad {Mb(bad.RssLevel)} MiB, {Rate(bad.RssSlope)} MiB/min " +
+              $"(early/late half of the window: {Rate(bad.RssEarlySlope)}/{Rate(bad.RssLateSlope)} MiB/min)",
         };
         if (heap)
         {
-            details.Add(F($"heap in use (arena + mmapped chunks): good {Mb(good.InUseLevel!.Value)} MiB, {Rate(good.InUseSlope!.Value)} MiB/min; " +
-                          $"bad {Mb(bad.InUseLevel!.Value)} MiB, {Rate(bad.InUseSlope!.Value)} MiB/min (early/late {Rate(bad.InUseEarlySlope!.Value)}/{Rate(bad.InUseLateSlope!.Value)})"));
-            details.Add(F($"free inside the arena: good {Mb(good.FreeLevel ?? 0)} MiB, {Rate(good.FreeSlope ?? 0)} MiB/min; bad {Mb(bad.FreeLevel ?? 0)} MiB, {Rate(bad.FreeSlope ?? 0)} MiB/min"));
-            details.Add(F($"malloc heap (arena + mmapped): good {Mb(good.HeapLevel ?? 0)} MiB, bad {Mb(bad.HeapLevel ?? 0)} MiB, growing {Rate(bad.HeapSlope ?? 0)} MiB/min"));
+            details.Add($"heap in use (arena + mmapped chunks): good {Mb(good.InUseLevel!.Value)} MiB, {Rate(good.InUseSlope!.Value)} MiB/min; " +
+                          $"bad {Mb(bad.InUseLevel!.Value)} MiB, {Rate(bad.InUseSlope!.Value)} MiB/min (early/late {Rate(bad.InUseEarlySlope!.Value)}/{Rate(bad.InUseLateSlope!.Value)})");
+            details.Add($"free inside the arena: good {Mb(good.FreeLevel ?? 0)} MiB, {Rate(good.FreeSlope ?? 0)} MiB/min; bad {Mb(bad.FreeLevel ?? 0)} MiB, {Rate(bad.FreeSlope ?? 0)} MiB/min");
+            details.Add($"malloc heap (arena + mmapped): good {Mb(good.HeapLevel ?? 0)} MiB, bad {Mb(bad.HeapLevel ?? 0)} MiB, growing {Rate(bad.HeapSlope ?? 0)} MiB/min");
         }
 
-        details.Add(F($"method: level = median of the window's last third, slope = Theil–Sen after the warm-up, medians of {good.Trials} good and {bad.Trials} bad trial(s) " +
-                      $"over a {Seconds(bad.WindowSeconds)} s window; changes below {Mb(threshold)} MiB are treated as noise"));
+        details.Add($"method: level = median of the window's last third, slope = Theil–Sen after the warm-up, medians of {good.Trials} good and {bad.Trials} bad trial(s) " +
+                      $"over a {Seconds(bad.WindowSeconds)} s window; changes below {Mb(threshold)} MiB are treated as noise");
 
         GrowthKind kind;
         string headline;
         if (rssGrowth > threshold)
         {
-            var grows = F($"{bad.RssMetric} grows {Rate(bad.RssSlope)} MiB/min (good: {Rate(good.RssSlope)})");
+            var grows = $"{bad.RssMetric} grows {Rate(bad.RssSlope)} MiB/min (good: {Rate(good.RssSlope)})";
             if (heap)
             {
                 var inUseGrowth = (bad.InUseSlope!.Value - good.InUseSlope!.Value) * minutes;
@@ -171,34 +171,34 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
                     if (LevelsOff(bad.InUseEarlySlope!.Value, bad.InUseLateSlope!.Value))
                     {
                         kind = GrowthKind.WorkingSet;
-                        headline = F($"larger working set or cache: heap in-use grew {Rate(bad.InUseEarlySlope!.Value)} MiB/min, then levelled off at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseLateSlope!.Value)} MiB/min); {grows}");
+                        headline = $"larger working set or cache: heap in-use grew {Rate(bad.InUseEarlySlope!.Value)} MiB/min, then levelled off at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseLateSlope!.Value)} MiB/min); {grows}";
                     }
                     else
                     {
                         kind = GrowthKind.Leak;
-                        headline = F($"leak: heap in-use grows {Rate(bad.InUseSlope!.Value)} MiB/min along with {bad.RssMetric} ({Rate(bad.RssSlope)} MiB/min); free in arena {Rate(bad.FreeSlope ?? 0)} MiB/min");
+                        headline = $"leak: heap in-use grows {Rate(bad.InUseSlope!.Value)} MiB/min along with {bad.RssMetric} ({Rate(bad.RssSlope)} MiB/min); free in arena {Rate(bad.FreeSlope ?? 0)} MiB/min";
                     }
                 }
                 else if (heapGrowth >= ExplainedShare * rssGrowth || freeGrowth >= ExplainedShare * rssGrowth)
                 {
                     kind = GrowthKind.Fragmentation;
-                    headline = F($"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}");
+                    headline = $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}";
                 }
                 else
                 {
                     kind = GrowthKind.NonHeap;
-                    headline = F($"non-heap growth: {grows} while the malloc heap grows {Rate(bad.HeapSlope ?? 0)} MiB/min — mmap, thread stacks or another allocator");
+                    headline = $"non-heap growth: {grows} while the malloc heap grows {Rate(bad.HeapSlope ?? 0)} MiB/min — mmap, thread stacks or another allocator";
                 }
             }
             else if (LevelsOff(bad.RssEarlySlope, bad.RssLateSlope))
             {
                 kind = GrowthKind.WorkingSet;
-                headline = F($"grows then levels off (a larger working set or cache?): {grows}, late half {Rate(bad.RssLateSlope)} MiB/min; without heap counters (sampling.heap-counters) this is judged from RSS alone");
+                headline = $"grows then levels off (a larger working set or cache?): {grows}, late half {Rate(bad.RssLateSlope)} MiB/min; without heap counters (sampling.heap-counters) this is judged from RSS alone";
             }
             else
             {
                 kind = GrowthKind.Growth;
-                headline = F($"memory growth: {grows}; without heap counters RSS alone cannot tell a leak from fragmentation — set sampling.heap-counters: true");
+                headline = $"memory growth: {grows}; without heap counters RSS alone cannot tell a leak from fragmentation — set sampling.heap-counters: true";
             }
         }
         else if (Math.Abs(step) > threshold)
@@ -206,14 +206,14 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
             kind = GrowthKind.LevelStep;
             var inUseStep = heap ? bad.InUseLevel!.Value - good.InUseLevel!.Value : 0;
             var inUse = !heap ? "; judged from RSS alone (no heap counters)"
-                : Math.Abs(inUseStep) >= ExplainedShare * Math.Abs(step) ? F($"; in the malloc heap (in-use {Signed(inUseStep)} MiB)")
-                : F($"; outside the malloc heap (in-use {Signed(inUseStep)} MiB): static data, mmap or stacks");
-            headline = F($"level step without growth: {bad.RssMetric} {Signed(step)} MiB ({Mb(good.RssLevel)} → {Mb(bad.RssLevel)} MiB), flat at {Rate(bad.RssSlope)} MiB/min{inUse}");
+                : Math.Abs(inUseStep) >= ExplainedShare * Math.Abs(step) ? $"; in the malloc heap (in-use {Signed(inUseStep)} MiB)"
+                : $"; outside the malloc heap (in-use {Signed(inUseStep)} MiB): static data, mmap or stacks";
+            headline = $"level step without growth: {bad.RssMetric} {Signed(step)} MiB ({Mb(good.RssLevel)} → {Mb(bad.RssLevel)} MiB), flat at {Rate(bad.RssSlope)} MiB/min{inUse}";
         }
         else
         {
             kind = GrowthKind.NoChange;
-            headline = F($"no memory change above {Mb(threshold)} MiB between the good and bad sides: {bad.RssMetric} {Signed(step)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min");
+            headline = $"no memory change above {Mb(threshold)} MiB between the good and bad sides: {bad.RssMetric} {Signed(step)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min";
         }
 
         return new MemoryDiagnosis(kind, headline, details, good, bad);
@@ -227,8 +227,7 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
 
     private static string Signed(double bytes) => (bytes / MiB).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
 
+    // Every number in the text goes through these helpers, so the text is the same under any culture.
     private static string Seconds(double s) => s.ToString("0.#", CultureInfo.InvariantCulture);
 
-    // Every number is pre-formatted with the invariant culture above; F only marks the lines for readers.
-    private static string F(string s) => s;
 }
