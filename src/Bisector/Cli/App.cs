@@ -17,8 +17,10 @@ public static class App
             ExportCommand.Create(),
             WorkersCommand.Create(),
             BenchCommand.Create(),
+            CleanCommand.Create(),
         };
-        return await root.Parse(args).InvokeAsync();
+        using var interrupts = new Interrupts();
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupts.Token);
     }
 
     /// <summary>The one place failures become exit codes: typed errors print their message, never a stack trace.</summary>

@@ -45,6 +45,15 @@ internal static class StatusCommand
         await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + good anchor");
         await output.WriteLineAsync($"builds     {builds.Count(b => b.Status is "Built" or "Cached")} ok, {builds.Count(b => b.Status is "Failed" or "TimedOut")} failed");
         await output.WriteLineAsync($"trials     {trials.Count(t => t.Outcome == "Ok")} ok, {trials.Count(t => t.Outcome != "Ok")} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
+        if (row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner)
+        {
+            // 'running' in the database only means nobody marked it otherwise; a killed process cannot.
+            var inFlight = await store.GetInFlightAsync(row.Id, ct);
+            await output.WriteLineAsync(RunJanitor.IsAlive(owner) || owner.Pid == Environment.ProcessId
+                ? $"process    {owner.Pid} on {owner.Host}; {inFlight.Count} build(s)/trial(s) in flight"
+                : $"process    {owner.Pid} on {owner.Host} is gone; 'bisector resume {row.Id}' continues it ({inFlight.Count} unfinished)");
+        }
+
         foreach (var group in trials.GroupBy(t => t.Position).OrderBy(g => g.Key))
         {
             var commit = commits.FirstOrDefault(c => c.Position == group.Key);

@@ -262,18 +262,18 @@ public sealed class Pathspec
                     sb.Append(pathname ? "[^/]" : ".");
                     break;
                 case '*':
-                {
-                    var start = i;
-                    while (i + 1 < pattern.Length && pattern[i + 1] == '*') i++;
-                    var stars = i - start + 1;
-                    if (!pathname) { sb.Append(".*"); break; }
-                    var atComponentStart = start == 0 || pattern[start - 1] == '/';
-                    var next = i + 1 < pattern.Length ? pattern[i + 1] : '\0';
-                    if (stars >= 2 && atComponentStart && next == '/') { sb.Append("(?:.*/)?"); i++; }
-                    else if (stars >= 2 && atComponentStart && next == '\0') sb.Append(".*");
-                    else sb.Append("[^/]*");
-                    break;
-                }
+                    {
+                        var start = i;
+                        while (i + 1 < pattern.Length && pattern[i + 1] == '*') i++;
+                        var stars = i - start + 1;
+                        if (!pathname) { sb.Append(".*"); break; }
+                        var atComponentStart = start == 0 || pattern[start - 1] == '/';
+                        var next = i + 1 < pattern.Length ? pattern[i + 1] : '\0';
+                        if (stars >= 2 && atComponentStart && next == '/') { sb.Append("(?:.*/)?"); i++; }
+                        else if (stars >= 2 && atComponentStart && next == '\0') sb.Append(".*");
+                        else sb.Append("[^/]*");
+                        break;
+                    }
                 case '[':
                     i = AppendClass(pattern, i, pathname, sb, original);
                     break;
@@ -287,9 +287,18 @@ public sealed class Pathspec
 
     private static readonly Dictionary<string, string> PosixClasses = new(StringComparer.Ordinal)
     {
-        ["alnum"] = "a-zA-Z0-9", ["alpha"] = "a-zA-Z", ["blank"] = " \\t", ["cntrl"] = "\\x00-\\x1F\\x7F",
-        ["digit"] = "0-9", ["graph"] = "\\x21-\\x7E", ["lower"] = "a-z", ["print"] = "\\x20-\\x7E",
-        ["punct"] = "!-/:-@\\[-`{-~", ["space"] = "\\s", ["upper"] = "A-Z", ["xdigit"] = "0-9A-Fa-f",
+        ["alnum"] = "a-zA-Z0-9",
+        ["alpha"] = "a-zA-Z",
+        ["blank"] = " \\t",
+        ["cntrl"] = "\\x00-\\x1F\\x7F",
+        ["digit"] = "0-9",
+        ["graph"] = "\\x21-\\x7E",
+        ["lower"] = "a-z",
+        ["print"] = "\\x20-\\x7E",
+        ["punct"] = "!-/:-@\\[-`{-~",
+        ["space"] = "\\s",
+        ["upper"] = "A-Z",
+        ["xdigit"] = "0-9A-Fa-f",
     };
 
     private static int AppendClass(string p, int open, bool pathname, StringBuilder sb, string original)

@@ -50,6 +50,7 @@ public sealed class RunEngine(Action<string> log)
                 await File.ReadAllTextAsync(recipe.SourceFile, ct), JsonSerializer.Serialize(recipe, Json), JsonSerializer.Serialize(options, Json),
                 options.CommandLine, ToolInfo.Version, JsonSerializer.Serialize(ToolInfo.Host(), Json), null, null),
             commits, ct);
+        await store.ClaimRunAsync(RunJanitor.Me(runId), ct);
         log($"run {runId} → {store.Path}");
         return await ExecuteAsync(store, runId, options, recipe, selection, ct);
     }
@@ -73,6 +74,14 @@ public sealed class RunEngine(Action<string> log)
         var selection = CommitSelector.Select(
             options.RepositoryPath, options.Range, options.Paths,
             new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+        // A killed orchestrator leaves daemons, cgroups, worktrees and half-done work behind; a live one must be left alone.
+        var cleanup = await RunJanitor.CleanAsync(store, run, ct);
+        if (cleanup.FoundAnything)
+        {
+            log("cleaned up after the previous process: " + cleanup.Describe());
+        }
+
+        await store.ClaimRunAsync(RunJanitor.Me(run.Id), ct);
         await store.SetRunStatusAsync(run.Id, RunStatus.Running, null, null, ct);
         log($"resuming run {run.Id}: {(await store.GetTrialsAsync(run.Id, ct)).Count} trial(s) already stored");
         return await ExecuteAsync(store, run.Id, options, recipe, selection, ct);
@@ -84,13 +93,14 @@ public sealed class RunEngine(Action<string> log)
         var positions = new List<Commit> { selection.Good };
         positions.AddRange(selection.Candidates);
         var reportDirectory = Path.Combine(options.ResultsDirectory, runId);
-        var workRoot = Path.Combine(Path.GetTempPath(), $"bisector-{runId}");
+        var workRoot = RunJanitor.WorkRoot(runId);
         var builder = new Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.Combine(workRoot, "build"));
         var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(workRoot, "t"));
         var pool = new TrialScheduler(workers);
         var measurer = new Measurer(store, runId, recipe, positions, builder, pool, log);
 
         SearchOutcome? outcome = null;
+        RunJanitor.Register(runId);
         try
         {
             outcome = await SearchEngine.RunAsync(
@@ -110,12 +120,12 @@ public sealed class RunEngine(Action<string> log)
         }
         catch (OperationCanceledException)
         {
-            await store.SetRunStatusAsync(runId, RunStatus.Interrupted, null, "interrupted", CancellationToken.None);
+            await TrySetStatusAsync(store, runId, RunStatus.Interrupted, "interrupted; 'bisector resume' continues it");
             throw;
         }
         catch (BisectorException e)
         {
-            await store.SetRunStatusAsync(runId, RunStatus.Failed, null, e.Message, CancellationToken.None);
+            await TrySetStatusAsync(store, runId, RunStatus.Failed, e.Message);
             throw;
         }
         finally
@@ -126,6 +136,7 @@ public sealed class RunEngine(Action<string> log)
             }
 
             TryDelete(workRoot);
+            RunJanitor.Unregister(runId);
         }
 
         var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, positions, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, log, ct);
@@ -136,6 +147,19 @@ public sealed class RunEngine(Action<string> log)
 
         var report = await ReportAssembler.WriteAsync(store, runId, reportDirectory, CancellationToken.None);
         return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline };
+    }
+
+    /// <summary>Best effort: when the database itself failed (disk full), the original error is the one to report.</summary>
+    private static async Task TrySetStatusAsync(ResultsStore store, string runId, string status, string summary)
+    {
+        try
+        {
+            await store.SetRunStatusAsync(runId, status, null, summary, CancellationToken.None);
+        }
+        catch (StorageException)
+        {
+            // The status stays 'running'; resume sees the owner is gone and continues all the same.
+        }
     }
 
     private static Recipe ApplyOverrides(Recipe recipe, RunOptions options) =>
@@ -195,20 +219,24 @@ public sealed class RunEngine(Action<string> log)
                 var mine = stored.Where(t => t.Position == request.Position).ToList();
                 var ok = mine.Count(t => t.Outcome == nameof(TrialOutcome.Ok));
                 var missing = _wanted[request.Position] - ok;
+
+                // After a crash the stored indexes can have gaps (a trial in flight was lost): never reuse one.
+                var first = mine.Count == 0 ? 0 : (int)mine.Max(t => t.TrialIndex) + 1;
                 for (var i = 0; i < missing; i++)
                 {
-                    specs.Add(new TrialSpec(commit, build.Artifact!, recipe, mine.Count + i, $"{runId}-{request.Position}-{mine.Count + i}"));
+                    specs.Add(new TrialSpec(commit, build.Artifact!, recipe, first + i, $"{runId}-{request.Position}-{first + i}"));
                 }
             }
 
             if (specs.Count > 0)
             {
                 log($"round {_round}: {specs.Count} trial(s) of {specs.Select(s => s.Commit.Sha).Distinct().Count()} commit(s)");
+                await store.AddInFlightAsync(runId, "trial", specs.Select(s => s.TrialKey).ToList(), ct);
                 await pool.RunAsync(specs, async (spec, result) =>
                 {
                     var position = IndexOf(spec.Commit);
                     await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host.Split('/')[^1], result.Host,
-                        result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, CancellationToken.None);
+                        result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, spec.TrialKey, CancellationToken.None);
                     log($"  {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}");
                 }, ct);
             }
@@ -258,9 +286,22 @@ public sealed class RunEngine(Action<string> log)
             }
 
             log($"build {commit.ShortSha} {commit.Subject}");
-            var build = await builder.BuildAsync(commit, ct);
+            await store.AddInFlightAsync(runId, "build", [commit.Sha], ct);
+            BuildResult build;
+            try
+            {
+                build = await builder.BuildAsync(commit, ct);
+            }
+            catch (IOException e)
+            {
+                // The artifact cache lives in the results folder: a full disk there stops the run, it is no build failure.
+                throw new StorageException($"cannot build {commit.ShortSha} into the artifact cache: {e.Message}",
+                    "Free space in the results folder (or move it with --results), then 'bisector resume' continues; everything stored before is kept", e);
+            }
+
             log($"  {build.Status} in {build.Duration.TotalSeconds:0.0}s");
             await store.AddBuildAsync(runId, build, recipe.Hash, ct);
+            await store.RemoveInFlightAsync(runId, "build", commit.Sha, ct);
             _builds[commit.Sha] = build;
             return build;
         }

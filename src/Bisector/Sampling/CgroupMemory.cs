@@ -46,6 +46,41 @@ public sealed class CgroupMemory
         ? System.IO.Path.Combine(mount, "memory", "bisector")
         : System.IO.Path.Combine(mount, "bisector");
 
+    /// <summary>
+    /// The memory cgroup a running process already belongs to (a container engine's <c>docker/&lt;id&gt;</c> or
+    /// <c>libpod_parent/libpod-&lt;id&gt;</c>), read from <c>/proc/PID/cgroup</c>; null when the process is gone.
+    /// </summary>
+    public static CgroupMemory? OfProcess(int pid, string mount = DefaultMount)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines($"/proc/{pid}/cgroup");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        var version = DetectVersion(mount);
+        foreach (var parts in lines.Select(l => l.Split(':', 3)).Where(p => p.Length == 3))
+        {
+            // v1: "4:memory:/docker/<id>"; v2: "0::/system.slice/docker-<id>.scope".
+            var relative = parts[2].TrimStart('/');
+            if (version == CgroupVersion.V1 && parts[1].Split(',').Contains("memory"))
+            {
+                return new CgroupMemory(version, System.IO.Path.Combine(mount, "memory", relative));
+            }
+
+            if (version == CgroupVersion.V2 && parts[0] == "0")
+            {
+                return new CgroupMemory(version, System.IO.Path.Combine(mount, relative));
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Creates <c>bisector/&lt;name&gt;</c> and, when <paramref name="limitBytes"/> is given, limits memory and
     /// disables swap for it so the limit really bounds the daemon.</summary>
     /// <exception cref="WorkerException">The cgroup hierarchy is not writable or lacks the memory controller.</exception>

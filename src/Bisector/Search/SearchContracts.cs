@@ -53,4 +53,8 @@ public sealed record SearchOutcome(
     /// <summary>Change points found over the whole commit series (exhaustive strategy only), on the plateau and the
     /// slope, so a level step can be told from a change in growth rate.</summary>
     public IReadOnlyList<ChangePoint> ChangePoints { get; init; } = [];
+
+    /// <summary>Measured positions whose trials fall into two separated groups (see <see cref="Modality"/>); their
+    /// medians and comparisons describe neither group, so the report must show them.</summary>
+    public IReadOnlyList<BimodalityWarning> Bimodal { get; init; } = [];
 }

@@ -159,6 +159,15 @@ public static class SearchEngine
                 }
                 if (best >= 0) chosen.Add(new MeasureRequest(best, NextBatch(best)));
             }
+            // Every split's side levels lean on the anchors; an anchor known from 5 trials cannot tell a 40-trial
+            // position apart from itself, so the anchors keep up with the most-measured position.
+            if (chosen.Count > 0)
+            {
+                var most = chosen.Max(r => Count(r.Position) + r.AdditionalTrials);
+                foreach (var anchor in new[] { 0, n })
+                    if (Count(anchor) < most && NextBatch(anchor) > 0)
+                        chosen.Add(new MeasureRequest(anchor, NextBatch(anchor)));
+            }
             return chosen;
         }
 
@@ -184,7 +193,7 @@ public static class SearchEngine
                 _capHit = true;
             var post = Posterior();
             var mass = Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
-            if (check.Verdict is Verdict.Same or Verdict.Improved && !lastAttempt && BudgetLeft)
+            if (check.Verdict != Verdict.Regressed && !lastAttempt && BudgetLeft)
                 return null;
             if (check.Verdict != Verdict.Regressed)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
@@ -205,11 +214,14 @@ public static class SearchEngine
                 foreach (var p in measured)
                     versusGood[p] = Compare(Values(0), Values(p));
             var posterior = Count(0) > 0 && Count(n) > 0 ? Posterior() : Enumerable.Repeat(1.0 / n, n).ToArray();
+            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p))).OfType<BimodalityWarning>().ToArray();
+            var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal.Length} commit(s) with bimodal trials: {bimodal[0].Message}.";
             return new SearchOutcome(status, culprit, first, last, confidence, boundary, posterior, versusGood, _rounds,
-                _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}"))
+                _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}{warning}"))
             {
                 Strategy = o.Strategy,
                 ChangePoints = o.Strategy == SearchStrategy.Exhaustive ? DetectChanges() : [],
+                Bimodal = bimodal,
             };
         }
 

@@ -9,8 +9,9 @@ public static class Comparisons
     public const int MinimumTrialsPerSide = 2;
 
     /// <summary>
-    /// Regressed/Improved: the Mann–Whitney test rejects at <paramref name="alpha"/> and the Hodges–Lehmann shift is at
-    /// least <paramref name="threshold"/> in the bad/good direction. Same: the (1 − 2α) interval of the shift lies
+    /// Regressed/Improved: the Mann–Whitney test rejects at <paramref name="alpha"/>, the Hodges–Lehmann shift is at
+    /// least half of <paramref name="threshold"/> in the bad/good direction and its interval is not inside ±threshold
+    /// (a change that matters cannot be ruled out). Same: the (1 − 2α) interval of the shift lies
     /// inside ±threshold — an equivalence test (TOST at α), so "Same" needs evidence, not just a large p-value; with a
     /// zero threshold Same is impossible. Anything else, including fewer than two trials a side, is Unknown.
     /// Non-finite values (e.g. a trial with no samples after the warm-up) are left out and counted in the explanation.
@@ -45,15 +46,17 @@ public static class Comparisons
         // Positive "worse" means the candidate moved in the regressing direction.
         var worse = direction == RegressionDirection.Increase ? shift.Shift : -shift.Shift;
         var significant = test.PValue < alpha;
-        var big = Math.Abs(shift.Shift) >= threshold && shift.Shift != 0;
         var inside = threshold > 0 && shift.Low > -threshold && shift.High < threshold;
+        // Half the threshold is the middle of the indifference zone between "no change" and "a change that matters":
+        // a true change of exactly the threshold is then called as soon as it is significant, not half the time.
+        var big = Math.Abs(shift.Shift) >= threshold / 2 && shift.Shift != 0 && !inside;
 
         var (verdict, why) = (significant, big, inside) switch
         {
-            (true, true, _) when worse > 0 => (Verdict.Regressed, "p < α and the shift is at least the threshold in the regressing direction"),
-            (true, true, _) => (Verdict.Improved, "p < α and the shift is at least the threshold in the improving direction"),
+            (true, true, _) when worse > 0 => (Verdict.Regressed, "p < α, the shift is at least half the threshold in the regressing direction and the interval reaches the threshold"),
+            (true, true, _) => (Verdict.Improved, "p < α, the shift is at least half the threshold in the improving direction and the interval reaches the threshold"),
             (_, _, true) => (Verdict.Same, "the confidence interval of the shift lies inside ±threshold"),
-            (true, false, _) => (Verdict.Unknown, "significant but smaller than the threshold, and the interval is not inside ±threshold"),
+            (true, false, _) => (Verdict.Unknown, "significant but below half the threshold, and the interval is not inside ±threshold"),
             _ => (Verdict.Unknown, threshold > 0
                 ? "not significant, and the interval is too wide to show the shift is inside ±threshold"
                 : "not significant (with a zero threshold 'Same' cannot be shown)"),

@@ -123,25 +123,26 @@ public sealed class ResultsStore : IAsyncDisposable
         return rows.FirstOrDefault(r => r.Id == id) ?? rows.FirstOrDefault();
     }
 
+    // Typed columns only: Dapper maps an untyped literal such as '' by the provider's guess (byte[]), which broke 'status --list'.
     public async Task<IReadOnlyList<RunRow>> ListRunsAsync(CancellationToken ct = default) =>
         (await _connection.QueryAsync<RunRow>(new CommandDefinition(
             """
             SELECT id AS Id, created_at AS CreatedAt, ended_at AS EndedAt, status AS Status, repo_path AS RepoPath,
                    range_spec AS RangeSpec, paths_json AS PathsJson, recipe_name AS RecipeName, recipe_hash AS RecipeHash,
-                   recipe_file AS RecipeFile, '' AS RecipeYaml, '' AS RecipeJson, options_json AS OptionsJson, command_line AS CommandLine,
+                   recipe_file AS RecipeFile, recipe_yaml AS RecipeYaml, recipe_json AS RecipeJson, options_json AS OptionsJson, command_line AS CommandLine,
                    tool_version AS ToolVersion, host_info AS HostInfo, outcome_json AS OutcomeJson, summary AS Summary
             FROM runs ORDER BY created_at, rowid
             """, cancellationToken: ct))).ToList();
 
     public async Task SetRunStatusAsync(string runId, string status, string? outcomeJson, string? summary, CancellationToken ct = default) =>
-        await _connection.ExecuteAsync(new CommandDefinition(
+        await WritingAsync($"status of run {runId}", () => _connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE runs SET status = @status, outcome_json = COALESCE(@outcomeJson, outcome_json),
                             summary = COALESCE(@summary, summary),
                             ended_at = CASE WHEN @status = 'running' THEN NULL ELSE @now END
             WHERE id = @runId
             """,
-            new { runId, status, outcomeJson, summary, now = Now() }, cancellationToken: ct));
+            new { runId, status, outcomeJson, summary, now = Now() }, cancellationToken: ct)));
 
     public async Task<IReadOnlyList<CommitRow>> GetCommitsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<CommitRow>(new CommandDefinition(
@@ -151,7 +152,7 @@ public sealed class ResultsStore : IAsyncDisposable
             """, new { runId }, cancellationToken: ct))).ToList();
 
     public async Task AddBuildAsync(string runId, BuildResult build, string recipeHash, CancellationToken ct = default) =>
-        await _connection.ExecuteAsync(new CommandDefinition(
+        await WritingAsync($"build of {build.CommitSha[..Math.Min(12, build.CommitSha.Length)]}", () => _connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO builds (run_id, sha, recipe_hash, status, duration_ms, log, fixups_json, artifact_dir, content_hash, created_at)
             VALUES (@runId, @Sha, @recipeHash, @Status, @DurationMs, @Log, @FixupsJson, @ArtifactDir, @ContentHash, @now)
@@ -168,7 +169,7 @@ public sealed class ResultsStore : IAsyncDisposable
                 ArtifactDir = build.Artifact?.Directory,
                 ContentHash = build.Artifact?.ContentHash,
                 now = Now(),
-            }, cancellationToken: ct));
+            }, cancellationToken: ct)));
 
     public async Task<IReadOnlyList<BuildRow>> GetBuildsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<BuildRow>(new CommandDefinition(
@@ -182,9 +183,26 @@ public sealed class ResultsStore : IAsyncDisposable
     public async Task<long> AddTrialAsync(
         string runId, int position, string sha, int trialIndex, int round, string worker, string host,
         string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt,
-        IReadOnlyList<Sample> samples, CancellationToken ct = default)
+        IReadOnlyList<Sample> samples, string? trialKey = null, CancellationToken ct = default) =>
+        await WritingAsync($"trial {trialIndex} of {sha[..Math.Min(12, sha.Length)]}", async () =>
+        {
+            await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(ct);
+            var id = await InsertTrialAsync(tx, runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt, endedAt, samples, ct);
+            if (trialKey is not null)
+            {
+                // Same transaction: a trial is either stored and no longer in flight, or neither.
+                await _connection.ExecuteAsync(new CommandDefinition(
+                    "DELETE FROM in_flight WHERE run_id = @runId AND kind = 'trial' AND key = @trialKey", new { runId, trialKey }, tx, cancellationToken: ct));
+            }
+
+            await tx.CommitAsync(ct);
+            return id;
+        });
+
+    private async Task<long> InsertTrialAsync(
+        SqliteTransaction tx, string runId, int position, string sha, int trialIndex, int round, string worker, string host,
+        string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt, IReadOnlyList<Sample> samples, CancellationToken ct)
     {
-        await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(ct);
         var trialId = await _connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at)
@@ -211,7 +229,6 @@ public sealed class ResultsStore : IAsyncDisposable
             await insert.ExecuteNonQueryAsync(ct);
         }
 
-        await tx.CommitAsync(ct);
         return trialId;
     }
 
@@ -236,9 +253,73 @@ public sealed class ResultsStore : IAsyncDisposable
             new { runId }, cancellationToken: ct));
 
     public async Task AddRoundAsync(string runId, int number, IReadOnlyList<int> positions, string reason, CancellationToken ct = default) =>
-        await _connection.ExecuteAsync(new CommandDefinition(
+        await WritingAsync($"round {number}", () => _connection.ExecuteAsync(new CommandDefinition(
             "INSERT OR REPLACE INTO rounds (run_id, number, positions, reason) VALUES (@runId, @number, @positions, @reason)",
-            new { runId, number, positions = string.Join(',', positions), reason }, cancellationToken: ct));
+            new { runId, number, positions = string.Join(',', positions), reason }, cancellationToken: ct)));
+
+    /// <summary>Records which process on which host runs <paramref name="runId"/> now, replacing an earlier owner.</summary>
+    public async Task ClaimRunAsync(RunOwnerRow owner, CancellationToken ct = default) =>
+        await WritingAsync($"owner of run {owner.RunId}", () => _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR REPLACE INTO run_owners (run_id, host, pid, pid_start, work_root, claimed_at)
+            VALUES (@RunId, @Host, @Pid, @PidStart, @WorkRoot, @ClaimedAt)
+            """, owner, cancellationToken: ct)));
+
+    public async Task<RunOwnerRow?> GetOwnerAsync(string runId, CancellationToken ct = default) =>
+        await _connection.QuerySingleOrDefaultAsync<RunOwnerRow>(new CommandDefinition(
+            """
+            SELECT run_id AS RunId, host AS Host, pid AS Pid, pid_start AS PidStart, work_root AS WorkRoot, claimed_at AS ClaimedAt
+            FROM run_owners WHERE run_id = @runId
+            """, new { runId }, cancellationToken: ct));
+
+    /// <summary>Marks builds or trials as started; what is still here after a crash names the leftovers to look for.</summary>
+    public async Task AddInFlightAsync(string runId, string kind, IReadOnlyList<string> keys, CancellationToken ct = default) =>
+        await WritingAsync($"in-flight {kind}s of run {runId}", async () =>
+        {
+            await using var tx = await _connection.BeginTransactionAsync(ct);
+            foreach (var key in keys)
+            {
+                await _connection.ExecuteAsync(new CommandDefinition(
+                    "INSERT OR REPLACE INTO in_flight (run_id, kind, key, started_at) VALUES (@runId, @kind, @key, @now)",
+                    new { runId, kind, key, now = Now() }, tx, cancellationToken: ct));
+            }
+
+            await tx.CommitAsync(ct);
+            return keys.Count;
+        });
+
+    public async Task RemoveInFlightAsync(string runId, string kind, string? key, CancellationToken ct = default) =>
+        await WritingAsync($"in-flight {kind}s of run {runId}", () => _connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM in_flight WHERE run_id = @runId AND kind = @kind AND (@key IS NULL OR key = @key)",
+            new { runId, kind, key }, cancellationToken: ct)));
+
+    public async Task<IReadOnlyList<InFlightRow>> GetInFlightAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<InFlightRow>(new CommandDefinition(
+            "SELECT kind AS Kind, key AS Key, started_at AS StartedAt FROM in_flight WHERE run_id = @runId ORDER BY started_at, key",
+            new { runId }, cancellationToken: ct))).ToList();
+
+    /// <summary>
+    /// Runs a write and turns SQLite's failures into a <see cref="StorageException"/> that says what was being stored:
+    /// a full disk (SQLITE_FULL, or an I/O error while growing the WAL) must stop the run with a clear message, not a
+    /// stack trace. The failed transaction rolled back, so everything stored before it is intact.
+    /// </summary>
+    private async Task<T> WritingAsync<T>(string what, Func<Task<T>> write)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 13 or 10)
+        {
+            throw new StorageException($"cannot store the {what} in {Path}: the disk is full or failing ({e.Message})",
+                "Free space in the results folder (or move it with --results), then 'bisector resume' continues; everything stored before is kept", e);
+        }
+        catch (SqliteException e)
+        {
+            throw new StorageException($"cannot store the {what} in {Path}: {e.Message}",
+                "Check the results folder is writable; 'bisector resume' continues once it is", e);
+        }
+    }
 
     public async Task<IReadOnlyList<RoundRow>> GetRoundsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<RoundRow>(new CommandDefinition(

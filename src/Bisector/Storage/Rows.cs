@@ -60,6 +60,12 @@ public sealed record SampleRow(long TrialId, double Seconds, string Metric, doub
 
 public sealed record RoundRow(long Number, string Positions, string Reason);
 
+/// <summary>The process that last claimed a run; with <see cref="PidStart"/> a reused PID is not mistaken for it.</summary>
+public sealed record RunOwnerRow(string RunId, string Host, long Pid, string PidStart, string WorkRoot, string ClaimedAt);
+
+/// <summary>A build (key = SHA) or trial (key = trial key) that was started and not yet stored.</summary>
+public sealed record InFlightRow(string Kind, string Key, string StartedAt);
+
 /// <summary>A run's diagnosis: <see cref="Details"/> are newline-separated figures, <see cref="Diff"/> the culprit's
 /// patch limited to the run's paths, <see cref="Profile"/> the boundary allocation-site comparison (text), if made.</summary>
 public sealed record DiagnosisRow(

@@ -85,7 +85,27 @@ internal static class Schema
         );
         """,
 
-        // 2: why memory grew — the culprit's classified effect, its diff and the boundary profile, one row per run.
+        // 2: who runs a run (so resume can tell a dead orchestrator from a live one on another terminal) and what was
+        // in flight when it last wrote (so the leftovers of a killed orchestrator can be found by their unique names).
+        """
+        CREATE TABLE run_owners (
+            run_id        TEXT PRIMARY KEY REFERENCES runs(id),
+            host          TEXT NOT NULL,
+            pid           INTEGER NOT NULL,
+            pid_start     TEXT NOT NULL,
+            work_root     TEXT NOT NULL,
+            claimed_at    TEXT NOT NULL
+        );
+        CREATE TABLE in_flight (
+            run_id        TEXT NOT NULL REFERENCES runs(id),
+            kind          TEXT NOT NULL,
+            key           TEXT NOT NULL,
+            started_at    TEXT NOT NULL,
+            PRIMARY KEY (run_id, kind, key)
+        );
+        """,
+
+        // 3: why memory grew — the culprit's classified effect, its diff and the boundary profile, one row per run.
         """
         CREATE TABLE diagnoses (
             run_id        TEXT PRIMARY KEY REFERENCES runs(id),

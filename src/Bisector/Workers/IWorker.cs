@@ -37,6 +37,9 @@ public enum TrialOutcome
     NotReady,
     WorkerFailed,
     Cancelled,
+
+    /// <summary>The trial ran, but too few samples were taken in its window (an overloaded machine) to trust it.</summary>
+    Incomplete,
 }
 
 public sealed record TrialResult(

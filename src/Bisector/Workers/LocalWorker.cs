@@ -258,7 +258,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
 
                     if (_clock.Elapsed >= ready + measured)
                     {
-                        return Finished();
+                        return Finished(ready, interval);
                     }
                 }
 
@@ -508,10 +508,23 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 $"daemon exited with code {code}{signal} after {Format(_clock.Elapsed)}, before the window ended; output:\n{_daemonOutput}");
         }
 
-        private (TrialOutcome, string?) Finished()
+        private (TrialOutcome, string?) Finished(TimeSpan ready, TimeSpan interval)
         {
             var oomKills = _daemonCgroup!.ReadOomKills();
-            return oomKills > 0 ? (TrialOutcome.OutOfMemory, OomReason(oomKills)) : (TrialOutcome.Ok, null);
+            if (oomKills > 0)
+            {
+                return (TrialOutcome.OutOfMemory, OomReason(oomKills));
+            }
+
+            // A starved sampler (a machine far beyond its cores) yields a series too sparse to describe the window;
+            // such a trial must not count as evidence.
+            var from = (ready + Recipe.Sampling.Warmup).TotalSeconds;
+            var taken = Samples.Count(s => s.Metric == Recipe.Decide.Metric && s.Seconds >= from);
+            var expected = (int)(Recipe.Sampling.Window / interval);
+            return taken * 2 < expected
+                ? (TrialOutcome.Incomplete, string.Create(CultureInfo.InvariantCulture,
+                    $"only {taken} of ~{expected} {Recipe.Decide.Metric} samples in the window: the machine was too busy to sample every {Format(interval)}"))
+                : (TrialOutcome.Ok, null);
         }
 
         private string OomReason(long kills) => string.Create(CultureInfo.InvariantCulture,

@@ -6,7 +6,7 @@ namespace Bisector.Workers;
 public static class WorkerSpecs
 {
     /// <summary>
-    /// <c>local:N</c> → N <see cref="LocalWorker"/>s named <c>local-1</c>..<c>local-N</c>, each with its own directory under
+    /// <c>local:N</c> → N <see cref="LocalWorker"/>s, <c>container:…</c> → <see cref="ContainerWorker"/>s named <c>local-1</c>..<c>local-N</c>, each with its own directory under
     /// <paramref name="workRoot"/>. Other schemes are rejected with a <see cref="UsageException"/> naming <c>--workers</c>.
     /// </summary>
     public static IReadOnlyList<IWorker> Parse(IEnumerable<string> specs, string workRoot)
@@ -34,9 +34,19 @@ public static class WorkerSpecs
             {
                 throw new UsageException("--workers", $"'{spec}': SSH workers are not yet supported", "use local:N for now");
             }
-            else if (spec.StartsWith("container:", StringComparison.Ordinal) || spec.StartsWith("slurm:", StringComparison.Ordinal))
+            else if (spec.StartsWith("container:", StringComparison.Ordinal))
             {
-                throw new UsageException("--workers", $"'{spec}': this worker backend is not yet supported", "use local:N for now");
+                var (engine, count) = ParseContainer(spec);
+                var first = workers.Count(w => w is ContainerWorker) + 1;
+                for (var i = first; i < first + count; i++)
+                {
+                    var name = string.Create(CultureInfo.InvariantCulture, $"container-{i}");
+                    workers.Add(new ContainerWorker(name, engine, Path.Combine(workRoot, name)));
+                }
+            }
+            else if (spec.StartsWith("slurm:", StringComparison.Ordinal))
+            {
+                throw new UsageException("--workers", $"'{spec}': this worker backend is not yet supported", "use local:N or container:… for now");
             }
             else
             {
@@ -51,5 +61,75 @@ public static class WorkerSpecs
         }
 
         return workers;
+    }
+
+    /// <summary>
+    /// <c>container:unix:///run/docker.sock?image=NAME[&amp;rootfs=TAR][&amp;count=N][&amp;host-libs=false][&amp;nofile=N][&amp;nproc=N]</c>.
+    /// The engine and image belong to the worker, not the recipe, so one recipe runs unchanged on local and container workers.
+    /// </summary>
+    private static (ContainerEngineSpec Engine, int Count) ParseContainer(string spec)
+    {
+        const string Example = "write e.g. container:unix:///run/docker.sock?image=bisector-base&rootfs=/srv/busybox-rootfs.tar";
+        var rest = spec["container:".Length..];
+        var q = rest.IndexOf('?');
+        var query = q >= 0 ? rest[(q + 1)..] : "";
+        var endpoint = q >= 0 ? rest[..q] : rest;
+        if (!endpoint.StartsWith("unix:///", StringComparison.Ordinal) || !Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
+        {
+            throw new UsageException("--workers", $"'{spec}': the engine endpoint must be a unix socket URL (unix:///path/to/docker.sock)", Example);
+        }
+
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            var key = eq < 0 ? pair : pair[..eq];
+            if (key is not ("image" or "rootfs" or "count" or "host-libs" or "nofile" or "nproc"))
+            {
+                throw new UsageException("--workers", $"'{spec}': unknown option '{key}'", "use image, rootfs, count, host-libs, nofile or nproc");
+            }
+
+            options[key] = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+        }
+
+        if (!options.TryGetValue("image", out var image) || image.Length == 0)
+        {
+            throw new UsageException("--workers", $"'{spec}': no base image given", Example);
+        }
+
+        long Number(string key, long fallback, long max)
+        {
+            if (!options.TryGetValue(key, out var text))
+            {
+                return fallback;
+            }
+
+            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max
+                ? n
+                : throw new UsageException("--workers", $"'{spec}': {key}={text} is not a number between 1 and {max}", $"e.g. {key}={fallback}");
+        }
+
+        var hostLibs = !options.TryGetValue("host-libs", out var libs) || libs is "" or "true"
+            ? true
+            : libs == "false" ? false : throw new UsageException("--workers", $"'{spec}': host-libs={libs} is neither true nor false", "write host-libs=false for static builds");
+
+        // Defaults only ever lower limits (always allowed): the process's own hard nofile limit, and 4096 processes.
+        var engine = new ContainerEngineSpec(uri, image, options.GetValueOrDefault("rootfs") is { Length: > 0 } rootfs ? Path.GetFullPath(rootfs) : null,
+            hostLibs, Number("nofile", Math.Min(OwnHardNoFile(), 1 << 20), 1 << 20), Number("nproc", 4096, 1 << 22));
+        return (engine, (int)Number("count", 1, 256));
+    }
+
+    private static long OwnHardNoFile()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            var fields = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields is { Length: >= 5 } && long.TryParse(fields[4], NumberStyles.None, CultureInfo.InvariantCulture, out var hard) ? hard : 1024;
+        }
+        catch (IOException)
+        {
+            return 1024;
+        }
     }
 }

@@ -8,12 +8,16 @@ namespace Bisector.Tests.Sampling;
 
 public sealed class ProcSamplerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon>
 {
-    [Fact]
-    public void I_can_parse_the_status_of_a_real_process_consistently_with_statm()
+    [Fact(Timeout = 30_000)]
+    public async Task I_can_parse_the_status_of_a_real_process_consistently_with_statm()
     {
-        // Arrange: statm counts the same resident pages in a different file and unit (pages, not kB).
-        var status = File.ReadAllBytes("/proc/self/status");
-        var statm = File.ReadAllText("/proc/self/statm").Split(' ');
+        // Arrange: statm counts the same resident pages in a different file and unit (pages, not kB). A sleeping child
+        // is read, not this test process, whose memory moves while other tests run in parallel.
+        using var sleeper = Process.Start(new ProcessStartInfo("sleep", "30") { UseShellExecute = false })!;
+        await Task.Delay(200);
+        var status = await File.ReadAllBytesAsync($"/proc/{sleeper.Id}/status");
+        var statm = (await File.ReadAllTextAsync($"/proc/{sleeper.Id}/statm")).Split(' ');
+        sleeper.Kill();
         var residentBytes = long.Parse(statm[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
 
         // Act

@@ -1,0 +1,64 @@
+using Bisector.Cli;
+using Bisector.Demo;
+using Bisector.Reporting;
+using Bisector.Runs;
+using Bisector.Sampling;
+using Bisector.Search;
+
+namespace Bisector.Tests.EndToEnd;
+
+/// <summary>
+/// The whole pipeline on the generated demo repository, for real: git worktrees, gcc builds, daemons in cgroups and
+/// namespaces, SQLite, report. Both tests live in one class so their daemons do not compete with each other.
+/// </summary>
+public sealed class DemoBisectionSpecs : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("bisector-e2e-").FullName;
+
+    [Theory(Timeout = 600_000)]
+    [InlineData("bisect")]
+    [InlineData("exhaustive")]
+    public async Task I_can_name_the_demo_culprit_and_keep_every_sample(string strategy)
+    {
+        // Arrange
+        var results = Path.Combine(_root, "results-" + strategy);
+        var log = new List<string>();
+
+        // Act
+        var (demo, run) = await DemoCommand.RunAsync(
+            Path.Combine(_root, "demo-" + strategy), DemoScenario.Fragmentation, strategy, ["local:2"], results, line => { lock (log) { log.Add(line); } });
+
+        // Assert: the verdict
+        Assert.NotNull(run.Outcome);
+        Assert.Equal(SearchStatus.Found, run.Outcome!.Status);
+        Assert.Equal(demo.CulpritSha, run.Selection.Candidates[run.Outcome.Culprit!.Value - 1].Sha);
+        Assert.True(run.Outcome.Confidence >= 0.95, $"confidence {run.Outcome.Confidence}");
+        Assert.NotNull(run.Outcome.Boundary);
+        Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
+
+        // Assert: every trial and its samples are in the database
+        await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);
+        var trials = await store.GetTrialsAsync(run.RunId);
+        Assert.NotEmpty(trials);
+        foreach (var trial in trials.Where(t => t.Outcome == "Ok"))
+        {
+            var anon = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
+            Assert.True(anon.Count >= 30, $"trial {trial.Id} has {anon.Count} rss_anon samples");
+            Assert.NotEmpty(await store.GetSamplesAsync(trial.Id, Metrics.CgroupUsage));
+        }
+
+        Assert.Equal(Bisector.Storage.RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
+        Assert.Contains(await store.GetBuildsAsync(run.RunId), b => b.Sha == demo.CulpritSha && b.Status is "Built" or "Cached");
+
+        // Assert: the report and the raw data export
+        Assert.True(File.Exists(run.ReportPath));
+        var html = await File.ReadAllTextAsync(run.ReportPath!);
+        Assert.Contains(demo.CulpritSha[..10], html);
+        Assert.True(File.Exists(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
+        Assert.True(Directory.GetFiles(run.ReportDirectory, "*.png").Length >= 4);
+        var csv = await File.ReadAllLinesAsync(Path.Combine(run.ReportDirectory, ReportWriter.SamplesFileName));
+        Assert.Equal(await store.CountSamplesAsync(run.RunId) + 1, csv.Length);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}

@@ -1,0 +1,106 @@
+using Bisector.Runs;
+using Bisector.Workers;
+using Dapper;
+
+namespace Bisector.Tests.Reliability;
+
+/// <summary>Ctrl+C as the kernel delivers it (SIGINT to the real tool's PID): once is graceful, twice forces.</summary>
+public sealed class SignalSpecs
+{
+    private const int SigInt = 2;
+
+    [Fact(Timeout = 600_000)]
+    public async Task I_can_force_a_run_with_two_ctrl_c_clean_up_after_it_then_stop_it_gracefully_with_one_and_keep_every_trial()
+    {
+        // Arrange
+        await using var demo = await DemoRun.CreateAsync();
+        string runId;
+        List<int> daemons;
+        using (var first = ToolProcess.Start(demo.StartArgs()))
+        {
+            runId = await WaitForRunningTrialAsync(demo, first);
+            daemons = Daemons(runId);
+
+            // Act: two signals in a row force the stop.
+            // Standard signals are not queued: the second is sent once the first was handled, as a person would.
+            first.Signal(SigInt);
+            for (var i = 0; i < 100 && !first.Err.Contains("stopping gracefully", StringComparison.Ordinal); i++)
+            {
+                await Task.Delay(20);
+            }
+
+            first.Signal(SigInt);
+            var exit = await first.WaitAsync(TimeSpan.FromSeconds(20));
+
+            // Assert
+            Assert.Equal(130, exit);
+            Assert.Contains("forcing", first.Err);
+        }
+
+        await WaitGoneAsync(daemons);
+        var clean = await ToolProcess.RunAsync(TimeSpan.FromMinutes(1), "clean", runId, "--results", demo.Results);
+        Assert.Equal(0, clean.Exit);
+        Assert.Contains($"run {runId}:", clean.Out);
+        Assert.Empty(RunJanitor.Cgroups(runId));
+        Assert.False(Directory.Exists(RunJanitor.WorkRoot(runId)));
+
+        using (var resumed = ToolProcess.Start("resume", runId, "--results", demo.Results))
+        {
+            await WaitForRunningTrialAsync(demo, resumed, mustHaveOk: true);
+            var before = await demo.TrialsAsync();
+            daemons = Daemons(runId);
+
+            // Act: one signal stops gracefully.
+            resumed.Signal(SigInt);
+            var exit = await resumed.WaitAsync(TimeSpan.FromSeconds(60));
+
+            // Assert
+            Assert.Equal(130, exit);
+            Assert.Contains("stopping gracefully", resumed.Err);
+            Assert.Contains("bisector resume continues it", resumed.Err);
+            Assert.All(daemons, pid => Assert.False(Posix.Exists(pid) && Posix.ReadComm(pid) is "demod" or "demo-client", $"daemon {pid} still runs"));
+            Assert.Empty(RunJanitor.Cgroups(runId));
+            Assert.False(Directory.Exists(RunJanitor.WorkRoot(runId)));
+            await using var connection = demo.Open();
+            Assert.Equal("interrupted", await connection.ExecuteScalarAsync<string>("SELECT status FROM runs WHERE id = @runId", new { runId }));
+            var after = await demo.TrialsAsync();
+            Assert.All(before, kv => Assert.Equal(kv.Value, after[kv.Key]));
+
+            // The trials stopped half-way are stored as Cancelled (with their reason), never as measurements.
+            Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM trials WHERE outcome = 'Cancelled' AND reason IS NULL"));
+        }
+    }
+
+    private static async Task<string> WaitForRunningTrialAsync(DemoRun demo, ToolProcess tool, bool mustHaveOk = false) =>
+        await demo.WaitForAsync(
+            async c =>
+            {
+                var runId = await c.QueryFirstOrDefaultAsync<string>("SELECT run_id FROM in_flight WHERE kind = 'trial'");
+                var ok = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM trials WHERE outcome = 'Ok'");
+                return runId is not null && (!mustHaveOk || ok > 0) && Daemons(runId).Count > 0 ? runId : null;
+            },
+            TimeSpan.FromMinutes(4), tool);
+
+    private static List<int> Daemons(string runId) =>
+        [.. RunJanitor.Cgroups(runId).SelectMany(g =>
+        {
+            try
+            {
+                return File.ReadAllLines(Path.Combine(g, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse).ToList();
+            }
+            catch (IOException)
+            {
+                return [];
+            }
+        })];
+
+    private static async Task WaitGoneAsync(List<int> pids)
+    {
+        for (var i = 0; i < 50 && pids.Any(p => Posix.Exists(p) && Posix.ReadComm(p) is "demod" or "demo-client"); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.All(pids, pid => Assert.False(Posix.Exists(pid) && Posix.ReadComm(pid) is "demod" or "demo-client", $"daemon {pid} survived a forced stop"));
+    }
+}
