@@ -30,6 +30,14 @@ internal static class BenchCommand
             return 0;
         }));
 
-        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git };
+        var repeats = new Option<int>("--repeats") { Description = "Alternating runs per setting (default 7)", DefaultValueFactory = _ => 7 };
+        var heap = new Command("heap-counters", "CPU cost of the heapstats LD_PRELOAD shim on an allocation-bound program") { repeats };
+        heap.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            await Console.Out.WriteLineAsync(await Diagnosis.HeapShimBenchmark.RunAsync(parse.GetValue(repeats), ct: ct));
+            return 0;
+        }));
+
+        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap };
     }
 }

@@ -47,7 +47,8 @@ internal static class DemoCommand
             $"{demo.GoodRef}..{demo.BadRef}", [.. demo.Paths], recipe, [.. workers.DefaultIfEmpty("local:2")], strategy,
             null, null, null, null, null, null, resultsDirectory, demo.Path, null, false, false, false);
         var command = ToolInfo.ReproduceCommand(["start", settings.Range, "--paths", .. demo.Paths, "--recipe", recipe, "--repo", demo.Path, "--strategy", strategy]);
-        var options = StartCommand.Resolve(settings, command);
+        // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
+        var options = StartCommand.Resolve(settings, command) with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available };
         var run = await new RunEngine(log).StartAsync(options, ct);
         return (demo, run);
     }
@@ -67,6 +68,11 @@ internal static class DemoCommand
     private static async Task<int> ReportAsync(DemoRepository demo, RunSummary run, TextWriter output)
     {
         var exit = await StartCommand.PrintAsync(run, output);
+        if (run.Diagnosis is { } diagnosis)
+        {
+            await output.WriteLineAsync($"diagnosis: {diagnosis}");
+        }
+
         var outcome = run.Outcome;
         var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
         if (named == demo.CulpritSha)

@@ -23,11 +23,52 @@ internal static class ReportPlots
     public static IReadOnlyList<ReportPlot> RenderAll(ReportModel m) =>
     [
         MemoryOverTime(m),
+        .. HeapOverTime(m) is { } heap ? new[] { heap } : [],
         FeatureByCommit(m),
         RateOfChange(m),
         PosteriorPlot(m),
         SearchPath(m),
     ];
+
+    /// <summary>Heap in use vs free inside the arena for the last good commit and the culprit (heap counters only):
+    /// a leak raises in-use, fragmentation raises free while in-use stays flat.</summary>
+    public static ReportPlot? HeapOverTime(ReportModel m)
+    {
+        var (good, culprit) = ReportFacts.Boundary(m);
+        if (good is null || culprit is null
+            || !new[] { good, culprit }.All(c => c.OkTrials.Any(t => t.Series.ContainsKey(Metrics.HeapInUse))))
+            return null;
+        var plot = NewPlot(m, "heap in use vs free in the arena: last good and culprit");
+        var unit = MetricUnit.For(Metrics.HeapInUse);
+        foreach (var (commit, color, label) in new[] { (good, Color.FromHex("#08519c"), "last good"), (culprit, CulpritColor, "culprit") })
+        {
+            var first = true;
+            foreach (var t in commit.OkTrials)
+            {
+                if (!t.Series.TryGetValue(Metrics.HeapInUse, out var inUse) || !t.Series.TryGetValue(Metrics.HeapFree, out var free))
+                    continue;
+                var a = plot.Add.ScatterLine(inUse.Seconds.ToArray(), inUse.Values.Select(unit.Scale).ToArray(), color);
+                a.LineWidth = 2.5f;
+                var b = plot.Add.ScatterLine(free.Seconds.ToArray(), free.Values.Select(unit.Scale).ToArray(), color);
+                b.LineWidth = 1.5f;
+                b.LinePattern = LinePattern.Dashed;
+                if (first)
+                {
+                    a.LegendText = $"{label} {commit.Commit.ShortSha[..Math.Min(7, commit.Commit.ShortSha.Length)]}: in use";
+                    b.LegendText = $"{label}: free in arena";
+                }
+
+                first = false;
+            }
+        }
+
+        plot.XLabel("time since daemon start (s)");
+        plot.YLabel($"bytes{Paren(unit.Unit)}");
+        plot.ShowLegend(Alignment.UpperLeft);
+        return Save(m, plot, "heap-over-time.png", "Heap in use vs free",
+            "Solid: bytes in use inside the arena (chunks served by their own mmap are not included); dashed: free bytes inside the arena. " +
+            "Blue: last good commit; dark red: the culprit. A leak lifts the solid line; fragmentation lifts the dashed one.");
+    }
 
     public static ReportPlot MemoryOverTime(ReportModel m)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Bisector.Building;
+using Bisector.Diagnosis;
 using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Reporting;
@@ -106,7 +107,9 @@ public static class ReportAssembler
             run.CommandLine,
             HostFromJson(run.HostInfo));
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
-        return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null, null);
+        var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
+        return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null,
+            diagnosis is null ? null : Diagnoser.Describe(diagnosis));
     }
 
     private static string Kind(string worker) => worker.Contains("://", StringComparison.Ordinal) ? worker[..worker.IndexOf(':')] : worker.Split(['-', ':'])[0];

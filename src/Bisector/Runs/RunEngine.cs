@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bisector.Building;
+using Bisector.Diagnosis;
 using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Sampling;
@@ -13,7 +14,11 @@ using Bisector.Workers;
 namespace Bisector.Runs;
 
 /// <summary>What a finished (or stopped) run produced, for the CLI to print.</summary>
-public sealed record RunSummary(string RunId, string DatabasePath, string ReportDirectory, SearchOutcome? Outcome, CommitSelection Selection, string? ReportPath);
+public sealed record RunSummary(string RunId, string DatabasePath, string ReportDirectory, SearchOutcome? Outcome, CommitSelection Selection, string? ReportPath)
+{
+    /// <summary>The one-line diagnosis of the culprit's effect (leak, fragmentation, …), when one was made.</summary>
+    public string? Diagnosis { get; init; }
+}
 
 /// <summary>
 /// The pipeline: select commits, build them, run trials on workers, store every sample, let the search decide, report.
@@ -56,9 +61,8 @@ public sealed class RunEngine(Action<string> log)
         await using var store = await ResultsStore.OpenAsync(DatabasePath(resultsDirectory), ct);
         var run = await store.GetRunAsync(runId, ct)
             ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status'");
-        var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!
-            with
-        { ResultsDirectory = resultsDirectory };
+        var stored = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!;
+        var options = stored with { ResultsDirectory = resultsDirectory };
         var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
         if (recipe.Hash != run.RecipeHash)
         {
@@ -135,8 +139,14 @@ public sealed class RunEngine(Action<string> log)
             RunJanitor.Unregister(runId);
         }
 
+        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, positions, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, log, ct);
+        if (diagnosis is not null)
+        {
+            log($"diagnosis: {diagnosis.Headline}");
+        }
+
         var report = await ReportAssembler.WriteAsync(store, runId, reportDirectory, CancellationToken.None);
-        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report);
+        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline };
     }
 
     /// <summary>Best effort: when the database itself failed (disk full), the original error is the one to report.</summary>

@@ -19,4 +19,8 @@ public sealed record RunOptions(
     string ResultsDirectory,
     bool FirstParent,
     bool NoMerges,
-    string CommandLine);
+    string CommandLine)
+{
+    /// <summary>Run the last good build and the culprit once each under heaptrack and compare allocation sites.</summary>
+    public bool ProfileBoundary { get; init; }
+}

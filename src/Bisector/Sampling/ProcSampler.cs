@@ -15,12 +15,17 @@ public sealed class ProcSampler : IDisposable
     private readonly bool _rssFile;
     private readonly bool _cgroupUsage;
     private readonly bool _cgroupRss;
+    private readonly string? _heapFile;
     private KernelFile? _status;
+    private KernelFile? _heap;
 
     /// <param name="cgroup">The daemon's cgroup files, or null to sample the process only.</param>
     /// <param name="metrics">Which <see cref="Metrics"/> to record; empty means all of them.</param>
-    public ProcSampler(CgroupFiles? cgroup, IReadOnlyCollection<string> metrics)
+    /// <param name="heapFile">The heapstats shim's record file, or null when heap counters are off. It appears only
+    /// once the daemon has started, so it is opened on the first tick that finds it.</param>
+    public ProcSampler(CgroupFiles? cgroup, IReadOnlyCollection<string> metrics, string? heapFile = null)
     {
+        _heapFile = heapFile;
         bool Wants(string metric) => metrics.Count == 0 || metrics.Contains(metric);
         _vmRss = Wants(Metrics.VmRss);
         _rssAnon = Wants(Metrics.RssAnon);
@@ -81,6 +86,12 @@ public sealed class ProcSampler : IDisposable
             into.Add(new Sample(seconds, Metrics.CgroupRss, anon));
         }
 
+        if (_heapFile is not null && (_heap ??= File.Exists(_heapFile) ? KernelFile.TryOpen(_heapFile) : null) is { } heap
+            && HeapCounters.TryParse(heap.Read(_buffer), out var counters))
+        {
+            counters.AddTo(seconds, into);
+        }
+
         return into.Count - before;
     }
 
@@ -89,5 +100,6 @@ public sealed class ProcSampler : IDisposable
         _status?.Dispose();
         _usage?.Dispose();
         _stat?.Dispose();
+        _heap?.Dispose();
     }
 }

@@ -8,6 +8,15 @@ public static class Metrics
     public const string RssFile = "rss_file";
     public const string CgroupUsage = "cgroup_usage";
     public const string CgroupRss = "cgroup_rss";
+
+    // glibc malloc counters published by the heapstats shim (sampling.heap-counters: true); see HeapCounters.
+    public const string HeapArena = "heap_arena";
+    public const string HeapInUse = "heap_in_use";
+    public const string HeapFree = "heap_free";
+    public const string HeapMmapped = "heap_mmapped";
+    public const string HeapReleasable = "heap_releasable";
+
+    public static readonly IReadOnlyList<string> Heap = [HeapArena, HeapInUse, HeapFree, HeapMmapped, HeapReleasable];
 }
 
 /// <summary>One reading of one metric at a time offset (seconds since the daemon started), in bytes for memory metrics.</summary>

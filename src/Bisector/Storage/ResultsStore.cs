@@ -326,6 +326,22 @@ public sealed class ResultsStore : IAsyncDisposable
             "SELECT number AS Number, positions AS Positions, reason AS Reason FROM rounds WHERE run_id = @runId ORDER BY number",
             new { runId }, cancellationToken: ct))).ToList();
 
+    /// <summary>Stores (or replaces, on resume) the run's diagnosis.</summary>
+    public async Task SaveDiagnosisAsync(DiagnosisRow row, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR REPLACE INTO diagnoses (run_id, good_sha, culprit_sha, kind, headline, details, diff, profile, created_at)
+            VALUES (@RunId, @GoodSha, @CulpritSha, @Kind, @Headline, @Details, @Diff, @Profile, @CreatedAt)
+            """, row, cancellationToken: ct));
+
+    public async Task<DiagnosisRow?> GetDiagnosisAsync(string runId, CancellationToken ct = default) =>
+        await _connection.QuerySingleOrDefaultAsync<DiagnosisRow>(new CommandDefinition(
+            """
+            SELECT run_id AS RunId, good_sha AS GoodSha, culprit_sha AS CulpritSha, kind AS Kind, headline AS Headline,
+                   details AS Details, diff AS Diff, profile AS Profile, created_at AS CreatedAt
+            FROM diagnoses WHERE run_id = @runId
+            """, new { runId }, cancellationToken: ct));
+
     /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit and worker).</summary>
     public async Task ExportCsvAsync(string runId, TextWriter writer, CancellationToken ct = default)
     {

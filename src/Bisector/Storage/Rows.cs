@@ -65,3 +65,16 @@ public sealed record RunOwnerRow(string RunId, string Host, long Pid, string Pid
 
 /// <summary>A build (key = SHA) or trial (key = trial key) that was started and not yet stored.</summary>
 public sealed record InFlightRow(string Kind, string Key, string StartedAt);
+
+/// <summary>A run's diagnosis: <see cref="Details"/> are newline-separated figures, <see cref="Diff"/> the culprit's
+/// patch limited to the run's paths, <see cref="Profile"/> the boundary allocation-site comparison (text), if made.</summary>
+public sealed record DiagnosisRow(
+    string RunId,
+    string GoodSha,
+    string CulpritSha,
+    string Kind,
+    string Headline,
+    string Details,
+    string? Diff,
+    string? Profile,
+    string CreatedAt);

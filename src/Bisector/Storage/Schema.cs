@@ -104,5 +104,20 @@ internal static class Schema
             PRIMARY KEY (run_id, kind, key)
         );
         """,
+
+        // 3: why memory grew — the culprit's classified effect, its diff and the boundary profile, one row per run.
+        """
+        CREATE TABLE diagnoses (
+            run_id        TEXT PRIMARY KEY REFERENCES runs(id),
+            good_sha      TEXT NOT NULL,
+            culprit_sha   TEXT NOT NULL,
+            kind          TEXT NOT NULL,
+            headline      TEXT NOT NULL,
+            details       TEXT NOT NULL,
+            diff          TEXT,
+            profile       TEXT,
+            created_at    TEXT NOT NULL
+        );
+        """,
     ];
 }

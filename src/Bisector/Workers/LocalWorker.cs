@@ -23,11 +23,13 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
     private const string JoinCgroupScript = "echo $$ > \"$1\" || exit 125; shift; exec \"$@\"";
 
     // Runs inside the new namespaces: $1 = the recipe's command, $2 = "net" to bring loopback up, rest = tmpfs paths.
+    // The heap-counter shim is preloaded only from here on, so ip and mount never load it.
     private const string InsideScript =
         "c=$1; n=$2; shift 2; " +
         "if [ \"$n\" = net ] && command -v ip >/dev/null 2>&1; then ip link set lo up || exit 125; fi; " +
         "for p do mount -t tmpfs -o mode=0755 bisector-tmpfs \"$p\" || exit 125; done; " +
-        "exec sh -c \"$c\"";
+        "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"$BISECTOR_HEAP_PRELOAD${LD_PRELOAD:+ $LD_PRELOAD}\"; export LD_PRELOAD; fi; " +
+        "unset BISECTOR_HEAP_PRELOAD; exec sh -c \"$c\"";
 
     // Processes between the started one and the daemon: wrappers that exec or fork on their way to the recipe's command.
     private static readonly HashSet<string> Shells = ["sh", "dash", "bash", "ash", "busybox", "unshare"];
@@ -187,17 +189,30 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
         private async Task<(TrialOutcome, string?)> RunCoreAsync(CancellationToken ct)
         {
             var env = PrepareRunDirectory();
+            var interval = Recipe.Sampling.Interval > TimeSpan.Zero ? Recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
+            var daemonEnv = new Dictionary<string, string?>(env);
+            string? heapFile = null;
+            if (Recipe.Sampling.HeapCounters)
+            {
+                // The shim publishes as often as we sample, but at most every 100 ms: mallinfo2() walks the free
+                // lists under the arena lock (~1 ms on a busy heap, docs/benchmarks-diagnosis.md), so faster would
+                // cost the daemon more than 1% CPU.
+                heapFile = Path.Combine(_runDir!, "heapstats");
+                daemonEnv["BISECTOR_HEAP_PRELOAD"] = await Diagnosis.HeapShim.EnsureBuiltAsync(worker.Name, ct: ct);
+                daemonEnv[Diagnosis.HeapShim.FileEnv] = heapFile;
+                daemonEnv[Diagnosis.HeapShim.IntervalEnv] = Math.Max(100, (long)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+            }
+
             _daemonCgroup = CgroupMemory.Create(worker.Name, unique, Recipe.Run.MemoryLimitBytes);
             _workloadCgroup = Recipe.Workload is null ? null : CgroupMemory.Create(worker.Name, unique + "-workload", null);
 
             // An empty sampling.metrics list means "everything"; the deciding metric is always recorded.
             var metrics = Recipe.Sampling.Metrics.Count == 0 ? [] : new HashSet<string>(Recipe.Sampling.Metrics) { Recipe.Decide.Metric };
-            using var sampler = new ProcSampler(_daemonCgroup.Files, metrics);
+            using var sampler = new ProcSampler(_daemonCgroup.Files, metrics, heapFile);
 
             _clock.Start();
-            _daemon = StartDaemon(env);
+            _daemon = StartDaemon(daemonEnv);
 
-            var interval = Recipe.Sampling.Interval > TimeSpan.Zero ? Recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
             var readyFile = Recipe.Run.Ready?.File is { } file ? ResolveReadyPath(Expand(file, env)) : null;
             var readyTimeout = Recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30);
             TimeSpan? readyAt = readyFile is null ? TimeSpan.Zero : null;

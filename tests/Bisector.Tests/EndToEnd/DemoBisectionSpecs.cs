@@ -35,6 +35,7 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.True(run.Outcome.Confidence >= 0.95, $"confidence {run.Outcome.Confidence}");
         Assert.NotNull(run.Outcome.Boundary);
         Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
+        Assert.StartsWith("heap fragmentation: in-use flat at ", run.Diagnosis);
 
         // Assert: every trial and its samples are in the database
         await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);

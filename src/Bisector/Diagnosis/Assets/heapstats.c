@@ -9,6 +9,10 @@
  *                              removed from the environment so children of the daemon do not publish
  *   BISECTOR_HEAP_INTERVAL_MS  publish period in milliseconds (default 100, minimum 1)
  *
+ *   Shells and exec wrappers (sh, dash, bash, unshare, nsenter, env, ...) stay idle and leave the environment
+ *   alone: a recipe's command reaches the daemon through `sh -c`, and a shell that consumed the variable
+ *   would never pass it on (dash builds its exported variables from environ after constructors ran).
+ *
  * File format (version 1)
  *   The file is exactly HEAPSTATS_RECORD_SIZE (512) bytes: one line of space-separated key=value
  *   pairs (decimal integers), padded with spaces, ending with '\n'. It is rewritten in place at
@@ -161,9 +165,18 @@ static void *publisher(void *arg) {
     return NULL;
 }
 
+static int is_wrapper(void) {
+    static const char *names[] = { "sh", "dash", "bash", "ash", "busybox", "unshare", "nsenter", "env",
+                                   "nice", "setsid", "taskset", "chrt", "ionice", "stdbuf", NULL };
+    for (int i = 0; names[i]; i++)
+        if (strcmp(program_invocation_short_name, names[i]) == 0) return 1;
+    return 0;
+}
+
 __attribute__((constructor)) static void heapstats_start(void) {
     const char *path = getenv("BISECTOR_HEAP_FILE");
     if (!path || !*path) return;
+    if (is_wrapper()) return;
     out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     /* Children the daemon spawns inherit LD_PRELOAD; without this they would truncate and
      * overwrite the daemon's record with their own. */

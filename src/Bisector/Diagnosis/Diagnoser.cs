@@ -1,0 +1,107 @@
+using System.Globalization;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Sampling;
+using Bisector.Search;
+using Bisector.Statistics;
+using Bisector.Storage;
+using Bisector.Workers;
+
+namespace Bisector.Diagnosis;
+
+/// <summary>
+/// After a search names a culprit: reads the stored trials of the culprit and of the last good commit before it,
+/// classifies the effect (<see cref="MemoryDiagnosis"/>), adds the culprit's diff and stores it for the report.
+/// Uses only trials the search already ran, so it costs no extra measurement.
+/// </summary>
+public static class Diagnoser
+{
+    public static async Task<DiagnosisRow?> DiagnoseAsync(
+        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome outcome,
+        string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default)
+    {
+        if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
+            return null;
+
+        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == nameof(TrialOutcome.Ok)).ToList();
+        var good = trials.Where(t => t.Position < culprit).Select(t => (int)t.Position).DefaultIfEmpty(-1).Max();
+        if (good < 0)
+            return null;
+
+        var goodFigures = await FiguresAsync(store, trials.Where(t => t.Position == good), recipe, ct);
+        var badFigures = await FiguresAsync(store, trials.Where(t => t.Position == culprit), recipe, ct);
+        if (goodFigures is null || badFigures is null)
+            return null;
+
+        // A plateau/peak/mean decision states in bytes what the user calls a real change; a slope's min-effect is a
+        // rate, so it cannot serve as a level threshold and the default applies.
+        var significant = recipe.Decide.Feature != FeatureKind.Slope && recipe.Decide.MinEffect > 0 ? recipe.Decide.MinEffect : 1024 * 1024;
+        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant);
+        string? profileText = null;
+        if (profile)
+        {
+            var builds = await store.GetBuildsAsync(runId, ct);
+            var goodDir = builds.LastOrDefault(b => b.Sha == positions[good].Sha && b.ArtifactDir is not null)?.ArtifactDir;
+            var badDir = builds.LastOrDefault(b => b.Sha == positions[culprit].Sha && b.ArtifactDir is not null)?.ArtifactDir;
+            profileText = !BoundaryProfiler.Available ? "(not profiled: heaptrack is not installed; apt-get install heaptrack)"
+                : goodDir is null || badDir is null ? "(not profiled: the boundary builds are not in the cache)"
+                : await BoundaryProfiler.CompareAsync(recipe, goodDir, badDir, log, ct);
+        }
+
+        var row = new DiagnosisRow(
+            runId,
+            positions[good].Sha,
+            positions[culprit].Sha,
+            diagnosis.Kind.ToString(),
+            diagnosis.Headline,
+            string.Join('\n', diagnosis.Details),
+            Diff(repositoryPath, positions[culprit].Sha, paths),
+            profileText,
+            ResultsStore.Iso(DateTimeOffset.UtcNow));
+        await store.SaveDiagnosisAsync(row, ct);
+        return row;
+    }
+
+    /// <summary>The text the report shows under "Diagnosis": the one line, the figures, then the change itself.</summary>
+    public static string Describe(DiagnosisRow row)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append(row.Headline).Append("\n\n");
+        text.Append(string.Create(CultureInfo.InvariantCulture, $"last good {row.GoodSha[..12]} vs culprit {row.CulpritSha[..12]}:\n"));
+        foreach (var line in row.Details.Split('\n'))
+            text.Append("  ").Append(line).Append('\n');
+        if (!string.IsNullOrWhiteSpace(row.Profile))
+            text.Append("\nBoundary profile (allocation sites that changed most):\n").Append(row.Profile).Append('\n');
+        if (!string.IsNullOrWhiteSpace(row.Diff))
+            text.Append("\nThe change (culprit diff limited to the run's paths):\n").Append(row.Diff).Append('\n');
+        return text.ToString().TrimEnd('\n');
+    }
+
+    // The run's verdict stands without the diff; a repository moved or pruned since the run only loses this part.
+    private static string Diff(string repositoryPath, string sha, IReadOnlyList<string> paths)
+    {
+        try
+        {
+            return CulpritDiff.Render(repositoryPath, sha, paths);
+        }
+        catch (Exception e) when (e is LibGit2Sharp.LibGit2SharpException or GitSelectionException)
+        {
+            return $"(diff unavailable: {e.Message}; run git show {sha[..12]} in {repositoryPath})";
+        }
+    }
+
+    private static async Task<SideFigures?> FiguresAsync(ResultsStore store, IEnumerable<TrialRow> trials, Recipe recipe, CancellationToken ct)
+    {
+        var series = new List<IReadOnlyDictionary<string, TrialSeries>>();
+        foreach (var trial in trials)
+        {
+            series.Add((await store.GetSamplesAsync(trial.Id, null, ct))
+                .GroupBy(s => s.Metric)
+                .ToDictionary(g => g.Key, g => new TrialSeries(g.Select(s => s.Seconds).ToList(), g.Select(s => s.Value).ToList())));
+        }
+
+        // rss_anon is where heap growth shows; the deciding metric stands in when it was not sampled.
+        var rss = series.Any(s => s.ContainsKey(Metrics.RssAnon)) ? Metrics.RssAnon : recipe.Decide.Metric;
+        return SideFigures.From(series, rss, recipe.Sampling.Warmup.TotalSeconds);
+    }
+}

@@ -1,0 +1,233 @@
+using System.Globalization;
+using Bisector.Sampling;
+using Bisector.Statistics;
+
+namespace Bisector.Diagnosis;
+
+/// <summary>Why memory grew between the last good commit and the culprit.</summary>
+public enum GrowthKind
+{
+    /// <summary>Live heap (in-use) grows along with RSS: memory is allocated and never freed.</summary>
+    Leak,
+
+    /// <summary>Live heap stays flat while the arena's free space (or RSS beyond the live heap) grows.</summary>
+    Fragmentation,
+
+    /// <summary>Live heap grows and then levels off: more data is kept, but bounded.</summary>
+    WorkingSet,
+
+    /// <summary>Memory sits at a higher level from the start and does not grow.</summary>
+    LevelStep,
+
+    /// <summary>Anonymous memory grows outside the malloc heap (mmap, thread stacks, another allocator).</summary>
+    NonHeap,
+
+    /// <summary>Memory grows, but without heap counters RSS alone cannot say whether it is a leak or fragmentation.</summary>
+    Growth,
+
+    /// <summary>No difference above the threshold between the two sides.</summary>
+    NoChange,
+}
+
+/// <summary>
+/// One side (good or bad) reduced to the numbers the classification uses: level (median of the window's last third)
+/// and Theil–Sen slope per minute after the warm-up, each the median over the side's trials. Heap figures are null
+/// when the trials carry no heap counters. "In use" includes chunks malloc served with their own mmap.
+/// </summary>
+public sealed record SideFigures(
+    int Trials,
+    double WindowSeconds,
+    string RssMetric,
+    double RssLevel,
+    double RssSlope,
+    double RssEarlySlope,
+    double RssLateSlope,
+    double? InUseLevel,
+    double? InUseSlope,
+    double? InUseEarlySlope,
+    double? InUseLateSlope,
+    double? FreeLevel,
+    double? FreeSlope,
+    double? HeapLevel,
+    double? HeapSlope)
+{
+    public bool HasHeap => InUseLevel is not null;
+
+    /// <summary>Reduces trials (each a metric → series map) to figures; null when no trial has the RSS metric.</summary>
+    public static SideFigures? From(IReadOnlyList<IReadOnlyDictionary<string, TrialSeries>> trials, string rssMetric, double warmupSeconds)
+    {
+        var rss = trials.Where(t => t.TryGetValue(rssMetric, out var s) && s.Count > 1).Select(t => t[rssMetric]).ToList();
+        if (rss.Count == 0)
+            return null;
+        var heap = trials.Where(t => t.ContainsKey(Metrics.HeapInUse) && t[Metrics.HeapInUse].Count > 1).ToList();
+        var inUse = heap.Select(t => Sum(t[Metrics.HeapInUse], t.GetValueOrDefault(Metrics.HeapMmapped))).ToList();
+        var free = heap.Where(t => t.ContainsKey(Metrics.HeapFree)).Select(t => t[Metrics.HeapFree]).ToList();
+        var arena = heap.Where(t => t.ContainsKey(Metrics.HeapArena)).Select(t => Sum(t[Metrics.HeapArena], t.GetValueOrDefault(Metrics.HeapMmapped))).ToList();
+        var has = inUse.Count > 0;
+        return new SideFigures(
+            rss.Count,
+            Median(rss.Select(s => Window(s, warmupSeconds))),
+            rssMetric,
+            Median(rss.Select(s => Features.Extract(s, FeatureKind.Plateau, warmupSeconds))),
+            Median(rss.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))),
+            Median(rss.Select(s => HalfSlope(s, warmupSeconds, late: false))),
+            Median(rss.Select(s => HalfSlope(s, warmupSeconds, late: true))),
+            has ? Median(inUse.Select(s => Features.Extract(s, FeatureKind.Plateau, warmupSeconds))) : null,
+            has ? Median(inUse.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))) : null,
+            has ? Median(inUse.Select(s => HalfSlope(s, warmupSeconds, late: false))) : null,
+            has ? Median(inUse.Select(s => HalfSlope(s, warmupSeconds, late: true))) : null,
+            free.Count > 0 ? Median(free.Select(s => Features.Extract(s, FeatureKind.Plateau, warmupSeconds))) : null,
+            free.Count > 0 ? Median(free.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))) : null,
+            arena.Count > 0 ? Median(arena.Select(s => Features.Extract(s, FeatureKind.Plateau, warmupSeconds))) : null,
+            arena.Count > 0 ? Median(arena.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))) : null);
+    }
+
+    private static double Window(TrialSeries s, double warmup)
+    {
+        var (seconds, _) = Features.AfterWarmup(s, warmup);
+        return seconds.Length < 2 ? 0 : seconds[^1] - seconds[0];
+    }
+
+    /// <summary>Slope of the first or second half of the post-warm-up window: a plateau shows as a late slope far
+    /// below the early one.</summary>
+    private static double HalfSlope(TrialSeries s, double warmup, bool late)
+    {
+        var (seconds, values) = Features.AfterWarmup(s, warmup);
+        if (seconds.Length < 4)
+            return 0;
+        var middle = (seconds[0] + seconds[^1]) / 2;
+        var pick = Enumerable.Range(0, seconds.Length).Where(i => late ? seconds[i] >= middle : seconds[i] <= middle).ToList();
+        return Features.TheilSenSlopePerMinute(pick.Select(i => seconds[i]).ToList(), pick.Select(i => values[i]).ToList());
+    }
+
+    // Samples of one tick share their timestamp, so the two series line up index by index; a missing mmapped
+    // series (an old shim) counts as zero.
+    private static TrialSeries Sum(TrialSeries a, TrialSeries? b)
+    {
+        if (b is null)
+            return a;
+        var n = Math.Min(a.Count, b.Count);
+        return new TrialSeries(a.Seconds.Take(n).ToList(), Enumerable.Range(0, n).Select(i => a.Values[i] + b.Values[i]).ToList());
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var finite = values.Where(double.IsFinite).ToArray();
+        return finite.Length == 0 ? double.NaN : Robust.Median(finite);
+    }
+}
+
+/// <summary>
+/// The culprit's effect, classified from the good and bad sides' series, with the numbers that justify it.
+/// <see cref="Headline"/> is the one line a terminal prints; <see cref="Details"/> are the figures behind it.
+/// </summary>
+public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnlyList<string> Details, SideFigures Good, SideFigures Bad)
+{
+    private const double MiB = 1024 * 1024;
+
+    /// <summary>A share of the RSS growth a heap quantity must explain to be named as its cause.</summary>
+    public const double ExplainedShare = 0.5;
+
+    /// <summary>A late-half slope below this share of the early-half slope counts as levelling off.</summary>
+    public const double PlateauShare = 0.25;
+
+    /// <summary>Classifies; <paramref name="significantBytes"/> is the smallest change (over the window, or as a level
+    /// step) treated as real; 2% of the good side's level is used when that is larger.</summary>
+    public static MemoryDiagnosis Classify(SideFigures good, SideFigures bad, double significantBytes = MiB)
+    {
+        var threshold = Math.Max(significantBytes, 0.02 * Math.Abs(good.RssLevel));
+        var minutes = Math.Max(bad.WindowSeconds, 1) / 60.0;
+        var rssGrowth = (bad.RssSlope - good.RssSlope) * minutes;
+        var step = bad.RssLevel - good.RssLevel;
+        var heap = good.HasHeap && bad.HasHeap;
+        var details = new List<string>
+        {
+            $"{bad.RssMetric}: good {Mb(good.RssLevel)} MiB, {Rate(good.RssSlope)} MiB/min; bad {Mb(bad.RssLevel)} MiB, {Rate(bad.RssSlope)} MiB/min " +
+              $"(early/late half of the window: {Rate(bad.RssEarlySlope)}/{Rate(bad.RssLateSlope)} MiB/min)",
+        };
+        if (heap)
+        {
+            details.Add($"heap in use (arena + mmapped chunks): good {Mb(good.InUseLevel!.Value)} MiB, {Rate(good.InUseSlope!.Value)} MiB/min; " +
+                          $"bad {Mb(bad.InUseLevel!.Value)} MiB, {Rate(bad.InUseSlope!.Value)} MiB/min (early/late {Rate(bad.InUseEarlySlope!.Value)}/{Rate(bad.InUseLateSlope!.Value)})");
+            details.Add($"free inside the arena: good {Mb(good.FreeLevel ?? 0)} MiB, {Rate(good.FreeSlope ?? 0)} MiB/min; bad {Mb(bad.FreeLevel ?? 0)} MiB, {Rate(bad.FreeSlope ?? 0)} MiB/min");
+            details.Add($"malloc heap (arena + mmapped): good {Mb(good.HeapLevel ?? 0)} MiB, bad {Mb(bad.HeapLevel ?? 0)} MiB, growing {Rate(bad.HeapSlope ?? 0)} MiB/min");
+        }
+
+        details.Add($"method: level = median of the window's last third, slope = Theil–Sen after the warm-up, medians of {good.Trials} good and {bad.Trials} bad trial(s) " +
+                      $"over a {Seconds(bad.WindowSeconds)} s window; changes below {Mb(threshold)} MiB are treated as noise");
+
+        GrowthKind kind;
+        string headline;
+        if (rssGrowth > threshold)
+        {
+            var grows = $"{bad.RssMetric} grows {Rate(bad.RssSlope)} MiB/min (good: {Rate(good.RssSlope)})";
+            if (heap)
+            {
+                var inUseGrowth = (bad.InUseSlope!.Value - good.InUseSlope!.Value) * minutes;
+                var freeGrowth = ((bad.FreeSlope ?? 0) - (good.FreeSlope ?? 0)) * minutes;
+                var heapGrowth = ((bad.HeapSlope ?? 0) - (good.HeapSlope ?? 0)) * minutes;
+                if (inUseGrowth >= ExplainedShare * rssGrowth)
+                {
+                    if (LevelsOff(bad.InUseEarlySlope!.Value, bad.InUseLateSlope!.Value))
+                    {
+                        kind = GrowthKind.WorkingSet;
+                        headline = $"larger working set or cache: heap in-use grew {Rate(bad.InUseEarlySlope!.Value)} MiB/min, then levelled off at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseLateSlope!.Value)} MiB/min); {grows}";
+                    }
+                    else
+                    {
+                        kind = GrowthKind.Leak;
+                        headline = $"leak: heap in-use grows {Rate(bad.InUseSlope!.Value)} MiB/min along with {bad.RssMetric} ({Rate(bad.RssSlope)} MiB/min); free in arena {Rate(bad.FreeSlope ?? 0)} MiB/min";
+                    }
+                }
+                else if (heapGrowth >= ExplainedShare * rssGrowth || freeGrowth >= ExplainedShare * rssGrowth)
+                {
+                    kind = GrowthKind.Fragmentation;
+                    headline = $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}";
+                }
+                else
+                {
+                    kind = GrowthKind.NonHeap;
+                    headline = $"non-heap growth: {grows} while the malloc heap grows {Rate(bad.HeapSlope ?? 0)} MiB/min — mmap, thread stacks or another allocator";
+                }
+            }
+            else if (LevelsOff(bad.RssEarlySlope, bad.RssLateSlope))
+            {
+                kind = GrowthKind.WorkingSet;
+                headline = $"grows then levels off (a larger working set or cache?): {grows}, late half {Rate(bad.RssLateSlope)} MiB/min; without heap counters (sampling.heap-counters) this is judged from RSS alone";
+            }
+            else
+            {
+                kind = GrowthKind.Growth;
+                headline = $"memory growth: {grows}; without heap counters RSS alone cannot tell a leak from fragmentation — set sampling.heap-counters: true";
+            }
+        }
+        else if (Math.Abs(step) > threshold)
+        {
+            kind = GrowthKind.LevelStep;
+            var inUseStep = heap ? bad.InUseLevel!.Value - good.InUseLevel!.Value : 0;
+            var inUse = !heap ? "; judged from RSS alone (no heap counters)"
+                : Math.Abs(inUseStep) >= ExplainedShare * Math.Abs(step) ? $"; in the malloc heap (in-use {Signed(inUseStep)} MiB)"
+                : $"; outside the malloc heap (in-use {Signed(inUseStep)} MiB): static data, mmap or stacks";
+            headline = $"level step without growth: {bad.RssMetric} {Signed(step)} MiB ({Mb(good.RssLevel)} → {Mb(bad.RssLevel)} MiB), flat at {Rate(bad.RssSlope)} MiB/min{inUse}";
+        }
+        else
+        {
+            kind = GrowthKind.NoChange;
+            headline = $"no memory change above {Mb(threshold)} MiB between the good and bad sides: {bad.RssMetric} {Signed(step)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min";
+        }
+
+        return new MemoryDiagnosis(kind, headline, details, good, bad);
+    }
+
+    private static bool LevelsOff(double early, double late) => early > 0 && late < PlateauShare * early;
+
+    private static string Mb(double bytes) => (bytes / MiB).ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static string Rate(double bytesPerMinute) => (bytesPerMinute / MiB).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+
+    private static string Signed(double bytes) => (bytes / MiB).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+
+    // Every number in the text goes through these helpers, so the text is the same under any culture.
+    private static string Seconds(double s) => s.ToString("0.#", CultureInfo.InvariantCulture);
+
+}

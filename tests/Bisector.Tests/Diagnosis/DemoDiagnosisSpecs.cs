@@ -1,0 +1,70 @@
+using Bisector.Demo;
+using Bisector.Diagnosis;
+using Xunit.Abstractions;
+
+namespace Bisector.Tests.Diagnosis;
+
+/// <summary>
+/// Proof on real runs: each demo scenario's culprit against its parent, measured with heap counters on the real
+/// worker, is classified as what the scenario's commit actually does.
+/// </summary>
+public sealed class DemoDiagnosisSpecs(ITestOutputHelper output)
+{
+    private const int Trials = 2;
+
+    [Fact(Timeout = 180000)]
+    public async Task I_can_see_the_realloc_shrink_culprit_diagnosed_as_heap_fragmentation_not_a_leak()
+    {
+        // Arrange
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(170));
+        var (good, bad, _) = await ScenarioMeasurement.MeasureAsync(DemoScenario.Fragmentation, Trials, heapCounters: true, cts.Token);
+
+        // Act
+        var diagnosis = MemoryDiagnosis.Classify(good, bad);
+
+        // Assert
+        Log(diagnosis);
+        Assert.Equal(GrowthKind.Fragmentation, diagnosis.Kind);
+        Assert.StartsWith("heap fragmentation: in-use flat at ", diagnosis.Headline);
+    }
+
+    [Fact(Timeout = 180000)]
+    public async Task I_can_see_the_forgotten_free_culprit_diagnosed_as_a_leak()
+    {
+        // Arrange
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(170));
+        var (good, bad, _) = await ScenarioMeasurement.MeasureAsync(DemoScenario.Leak, Trials, heapCounters: true, cts.Token);
+
+        // Act
+        var diagnosis = MemoryDiagnosis.Classify(good, bad);
+
+        // Assert
+        Log(diagnosis);
+        Assert.Equal(GrowthKind.Leak, diagnosis.Kind);
+    }
+
+    [Fact(Timeout = 180000)]
+    public async Task I_can_see_the_static_table_culprit_diagnosed_as_a_level_step_without_growth()
+    {
+        // Arrange
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(170));
+        var (good, bad, _) = await ScenarioMeasurement.MeasureAsync(DemoScenario.StaticTable, Trials, heapCounters: true, cts.Token);
+
+        // Act
+        var diagnosis = MemoryDiagnosis.Classify(good, bad);
+
+        // Assert
+        Log(diagnosis);
+        Assert.Equal(GrowthKind.LevelStep, diagnosis.Kind);
+        // The table is a static array (.bss), so the step is not in malloc's books.
+        Assert.True(Math.Abs(bad.InUseLevel!.Value - good.InUseLevel!.Value) < 1024 * 1024, diagnosis.Headline);
+        Assert.Contains("outside the malloc heap", diagnosis.Headline);
+    }
+
+    private void Log(MemoryDiagnosis d)
+    {
+        output.WriteLine(d.Headline);
+        foreach (var line in d.Details)
+            output.WriteLine("  " + line);
+    }
+}

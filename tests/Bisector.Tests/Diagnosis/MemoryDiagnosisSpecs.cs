@@ -1,0 +1,194 @@
+using Bisector.Diagnosis;
+using Bisector.Sampling;
+using Bisector.Statistics;
+
+namespace Bisector.Tests.Diagnosis;
+
+/// <summary>The classification on synthetic series: 10 Hz for 60 s after a 2 s warm-up, values in bytes.</summary>
+public sealed class MemoryDiagnosisSpecs
+{
+    private const double MiB = 1024 * 1024;
+
+    // in-use, free and rss as functions of seconds; arena = in-use + free; no mmapped chunks.
+    private static IReadOnlyDictionary<string, TrialSeries> Trial(Func<double, double> inUse, Func<double, double> free, Func<double, double>? rss = null, bool heap = true)
+    {
+        var t = Enumerable.Range(0, 620).Select(i => i / 10.0).ToList();
+        TrialSeries S(Func<double, double> f) => new(t, t.Select(f).ToList());
+        var d = new Dictionary<string, TrialSeries> { [Metrics.RssAnon] = S(rss ?? (s => inUse(s) + free(s) + 0.3 * MiB)) };
+        if (heap)
+        {
+            d[Metrics.HeapInUse] = S(inUse);
+            d[Metrics.HeapFree] = S(free);
+            d[Metrics.HeapArena] = S(s => inUse(s) + free(s));
+            d[Metrics.HeapMmapped] = S(_ => 0);
+        }
+
+        return d;
+    }
+
+    private static MemoryDiagnosis Classify(IReadOnlyDictionary<string, TrialSeries> good, IReadOnlyDictionary<string, TrialSeries> bad) =>
+        MemoryDiagnosis.Classify(SideFigures.From([good], Metrics.RssAnon, 2)!, SideFigures.From([bad], Metrics.RssAnon, 2)!);
+
+    private static readonly IReadOnlyDictionary<string, TrialSeries> Flat = Trial(_ => 4 * MiB, _ => 0.2 * MiB);
+
+    [Fact]
+    public void I_can_classify_free_space_growing_under_a_flat_in_use_heap_as_fragmentation()
+    {
+        // Arrange: in-use flat at 1.2 MiB, free in the arena grows 3.4 MiB/min
+        var bad = Trial(_ => 1.2 * MiB, s => 0.2 * MiB + 3.4 * MiB * s / 60);
+
+        // Act
+        var d = Classify(Flat, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.Fragmentation, d.Kind);
+        Assert.StartsWith("heap fragmentation: in-use flat at 1.2 MiB (0.0 MiB/min), free in arena grew +3.4 MiB/min", d.Headline);
+    }
+
+    [Fact]
+    public void I_can_classify_in_use_growing_with_rss_as_a_leak()
+    {
+        // Arrange
+        var bad = Trial(s => 4 * MiB + 13 * MiB * s / 60, _ => 0.2 * MiB);
+
+        // Act
+        var d = Classify(Flat, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.Leak, d.Kind);
+        Assert.StartsWith("leak: heap in-use grows +13.0 MiB/min", d.Headline);
+    }
+
+    [Fact]
+    public void I_can_classify_in_use_growing_then_levelling_off_as_a_larger_working_set()
+    {
+        // Arrange: grows 10 MiB/min for the first 30 s, then flat
+        var bad = Trial(s => 4 * MiB + 10 * MiB * Math.Min(s, 30) / 60, _ => 0.2 * MiB);
+
+        // Act
+        var d = Classify(Flat, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.WorkingSet, d.Kind);
+        Assert.Contains("levelled off at 9.0 MiB", d.Headline);
+    }
+
+    [Fact]
+    public void I_can_classify_a_higher_flat_level_as_a_step_and_say_whether_it_is_in_the_heap()
+    {
+        // Arrange: +16 MiB of live heap, and separately +16 MiB outside it
+        var inHeap = Trial(_ => 20 * MiB, _ => 0.2 * MiB);
+        var outside = Trial(_ => 4 * MiB, _ => 0.2 * MiB, _ => 20.5 * MiB);
+
+        // Act
+        var heapStep = Classify(Flat, inHeap);
+        var staticStep = Classify(Flat, outside);
+
+        // Assert
+        Assert.Equal(GrowthKind.LevelStep, heapStep.Kind);
+        Assert.Contains("in the malloc heap (in-use +16.0 MiB)", heapStep.Headline);
+        Assert.Equal(GrowthKind.LevelStep, staticStep.Kind);
+        Assert.Contains("outside the malloc heap", staticStep.Headline);
+    }
+
+    [Fact]
+    public void I_can_classify_rss_growth_the_heap_does_not_explain_as_non_heap_growth()
+    {
+        // Arrange: rss grows 20 MiB/min, heap flat
+        var bad = Trial(_ => 4 * MiB, _ => 0.2 * MiB, s => 5 * MiB + 20 * MiB * s / 60);
+
+        // Act
+        var d = Classify(Flat, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.NonHeap, d.Kind);
+    }
+
+    [Fact]
+    public void I_can_get_an_honest_rss_only_answer_without_heap_counters()
+    {
+        // Arrange
+        var good = Trial(_ => 4 * MiB, _ => 0.2 * MiB, heap: false);
+        var bad = Trial(_ => 1.2 * MiB, s => 0.2 * MiB + 30 * MiB * s / 60, heap: false);
+
+        // Act
+        var d = Classify(good, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.Growth, d.Kind);
+        Assert.Contains("cannot tell a leak from fragmentation", d.Headline);
+        Assert.Contains("sampling.heap-counters: true", d.Headline);
+    }
+
+    [Fact]
+    public void I_can_see_no_change_when_both_sides_match()
+    {
+        // Act
+        var d = Classify(Flat, Trial(_ => 4.1 * MiB, _ => 0.2 * MiB));
+
+        // Assert
+        Assert.Equal(GrowthKind.NoChange, d.Kind);
+    }
+
+    [Fact]
+    public void I_can_parse_a_heapstats_record_and_reject_a_torn_one()
+    {
+        // Arrange
+        var ok = "seq=7 t_ms=1 pid=2 arena=1000 ordblks=1 uordblks=600 fordblks=400 keepcost=100 hblks=1 hblkhd=4096 malloc=3 end=7   \n"u8;
+        var torn = "seq=8 t_ms=1 pid=2 arena=1000 ordblks=1 uordblks=600 fordblks=400 keepcost=100 hblks=1 hblkhd=4096 malloc=3 end=7\n"u8;
+
+        // Act
+        var parsed = HeapCounters.TryParse(ok, out var counters);
+        var tornParsed = HeapCounters.TryParse(torn, out _);
+
+        // Assert
+        Assert.True(parsed);
+        Assert.Equal(new HeapCounters(7, 1000, 600, 400, 4096, 100), counters);
+        Assert.False(tornParsed);
+        Assert.False(HeapCounters.TryParse(ReadOnlySpan<byte>.Empty, out _));
+    }
+
+    [Fact]
+    public void I_can_compare_two_heaptrack_prints_by_allocation_site()
+    {
+        // Arrange: the shape heaptrack_print 1.4 writes (-p -T), trimmed; addresses differ between the two runs
+        const string good = """
+            PEAK MEMORY CONSUMERS
+            6.29M peak memory consumed over 1 calls from
+            load_catalog
+              at src/daemon/main.c:54
+              in /a/demod
+            main
+              at src/daemon/main.c:159
+            6.29M consumed over 1 calls from:
+                __libc_start_call_main
+
+            72.70K peak memory consumed over 1 calls from
+            0x7f197baa57b9
+              in /lib/x86_64-linux-gnu/libstdc++.so.6
+            72.70K consumed over 1 calls from:
+                call_init
+
+            MOST TEMPORARY ALLOCATIONS
+            8000 temporary allocations of 8000 allocations in total (100.00%) from
+            handle
+              at src/daemon/main.c:96
+            serve
+            8000 temporary allocations of 8000 allocations in total (100.00%) from:
+                main
+            """;
+        var bad = good.Replace("0x7f197baa57b9", "0x7f28d50a57b9").Replace("6.29M", "10.29M")
+            + "\n\n16658 temporary allocations of 16658 allocations in total (99.00%) from\nread_small_file\n  at src/store/reader.c:30\ncache_refresh\n";
+
+        // Act
+        var text = BoundaryProfile.Compare(BoundaryProfile.Parse(good), BoundaryProfile.Parse(bad));
+
+        // Assert
+        var lines = text.Split('\n');
+        Assert.Equal("peak bytes (good → bad):", lines[0]);
+        Assert.Equal("  6.29 → 10.29 MiB  load_catalog ← main ← __libc_start_call_main", lines[1]);
+        Assert.Equal("temporary allocations (good → bad):", lines[2]);
+        Assert.Equal("  0 → 16658  read_small_file ← cache_refresh", lines[3]);
+        Assert.Equal(4, lines.Length);
+    }
+}
