@@ -49,10 +49,11 @@ internal static class StartCommand
         var firstParent = new Option<bool>("--first-parent") { Description = "Follow only the first parent of merges, as git log --first-parent" };
         var noMerges = new Option<bool>("--no-merges") { Description = "Leave merge commits out, as git log --no-merges" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Say which commits would be tested and why, then stop" };
+        var calibrate = new Option<bool>("--calibrate") { Description = "First measure the bad end's build as both sides (A/A) and report the false-positive rate" };
         var profileBoundary = new Option<bool>("--profile-boundary") { Description = "After the verdict, run the last good build and the culprit under heaptrack and compare allocation sites" };
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -61,7 +62,7 @@ internal static class StartCommand
                 parse.GetValue(strategy), parse.GetValue(confidence), parse.GetValue(alpha), parse.GetValue(repeats), parse.GetValue(maxTrials),
                 parse.GetValue(window), parse.GetValue(warmup), parse.GetValue(results), parse.GetValue(repo), parse.GetValue(config),
                 parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun));
-            var options = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1))) with { ProfileBoundary = parse.GetValue(profileBoundary) };
+            var options = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1))) with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
             if (settings.DryRun)
             {
                 var selection = CommitSelector.Select(options.RepositoryPath, options.Range, options.Paths,

@@ -26,6 +26,9 @@ public sealed record ReportModel(
 
     public CommitReport? At(int position) => Commits.FirstOrDefault(c => c.Position == position);
 
+    /// <summary>The run's A/A calibration (one build measured as both ends), when it was asked for.</summary>
+    public string? Calibration { get; init; }
+
     public bool IsPartial => Run.Status == RunStatus.Interrupted || Outcome is null;
 }
 

@@ -131,6 +131,7 @@ public static class ReportWriter
         Row("Status", r.Status == RunStatus.Interrupted ? "<b class=\"alert\">INTERRUPTED (partial)</b>" : "finished");
         if (m.Outcome is { } o)
             Row("Trials", H($"{o.TrialsSpent} trials spent{(o.TrialCapHit ? " (trial cap hit)" : "")}"));
+        Row("A/A calibration", H(m.Calibration ?? "not run (bisector start --calibrate measures one build as both ends)"));
         Row("Host", H($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {F(r.Host.MemoryBytes / 1073741824.0, "0.0")} GiB RAM, {r.Host.Runtime}"));
         Row("Reproduce", $"<pre class=\"cmd\">{H(r.ReproduceCommand)}</pre>");
         sb.Append("</table></section>\n");
@@ -314,6 +315,7 @@ public static class ReportWriter
         sb.Append($"| Workers | {workers} |\n");
         sb.Append($"| Time | {Md($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}")} |\n");
         sb.Append($"| Status | {(r.Status == RunStatus.Interrupted ? "**INTERRUPTED (partial)**" : "finished")} |\n");
+        sb.Append($"| A/A calibration | {Md(m.Calibration ?? "not run (bisector start --calibrate)")} |\n");
         sb.Append($"| Host | {Md($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {r.Host.Runtime}")} |\n");
         sb.Append($"\nReproduce:\n\n{Fence(r.ReproduceCommand)}sh\n{r.ReproduceCommand}\n{Fence(r.ReproduceCommand)}\n");
 

@@ -109,7 +109,10 @@ public static class ReportAssembler
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
         var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
         return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null,
-            diagnosis is null ? null : Diagnoser.Describe(diagnosis));
+            diagnosis is null ? null : Diagnoser.Describe(diagnosis))
+        {
+            Calibration = await store.GetCalibrationAsync(run.Id, ct),
+        };
     }
 
     private static string Kind(string worker) => worker.Contains("://", StringComparison.Ordinal) ? worker[..worker.IndexOf(':')] : worker.Split(['-', ':'])[0];

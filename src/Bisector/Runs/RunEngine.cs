@@ -103,19 +103,25 @@ public sealed class RunEngine(Action<string> log)
         RunJanitor.Register(runId);
         try
         {
-            outcome = await SearchEngine.RunAsync(
-                selection.Candidates.Count,
-                measurer.MeasureAsync,
-                new SearchOptions(
-                    options.Strategy,
-                    workers.Count,
-                    recipe.Decide,
-                    recipe.Sampling.Warmup.TotalSeconds,
-                    recipe.Trials.Repeats,
-                    recipe.Trials.Max,
-                    options.Alpha,
-                    options.Confidence),
-                ct);
+            var searchOptions = new SearchOptions(
+                options.Strategy,
+                workers.Count,
+                recipe.Decide,
+                recipe.Sampling.Warmup.TotalSeconds,
+                recipe.Trials.Repeats,
+                recipe.Trials.Max,
+                options.Alpha,
+                options.Confidence);
+            if (options.Calibrate && await store.GetCalibrationAsync(runId, ct) is null)
+            {
+                // The bad end's trials taken here are real trials of that build, so the search reuses them as evidence.
+                log($"A/A calibration: measuring {selection.Candidates[^1].ShortSha} as both ends");
+                var calibration = await AaCalibration.RunAsync(selection.Candidates.Count, measurer.MeasureAsync, searchOptions, ct);
+                await store.SetCalibrationAsync(runId, calibration.Summary, ct);
+                log($"A/A calibration: {calibration.Summary}");
+            }
+
+            outcome = await SearchEngine.RunAsync(selection.Candidates.Count, measurer.MeasureAsync, searchOptions, ct);
             await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
         }
         catch (OperationCanceledException)

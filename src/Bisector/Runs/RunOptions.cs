@@ -23,4 +23,7 @@ public sealed record RunOptions(
 {
     /// <summary>Run the last good build and the culprit once each under heaptrack and compare allocation sites.</summary>
     public bool ProfileBoundary { get; init; }
+
+    /// <summary>Measure the bad end's build as both sides (A/A) before the search and report the false-positive rate.</summary>
+    public bool Calibrate { get; init; }
 }

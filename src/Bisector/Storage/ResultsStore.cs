@@ -321,6 +321,14 @@ public sealed class ResultsStore : IAsyncDisposable
         }
     }
 
+    public async Task SetCalibrationAsync(string runId, string summary, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE runs SET calibration = @summary WHERE id = @runId", new { runId, summary }, cancellationToken: ct));
+
+    public async Task<string?> GetCalibrationAsync(string runId, CancellationToken ct = default) =>
+        await _connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT calibration FROM runs WHERE id = @runId", new { runId }, cancellationToken: ct));
+
     public async Task<IReadOnlyList<RoundRow>> GetRoundsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<RoundRow>(new CommandDefinition(
             "SELECT number AS Number, positions AS Positions, reason AS Reason FROM rounds WHERE run_id = @runId ORDER BY number",

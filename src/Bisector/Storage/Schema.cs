@@ -119,5 +119,10 @@ internal static class Schema
             created_at    TEXT NOT NULL
         );
         """,
+
+        // 4: the A/A calibration of a run (`start --calibrate`): one build measured as both ends, and what came of it.
+        """
+        ALTER TABLE runs ADD COLUMN calibration TEXT;
+        """,
     ];
 }
