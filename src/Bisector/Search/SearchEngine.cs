@@ -214,7 +214,7 @@ public static class SearchEngine
                 foreach (var p in measured)
                     versusGood[p] = Compare(Values(0), Values(p));
             var posterior = Count(0) > 0 && Count(n) > 0 ? Posterior() : Enumerable.Repeat(1.0 / n, n).ToArray();
-            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p))).OfType<BimodalityWarning>().ToArray();
+            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2)).OfType<BimodalityWarning>().ToArray();
             var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal.Length} commit(s) with bimodal trials: {bimodal[0].Message}.";
             return new SearchOutcome(status, culprit, first, last, confidence, boundary, posterior, versusGood, _rounds,
                 _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}{warning}"))

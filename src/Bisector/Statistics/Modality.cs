@@ -20,7 +20,9 @@ public static class Modality
     public const int MinTrials = 8;
     public const double MinSeparation = 6;
 
-    public static BimodalityWarning? Check(int position, IReadOnlyList<double> values)
+    /// <param name="minDistance">Groups closer than this (e.g. half the recipe's min-effect) are not worth a warning,
+    /// however cleanly they separate: a 60 KiB split under a 1 MiB threshold changes no verdict.</param>
+    public static BimodalityWarning? Check(int position, IReadOnlyList<double> values, double minDistance = 0)
     {
         var sorted = values.Where(double.IsFinite).Order().ToArray();
         var n = sorted.Length;
@@ -42,7 +44,7 @@ public static class Modality
         var distance = Robust.Median(upper) - Robust.Median(lower);
         // Quantised values can give both groups a zero MAD; then any clean gap is a separation.
         var separation = spread > 0 ? distance / spread : double.PositiveInfinity;
-        return separation > MinSeparation
+        return separation > MinSeparation && distance >= minDistance
             ? new BimodalityWarning(position, n, Robust.Median(lower), Robust.Median(upper), upper.Length, separation)
             : null;
 

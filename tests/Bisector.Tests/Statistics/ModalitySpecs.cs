@@ -53,4 +53,19 @@ public class ModalitySpecs
         // Assert: the false-alarm rate stays small (≤ 2 %; a warning on every twentieth commit would be noise)
         Assert.InRange(alarms, 0, 10);
     }
+
+    [Fact]
+    public void I_get_no_warning_for_two_groups_closer_than_the_effect_that_matters()
+    {
+        // Arrange: two clean groups 60 KiB apart (seen on the demo across two workers), under a 1 MiB min-effect
+        var values = new double[] { 8.86e6, 8.861e6, 8.859e6, 8.86e6, 8.92e6, 8.921e6, 8.919e6, 8.92e6, 8.92e6 };
+
+        // Act
+        var unbounded = Modality.Check(3, values);
+        var bounded = Modality.Check(3, values, minDistance: 1048576 / 2.0);
+
+        // Assert
+        Assert.NotNull(unbounded);
+        Assert.Null(bounded);
+    }
 }
