@@ -115,6 +115,11 @@ public sealed class RunEngine(Action<string> log)
         }
         finally
         {
+            foreach (var removed in pool.Removed)
+            {
+                await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);
+            }
+
             foreach (var worker in workers)
             {
                 await worker.DisposeAsync();
@@ -196,10 +201,14 @@ public sealed class RunEngine(Action<string> log)
                 await pool.RunAsync(specs, async (spec, result) =>
                 {
                     var position = IndexOf(spec.Commit);
-                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host.Split('/')[^1], result.Host,
+                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host.Split('/', 2)[^1], result.Host,
                         result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, CancellationToken.None);
                     log($"  {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}");
                 }, ct);
+                foreach (var removed in pool.Removed)
+                {
+                    await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);
+                }
             }
 
             var evidence = new List<PositionEvidence>();

@@ -59,3 +59,5 @@ public sealed record TrialRow(
 public sealed record SampleRow(long TrialId, double Seconds, string Metric, double Value);
 
 public sealed record RoundRow(long Number, string Positions, string Reason);
+
+public sealed record RemovedWorkerRow(string Worker, string Reason, string RemovedAt);

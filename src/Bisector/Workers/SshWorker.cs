@@ -112,7 +112,13 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
     {
         var recipe = spec.Recipe;
         var isolation = recipe.Run.Isolation;
-        var unique = $"{LocalWorker.Sanitize(Name.Replace("ssh://", "", StringComparison.Ordinal))}-{Guid.NewGuid():N}";
+        var host = LocalWorker.Sanitize(Name.Replace("ssh://", "", StringComparison.Ordinal));
+        var unique = $"{host}-{LocalWorker.Sanitize(spec.TrialKey)}-{Guid.NewGuid():N}";
+        if (unique.Length > 100)
+        {
+            unique = $"{host}-{Guid.NewGuid():N}";
+        }
+
         var runDir = $"{_root}/runs/{unique[^12..]}";
         foreach (var tmpfs in isolation.Tmpfs)
         {
