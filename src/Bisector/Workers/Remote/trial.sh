@@ -61,9 +61,9 @@ stop_group() { # $1 cgroup dir, $2 main pid or empty, $3 grace in cs
 cleanup() {
   trap - EXIT
   exec 3>&- 2>/dev/null
-  [ -n "$apid" ] && wait "$apid" 2>/dev/null
   stop_group "$wcg" "" "$T_WORKLOAD_STOP_CS"
   stop_group "$cg" "$(cat "$run/.dpid" 2>/dev/null)" "$T_STOP_CS"
+  if [ -n "$apid" ]; then kill "$apid" 2>/dev/null; wait "$apid" 2>/dev/null; fi
   oom=0 hits=0
   if [ -d "$cg" ]; then
     if [ -e "$cg/memory.oom_control" ]; then
@@ -104,7 +104,14 @@ fi
 mkfifo "$run/.tick" || plumbing "cannot create $run/.tick"
 # The sampler: one awk for the whole trial. Each tick line is "CS ROOT READY"; it finds the daemon below ROOT (down
 # through the shells sh -c leaves), then prints one line per metric.
-awk -v t0=0 -v cg="$cg" -v usage="$usage" -v anonkey="$anonkey" -v dpidfile="$run/.dpid" '
+# mawk fills its whole input buffer before it runs a rule, which would batch every tick at the end of the trial;
+# -W interactive makes it read line by line.
+awk_line=
+case $(awk -W version 2>&1 | head -n 1) in mawk*) awk_line="-W interactive" ;; esac
+# Paths reach awk through ENVIRON, not -v, which would interpret backslashes in them.
+# shellcheck disable=SC2086
+S_CG=$cg S_USAGE=$usage S_ANONKEY=$anonkey S_DPIDFILE=$run/.dpid awk $awk_line '
+BEGIN { cg = ENVIRON["S_CG"]; usage = ENVIRON["S_USAGE"]; anonkey = ENVIRON["S_ANONKEY"]; dpidfile = ENVIRON["S_DPIDFILE"]; t0 = 0 }
 function comm(p,  c, f) { f = "/proc/" p "/comm"; c = ""; getline c < f; close(f); return c }
 function isshell(c) { return c == "sh" || c == "dash" || c == "bash" || c == "ash" || c == "busybox" || c == "unshare" }
 function resolve(root, readycs, cs,   f, line, n, i, m, st, parts, k, cur, kids, only) {
@@ -157,7 +164,8 @@ exec 3> "$run/.tick"
 
 uptime_cs; start=$now
 eval "set -- $T_DAEMON_ARGV"
-(cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null > "$run/.daemon.log" 2>&1 &
+# 3>&-: the daemon must not hold the tick pipe open, or the sampler would never see its end.
+(cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null > "$run/.daemon.log" 2>&1 3>&- &
 dpid=$!
 [ "$T_PIDNS" = 1 ] || root=$dpid
 
@@ -203,7 +211,7 @@ while :; do
       fi
       if [ -z "$wpid" ] && [ "$wl_done" = 0 ]; then
         eval "set -- $T_WORKLOAD_ARGV"
-        (cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null >> "$run/.workload.log" 2>&1 &
+        (cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null >> "$run/.workload.log" 2>&1 3>&- &
         wpid=$!
       fi
     fi
