@@ -147,47 +147,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             }
         }, "cannot prepare the run directory " + runDir, ct);
 
-        var env = new Dictionary<string, string?>
-        {
-            ["BISECTOR_COMMIT"] = spec.Commit.Sha,
-            ["BISECTOR_ARTIFACT"] = artifact,
-            ["BISECTOR_RUN_DIR"] = runDir,
-            ["BISECTOR_TRIAL"] = spec.TrialKey,
-        };
-        var ready = recipe.Run.Ready?.File is { } file ? LocalWorker.Expand(file, env) : null;
-        if (ready is not null && !ready.StartsWith('/'))
-        {
-            ready = $"{artifact}/{ready}";
-        }
-
-        var raw = new Dictionary<string, string> { [ProcsWord] = "\"$procs\"", [WorkloadProcsWord] = "\"$wprocs\"", [RootWord] = "\"$root\"" };
-        var daemon = WithEnv(recipe.Run.Env, TrialCommands.Daemon(ProcsWord, isolation, recipe.Run.Command), recipe.SourceFile);
-        var workload = recipe.Workload is { } w
-            ? WithEnv(w.Env, TrialCommands.Workload(WorkloadProcsWord, isolation, RootWord, artifact, w.Command), recipe.SourceFile)
-            : null;
-        var interval = recipe.Sampling.Interval > TimeSpan.Zero ? recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
-        var readyTimeout = recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30);
-        var measured = recipe.Sampling.Warmup + recipe.Sampling.Window;
-        var variables = new Dictionary<string, string>
-        {
-            ["BISECTOR_COMMIT"] = spec.Commit.Sha,
-            ["BISECTOR_ARTIFACT"] = artifact,
-            ["BISECTOR_RUN_DIR"] = runDir,
-            ["BISECTOR_TRIAL"] = spec.TrialKey,
-            ["T_UNIQUE"] = unique,
-            ["T_LIMIT"] = recipe.Run.MemoryLimitBytes.ToString(CultureInfo.InvariantCulture),
-            ["T_INTERVAL_CS"] = Centis(interval, minimum: 1),
-            ["T_MEASURED_CS"] = Centis(measured),
-            ["T_READY"] = ready ?? "",
-            ["T_READY_TIMEOUT_CS"] = Centis(readyTimeout),
-            ["T_PIDNS"] = isolation.Pid ? "1" : "0",
-            ["T_MOUNTNS"] = TrialCommands.MountNamespace(isolation) ? "1" : "0",
-            ["T_RESTART"] = recipe.Workload?.Restart == true ? "1" : "0",
-            ["T_STOP_CS"] = Centis(recipe.Run.StopTimeout),
-            ["T_WORKLOAD_STOP_CS"] = "200",
-            ["T_DAEMON_ARGV"] = ShellQuote.Join(daemon, raw),
-            ["T_WORKLOAD_ARGV"] = workload is null ? "" : ShellQuote.Join(workload, raw),
-        };
+        var (variables, ready, readyTimeout) = TrialVariables(spec, artifact, runDir, unique);
         var command = string.Join(' ', variables.Select(kv => $"{kv.Key}={ShellQuote.Quote(kv.Value)}")) + $" exec sh {ShellQuote.Quote(_scriptPath!)}";
 
         var wanted = recipe.Sampling.Metrics.Count == 0 ? null : new HashSet<string>(recipe.Sampling.Metrics) { recipe.Decide.Metric };
@@ -199,7 +159,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
         var sawDaemon = false;
 
         using var cmd = _ssh!.CreateCommand(command);
-        var deadline = readyTimeout + measured + recipe.Run.StopTimeout + TrialGrace;
+        var deadline = readyTimeout + recipe.Sampling.Warmup + recipe.Sampling.Window + recipe.Run.StopTimeout + TrialGrace;
         using var overrun = new CancellationTokenSource(deadline);
         Task execution;
         try
@@ -308,6 +268,59 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
 
         return result;
     }
+
+    /// <summary>The environment trial.sh reads: every value is passed quoted, the argument lists pre-quoted word by word.</summary>
+    internal static (Dictionary<string, string> Variables, string? Ready, TimeSpan ReadyTimeout) TrialVariables(
+        TrialSpec spec, string artifact, string runDir, string unique)
+    {
+        var recipe = spec.Recipe;
+        var isolation = recipe.Run.Isolation;
+        var env = new Dictionary<string, string?>
+        {
+            ["BISECTOR_COMMIT"] = spec.Commit.Sha,
+            ["BISECTOR_ARTIFACT"] = artifact,
+            ["BISECTOR_RUN_DIR"] = runDir,
+            ["BISECTOR_TRIAL"] = spec.TrialKey,
+        };
+        var ready = recipe.Run.Ready?.File is { } file ? LocalWorker.Expand(file, env) : null;
+        if (ready is not null && !ready.StartsWith('/'))
+        {
+            ready = $"{artifact}/{ready}";
+        }
+
+        var raw = new Dictionary<string, string> { [ProcsWord] = "\"$procs\"", [WorkloadProcsWord] = "\"$wprocs\"", [RootWord] = "\"$root\"" };
+        var daemon = WithEnv(recipe.Run.Env, TrialCommands.Daemon(ProcsWord, isolation, recipe.Run.Command), recipe.SourceFile);
+        var workload = recipe.Workload is { } w
+            ? WithEnv(w.Env, TrialCommands.Workload(WorkloadProcsWord, isolation, RootWord, artifact, w.Command), recipe.SourceFile)
+            : null;
+        var interval = recipe.Sampling.Interval > TimeSpan.Zero ? recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
+        var readyTimeout = recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30);
+        var measured = recipe.Sampling.Warmup + recipe.Sampling.Window;
+        var variables = new Dictionary<string, string>
+        {
+            ["BISECTOR_COMMIT"] = spec.Commit.Sha,
+            ["BISECTOR_ARTIFACT"] = artifact,
+            ["BISECTOR_RUN_DIR"] = runDir,
+            ["BISECTOR_TRIAL"] = spec.TrialKey,
+            ["T_UNIQUE"] = unique,
+            ["T_LIMIT"] = recipe.Run.MemoryLimitBytes.ToString(CultureInfo.InvariantCulture),
+            ["T_INTERVAL_CS"] = Centis(interval, minimum: 1),
+            ["T_MEASURED_CS"] = Centis(measured),
+            ["T_READY"] = ready ?? "",
+            ["T_READY_TIMEOUT_CS"] = Centis(readyTimeout),
+            ["T_PIDNS"] = isolation.Pid ? "1" : "0",
+            ["T_MOUNTNS"] = TrialCommands.MountNamespace(isolation) ? "1" : "0",
+            ["T_RESTART"] = recipe.Workload?.Restart == true ? "1" : "0",
+            ["T_STOP_CS"] = Centis(recipe.Run.StopTimeout),
+            ["T_WORKLOAD_STOP_CS"] = "200",
+            ["T_DAEMON_ARGV"] = ShellQuote.Join(daemon, raw),
+            ["T_WORKLOAD_ARGV"] = workload is null ? "" : ShellQuote.Join(workload, raw),
+        };
+        return (variables, ready, readyTimeout);
+    }
+
+    /// <summary>The remote trial script's text (uploaded once per host and version).</summary>
+    internal static string ScriptText => Script.Value;
 
     // Stand-ins for values only the remote script knows; ShellQuote.Join turns them into "$procs" etc.
     private const string ProcsWord = "\u0001procs\u0001";
