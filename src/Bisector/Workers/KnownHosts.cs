@@ -22,6 +22,7 @@ public static class KnownHosts
 
     public static HostKeyStatus Check(string file, string host, int port, string keyType, byte[] key)
     {
+        keyType = FileKeyType(keyType);
         if (!File.Exists(file))
         {
             return HostKeyStatus.Unknown;
@@ -62,11 +63,15 @@ public static class KnownHosts
     /// <summary>Appends the key, as <c>ssh</c> does with <c>StrictHostKeyChecking=accept-new</c>.</summary>
     public static void Append(string file, string host, int port, string keyType, byte[] key)
     {
+        keyType = FileKeyType(keyType);
         var directory = Path.GetDirectoryName(Path.GetFullPath(file))!;
         Directory.CreateDirectory(directory);
         var needsNewline = File.Exists(file) && new FileInfo(file).Length > 0 && !File.ReadAllText(file).EndsWith('\n');
         File.AppendAllText(file, $"{(needsNewline ? "\n" : "")}{Entry(host, port)} {keyType} {Convert.ToBase64String(key)}\n");
     }
+
+    // An RSA key negotiated with a SHA-2 signature algorithm is still recorded as ssh-rsa.
+    private static string FileKeyType(string algorithm) => algorithm is "rsa-sha2-256" or "rsa-sha2-512" ? "ssh-rsa" : algorithm;
 
     private static bool Matches(string pattern, string name)
     {

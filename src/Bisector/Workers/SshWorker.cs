@@ -141,7 +141,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
                     throw new ConfigException(recipe.SourceFile, null, $"run.files: '{relative}' is not inside $BISECTOR_RUN_DIR", "use a relative path without '..'");
                 }
 
-                CreateDirectories(sftp, runDir, Path.GetDirectoryName(target)!);
+                CreateDirectories(sftp, Path.GetDirectoryName(target)!);
                 using var stream = new MemoryStream(Encoding.UTF8.GetBytes(content));
                 sftp.UploadFile(stream, target, canOverride: true);
             }
@@ -181,8 +181,12 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
         });
         try
         {
+            // SSH.NET's output stream blocks its reader; a dedicated thread keeps that off the thread pool, where it
+            // would starve other workers' sampling loops (a local worker's ticks then arrive seconds late).
             using var reader = new StreamReader(cmd.OutputStream, Encoding.UTF8);
-            while (await reader.ReadLineAsync(overrun.Token) is { } line)
+            var reading = Task.Factory.StartNew(() =>
+            {
+            while (reader.ReadLine() is { } line)
             {
                 var fields = line.Split(' ', 5);
                 switch (fields[0])
@@ -221,8 +225,9 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
                         break;
                 }
             }
-
-            await execution;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            await reading.WaitAsync(overrun.Token);
+            await execution.WaitAsync(overrun.Token);
         }
         catch (Exception e) when (IsConnectionFailure(e) || (e is OperationCanceledException && overrun.IsCancellationRequested))
         {
@@ -501,11 +506,11 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             _scriptPath = $"{_root}/bin/trial-{hash}.sh";
             await SftpAsync(s =>
             {
+                CreateDirectories(s, $"{_root}/bin");
+                CreateDirectories(s, $"{_root}/artifacts");
+                CreateDirectories(s, $"{_root}/runs");
                 if (!s.Exists(_scriptPath))
                 {
-                    CreateDirectories(s, "/", $"{_root}/bin");
-                    CreateDirectories(s, "/", $"{_root}/artifacts");
-                    CreateDirectories(s, "/", $"{_root}/runs");
                     using var stream = new MemoryStream(Encoding.UTF8.GetBytes(script));
                     s.UploadFile(stream, _scriptPath + ".tmp", canOverride: true);
                     s.RenameFile(_scriptPath + ".tmp", _scriptPath, isPosix: true);
@@ -568,17 +573,12 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
         }
     }
 
-    private static void CreateDirectories(SftpClient sftp, string under, string directory)
+    private static void CreateDirectories(SftpClient sftp, string directory)
     {
         var path = "";
         foreach (var part in directory.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             path += "/" + part;
-            if ((path + "/").Length <= under.TrimEnd('/').Length + 1 && under.StartsWith(path, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
             if (!sftp.Exists(path))
             {
                 sftp.CreateDirectory(path);

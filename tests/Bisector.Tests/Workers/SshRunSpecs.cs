@@ -51,15 +51,23 @@ public sealed partial class SshRunSpecs
 
             await using var store = await ResultsStore.OpenAsync(run.DatabasePath);
             var trials = await store.GetTrialsAsync(run.RunId);
+            var table = new List<string>();
+            foreach (var t in trials)
+            {
+                var s = await store.GetSamplesAsync(t.Id, Metrics.RssAnon);
+                table.Add($"{t.Id} {t.Sha[..7]}#{t.TrialIndex} r{t.Round} {t.Worker} {t.Outcome} {s.Count} samples {(s.Count > 0 ? $"{s[0].Seconds}..{s[^1].Seconds} s" : "")} {t.StartedAt}..{t.EndedAt}");
+            }
+
+            transcript += "\ntrials:\n" + string.Join('\n', table);
             Assert.DoesNotContain(trials, t => t.Outcome == nameof(TrialOutcome.WorkerFailed));
             foreach (var trial in trials.Where(t => t.Outcome == nameof(TrialOutcome.Ok)))
             {
                 var samples = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
-                Assert.True(samples.Count > 0, $"trial {trial.Id} on {trial.Worker} was stored without samples");
+                Assert.True(samples.Count > 0, $"trial {trial.Id} on {trial.Worker} was stored without samples\n{transcript}");
                 if (trial.Worker.StartsWith("ssh://", StringComparison.Ordinal))
                 {
                     // The stream reached the end of warm-up + window (8 s after readiness), so nothing was cut off.
-                    Assert.True(samples[^1].Seconds >= 8, $"trial {trial.Id} on {trial.Worker}: samples end at {samples[^1].Seconds} s");
+                    Assert.True(samples[^1].Seconds >= 8, $"trial {trial.Id} on {trial.Worker}: samples end at {samples[^1].Seconds} s\n{transcript}");
                 }
             }
 

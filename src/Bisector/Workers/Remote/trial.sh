@@ -108,9 +108,9 @@ mkfifo "$run/.tick" || plumbing "cannot create $run/.tick"
 # -W interactive makes it read line by line.
 awk_line=
 case $(awk -W version 2>&1 | head -n 1) in mawk*) awk_line="-W interactive" ;; esac
-# Paths reach awk through ENVIRON, not -v, which would interpret backslashes in them.
+# Paths reach awk through ENVIRON, not -v, which would interpret backslashes in them; LC_ALL=C keeps "0.10", not "0,10".
 # shellcheck disable=SC2086
-S_CG=$cg S_USAGE=$usage S_ANONKEY=$anonkey S_DPIDFILE=$run/.dpid awk $awk_line '
+S_CG=$cg S_USAGE=$usage S_ANONKEY=$anonkey S_DPIDFILE=$run/.dpid LC_ALL=C awk $awk_line '
 BEGIN { cg = ENVIRON["S_CG"]; usage = ENVIRON["S_USAGE"]; anonkey = ENVIRON["S_ANONKEY"]; dpidfile = ENVIRON["S_DPIDFILE"]; t0 = 0 }
 function comm(p,  c, f) { f = "/proc/" p "/comm"; c = ""; getline c < f; close(f); return c }
 function isshell(c) { return c == "sh" || c == "dash" || c == "bash" || c == "ash" || c == "busybox" || c == "unshare" }
