@@ -186,45 +186,45 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             using var reader = new StreamReader(cmd.OutputStream, Encoding.UTF8);
             var reading = Task.Factory.StartNew(() =>
             {
-            while (reader.ReadLine() is { } line)
-            {
-                var fields = line.Split(' ', 5);
-                switch (fields[0])
+                while (reader.ReadLine() is { } line)
                 {
-                    case "s" when fields.Length == 4
-                        && double.TryParse(fields[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-                        && double.TryParse(fields[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var value):
-                        if (wanted is null || wanted.Contains(fields[2]))
-                        {
-                            samples.Add(new Sample(seconds, fields[2], value));
-                        }
+                    var fields = line.Split(' ', 5);
+                    switch (fields[0])
+                    {
+                        case "s" when fields.Length == 4
+                            && double.TryParse(fields[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                            && double.TryParse(fields[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var value):
+                            if (wanted is null || wanted.Contains(fields[2]))
+                            {
+                                samples.Add(new Sample(seconds, fields[2], value));
+                            }
 
-                        break;
-                    case "pid" when fields.Length == 2 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var pid):
-                        scriptPid = pid;
-                        if (ct.IsCancellationRequested)
-                        {
-                            TryExec($"kill -TERM {pid.ToString(CultureInfo.InvariantCulture)}");
-                        }
+                            break;
+                        case "pid" when fields.Length == 2 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var pid):
+                            scriptPid = pid;
+                            if (ct.IsCancellationRequested)
+                            {
+                                TryExec($"kill -TERM {pid.ToString(CultureInfo.InvariantCulture)}");
+                            }
 
-                        break;
-                    case "d":
-                        sawDaemon = true;
-                        break;
-                    case "o":
-                        daemonOutput.Add(line.Length > 2 ? line[2..] : "");
-                        break;
-                    case "w":
-                        workloadOutput.Add(line.Length > 2 ? line[2..] : "");
-                        break;
-                    case "leftover":
-                        leftovers.Add(line["leftover ".Length..]);
-                        break;
-                    case "end":
-                        end = line.Split(' ');
-                        break;
+                            break;
+                        case "d":
+                            sawDaemon = true;
+                            break;
+                        case "o":
+                            daemonOutput.Add(line.Length > 2 ? line[2..] : "");
+                            break;
+                        case "w":
+                            workloadOutput.Add(line.Length > 2 ? line[2..] : "");
+                            break;
+                        case "leftover":
+                            leftovers.Add(line["leftover ".Length..]);
+                            break;
+                        case "end":
+                            end = line.Split(' ');
+                            break;
+                    }
                 }
-            }
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             await reading.WaitAsync(overrun.Token);
             await execution.WaitAsync(overrun.Token);

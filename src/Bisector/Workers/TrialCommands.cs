@@ -1,5 +1,5 @@
-using Bisector.Recipes;
 using System.Text;
+using Bisector.Recipes;
 
 namespace Bisector.Workers;
 
