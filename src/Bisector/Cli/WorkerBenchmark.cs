@@ -30,7 +30,7 @@ internal static class WorkerBenchmark
 
         md.Append("### Wall time to the demo culprit (Fragmentation scenario, bisect strategy, real gcc builds)\n\n");
         md.Append("| Workers | Wall time | Trials | Rounds | Culprit |\n|---|---|---|---|---|\n");
-        foreach (var count in counts)
+        foreach (var count in counts.Where(c => c > 0))
         {
             var folder = Directory.CreateTempSubdirectory("bisector-bench-workers-").FullName;
             try

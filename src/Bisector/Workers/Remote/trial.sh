@@ -10,6 +10,8 @@
 # Output lines: "pid PID", "s SECONDS METRIC VALUE", "d PID", "end KIND CODE ELAPSED_CS OOM_KILLS LIMIT_HITS",
 # "o LINE" (daemon output tail), "w LINE" (workload output tail), "leftover TEXT".
 set -u
+# bash's read -t waits without a fork; plain sh forks sleep on every tick (about 1% of a core at 10 Hz by itself).
+if [ -z "${BASH_VERSION:-}" ] && command -v bash >/dev/null 2>&1; then exec bash "$0" "$@"; fi
 # A lost connection must not skip clean-up: writes then fail (EPIPE) and end the loop instead of killing the script.
 trap '' PIPE HUP
 echo "pid $$"
@@ -33,6 +35,10 @@ code=0
 now=0
 start=0
 
+nap() { # $1 = seconds, e.g. 0.05
+  if [ -n "${BASH_VERSION:-}" ] && [ -p "$run/.nap" ]; then read -r -t "$1" -u 9 _ 2>/dev/null; else sleep "$1"; fi
+}
+
 uptime_cs() { read -r up _ < /proc/uptime; now=${up%.*}${up#*.}; now=${now#0}; now=${now:-0}; }
 
 # State letter of a child we have not waited for yet (Z once it exited), or X when it is gone.
@@ -54,7 +60,7 @@ stop_group() { # $1 cgroup dir, $2 main pid or empty, $3 grace in cs
       for m in $(cat "$1/cgroup.procs" 2>/dev/null); do kill -KILL "$m" 2>/dev/null; done
     fi
     [ "$now" -ge $((deadline + 500)) ] && break
-    sleep 0.05
+    nap 0.05
   done
 }
 
@@ -77,11 +83,12 @@ cleanup() {
   for d in "$wcg" "$cg"; do
     i=0
     # The kernel refuses (EBUSY) while a dying task is still being torn down.
-    while [ -d "$d" ] && ! rmdir "$d" 2>/dev/null; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05; done
+    while [ -d "$d" ] && ! rmdir "$d" 2>/dev/null; do i=$((i + 1)); [ $i -gt 100 ] && break; nap 0.05; done
     [ -d "$d" ] && echo "leftover cgroup $d could not be removed"
   done
   [ -f "$run/.daemon.log" ] && tail -n 30 "$run/.daemon.log" | sed 's/^/o /'
   [ -f "$run/.workload.log" ] && tail -n 30 "$run/.workload.log" | sed 's/^/w /'
+  exec 9>&- 2>/dev/null
   rm -rf "$run" || echo "leftover run directory $run could not be removed"
   echo "end ${kind:-cancelled} $code $((now - start)) ${oom:-0} ${hits:-0}"
 }
@@ -102,6 +109,8 @@ else
 fi
 
 mkfifo "$run/.tick" || plumbing "cannot create $run/.tick"
+# Nobody writes to .nap: reading it with a timeout is bash's fork-free sleep.
+mkfifo "$run/.nap" && exec 9<> "$run/.nap"
 # The sampler: one awk for the whole trial. Each tick line is "CS ROOT READY"; it finds the daemon below ROOT (down
 # through the shells sh -c leaves), then prints one line per metric.
 # mawk fills its whole input buffer before it runs a rule, which would batch every tick at the end of the trial;
@@ -165,7 +174,7 @@ exec 3> "$run/.tick"
 uptime_cs; start=$now
 eval "set -- $T_DAEMON_ARGV"
 # 3>&-: the daemon must not hold the tick pipe open, or the sampler would never see its end.
-(cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null > "$run/.daemon.log" 2>&1 3>&- &
+(cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null > "$run/.daemon.log" 2>&1 3>&- 9>&- &
 dpid=$!
 [ "$T_PIDNS" = 1 ] || root=$dpid
 
@@ -211,7 +220,7 @@ while :; do
       fi
       if [ -z "$wpid" ] && [ "$wl_done" = 0 ]; then
         eval "set -- $T_WORKLOAD_ARGV"
-        (cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null >> "$run/.workload.log" 2>&1 3>&- &
+        (cd "$BISECTOR_ARTIFACT" && exec "$@") < /dev/null >> "$run/.workload.log" 2>&1 3>&- 9>&- &
         wpid=$!
       fi
     fi
@@ -223,7 +232,7 @@ while :; do
   d=$((start + tick * T_INTERVAL_CS - now))
   if [ "$d" -gt 0 ]; then
     c=$((d % 100)); [ "$c" -lt 10 ] && c=0$c
-    sleep "$((d / 100)).$c"
+    nap "$((d / 100)).$c"
   fi
 done
 exit 0
