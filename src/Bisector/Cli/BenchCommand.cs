@@ -38,6 +38,17 @@ internal static class BenchCommand
             return 0;
         }));
 
-        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap };
+
+        var counts = new Option<int[]>("--counts") { Description = "Local worker counts to time (default 1 2 4)", AllowMultipleArgumentsPerToken = true };
+        var samplerSeconds = new Option<int>("--sampler-seconds") { Description = "Window of the sampler CPU measurement (default 30)", DefaultValueFactory = _ => 30 };
+        var workers = new Command("workers", "Wall time to the demo culprit with 1, 2 and 4 local workers; remote sampler CPU at 10 Hz") { counts, samplerSeconds };
+        workers.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var chosen = parse.GetValue(counts) is { Length: > 0 } c ? c : [1, 2, 4];
+            await Console.Out.WriteLineAsync(await WorkerBenchmark.RunAsync(chosen, TimeSpan.FromSeconds(parse.GetValue(samplerSeconds)), ct));
+            return 0;
+        }));
+
+        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap, workers };
     }
 }

@@ -115,6 +115,6 @@ public static partial class ProjectConfigLoader
                || (worker.StartsWith("slurm:", StringComparison.Ordinal) && worker.Length > "slurm:".Length);
     }
 
-    [GeneratedRegex(@"^ssh://(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?$")]
+    [GeneratedRegex(@"^ssh://(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?(?:\?[^\s]*)?$")]
     private static partial Regex SshSyntax();
 }

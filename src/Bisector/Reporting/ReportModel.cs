@@ -43,7 +43,11 @@ public sealed record HostInfo(string Name, string Os, string Kernel, int Process
 
 /// <summary>A worker that ran trials. <see cref="SharesMachine"/> is true for local workers: their trials compete
 /// for the same CPUs and memory bandwidth, which the report must say because it widens the noise.</summary>
-public sealed record WorkerInfo(string Name, string Kind, string Host, bool SharesMachine);
+public sealed record WorkerInfo(string Name, string Kind, string Host, bool SharesMachine)
+{
+    /// <summary>Why the scheduler took this worker out of the pool during the run; null while it stayed in.</summary>
+    public string? RemovedBecause { get; init; }
+}
 
 public sealed record RunInfo(
     string RunId,

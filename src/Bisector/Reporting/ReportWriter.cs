@@ -126,6 +126,8 @@ public static class ReportWriter
             workers += "<br><span class=\"note\">Local workers share this machine's CPUs and memory bandwidth; their trials disturb each other, which widens the noise.</span>";
         else if (r.Workers.Any(w => w.SharesMachine))
             workers += "<br><span class=\"note\">The local worker shares the machine with the controller.</span>";
+        foreach (var gone in r.Workers.Where(w => w.RemovedBecause is not null))
+            workers += $"<br><b class=\"alert\">Removed from the pool:</b> {H(gone.Name)} — {H(gone.RemovedBecause!)}";
         Row("Workers", workers);
         Row("Time", H($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}"));
         Row("Status", r.Status == RunStatus.Interrupted ? "<b class=\"alert\">INTERRUPTED (partial)</b>" : "finished");
@@ -312,6 +314,8 @@ public static class ReportWriter
         var workers = Md(string.Join(", ", r.Workers.Select(w => $"{w.Name} ({w.Kind} on {w.Host})")));
         if (r.Workers.Count(w => w.SharesMachine) > 1)
             workers += " — local workers share this machine, which widens the noise";
+        foreach (var gone in r.Workers.Where(w => w.RemovedBecause is not null))
+            workers += Md($" — removed from the pool: {gone.Name} ({gone.RemovedBecause!.Split('\n')[0]})");
         sb.Append($"| Workers | {workers} |\n");
         sb.Append($"| Time | {Md($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}")} |\n");
         sb.Append($"| Status | {(r.Status == RunStatus.Interrupted ? "**INTERRUPTED (partial)**" : "finished")} |\n");

@@ -88,6 +88,21 @@ public static class ReportAssembler
             workers = options.Workers.Select(w => new WorkerInfo(w, Kind(w), "(no trial yet)", Kind(w) == "local")).ToList();
         }
 
+        foreach (var removed in await store.GetRemovedWorkersAsync(run.Id, ct))
+        {
+            var index = workers.FindIndex(w => w.Name == removed.Worker);
+            var worker = index >= 0 ? workers[index] : new WorkerInfo(removed.Worker, Kind(removed.Worker), "(no trial finished)", Kind(removed.Worker) == "local");
+            worker = worker with { RemovedBecause = removed.Reason };
+            if (index >= 0)
+            {
+                workers[index] = worker;
+            }
+            else
+            {
+                workers.Add(worker);
+            }
+        }
+
         var info = new RunInfo(
             run.Id,
             run.ToolVersion,

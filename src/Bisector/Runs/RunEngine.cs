@@ -136,6 +136,11 @@ public sealed class RunEngine(Action<string> log)
         }
         finally
         {
+            foreach (var removed in pool.Removed)
+            {
+                await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);
+            }
+
             foreach (var worker in workers)
             {
                 await worker.DisposeAsync();
@@ -241,10 +246,14 @@ public sealed class RunEngine(Action<string> log)
                 await pool.RunAsync(specs, async (spec, result) =>
                 {
                     var position = IndexOf(spec.Commit);
-                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Host.Split('/')[^1], result.Host,
+                    await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Worker ?? result.Host, result.Host,
                         result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, spec.TrialKey, CancellationToken.None);
                     log($"  {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}");
                 }, ct);
+                foreach (var removed in pool.Removed)
+                {
+                    await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);
+                }
             }
 
             var evidence = new List<PositionEvidence>();

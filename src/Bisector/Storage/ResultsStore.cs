@@ -350,6 +350,17 @@ public sealed class ResultsStore : IAsyncDisposable
             FROM diagnoses WHERE run_id = @runId
             """, new { runId }, cancellationToken: ct));
 
+    /// <summary>Records that <paramref name="worker"/> left the pool; a second call for the same worker keeps the first.</summary>
+    public async Task AddRemovedWorkerAsync(string runId, string worker, string reason, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            "INSERT OR IGNORE INTO removed_workers (run_id, worker, reason, removed_at) VALUES (@runId, @worker, @reason, @at)",
+            new { runId, worker, reason, at = Iso(DateTimeOffset.UtcNow) }, cancellationToken: ct));
+
+    public async Task<IReadOnlyList<RemovedWorkerRow>> GetRemovedWorkersAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<RemovedWorkerRow>(new CommandDefinition(
+            "SELECT worker AS Worker, reason AS Reason, removed_at AS RemovedAt FROM removed_workers WHERE run_id = @runId ORDER BY removed_at, worker",
+            new { runId }, cancellationToken: ct))).ToList();
+
     /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit and worker).</summary>
     public async Task ExportCsvAsync(string runId, TextWriter writer, CancellationToken ct = default)
     {

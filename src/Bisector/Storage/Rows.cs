@@ -78,3 +78,5 @@ public sealed record DiagnosisRow(
     string? Diff,
     string? Profile,
     string CreatedAt);
+
+public sealed record RemovedWorkerRow(string Worker, string Reason, string RemovedAt);

@@ -124,5 +124,16 @@ internal static class Schema
         """
         ALTER TABLE runs ADD COLUMN calibration TEXT;
         """,
+
+        // 5: workers the scheduler took out of the pool during a run, so the report can list them and why.
+        """
+        CREATE TABLE removed_workers (
+            run_id        TEXT NOT NULL REFERENCES runs(id),
+            worker        TEXT NOT NULL,
+            reason        TEXT NOT NULL,
+            removed_at    TEXT NOT NULL,
+            PRIMARY KEY (run_id, worker)
+        );
+        """,
     ];
 }

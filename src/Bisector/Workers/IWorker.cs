@@ -48,4 +48,8 @@ public sealed record TrialResult(
     IReadOnlyList<Sample> Samples,
     DateTimeOffset StartedAt,
     DateTimeOffset EndedAt,
-    string Host);
+    string Host)
+{
+    /// <summary>The name of the worker that ran the trial (set by the scheduler; <see cref="Host"/> says where).</summary>
+    public string? Worker { get; init; }
+}

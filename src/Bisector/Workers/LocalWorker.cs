@@ -14,26 +14,6 @@ namespace Bisector.Workers;
 /// </summary>
 public sealed partial class LocalWorker(string name, string workRoot) : IWorker
 {
-    // Exit code the wrappers use when the worker's own plumbing (cgroup join, tmpfs mount) failed, so that is not
-    // mistaken for a daemon crash.
-    private const int PlumbingFailed = 125;
-
-    // The wrapper joins the cgroup before exec'ing, so the daemon is inside it from its first instruction.
-    // Values arrive as argv ($1 = cgroup.procs, rest = the command), never pasted into this text.
-    private const string JoinCgroupScript = "echo $$ > \"$1\" || exit 125; shift; exec \"$@\"";
-
-    // Runs inside the new namespaces: $1 = the recipe's command, $2 = "net" to bring loopback up, rest = tmpfs paths.
-    // The heap-counter shim is preloaded only from here on, so ip and mount never load it.
-    private const string InsideScript =
-        "c=$1; n=$2; shift 2; " +
-        "if [ \"$n\" = net ] && command -v ip >/dev/null 2>&1; then ip link set lo up || exit 125; fi; " +
-        "for p do mount -t tmpfs -o mode=0755 bisector-tmpfs \"$p\" || exit 125; done; " +
-        "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"$BISECTOR_HEAP_PRELOAD${LD_PRELOAD:+ $LD_PRELOAD}\"; export LD_PRELOAD; fi; " +
-        "unset BISECTOR_HEAP_PRELOAD; exec sh -c \"$c\"";
-
-    // Processes between the started one and the daemon: wrappers that exec or fork on their way to the recipe's command.
-    private static readonly HashSet<string> Shells = ["sh", "dash", "bash", "ash", "busybox", "unshare"];
-
     public string Name { get; } = name;
 
     public string WorkRoot { get; } = Path.GetFullPath(workRoot);
@@ -170,9 +150,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
 
         private IsolationSpec Isolation => Recipe.Run.Isolation;
 
-        private bool MountNamespace => Isolation.Mount || Isolation.Tmpfs.Count > 0;
-
-        private bool AnyNamespace => MountNamespace || Isolation.Pid || Isolation.Network;
+        private bool MountNamespace => TrialCommands.MountNamespace(Isolation);
 
         public async Task<(TrialOutcome, string?)> RunAsync(CancellationToken ct)
         {
@@ -319,36 +297,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
 
         private Process StartDaemon(Dictionary<string, string?> env)
         {
-            var args = new List<string> { "-c", JoinCgroupScript, "bisector-daemon", _daemonCgroup!.ProcsFile };
-            if (AnyNamespace)
-            {
-                args.Add("unshare");
-                if (MountNamespace)
-                {
-                    args.AddRange(["--mount", "--propagation", "private"]);
-                }
-
-                if (Isolation.Network)
-                {
-                    args.Add("--net");
-                }
-
-                if (Isolation.Pid)
-                {
-                    // --fork: the daemon's shell becomes PID 1 of the new namespace; --mount-proc gives it a /proc to match.
-                    args.AddRange(["--pid", "--fork"]);
-                    args.Add(MountNamespace ? "--mount-proc" : "--kill-child");
-                }
-
-                args.Add("--");
-            }
-
-            args.AddRange(["sh", "-c", InsideScript, "bisector-inside", Recipe.Run.Command, Isolation.Network ? "net" : "-"]);
-            if (MountNamespace)
-            {
-                args.AddRange(Isolation.Tmpfs);
-            }
-
+            var args = TrialCommands.Daemon(_daemonCgroup!.ProcsFile, Isolation, Recipe.Run.Command);
             var process = Start(args, env, Recipe.Run.Env, _daemonOutput);
             if (!Isolation.Pid)
             {
@@ -413,7 +362,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 return;
             }
 
-            while (Shells.Contains(Posix.ReadComm(current) ?? "")
+            while (TrialCommands.Shells.Contains(Posix.ReadComm(current) ?? "")
                 && parents.Where(kv => kv.Value == current).Select(kv => kv.Key).ToList() is [var only])
             {
                 current = only;
@@ -423,7 +372,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             sampler.Track(current);
 
             // Stop looking once a non-shell is found, or a second after readiness (the daemon may itself be a script).
-            _daemonSettled = !Shells.Contains(Posix.ReadComm(current) ?? "sh")
+            _daemonSettled = !TrialCommands.Shells.Contains(Posix.ReadComm(current) ?? "sh")
                 || (readyAt is { } r && _clock.Elapsed > r + TimeSpan.FromSeconds(1));
         }
 
@@ -442,7 +391,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             {
                 // Bounded: a background child may hold the output pipe open until clean-up kills it.
                 running.WaitForExit(1000);
-                if (running.ExitCode == PlumbingFailed)
+                if (running.ExitCode == TrialCommands.PlumbingFailed)
                 {
                     throw new WorkerException(worker.Name, $"could not place the workload in its cgroup or the daemon's namespaces:\n{_workloadOutput}",
                         "check nsenter is installed and the cgroup hierarchy is writable");
@@ -457,30 +406,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 }
             }
 
-            var args = new List<string> { "-c", JoinCgroupScript, "bisector-workload", _workloadCgroup!.ProcsFile };
-            if (AnyNamespace)
-            {
-                args.AddRange(["nsenter", "--target", root.ToString(CultureInfo.InvariantCulture)]);
-                if (MountNamespace)
-                {
-                    // Entering a mount namespace resets the cwd to its root, so the artifact directory is set again.
-                    args.AddRange(["--mount", $"--wd={spec.Artifact.Directory}"]);
-                }
-
-                if (Isolation.Network)
-                {
-                    args.Add("--net");
-                }
-
-                if (Isolation.Pid)
-                {
-                    args.Add("--pid");
-                }
-
-                args.Add("--");
-            }
-
-            args.AddRange(["sh", "-c", workload.Command]);
+            var args = TrialCommands.Workload(_workloadCgroup!.ProcsFile, Isolation, root.ToString(CultureInfo.InvariantCulture), spec.Artifact.Directory, workload.Command);
             _workloads.Add(Start(args, env, workload.Env, _workloadOutput));
             return null;
         }
@@ -497,7 +423,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 return (TrialOutcome.OutOfMemory, OomReason(oomKills));
             }
 
-            if (code == PlumbingFailed || (_daemonPid is null && _daemonOutput.ToString().Contains("unshare: ", StringComparison.Ordinal)))
+            if (code == TrialCommands.PlumbingFailed || (_daemonPid is null && _daemonOutput.ToString().Contains("unshare: ", StringComparison.Ordinal)))
             {
                 throw new WorkerException(worker.Name, $"could not start the daemon in its cgroup and namespaces (exit code {code}):\n{_daemonOutput}",
                     "check unshare/mount work here (root, kernel namespaces enabled)");

@@ -147,12 +147,12 @@ public sealed class TrialScheduler
             TrialResult result;
             try
             {
-                result = await worker.RunTrialAsync(next.Spec, stop.Token);
+                result = await worker.RunTrialAsync(next.Spec, stop.Token) with { Worker = worker.Name };
             }
             catch (WorkerException e)
             {
                 var now = DateTimeOffset.Now;
-                result = new TrialResult(TrialOutcome.WorkerFailed, e.Message, [], now, now, worker.Name);
+                result = new TrialResult(TrialOutcome.WorkerFailed, e.Message, [], now, now, worker.Name) { Worker = worker.Name };
             }
 
             var retry = false;

@@ -6,8 +6,10 @@ namespace Bisector.Workers;
 public static class WorkerSpecs
 {
     /// <summary>
-    /// <c>local:N</c> → N <see cref="LocalWorker"/>s, <c>container:…</c> → <see cref="ContainerWorker"/>s named <c>local-1</c>..<c>local-N</c>, each with its own directory under
-    /// <paramref name="workRoot"/>. Other schemes are rejected with a <see cref="UsageException"/> naming <c>--workers</c>.
+    /// <c>local:N</c> → N <see cref="LocalWorker"/>s named <c>local-1</c>..<c>local-N</c>, each with its own directory under
+    /// <paramref name="workRoot"/>; <c>ssh://user@host[:port][?identity=…&amp;known-hosts=…&amp;tofu=1&amp;root=…]</c> → an
+    /// <see cref="SshWorker"/> (see <see cref="SshTarget"/>); <c>container:…</c> → <see cref="ContainerWorker"/>s.
+    /// Other schemes are rejected with a <see cref="UsageException"/> naming <c>--workers</c>.
     /// </summary>
     public static IReadOnlyList<IWorker> Parse(IEnumerable<string> specs, string workRoot)
     {
@@ -32,7 +34,7 @@ public static class WorkerSpecs
             }
             else if (spec.StartsWith("ssh://", StringComparison.Ordinal))
             {
-                throw new UsageException("--workers", $"'{spec}': SSH workers are not yet supported", "use local:N for now");
+                workers.Add(new SshWorker(SshTarget.Parse(spec)));
             }
             else if (spec.StartsWith("container:", StringComparison.Ordinal))
             {
@@ -46,7 +48,7 @@ public static class WorkerSpecs
             }
             else if (spec.StartsWith("slurm:", StringComparison.Ordinal))
             {
-                throw new UsageException("--workers", $"'{spec}': this worker backend is not yet supported", "use local:N or container:… for now");
+                throw new UsageException("--workers", $"'{spec}': this worker backend is not yet supported", "use local:N, ssh://user@host or container:… for now");
             }
             else
             {

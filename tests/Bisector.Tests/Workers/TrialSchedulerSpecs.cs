@@ -90,14 +90,16 @@ public sealed class TrialSchedulerSpecs(TestDaemon daemon) : IClassFixture<TestD
         // Act
         var unknown = Assert.Throws<UsageException>(() => WorkerSpecs.Parse(["lcoal:2"], "/tmp/x"));
         var badCount = Assert.Throws<UsageException>(() => WorkerSpecs.Parse(["local:zero"], "/tmp/x"));
-        var ssh = Assert.Throws<UsageException>(() => WorkerSpecs.Parse(["ssh://root@host"], "/tmp/x"));
+        var ssh = Assert.Throws<UsageException>(() => WorkerSpecs.Parse(["ssh://root@host:0"], "/tmp/x"));
+        var sshWorker = WorkerSpecs.Parse(["ssh://root@host"], "/tmp/x").Single();
         var workers = WorkerSpecs.Parse(["local:3"], "/tmp/x");
 
         // Assert
         Assert.Equal("--workers", unknown.Option);
         Assert.Contains("'lcoal:2'", unknown.Message);
         Assert.Contains("invalid worker count", badCount.Message);
-        Assert.Contains("not yet supported", ssh.Message);
+        Assert.Contains("invalid port", ssh.Message);
+        Assert.Equal("ssh://root@host", Assert.IsType<SshWorker>(sshWorker).Name);
         Assert.Equal(["local-1", "local-2", "local-3"], workers.Select(w => w.Name));
     }
 
