@@ -25,7 +25,7 @@ public static partial class RecipeLoader
 
     /// <summary>Metric names a sampler knows; <c>heap_*</c> names are also allowed when heap counters are on.</summary>
     public static readonly IReadOnlyList<string> KnownMetrics =
-        [Metrics.RssAnon, Metrics.VmRss, Metrics.RssFile, Metrics.CgroupUsage, Metrics.CgroupRss];
+        [Metrics.RssAnon, Metrics.VmRss, Metrics.RssFile, Metrics.VmData, Metrics.CgroupUsage, Metrics.CgroupRss];
 
     /// <summary>Environment variables Bisector sets itself; a recipe may not override them.</summary>
     public static readonly IReadOnlyList<string> ReservedEnvironment =

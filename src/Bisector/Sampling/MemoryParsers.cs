@@ -1,7 +1,7 @@
 namespace Bisector.Sampling;
 
 /// <summary>The memory fields of <c>/proc/PID/status</c>, in bytes.</summary>
-public readonly record struct ProcMemory(long VmRss, long RssAnon, long RssFile);
+public readonly record struct ProcMemory(long VmRss, long RssAnon, long RssFile, long VmData = 0);
 
 /// <summary>
 /// Allocation-free parsers for the kernel's memory files. They work on raw bytes and never touch the file system,
@@ -9,14 +9,15 @@ public readonly record struct ProcMemory(long VmRss, long RssAnon, long RssFile)
 /// </summary>
 public static class MemoryParsers
 {
-    /// <summary>Parses <c>VmRSS</c>, <c>RssAnon</c> and <c>RssFile</c> (kB in the file) from <c>/proc/PID/status</c>.
+    /// <summary>Parses <c>VmRSS</c>, <c>RssAnon</c>, <c>RssFile</c> and <c>VmData</c> (kB in the file) from <c>/proc/PID/status</c>.
     /// Returns false when VmRSS is missing, which is what a zombie or kernel thread looks like.</summary>
     public static bool TryParseProcStatus(ReadOnlySpan<byte> status, out ProcMemory memory)
     {
         var found = TryFindValue(status, "VmRSS:"u8, out var vmRss);
         TryFindValue(status, "RssAnon:"u8, out var rssAnon);
         TryFindValue(status, "RssFile:"u8, out var rssFile);
-        memory = new ProcMemory(vmRss * 1024, rssAnon * 1024, rssFile * 1024);
+        TryFindValue(status, "VmData:"u8, out var vmData);
+        memory = new ProcMemory(vmRss * 1024, rssAnon * 1024, rssFile * 1024, vmData * 1024);
         return found;
     }
 

@@ -13,6 +13,7 @@ public sealed class ProcSampler : IDisposable
     private readonly bool _vmRss;
     private readonly bool _rssAnon;
     private readonly bool _rssFile;
+    private readonly bool _vmData;
     private readonly bool _cgroupUsage;
     private readonly bool _cgroupRss;
     private readonly string? _heapFile;
@@ -30,6 +31,7 @@ public sealed class ProcSampler : IDisposable
         _vmRss = Wants(Metrics.VmRss);
         _rssAnon = Wants(Metrics.RssAnon);
         _rssFile = Wants(Metrics.RssFile);
+        _vmData = Wants(Metrics.VmData);
         _cgroupUsage = cgroup is not null && Wants(Metrics.CgroupUsage);
         _cgroupRss = cgroup is not null && Wants(Metrics.CgroupRss);
         _usage = _cgroupUsage ? KernelFile.TryOpen(cgroup!.UsageFile) : null;
@@ -57,7 +59,7 @@ public sealed class ProcSampler : IDisposable
     public int SampleInto(double seconds, List<Sample> into)
     {
         var before = into.Count;
-        if (_status is not null && (_vmRss || _rssAnon || _rssFile)
+        if (_status is not null && (_vmRss || _rssAnon || _rssFile || _vmData)
             && MemoryParsers.TryParseProcStatus(_status.Read(_buffer), out var proc))
         {
             if (_vmRss)
@@ -68,6 +70,11 @@ public sealed class ProcSampler : IDisposable
             if (_rssAnon)
             {
                 into.Add(new Sample(seconds, Metrics.RssAnon, proc.RssAnon));
+            }
+
+            if (_vmData)
+            {
+                into.Add(new Sample(seconds, Metrics.VmData, proc.VmData));
             }
 
             if (_rssFile)

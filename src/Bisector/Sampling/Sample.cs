@@ -6,6 +6,10 @@ public static class Metrics
     public const string VmRss = "vm_rss";
     public const string RssAnon = "rss_anon";
     public const string RssFile = "rss_file";
+
+    /// <summary>VmData: the data segment and private anonymous mappings, touched or not — it tracks the size of the
+    /// malloc heap and its mmapped chunks without a preloaded shim.</summary>
+    public const string VmData = "vm_data";
     public const string CgroupUsage = "cgroup_usage";
     public const string CgroupRss = "cgroup_rss";
 

@@ -28,6 +28,9 @@ public sealed class ProcSamplerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
         Assert.InRange(memory.VmRss, residentBytes * 0.8, residentBytes * 1.2);
         Assert.Equal(0, memory.VmRss % 1024);
         Assert.InRange(memory.RssAnon + memory.RssFile, memory.VmRss * 0.8, memory.VmRss * 1.01);
+        // statm's data field is VmData plus the stack (VmStk), which is at most a few MiB here.
+        var dataAndStack = long.Parse(statm[5], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+        Assert.InRange(memory.VmData, Math.Max(4096, dataAndStack - (16L << 20)), dataAndStack);
     }
 
     [Fact]
@@ -99,7 +102,8 @@ public sealed class ProcSamplerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
             Assert.Equal((128L << 20).ToString(CultureInfo.InvariantCulture), limit);
             Assert.Equal([process.Id], cgroup.ReadProcesses());
             var byMetric = samples.ToDictionary(s => s.Metric, s => s.Value);
-            Assert.Equal(5, byMetric.Count);
+            Assert.Equal(6, byMetric.Count);
+            Assert.True(byMetric[Metrics.VmData] >= byMetric[Metrics.RssAnon] / 2, $"vm_data {byMetric[Metrics.VmData]}");
             Assert.InRange(byMetric[Metrics.RssAnon], 32 << 20, 128 << 20);
             Assert.True(byMetric[Metrics.CgroupRss] >= 32 << 20, $"cgroup rss {byMetric[Metrics.CgroupRss]}");
             Assert.True(byMetric[Metrics.CgroupUsage] >= byMetric[Metrics.CgroupRss]);

@@ -154,14 +154,15 @@ function keyed(file, key,   line, v, parts) {
   if (!settled && root > 0) resolve(root, readycs, cs)
   if (dpid == "") next
   t = (cs - t0) / 100
-  f = "/proc/" dpid "/status"; vm = ""; an = ""; fi = ""
+  f = "/proc/" dpid "/status"; vm = ""; an = ""; fi = ""; vd = ""
   while ((getline line < f) > 0) {
     if (line ~ /^VmRSS:/) { split(line, p, " "); vm = p[2] * 1024 }
     else if (line ~ /^RssAnon:/) { split(line, p, " "); an = p[2] * 1024 }
     else if (line ~ /^RssFile:/) { split(line, p, " "); fi = p[2] * 1024 }
+    else if (line ~ /^VmData:/) { split(line, p, " "); vd = p[2] * 1024 }
   }
   close(f)
-  if (vm != "") { printf "s %.2f vm_rss %d\ns %.2f rss_anon %d\ns %.2f rss_file %d\n", t, vm, t, an, t, fi }
+  if (vm != "") { printf "s %.2f vm_rss %d\ns %.2f rss_anon %d\ns %.2f rss_file %d\ns %.2f vm_data %d\n", t, vm, t, an, t, fi, t, vd }
   f = cg "/" usage; u = ""; getline u < f; close(f)
   if (u != "") printf "s %.2f cgroup_usage %s\n", t, u
   a = keyed(cg "/memory.stat", anonkey)
