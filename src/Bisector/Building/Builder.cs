@@ -72,7 +72,7 @@ public sealed class Builder
             else
             {
                 log.Line($"$ git worktree add --detach {tree} {commit.Sha}");
-                await GitWorktree.AddDetachedAsync(_repositoryPath, tree, commit.Sha, timeout.Token);
+                await GitWorktree.AddDetachedAsync(_repositoryPath, tree, commit.Sha, _recipe.Build.SparseExclude, timeout.Token);
             }
 
             var environment = BuildEnvironment(commit, tree);

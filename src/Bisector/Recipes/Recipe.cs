@@ -37,7 +37,12 @@ public sealed record BuildSpec(
     IReadOnlyList<string> Steps,
     IReadOnlyList<string> Artifacts,
     IReadOnlyDictionary<string, string> Env,
-    TimeSpan Timeout);
+    TimeSpan Timeout)
+{
+    /// <summary>Paths left out of every checkout (a sparse checkout): huge directories a build does not need, or
+    /// files whose objects a partial clone lacks.</summary>
+    public IReadOnlyList<string> SparseExclude { get; init; } = [];
+}
 
 public sealed record RunSpec(
     string Command,

@@ -33,6 +33,8 @@ internal static class RecipeHash
             Strings(w, "patches", patchDigests);
             Strings(w, "steps", b.Steps);
             Strings(w, "artifacts", b.Artifacts);
+            if (b.SparseExclude.Count > 0)
+                Strings(w, "sparse-exclude", b.SparseExclude);
             Map(w, "env", b.Env);
             Duration(w, "timeout", b.Timeout);
             w.WriteEndObject();

@@ -35,7 +35,7 @@ public static partial class RecipeLoader
     internal const int MaxSamplesPerTrial = 1_000_000;
 
     private static readonly string[] RootKeys = ["name", "description", "build", "run", "workload", "sampling", "decide", "trials"];
-    private static readonly string[] BuildKeys = ["mode", "prepare", "patches", "steps", "artifacts", "env", "timeout"];
+    private static readonly string[] BuildKeys = ["mode", "prepare", "patches", "steps", "artifacts", "env", "timeout", "sparse-exclude"];
     private static readonly string[] RunKeys = ["command", "env", "files", "ready", "memory-limit", "isolation", "stop-timeout"];
     private static readonly string[] ReadyKeys = ["file", "timeout"];
     private static readonly string[] IsolationKeys = ["mount", "pid", "network", "tmpfs"];
@@ -122,9 +122,16 @@ public static partial class RecipeLoader
             digests.Add(digest);
         }
 
+        var sparseExclude = s.StringItems("sparse-exclude") ?? [];
+        foreach (var (path, line) in sparseExclude)
+            RequireRelativePath(s.File, line, "build.sparse-exclude", path, "relative to the repository root");
+
         var env = ReadEnv(s, "env");
         var timeout = s.Duration("timeout", TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)) ?? DefaultBuildTimeout;
-        return (new BuildSpec(mode, prepare, patches, steps, artifacts.Select(a => a.Value).ToArray(), env, timeout), digests);
+        return (new BuildSpec(mode, prepare, patches, steps, artifacts.Select(a => a.Value).ToArray(), env, timeout)
+        {
+            SparseExclude = sparseExclude.Select(p => p.Value).ToArray(),
+        }, digests);
     }
 
     private static (string Path, string Digest) ReadPatch(string file, int line, string patch, string baseDirectory)

@@ -92,4 +92,37 @@ public sealed class GitWorktreeSpecs
             await GitWorktree.RemoveAsync(repo.Path, dir, ct);
         }
     }
+
+    [Fact(Timeout = 60000)]
+    public async Task I_can_check_out_a_commit_whose_excluded_file_has_no_object_in_the_repository()
+    {
+        // Arrange: like the fetched systemd snapshot, one blob is missing from the object store, so a full checkout fails
+        var ct = new CancellationTokenSource(TimeSpan.FromSeconds(50)).Token;
+        await using var repo = await TempGitRepo.CreateAsync(ct);
+        var first = await repo.CommitFilesAsync("first", ct, ("src/a.c", "one"), ("hwdb.d/ma-large.txt", "huge table"));
+        var second = await repo.CommitFilesAsync("second", ct, ("src/a.c", "two"));
+        var blob = await repo.RevParseAsync($"{second}:hwdb.d/ma-large.txt", ct);
+        File.Delete(Path.Combine(repo.Path, ".git", "objects", blob[..2], blob[2..]));
+        var full = Path.Combine(Path.GetTempPath(), "bisector-wt-" + Guid.NewGuid().ToString("N")[..12]);
+        var sparse = Path.Combine(Path.GetTempPath(), "bisector-wt-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            // Act
+            var failure = await Assert.ThrowsAsync<ProcessFailedException>(() => GitWorktree.AddDetachedAsync(repo.Path, full, second, ct));
+            await GitWorktree.AddDetachedAsync(repo.Path, sparse, first, ["hwdb.d/ma-large.txt"], ct);
+            await GitWorktree.CheckoutAsync(sparse, second, ct);
+
+            // Assert
+            Assert.Contains(blob, failure.Message + failure.StderrTail);
+            Assert.Equal("two", File.ReadAllText(Path.Combine(sparse, "src/a.c")));
+            Assert.False(File.Exists(Path.Combine(sparse, "hwdb.d/ma-large.txt")));
+            Assert.Equal(second, await GitWorktree.HeadAsync(sparse, ct));
+        }
+        finally
+        {
+            await GitWorktree.RemoveAsync(repo.Path, sparse, CancellationToken.None);
+            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
+            if (Directory.Exists(sparse)) Directory.Delete(sparse, recursive: true);
+        }
+    }
 }

@@ -364,4 +364,23 @@ public class RecipeLoaderSpecs
         Assert.NotEqual(before, after);
         Assert.NotEqual(Parse(Full).Hash, before);
     }
+
+    [Fact]
+    public void I_can_leave_paths_out_of_every_checkout_and_the_hash_says_so()
+    {
+        // Arrange
+        var sparse = RecipeFixtures.Minimal.Replace("  artifacts: [tinyd]", "  artifacts: [tinyd]\n  sparse-exclude: [hwdb.d/ma-large.txt, docs]");
+
+        // Act
+        var plain = RecipeFixtures.Parse(RecipeFixtures.Minimal);
+        var excluding = RecipeFixtures.Parse(sparse);
+
+        // Assert
+        Assert.Empty(plain.Build.SparseExclude);
+        Assert.Equal(["hwdb.d/ma-large.txt", "docs"], excluding.Build.SparseExclude);
+        Assert.NotEqual(plain.Hash, excluding.Hash);
+        RecipeFixtures.AssertError(
+            () => RecipeFixtures.Parse(RecipeFixtures.Minimal.Replace("  artifacts: [tinyd]", "  artifacts: [tinyd]\n  sparse-exclude: [/etc]")),
+            "test.yaml", 5, "build.sparse-exclude");
+    }
 }
