@@ -181,6 +181,15 @@ internal static class StartCommand
             return 1;
         }
 
+        if (summary.Model is { } model)
+        {
+            // Spectre degrades to plain text when the output is not a terminal; the lines below stay for scripts.
+            Reporting.TerminalSummary.Write(model, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            {
+                Out = new Spectre.Console.AnsiConsoleOutput(output),
+            }));
+        }
+
         var candidates = summary.Selection.Candidates;
         switch (outcome.Status)
         {

@@ -18,6 +18,9 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 {
     /// <summary>The one-line diagnosis of the culprit's effect (leak, fragmentation, …), when one was made.</summary>
     public string? Diagnosis { get; init; }
+
+    /// <summary>What the report was written from, for the terminal summary.</summary>
+    public Reporting.ReportModel? Model { get; init; }
 }
 
 /// <summary>
@@ -156,8 +159,8 @@ public sealed class RunEngine(Action<string> log)
             log($"diagnosis: {diagnosis.Headline}");
         }
 
-        var report = await ReportAssembler.WriteAsync(store, runId, reportDirectory, CancellationToken.None);
-        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline };
+        var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
+        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline, Model = model };
     }
 
     /// <summary>Best effort: when the database itself failed (disk full), the original error is the one to report.</summary>

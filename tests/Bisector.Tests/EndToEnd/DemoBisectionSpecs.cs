@@ -57,6 +57,17 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Contains(demo.CulpritSha[..10], html);
         Assert.True(File.Exists(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
         Assert.True(Directory.GetFiles(run.ReportDirectory, "*.png").Length >= 4);
+        if (File.Exists(Reporting.ChromiumFactAttribute.Chromium))
+        {
+            // As a person would: the real report in a real browser, every plot loaded, the culprit in the headline.
+            var dom = await Reporting.HeadlessChromium.RunAsync(_root, ["--virtual-time-budget=10000", "--dump-dom", new Uri(run.ReportPath!).AbsoluteUri], CancellationToken.None);
+            var loaded = System.Text.RegularExpressions.Regex.Match(dom, "data-images-loaded=\"(\\d+)/(\\d+)\"");
+            Assert.True(loaded.Success, "the report's image counter did not run");
+            Assert.Equal(loaded.Groups[2].Value, loaded.Groups[1].Value);
+            Assert.True(int.Parse(loaded.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 5);
+            Assert.Contains(demo.CulpritSha[..10], dom);
+        }
+
         var csv = await File.ReadAllLinesAsync(Path.Combine(run.ReportDirectory, ReportWriter.SamplesFileName));
         Assert.Equal(await store.CountSamplesAsync(run.RunId) + 1, csv.Length);
     }

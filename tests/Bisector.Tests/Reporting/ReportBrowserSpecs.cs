@@ -61,10 +61,16 @@ public sealed class ReportBrowserSpecs : IDisposable
         File.Copy(files.Html, Path.Combine(keep, "report.html"), overwrite: true);
     }
 
-    private async Task<string> RunChromiumAsync(IReadOnlyList<string> args, CancellationToken ct)
+    private Task<string> RunChromiumAsync(IReadOnlyList<string> args, CancellationToken ct) => HeadlessChromium.RunAsync(_dir, args, ct);
+}
+
+/// <summary>Debian's chromium, headless, with a fresh profile per run and no network of its own.</summary>
+internal static class HeadlessChromium
+{
+    public static async Task<string> RunAsync(string workDirectory, IReadOnlyList<string> args, CancellationToken ct)
     {
-        // A fresh profile per run: no first-run state, no shared cache, nothing left behind after Dispose.
-        var profile = Path.Combine(_dir, "profile-" + Guid.NewGuid().ToString("N"));
+        // A fresh profile per run: no first-run state, no shared cache, nothing left behind after the caller's clean-up.
+        var profile = Path.Combine(workDirectory, "profile-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(profile);
         string[] common =
         [
