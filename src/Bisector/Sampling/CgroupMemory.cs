@@ -82,12 +82,13 @@ public sealed class CgroupMemory
     }
 
     /// <summary>Creates <c>bisector/&lt;name&gt;</c> and, when <paramref name="limitBytes"/> is given, limits memory and
-    /// disables swap for it so the limit really bounds the daemon.</summary>
+    /// disables swap for it so the limit really bounds the daemon. <paramref name="parentPath"/> nests it elsewhere
+    /// instead, e.g. under a Slurm job's own cgroup so the job's limit still covers the daemon.</summary>
     /// <exception cref="WorkerException">The cgroup hierarchy is not writable or lacks the memory controller.</exception>
-    public static CgroupMemory Create(string worker, string name, long? limitBytes, string mount = DefaultMount)
+    public static CgroupMemory Create(string worker, string name, long? limitBytes, string mount = DefaultMount, string? parentPath = null)
     {
         var version = DetectVersion(mount);
-        var parent = ParentPath(version, mount);
+        var parent = parentPath ?? ParentPath(version, mount);
         var path = System.IO.Path.Combine(parent, name);
         try
         {
