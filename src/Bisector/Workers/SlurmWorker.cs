@@ -81,7 +81,8 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
     public async Task<TrialResult> RunTrialAsync(TrialSpec spec, CancellationToken ct = default)
     {
         var startedAt = DateTimeOffset.Now;
-        var unique = $"{LocalWorker.Sanitize(Name)}-{Guid.NewGuid():N}";
+        // Short: the daemon's run directory (and sockets in it, 107 bytes at most) lives below the job directory.
+        var unique = Guid.NewGuid().ToString("N")[..12];
         var jobDir = Path.Combine(WorkRoot, unique);
         var host = $"{Environment.MachineName} [slurm partition {Cluster.Partition}]/{Name}";
         try
@@ -373,7 +374,7 @@ public static class SlurmJob
         var own = CgroupMemory.OfProcess(Environment.ProcessId)?.Path;
         var nested = own is not null && own.TrimEnd('/') is var trimmed
             && trimmed != Path.Combine(CgroupMemory.DefaultMount, "memory") && trimmed != CgroupMemory.DefaultMount ? own : null;
-        await using var worker = new LocalWorker(request.Worker, Path.Combine(jobDir, "run")) { CgroupParent = nested };
+        await using var worker = new LocalWorker(request.Worker, jobDir) { CgroupParent = nested };
         var result = await worker.RunTrialAsync(request.Spec, ct);
         var temp = Path.Combine(jobDir, ResultFile + ".tmp");
         await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(result, Json), CancellationToken.None);
