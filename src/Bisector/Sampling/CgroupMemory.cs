@@ -162,6 +162,20 @@ public sealed class CgroupMemory
         }
     }
 
+    /// <summary>This cgroup and its ancestors below the hierarchy's root, innermost first: a limit set on an ancestor
+    /// (a Slurm job's) is hit, and counted, there rather than here.</summary>
+    public IReadOnlyList<CgroupMemory> SelfAndAncestors(string mount = DefaultMount)
+    {
+        var root = Version == CgroupVersion.V1 ? System.IO.Path.Combine(mount, "memory") : mount;
+        var chain = new List<CgroupMemory>();
+        for (var dir = Path.TrimEnd('/'); dir.StartsWith(root + "/", StringComparison.Ordinal); dir = System.IO.Path.GetDirectoryName(dir)!)
+        {
+            chain.Add(new CgroupMemory(Version, dir));
+        }
+
+        return chain;
+    }
+
     /// <summary>How many processes the kernel's OOM killer killed in this cgroup (v1 <c>memory.oom_control</c>,
     /// v2 <c>memory.events</c>).</summary>
     public long ReadOomKills() => ReadKeyed(Version == CgroupVersion.V1 ? "memory.oom_control" : "memory.events", "oom_kill"u8);

@@ -371,16 +371,44 @@ public static class SlurmJob
 
         // Under Slurm's task/cgroup the job has its own memory cgroup; nesting the trial's cgroups there keeps the job's
         // --mem in force over the daemon. Without it (task/none) the job sits in the root cgroup: use Bisector's default.
-        var own = CgroupMemory.OfProcess(Environment.ProcessId)?.Path;
-        var nested = own is not null && own.TrimEnd('/') is var trimmed
-            && trimmed != Path.Combine(CgroupMemory.DefaultMount, "memory") && trimmed != CgroupMemory.DefaultMount ? own : null;
-        await using var worker = new LocalWorker(request.Worker, jobDir) { CgroupParent = nested };
+        var own = CgroupMemory.OfProcess(Environment.ProcessId);
+        var jobChain = own?.SelfAndAncestors() ?? [];
+        await using var worker = new LocalWorker(request.Worker, jobDir) { CgroupParent = jobChain.Count > 0 ? own!.Path : null };
+        var hitsBefore = LimitHits(jobChain);
         var result = await worker.RunTrialAsync(request.Spec, ct);
+
+        // Slurm (22.05, cgroup v1) only notices OOM kills in the job's own cgroup, not in the trial's cgroups nested in it,
+        // so a process killed because the job's --mem was reached is recognised here: the job's limit was hit meanwhile.
+        var hits = LimitHits(jobChain) - hitsBefore;
+        if (hits > 0 && result.Outcome is TrialOutcome.WorkloadFailed or TrialOutcome.DaemonCrashed)
+        {
+            result = result with
+            {
+                Outcome = TrialOutcome.OutOfMemory,
+                Reason = string.Create(CultureInfo.InvariantCulture,
+                    $"the job's Slurm memory limit (--mem = run.memory-limit + extra-mem) was hit {hits} times and a process was killed; raise extra-mem in the worker spec. The trial reported: {result.Reason}"),
+            };
+        }
+
         var temp = Path.Combine(jobDir, ResultFile + ".tmp");
         await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(result, Json), CancellationToken.None);
         File.Move(temp, Path.Combine(jobDir, ResultFile), overwrite: true);
         return 0;
     }
+
+    /// <summary>
+    /// How often the job's cgroups (Slurm puts the --mem limit on <c>job_N</c>, an ancestor) reached their limit: v1
+    /// <c>memory.failcnt</c> (v2 <c>max</c> events), plus 1 when a v1 peak usage reached its limit, because the
+    /// failure counter was seen to stay 0 here (22.05) even after the kernel OOM-killed with <c>oom_memcg=job_N</c>.
+    /// </summary>
+    private static long LimitHits(IReadOnlyList<CgroupMemory> chain) => chain.Sum(c =>
+    {
+        long Read(string file) => File.Exists(Path.Combine(c.Path, file))
+            && long.TryParse(File.ReadAllText(Path.Combine(c.Path, file)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
+        var limit = Read("memory.limit_in_bytes");
+        var peakReached = limit > 0 && limit < long.MaxValue / 2 && Read("memory.max_usage_in_bytes") >= limit - (64L << 10);
+        return c.ReadLimitHits() + (peakReached ? 1 : 0);
+    });
 
     internal static void WriteRequest(string jobDir, SlurmJobRequest request) =>
         File.WriteAllText(Path.Combine(jobDir, RequestFile), JsonSerializer.Serialize(request, Json));

@@ -40,7 +40,7 @@ public sealed class SlurmWorkerSpecs
             {
                 trials++;
                 Assert.StartsWith("slurm-", rows.GetString(0), StringComparison.Ordinal);
-                Assert.StartsWith($"localhost [slurm job ", rows.GetString(1), StringComparison.Ordinal);
+                Assert.StartsWith($"{cluster.Node} [slurm job ", rows.GetString(1), StringComparison.Ordinal);
                 Assert.Contains($"partition {cluster.Partition}]", rows.GetString(1), StringComparison.Ordinal);
                 // The cross-check ran: sstat reported the job's MaxRSS while it ran.
                 Assert.Contains("slurm MaxRSS of the job", rows.IsDBNull(3) ? "" : rows.GetString(3), StringComparison.Ordinal);
@@ -50,33 +50,37 @@ public sealed class SlurmWorkerSpecs
         }
 
         var report = await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName));
-        Assert.Contains("(slurm on localhost [slurm job ", report, StringComparison.Ordinal);
+        Assert.Contains($"(slurm on {cluster.Node} [slurm job ", report, StringComparison.Ordinal);
         Assert.Equal("", (await cluster.Client("squeue", "-h")).StandardOutput.Trim());
     }
 
     [SlurmFact(Timeout = 300_000)]
     public async Task I_can_see_a_job_killed_at_its_slurm_memory_limit_as_out_of_memory()
     {
-        // Arrange: a recipe-free job is not possible, so the demo recipe's daemon runs in a job whose --mem leaves it
-        // nothing (extra-mem is what Slurm adds to run.memory-limit; the runner alone needs more than 1 MiB).
+        // Arrange: the daemon stays under its own limit (48 MiB, it needs ~11), but the workload holds 200 MB in a shell
+        // variable while the job's --mem is run.memory-limit + extra-mem = 112 MiB: Slurm's cgroup plugin kills in the job.
         await using var cluster = await SlurmCluster.StartAsync(CancellationToken.None);
         using var temp = new TempDir();
         var demo = await DemoRepository.CreateAsync(temp.Sub("repo"), DemoScenario.Fragmentation);
         var recipePath = await DemoCommand.WriteRecipeAsync(demo.Path);
         var recipe = Bisector.Recipes.RecipeLoader.Load(recipePath);
-        recipe = recipe with { Run = recipe.Run with { MemoryLimitBytes = 1L << 20 } };
+        recipe = recipe with
+        {
+            Run = recipe.Run with { MemoryLimitBytes = 48L << 20 },
+            Workload = recipe.Workload! with { Command = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); sleep 30", Restart = false },
+        };
         var artifactDir = temp.Sub("artifact");
         await DemoTestSupport.BuildAsync(demo.Path, demo.CulpritSha, artifactDir, CancellationToken.None);
         var commit = new Bisector.Git.Commit(demo.CulpritSha, "culprit", "demo", DateTimeOffset.Now, []);
         var spec = new TrialSpec(commit, new Bisector.Building.Artifact(demo.CulpritSha, recipe.Hash, artifactDir, "x"), recipe, 0, "oom-0");
-        await using var worker = WorkerSpecs.Parse([$"slurm:{cluster.Partition}?conf={cluster.Conf}&extra-mem=1"], temp.Sub("work")).Single();
+        await using var worker = WorkerSpecs.Parse([$"slurm:{cluster.Partition}?conf={cluster.Conf}&extra-mem=64"], temp.Sub("work")).Single();
 
         // Act
         var result = await worker.RunTrialAsync(spec);
 
         // Assert
-        Assert.Equal(TrialOutcome.OutOfMemory, result.Outcome);
-        Assert.Contains("OUT_OF_MEMORY", result.Reason, StringComparison.Ordinal);
+        Assert.True(result.Outcome == TrialOutcome.OutOfMemory, $"{result.Outcome}: {result.Reason}");
+        Assert.Contains("Slurm memory limit", result.Reason, StringComparison.Ordinal);
         Assert.Contains("[slurm job ", result.Host, StringComparison.Ordinal);
     }
 
