@@ -3,9 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Bisector.Sampling;
 using CliWrap;
 using CliWrap.Buffered;
-using Bisector.Sampling;
 
 namespace Bisector.Workers;
 

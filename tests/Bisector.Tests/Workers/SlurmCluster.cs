@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Bisector.Workers;
 using CliWrap;
 using CliWrap.Buffered;
-using Bisector.Workers;
 
 namespace Bisector.Tests.Workers;
 

@@ -50,7 +50,7 @@ public sealed class SlurmWorkerSpecs
         }
 
         var report = await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName));
-        Assert.Contains($"(slurm on {cluster.Node} [slurm job ", report, StringComparison.Ordinal);
+        Assert.Contains(ReportWriter.Md($"(slurm on {cluster.Node} [slurm job "), report, StringComparison.Ordinal);
         Assert.Equal("", (await cluster.Client("squeue", "-h")).StandardOutput.Trim());
     }
 
