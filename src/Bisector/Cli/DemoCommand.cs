@@ -54,7 +54,7 @@ internal static class DemoCommand
     }
 
     /// <summary>The demo recipe ships inside the tool, so the demo needs no checkout of this repository.</summary>
-    private static async Task<string> WriteRecipeAsync(string repository, CancellationToken ct)
+    internal static async Task<string> WriteRecipeAsync(string repository, CancellationToken ct = default)
     {
         var path = Path.Combine(repository, "recipes", "demo-daemon.yaml");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

@@ -82,12 +82,13 @@ public sealed class CgroupMemory
     }
 
     /// <summary>Creates <c>bisector/&lt;name&gt;</c> and, when <paramref name="limitBytes"/> is given, limits memory and
-    /// disables swap for it so the limit really bounds the daemon.</summary>
+    /// disables swap for it so the limit really bounds the daemon. <paramref name="parentPath"/> nests it elsewhere
+    /// instead, e.g. under a Slurm job's own cgroup so the job's limit still covers the daemon.</summary>
     /// <exception cref="WorkerException">The cgroup hierarchy is not writable or lacks the memory controller.</exception>
-    public static CgroupMemory Create(string worker, string name, long? limitBytes, string mount = DefaultMount)
+    public static CgroupMemory Create(string worker, string name, long? limitBytes, string mount = DefaultMount, string? parentPath = null)
     {
         var version = DetectVersion(mount);
-        var parent = ParentPath(version, mount);
+        var parent = parentPath ?? ParentPath(version, mount);
         var path = System.IO.Path.Combine(parent, name);
         try
         {
@@ -159,6 +160,20 @@ public sealed class CgroupMemory
         {
             return [];
         }
+    }
+
+    /// <summary>This cgroup and its ancestors below the hierarchy's root, innermost first: a limit set on an ancestor
+    /// (a Slurm job's) is hit, and counted, there rather than here.</summary>
+    public IReadOnlyList<CgroupMemory> SelfAndAncestors(string mount = DefaultMount)
+    {
+        var root = Version == CgroupVersion.V1 ? System.IO.Path.Combine(mount, "memory") : mount;
+        var chain = new List<CgroupMemory>();
+        for (var dir = Path.TrimEnd('/'); dir.StartsWith(root + "/", StringComparison.Ordinal); dir = System.IO.Path.GetDirectoryName(dir)!)
+        {
+            chain.Add(new CgroupMemory(Version, dir));
+        }
+
+        return chain;
     }
 
     /// <summary>How many processes the kernel's OOM killer killed in this cgroup (v1 <c>memory.oom_control</c>,

@@ -21,6 +21,9 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
     /// <summary>How long the workload gets to exit after SIGTERM before it is killed.</summary>
     public TimeSpan WorkloadStopTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Where trial cgroups are created instead of <c>bisector/</c> (a Slurm job nests them under its own cgroup).</summary>
+    public string? CgroupParent { get; init; }
+
     private string Host => $"{Environment.MachineName}/{Name}";
 
     public async Task<WorkerCheck> CheckAsync(CancellationToken ct = default)
@@ -181,8 +184,8 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 daemonEnv[Diagnosis.HeapShim.IntervalEnv] = Math.Max(100, (long)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
             }
 
-            _daemonCgroup = CgroupMemory.Create(worker.Name, unique, Recipe.Run.MemoryLimitBytes);
-            _workloadCgroup = Recipe.Workload is null ? null : CgroupMemory.Create(worker.Name, unique + "-workload", null);
+            _daemonCgroup = CgroupMemory.Create(worker.Name, unique, Recipe.Run.MemoryLimitBytes, parentPath: worker.CgroupParent);
+            _workloadCgroup = Recipe.Workload is null ? null : CgroupMemory.Create(worker.Name, unique + "-workload", null, parentPath: worker.CgroupParent);
 
             // An empty sampling.metrics list means "everything"; the deciding metric is always recorded.
             var metrics = Recipe.Sampling.Metrics.Count == 0 ? [] : new HashSet<string>(Recipe.Sampling.Metrics) { Recipe.Decide.Metric };

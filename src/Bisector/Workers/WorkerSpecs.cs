@@ -8,8 +8,8 @@ public static class WorkerSpecs
     /// <summary>
     /// <c>local:N</c> → N <see cref="LocalWorker"/>s named <c>local-1</c>..<c>local-N</c>, each with its own directory under
     /// <paramref name="workRoot"/>; <c>ssh://user@host[:port][?identity=…&amp;known-hosts=…&amp;tofu=1&amp;root=…]</c> → an
-    /// <see cref="SshWorker"/> (see <see cref="SshTarget"/>); <c>container:…</c> → <see cref="ContainerWorker"/>s.
-    /// Other schemes are rejected with a <see cref="UsageException"/> naming <c>--workers</c>.
+    /// <see cref="SshWorker"/> (see <see cref="SshTarget"/>); <c>container:…</c> → <see cref="ContainerWorker"/>s;
+    /// <c>slurm:…</c> → <see cref="SlurmWorker"/>s. Other schemes are rejected with a <see cref="UsageException"/> naming <c>--workers</c>.
     /// </summary>
     public static IReadOnlyList<IWorker> Parse(IEnumerable<string> specs, string workRoot)
     {
@@ -48,7 +48,13 @@ public static class WorkerSpecs
             }
             else if (spec.StartsWith("slurm:", StringComparison.Ordinal))
             {
-                throw new UsageException("--workers", $"'{spec}': this worker backend is not yet supported", "use local:N, ssh://user@host or container:… for now");
+                var (cluster, count) = ParseSlurm(spec);
+                var first = workers.Count(w => w is SlurmWorker) + 1;
+                for (var i = first; i < first + count; i++)
+                {
+                    var name = string.Create(CultureInfo.InvariantCulture, $"slurm-{i}");
+                    workers.Add(new SlurmWorker(name, cluster, Path.Combine(workRoot, name)));
+                }
             }
             else
             {
@@ -119,6 +125,64 @@ public static class WorkerSpecs
         var engine = new ContainerEngineSpec(uri, image, options.GetValueOrDefault("rootfs") is { Length: > 0 } rootfs ? Path.GetFullPath(rootfs) : null,
             hostLibs, Number("nofile", Math.Min(OwnHardNoFile(), 1 << 20), 1 << 20), Number("nproc", 4096, 1 << 22));
         return (engine, (int)Number("count", 1, 256));
+    }
+
+    /// <summary>
+    /// <c>slurm:PARTITION[?count=N][&amp;conf=/etc/slurm/slurm.conf][&amp;extra-mem=MiB][&amp;time=MINUTES][&amp;shared=DIR]</c>.
+    /// count is how many jobs may run at once (one worker each); the cluster decides where they run.
+    /// </summary>
+    private static (SlurmClusterSpec Cluster, int Count) ParseSlurm(string spec)
+    {
+        const string Example = "write e.g. slurm:debug?count=2&conf=/etc/slurm/slurm.conf";
+        var rest = spec["slurm:".Length..];
+        var q = rest.IndexOf('?');
+        var partition = q >= 0 ? rest[..q] : rest;
+        if (partition.Length == 0 || partition.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
+        {
+            throw new UsageException("--workers", $"'{spec}': '{partition}' is not a Slurm partition name", Example);
+        }
+
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in (q >= 0 ? rest[(q + 1)..] : "").Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            var key = eq < 0 ? pair : pair[..eq];
+            if (key is not ("count" or "conf" or "extra-mem" or "time" or "shared"))
+            {
+                throw new UsageException("--workers", $"'{spec}': unknown option '{key}'", "use count, conf, extra-mem, time or shared");
+            }
+
+            options[key] = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+        }
+
+        long Number(string key, long fallback, long max)
+        {
+            if (!options.TryGetValue(key, out var text))
+            {
+                return fallback;
+            }
+
+            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max
+                ? n
+                : throw new UsageException("--workers", $"'{spec}': {key}={text} is not a number between 1 and {max}", $"e.g. {key}={fallback}");
+        }
+
+        string? FilePath(string key, bool directory)
+        {
+            if (!options.TryGetValue(key, out var text))
+            {
+                return null;
+            }
+
+            var full = Path.GetFullPath(text);
+            return (directory ? Directory.Exists(full) : File.Exists(full)) ? full
+                : throw new UsageException("--workers", $"'{spec}': {key}={text} does not exist", directory ? "give an existing shared directory" : "give the path of the cluster's slurm.conf");
+        }
+
+        // The job holds the Bisector runner (~100 MiB) and the workload on top of the daemon's run.memory-limit.
+        var cluster = new SlurmClusterSpec(partition, FilePath("conf", false), Number("extra-mem", 512, 1 << 20) << 20,
+            options.ContainsKey("time") ? TimeSpan.FromMinutes(Number("time", 30, 525_600)) : null, FilePath("shared", true));
+        return (cluster, (int)Number("count", 1, 256));
     }
 
     private static long OwnHardNoFile()
