@@ -324,34 +324,8 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
         {
             // Kept short: recipes put unix sockets in the run directory, and sun_path holds only 107 bytes.
             _runDir = Path.Combine(worker.WorkRoot, "runs", _unique[^12..]);
-            try
-            {
-                Directory.CreateDirectory(_runDir);
-                foreach (var (relative, content) in Recipe.Run.Files)
-                {
-                    var target = Path.GetFullPath(Path.Combine(_runDir, relative));
-                    if (Path.IsPathRooted(relative) || !target.StartsWith(_runDir + "/", StringComparison.Ordinal))
-                    {
-                        throw new ConfigException(Recipe.SourceFile, null, $"run.files: '{relative}' is not inside $BISECTOR_RUN_DIR",
-                            "use a relative path without '..'");
-                    }
-
-                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                    File.WriteAllText(target, content);
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new WorkerException(worker.Name, $"cannot prepare run directory {_runDir}: {e.Message}", "check the work root is writable and has free space", e);
-            }
-
-            return new Dictionary<string, string?>
-            {
-                ["BISECTOR_COMMIT"] = spec.Commit.Sha,
-                ["BISECTOR_ARTIFACT"] = spec.Artifact.Directory,
-                ["BISECTOR_RUN_DIR"] = _runDir,
-                ["BISECTOR_TRIAL"] = spec.TrialKey,
-            };
+            TrialCommands.WriteRunDirectory(worker.Name, _runDir, Recipe);
+            return TrialCommands.Environment(spec, _runDir);
         }
 
         private async Task<string> CreateAsync(string containerName, IList<string> cmd, Dictionary<string, string?> env,

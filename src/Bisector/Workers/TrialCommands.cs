@@ -102,6 +102,40 @@ internal static class TrialCommands
         args.AddRange(["sh", "-c", command]);
         return args;
     }
+
+    /// <summary>Creates a trial's run directory and writes the recipe's <c>run.files</c> into it (never outside it).</summary>
+    public static void WriteRunDirectory(string worker, string runDirectory, Recipes.Recipe recipe)
+    {
+        try
+        {
+            Directory.CreateDirectory(runDirectory);
+            foreach (var (relative, content) in recipe.Run.Files)
+            {
+                var target = Path.GetFullPath(Path.Combine(runDirectory, relative));
+                if (Path.IsPathRooted(relative) || !target.StartsWith(runDirectory + "/", StringComparison.Ordinal))
+                {
+                    throw new ConfigException(recipe.SourceFile, null, $"run.files: '{relative}' is not inside $BISECTOR_RUN_DIR",
+                        "use a relative path without '..'");
+                }
+
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.WriteAllText(target, content);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WorkerException(worker, $"cannot prepare run directory {runDirectory}: {e.Message}", "check the work root is writable and has free space", e);
+        }
+    }
+
+    /// <summary>The variables every trial command sees: commit-dependent values reach commands only this way.</summary>
+    public static Dictionary<string, string?> Environment(TrialSpec spec, string runDirectory) => new()
+    {
+        ["BISECTOR_COMMIT"] = spec.Commit.Sha,
+        ["BISECTOR_ARTIFACT"] = spec.Artifact.Directory,
+        ["BISECTOR_RUN_DIR"] = runDirectory,
+        ["BISECTOR_TRIAL"] = spec.TrialKey,
+    };
 }
 
 /// <summary>Quoting for POSIX shells, for the few places a command line must be text (an SSH exec request).</summary>
