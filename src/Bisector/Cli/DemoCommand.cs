@@ -31,14 +31,16 @@ internal static class DemoCommand
             }
 
             var folder = parse.GetValue(directory) ?? Directory.CreateTempSubdirectory("bisector-demo-").FullName;
-            var summary = await RunAsync(folder, chosen, parse.GetValue(strategy)!, parse.GetValue(workers) ?? [], ResultsLocation.Resolve(parse.GetValue(results)), Console.Error.WriteLine, ct);
+            var summary = await Progress.RunAsync(progress => RunAsync(
+                folder, chosen, parse.GetValue(strategy)!, parse.GetValue(workers) ?? [], ResultsLocation.Resolve(parse.GetValue(results)), progress.Note, progress, ct));
             return await ReportAsync(summary.Demo, summary.Run, Console.Out);
         }));
         return command;
     }
 
     public static async Task<(DemoRepository Demo, RunSummary Run)> RunAsync(
-        string folder, DemoScenario scenario, string strategy, IReadOnlyList<string> workers, string resultsDirectory, Action<string> log, CancellationToken ct = default)
+        string folder, DemoScenario scenario, string strategy, IReadOnlyList<string> workers, string resultsDirectory, Action<string> log,
+        Reporting.RunProgress? progress = null, CancellationToken ct = default)
     {
         log($"generating the demo repository ({scenario}) in {folder}");
         var demo = await DemoRepository.CreateAsync(folder, scenario, ct);
@@ -49,7 +51,7 @@ internal static class DemoCommand
         var command = ToolInfo.ReproduceCommand(["start", settings.Range, "--paths", .. demo.Paths, "--recipe", recipe, "--repo", demo.Path, "--strategy", strategy]);
         // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
         var options = StartCommand.Resolve(settings, command) with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available };
-        var run = await new RunEngine(log).StartAsync(options, ct);
+        var run = await new RunEngine(log, progress).StartAsync(options, ct);
         return (demo, run);
     }
 

@@ -13,8 +13,8 @@ internal static class ResumeCommand
         var command = new Command("resume", "Continue an interrupted run from the database; completed builds and trials are kept") { run, results };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
-            var engine = new RunEngine(line => Console.Error.WriteLine(line));
-            var summary = await engine.ResumeAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), ct);
+            var summary = await Progress.RunAsync(progress =>
+                new RunEngine(progress.Note, progress).ResumeAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), ct));
             return await StartCommand.PrintAsync(summary, Console.Out);
         }));
         return command;

@@ -75,7 +75,7 @@ internal static class StartCommand
                 return 0;
             }
 
-            var summary = await new RunEngine(line => Console.Error.WriteLine(line)).StartAsync(options, ct);
+            var summary = await Progress.RunAsync(progress => new RunEngine(progress.Note, progress).StartAsync(options, ct));
             return await PrintAsync(summary, Console.Out);
         }));
         return command;

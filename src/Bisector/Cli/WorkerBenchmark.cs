@@ -37,7 +37,7 @@ internal static class WorkerBenchmark
             {
                 var clock = Stopwatch.StartNew();
                 var (demo, run) = await DemoCommand.RunAsync(
-                    Path.Combine(folder, "demo"), DemoScenario.Fragmentation, "bisect", [$"local:{count}"], Path.Combine(folder, "results"), _ => { }, ct);
+                    Path.Combine(folder, "demo"), DemoScenario.Fragmentation, "bisect", [$"local:{count}"], Path.Combine(folder, "results"), _ => { }, ct: ct);
                 clock.Stop();
                 var named = run.Outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
                 md.Append(CultureInfo.InvariantCulture,

@@ -29,7 +29,8 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 /// Every trial is stored the moment it ends, and the callback counts trials already in the database, so re-running
 /// the same search over the same run (resume) re-does only unfinished work.
 /// </summary>
-public sealed class RunEngine(Action<string> log)
+/// <param name="progress">Live progress (a bar per round of trials) when the caller draws one; null logs lines only.</param>
+public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progress = null)
 {
     public static readonly JsonSerializerOptions Json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
@@ -100,7 +101,7 @@ public sealed class RunEngine(Action<string> log)
         var builder = new Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.Combine(workRoot, "build"));
         var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(workRoot, "t"));
         var pool = new TrialScheduler(workers);
-        var measurer = new Measurer(store, runId, recipe, positions, builder, pool, log);
+        var measurer = new Measurer(store, runId, recipe, positions, builder, pool, log, progress);
 
         SearchOutcome? outcome = null;
         RunJanitor.Register(runId);
@@ -204,7 +205,8 @@ public sealed class RunEngine(Action<string> log)
 
     /// <summary>The effects behind <see cref="MeasureAsync"/>: build on demand, run trials across workers, store them.</summary>
     private sealed class Measurer(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, Builder builder, TrialScheduler pool, Action<string> log)
+        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, Builder builder, TrialScheduler pool, Action<string> log,
+        Reporting.RunProgress? progress)
     {
         private readonly Dictionary<int, int> _wanted = [];
         private readonly Dictionary<string, BuildResult> _builds = [];
@@ -244,15 +246,29 @@ public sealed class RunEngine(Action<string> log)
 
             if (specs.Count > 0)
             {
-                log($"round {_round}: {specs.Count} trial(s) of {specs.Select(s => s.Commit.Sha).Distinct().Count()} commit(s)");
+                var description = $"round {_round}: {specs.Count} trial(s) of {specs.Select(s => s.Commit.Sha).Distinct().Count()} commit(s)";
+                var step = progress?.AddStep(description, specs.Count);
+                if (step is null)
+                {
+                    log(description);
+                }
                 await store.AddInFlightAsync(runId, "trial", specs.Select(s => s.TrialKey).ToList(), ct);
                 await pool.RunAsync(specs, async (spec, result) =>
                 {
                     var position = IndexOf(spec.Commit);
                     await store.AddTrialAsync(runId, position, spec.Commit.Sha, spec.TrialIndex, _round, result.Worker ?? result.Host, result.Host,
                         result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, spec.TrialKey, CancellationToken.None);
-                    log($"  {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}");
+                    var line = $"{spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + FirstLine(result.Reason))}";
+                    if (step is null)
+                    {
+                        log("  " + line);
+                    }
+                    else
+                    {
+                        step.Advance(1, line);
+                    }
                 }, ct);
+                step?.Complete();
                 foreach (var removed in pool.Removed)
                 {
                     await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);

@@ -28,6 +28,11 @@ public sealed class DemoBisectionSpecs : IDisposable
         var (demo, run) = await DemoCommand.RunAsync(
             Path.Combine(_root, "demo-" + strategy), DemoScenario.Fragmentation, strategy, ["local:2"], results, line => { lock (log) { log.Add(line); } });
 
+        // A copy of the database file alone (as on another machine: no cache, no repository, no recipe file).
+        var copied = Path.Combine(_root, "copied-" + strategy);
+        Directory.CreateDirectory(copied);
+        File.Copy(run.DatabasePath, Path.Combine(copied, "bisector.db"));
+
         // Assert: the verdict
         Assert.NotNull(run.Outcome);
         Assert.Equal(SearchStatus.Found, run.Outcome!.Status);
@@ -66,6 +71,12 @@ public sealed class DemoBisectionSpecs : IDisposable
             Assert.Equal(loaded.Groups[2].Value, loaded.Groups[1].Value);
             Assert.True(int.Parse(loaded.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) >= 5);
             Assert.Contains(demo.CulpritSha[..10], dom);
+        }
+
+        await using (var copy = await Bisector.Storage.ResultsStore.OpenAsync(Path.Combine(copied, "bisector.db")))
+        {
+            var rewritten = await ReportAssembler.WriteAsync(copy, run.RunId, Path.Combine(copied, "report"));
+            Assert.Contains(demo.CulpritSha[..10], await File.ReadAllTextAsync(rewritten));
         }
 
         var csv = await File.ReadAllLinesAsync(Path.Combine(run.ReportDirectory, ReportWriter.SamplesFileName));
