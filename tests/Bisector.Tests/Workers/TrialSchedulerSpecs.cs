@@ -13,7 +13,8 @@ public sealed class TrialSchedulerSpecs(TestDaemon daemon) : IClassFixture<TestD
         // Arrange
         var workers = WorkerSpecs.Parse(["local:2"], Path.Combine(daemon.Root, "work"));
         var scheduler = new TrialScheduler(workers);
-        var recipe = TestDaemon.Recipe(warmup: TimeSpan.FromMilliseconds(200), window: TimeSpan.FromMilliseconds(500));
+        // A window of 2 s: long enough that a busy machine still yields a trustworthy (not Incomplete) series.
+        var recipe = TestDaemon.Recipe(warmup: TimeSpan.FromMilliseconds(200), window: TimeSpan.FromSeconds(2));
         var trials = new[] { ShaA, ShaA, ShaB, ShaB }.Select((sha, i) => daemon.Trial(recipe, sha, i)).ToList();
         var completed = new List<string>();
 
@@ -44,7 +45,7 @@ public sealed class TrialSchedulerSpecs(TestDaemon daemon) : IClassFixture<TestD
         await using var unreachable = new UnreachableWorker("ssh://root@10.255.255.1");
         var local = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
         var scheduler = new TrialScheduler([unreachable, local], maxConsecutiveFailures: 2);
-        var recipe = TestDaemon.Recipe(warmup: TimeSpan.FromMilliseconds(200), window: TimeSpan.FromMilliseconds(300));
+        var recipe = TestDaemon.Recipe(warmup: TimeSpan.FromMilliseconds(200), window: TimeSpan.FromSeconds(2));
         var trials = new[] { ShaA, ShaB, ShaA }.Select((sha, i) => daemon.Trial(recipe, sha, i)).ToList();
         var callbacks = 0;
 
