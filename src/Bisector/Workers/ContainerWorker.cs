@@ -527,17 +527,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
                 }
             }
 
-            if (_runDir is not null && Directory.Exists(_runDir))
-            {
-                try
-                {
-                    Directory.Delete(_runDir, recursive: true);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    problems.Add($"run directory {_runDir} could not be removed: {e.Message}");
-                }
-            }
+            TrialCommands.RemoveRunDirectory(_runDir, problems);
 
             return problems.Count == 0 ? null : "clean-up: " + string.Join("; ", problems);
         }

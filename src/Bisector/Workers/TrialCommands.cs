@@ -128,6 +128,24 @@ internal static class TrialCommands
         }
     }
 
+    /// <summary>Removes a trial's run directory; what cannot be removed is added to <paramref name="problems"/>.</summary>
+    public static void RemoveRunDirectory(string? runDirectory, List<string> problems)
+    {
+        if (runDirectory is null || !Directory.Exists(runDirectory))
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.Delete(runDirectory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            problems.Add($"run directory {runDirectory} could not be removed: {e.Message}");
+        }
+    }
+
     /// <summary>The variables every trial command sees: commit-dependent values reach commands only this way.</summary>
     public static Dictionary<string, string?> Environment(TrialSpec spec, string runDirectory) => new()
     {
