@@ -303,7 +303,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
                         if (_clock.Elapsed >= ready + measured)
                         {
                             var kills = _cgroup?.ReadOomKills() ?? 0;
-                            return kills > 0 ? (TrialOutcome.OutOfMemory, await OomReasonAsync(ct)) : (TrialOutcome.Ok, null);
+                            return kills > 0 ? (TrialOutcome.OutOfMemory, await OomReasonAsync(ct)) : TrialCommands.Completeness(Samples, Recipe, ready, interval);
                         }
                     }
 
@@ -393,8 +393,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
 
             _daemonPid = current;
             sampler.Track(current);
-            _daemonSettled = !Shells.Contains(Posix.ReadComm(current) ?? "sh")
-                || (readyAt is { } r && _clock.Elapsed > r + TimeSpan.FromSeconds(1));
+            _daemonSettled = TrialCommands.DaemonSettled(Posix.ReadComm(current), readyAt, _clock.Elapsed);
         }
 
         private static List<int> Children(int pid)

@@ -347,9 +347,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
             _daemonPid = current;
             sampler.Track(current);
 
-            // Stop looking once a non-shell is found, or a second after readiness (the daemon may itself be a script).
-            _daemonSettled = !TrialCommands.Shells.Contains(Posix.ReadComm(current) ?? "sh")
-                || (readyAt is { } r && _clock.Elapsed > r + TimeSpan.FromSeconds(1));
+            _daemonSettled = TrialCommands.DaemonSettled(Posix.ReadComm(current), readyAt, _clock.Elapsed);
         }
 
         private string ResolveReadyPath(string path) =>
@@ -418,15 +416,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 return (TrialOutcome.OutOfMemory, OomReason(oomKills));
             }
 
-            // A starved sampler (a machine far beyond its cores) yields a series too sparse to describe the window;
-            // such a trial must not count as evidence.
-            var from = (ready + Recipe.Sampling.Warmup).TotalSeconds;
-            var taken = Samples.Count(s => s.Metric == Recipe.Decide.Metric && s.Seconds >= from);
-            var expected = (int)(Recipe.Sampling.Window / interval);
-            return taken * 2 < expected
-                ? (TrialOutcome.Incomplete, string.Create(CultureInfo.InvariantCulture,
-                    $"only {taken} of ~{expected} {Recipe.Decide.Metric} samples in the window: the machine was too busy to sample every {Format(interval)}"))
-                : (TrialOutcome.Ok, null);
+            return TrialCommands.Completeness(Samples, Recipe, ready, interval);
         }
 
         private string OomReason(long kills) => string.Create(CultureInfo.InvariantCulture,

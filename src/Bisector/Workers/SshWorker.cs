@@ -157,6 +157,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
         string[]? end = null;
         int? scriptPid = null;
         var sawDaemon = false;
+        TimeSpan? readyAt = null;
 
         using var cmd = _ssh!.CreateCommand(command);
         var deadline = readyTimeout + recipe.Sampling.Warmup + recipe.Sampling.Window + recipe.Run.StopTimeout + TrialGrace;
@@ -211,6 +212,9 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
                         case "d":
                             sawDaemon = true;
                             break;
+                        case "ready" when fields.Length == 2 && long.TryParse(fields[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var cs):
+                            readyAt = TimeSpan.FromMilliseconds(cs * 10);
+                            break;
                         case "o":
                             daemonOutput.Add(line.Length > 2 ? line[2..] : "");
                             break;
@@ -251,7 +255,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             $"(limit hit {limitHits} times) after {elapsed}; output:\n{daemonOutput}");
         (TrialOutcome, string?) result = end[1] switch
         {
-            "ok" => oomKills > 0 ? (TrialOutcome.OutOfMemory, oom) : (TrialOutcome.Ok, null),
+            "ok" => oomKills > 0 ? (TrialOutcome.OutOfMemory, oom) : TrialCommands.Completeness(samples, recipe, readyAt ?? TimeSpan.Zero, Interval(recipe)),
             "exited" when oomKills > 0 || (code == 128 + Posix.SigKill && limitHits > 0) => (TrialOutcome.OutOfMemory, oom),
             "exited" when !sawDaemon && daemonOutput.ToString().Contains("unshare: ", StringComparison.Ordinal) =>
                 throw new WorkerException(Name, $"could not start the daemon in its cgroup and namespaces (exit code {code}):\n{daemonOutput}",
@@ -273,6 +277,9 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
 
         return result;
     }
+
+    private static TimeSpan Interval(Recipe recipe) =>
+        recipe.Sampling.Interval > TimeSpan.Zero ? recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
 
     /// <summary>The environment trial.sh reads: every value is passed quoted, the argument lists pre-quoted word by word.</summary>
     internal static (Dictionary<string, string> Variables, string? Ready, TimeSpan ReadyTimeout) TrialVariables(
@@ -298,7 +305,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
         var workload = recipe.Workload is { } w
             ? WithEnv(w.Env, TrialCommands.Workload(WorkloadProcsWord, isolation, RootWord, artifact, w.Command), recipe.SourceFile)
             : null;
-        var interval = recipe.Sampling.Interval > TimeSpan.Zero ? recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
+        var interval = Interval(recipe);
         var readyTimeout = recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30);
         var measured = recipe.Sampling.Warmup + recipe.Sampling.Window;
         var variables = new Dictionary<string, string>

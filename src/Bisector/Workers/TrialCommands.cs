@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text;
 using Bisector.Recipes;
+using Bisector.Sampling;
 
 namespace Bisector.Workers;
 
@@ -30,6 +32,34 @@ internal static class TrialCommands
     /// <summary>Processes between the started one and the daemon: wrappers that exec or fork on their way to the
     /// recipe's command.</summary>
     public static readonly HashSet<string> Shells = ["sh", "dash", "bash", "ash", "busybox", "unshare"];
+
+    /// <summary>
+    /// Whether the process found below the wrappers (<paramref name="comm"/>) is the daemon for good. Never before
+    /// readiness: until then a wrapper's short-lived child (<c>ip link</c>, <c>mount</c>, while the wrapper has no
+    /// other child) looks just like the daemon, and locking onto it leaves the trial without samples once it exits.
+    /// After readiness: once a non-shell is found, or a second later (the daemon may itself be a script).
+    /// </summary>
+    public static bool DaemonSettled(string? comm, TimeSpan? readyAt, TimeSpan elapsed) =>
+        readyAt is { } ready && (!Shells.Contains(comm ?? "sh") || elapsed > ready + TimeSpan.FromSeconds(1));
+
+    /// <summary>
+    /// The outcome of a trial that ran its whole window: <see cref="TrialOutcome.Ok"/> only when the deciding metric
+    /// was sampled at least every other interval after warm-up. A starved sampler (a machine far beyond its cores)
+    /// or a sampler that lost the daemon yields a series too sparse to describe the window; such a trial must not
+    /// count as evidence. <paramref name="ready"/> is when the daemon became ready, on the samples' clock.
+    /// </summary>
+    public static (TrialOutcome, string?) Completeness(IReadOnlyList<Sample> samples, Recipe recipe, TimeSpan ready, TimeSpan interval)
+    {
+        var from = (ready + recipe.Sampling.Warmup).TotalSeconds;
+        var metric = recipe.Decide.Metric;
+        var taken = samples.Count(s => s.Metric == metric && s.Seconds >= from);
+        var expected = (int)(recipe.Sampling.Window / interval);
+        return taken * 2 < expected
+            ? (TrialOutcome.Incomplete, string.Create(CultureInfo.InvariantCulture,
+                $"only {taken} of ~{expected} {metric} samples in the window after warm-up: the machine was too busy to sample every " +
+                $"{interval.TotalSeconds:0.###} s, or the daemon's process was lost"))
+            : (TrialOutcome.Ok, null);
+    }
 
     public static bool MountNamespace(IsolationSpec isolation) => isolation.Mount || isolation.Tmpfs.Count > 0;
 

@@ -216,6 +216,28 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     }
 
     [Fact(Timeout = 60000)]
+    public async Task I_can_sample_a_daemon_whose_command_first_runs_a_short_lived_helper()
+    {
+        // Arrange: for 0.6 s the recipe's shell has exactly one child, sleep, which is not a shell and not the daemon.
+        var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
+        var recipe = TestDaemon.Recipe(
+            env: new() { ["TESTD_BYTES_PER_SEC"] = Rate.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            window: TimeSpan.FromSeconds(2),
+            command: "sleep 0.6; exec ./testd \"$BISECTOR_RUN_DIR/ready\"");
+        var spec = daemon.Trial(recipe);
+
+        // Act
+        var result = await worker.RunTrialAsync(spec);
+
+        // Assert: samples reach the end of the window and grow at testd's rate, so testd (not sleep) was sampled.
+        Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
+        var anon = result.Samples.Where(s => s.Metric == Metrics.RssAnon).ToList();
+        Assert.True(anon[^1].Seconds >= 0.6 + 2.5 - 0.3, $"samples end at {anon[^1].Seconds} s");
+        var slope = LeastSquaresSlope([.. anon.Where(s => s.Seconds > 1.2)]);
+        Assert.InRange(slope, Rate * 0.75, Rate * 1.25);
+    }
+
+    [Fact(Timeout = 60000)]
     public async Task I_can_check_that_this_machine_can_run_local_trials()
     {
         // Arrange

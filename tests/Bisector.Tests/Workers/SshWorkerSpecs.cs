@@ -110,6 +110,28 @@ public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon
     }
 
     [SshFact(Timeout = 60000)]
+    public async Task I_can_sample_a_remote_daemon_whose_command_first_runs_a_short_lived_helper()
+    {
+        // Arrange: for 0.6 s the recipe's shell has exactly one child, sleep, which is not a shell and not the daemon.
+        await using var hosts = await SshHosts.StartAsync(1);
+        await using var worker = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
+        var recipe = TestDaemon.Recipe(
+            env: new() { ["TESTD_BYTES_PER_SEC"] = Rate.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            window: TimeSpan.FromSeconds(2),
+            command: "sleep 0.6; exec ./testd \"$BISECTOR_RUN_DIR/ready\"");
+
+        // Act
+        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+
+        // Assert: samples reach the end of the window and grow at testd's rate, so testd (not sleep) was sampled.
+        Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
+        var anon = result.Samples.Where(s => s.Metric == Metrics.RssAnon).ToList();
+        Assert.True(anon[^1].Seconds >= 0.6 + 2.5 - 0.3, $"samples end at {anon[^1].Seconds} s");
+        var slope = LeastSquaresSlope([.. anon.Where(s => s.Seconds > 1.2)]);
+        Assert.True(slope >= Rate * 0.75 && slope <= Rate * 1.25, $"rss_anon slope {slope:0} B/s, expected {Rate} ± 25%");
+    }
+
+    [SshFact(Timeout = 60000)]
     public async Task I_can_see_a_remote_daemon_that_exits_early_end_as_crashed_with_its_exit_code_and_output()
     {
         // Arrange

@@ -88,14 +88,15 @@ public sealed class TestDaemon : IDisposable
         TimeSpan? readyTimeout = null,
         long memoryLimit = 256L << 20,
         TimeSpan? warmup = null,
-        TimeSpan? window = null) =>
+        TimeSpan? window = null,
+        string? command = null) =>
         new(
             "testd",
             "test daemon",
             new BuildSpec(BuildMode.Worktree, [], [], [], ["testd"], new Dictionary<string, string>(), TimeSpan.FromMinutes(1)),
             new RunSpec(
                 // Recipe text, as a recipe author writes it; the shell expands $BISECTOR_RUN_DIR at run time.
-                $"./testd \"{readyFile}\"",
+                command ?? $"./testd \"{readyFile}\"",
                 env ?? [],
                 new Dictionary<string, string> { ["config/testd.conf"] = "rate from env\n" },
                 new ReadySpec(readyFile, readyTimeout ?? TimeSpan.FromSeconds(10)),

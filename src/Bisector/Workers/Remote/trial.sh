@@ -7,7 +7,7 @@
 # argument lists the controller quoted word by word, so eval only re-splits them (the few unquoted words are
 # "$procs", "$wprocs" and "$root", set below).
 #
-# Output lines: "pid PID", "s SECONDS METRIC VALUE", "d PID", "end KIND CODE ELAPSED_CS OOM_KILLS LIMIT_HITS",
+# Output lines: "pid PID", "s SECONDS METRIC VALUE", "d PID", "ready CS_AFTER_START", "end KIND CODE ELAPSED_CS OOM_KILLS LIMIT_HITS",
 # "o LINE" (daemon output tail), "w LINE" (workload output tail), "leftover TEXT".
 set -u
 # bash's read -t waits without a fork; plain sh forks sleep on every tick (about 1% of a core at 10 Hz by itself).
@@ -141,7 +141,8 @@ function resolve(root, readycs, cs,   f, line, n, i, m, st, parts, k, cur, kids,
     cur = only
   }
   if (cur != dpid) { dpid = cur; print "d " dpid; print dpid > dpidfile; close(dpidfile) }
-  settled = !isshell(comm(cur)) || (readycs > 0 && cs > readycs + 100)
+  # Never before readiness: a short-lived child of a wrapper (ip, mount) looks just like the daemon until it exits.
+  settled = readycs > 0 && (!isshell(comm(cur)) || cs > readycs + 100)
 }
 function keyed(file, key,   line, v, parts) {
   v = ""
@@ -203,7 +204,7 @@ while :; do
   if ! echo "$now ${root:-0} $readycs" >&3; then kind=lost; break; fi
   if [ "$readycs" = 0 ]; then
     if [ -n "$root" ] && { { [ "$T_MOUNTNS" = 1 ] && [ -e "/proc/$root/root$T_READY" ]; } || { [ "$T_MOUNTNS" != 1 ] && [ -e "$T_READY" ]; }; }; then
-      readycs=$now
+      readycs=$now; echo "ready $((readycs - start))"
     elif [ $((now - start)) -ge "$T_READY_TIMEOUT_CS" ]; then
       kind=notready; break
     fi
