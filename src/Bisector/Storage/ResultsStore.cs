@@ -60,21 +60,31 @@ public sealed class ResultsStore : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Applies the migrations this file lacks, one transaction each. The version is read inside a write transaction
+    /// (Microsoft.Data.Sqlite begins IMMEDIATE), so two bisectors opening a fresh file at once apply each migration
+    /// once: the second waits for the first's lock, then sees the new version.
+    /// </summary>
     private async Task MigrateAsync(CancellationToken ct)
     {
-        var version = await _connection.ExecuteScalarAsync<long>(new CommandDefinition("PRAGMA user_version;", cancellationToken: ct));
-        if (version > Schema.Migrations.Count)
-        {
-            throw new StorageException(
-                $"'{Path}' has schema version {version}, newer than this bisector understands ({Schema.Migrations.Count})",
-                "Use a newer bisector to read it; nothing was changed");
-        }
-
-        for (var v = (int)version; v < Schema.Migrations.Count; v++)
+        while (true)
         {
             await using var tx = await _connection.BeginTransactionAsync(ct);
-            await _connection.ExecuteAsync(new CommandDefinition(Schema.Migrations[v], transaction: tx, cancellationToken: ct));
-            await _connection.ExecuteAsync(new CommandDefinition($"PRAGMA user_version = {v + 1};", transaction: tx, cancellationToken: ct));
+            var version = await _connection.ExecuteScalarAsync<long>(new CommandDefinition("PRAGMA user_version;", transaction: tx, cancellationToken: ct));
+            if (version > Schema.Migrations.Count)
+            {
+                throw new StorageException(
+                    $"'{Path}' has schema version {version}, newer than this bisector understands ({Schema.Migrations.Count})",
+                    "Use a newer bisector to read it; nothing was changed");
+            }
+
+            if (version == Schema.Migrations.Count)
+            {
+                return;
+            }
+
+            await _connection.ExecuteAsync(new CommandDefinition(Schema.Migrations[(int)version], transaction: tx, cancellationToken: ct));
+            await _connection.ExecuteAsync(new CommandDefinition($"PRAGMA user_version = {version + 1};", transaction: tx, cancellationToken: ct));
             await tx.CommitAsync(ct);
         }
     }

@@ -40,6 +40,30 @@ public sealed class ResultsStoreSpecs : IDisposable
         Assert.Equal("local-1", Assert.Single(await store.GetTrialsAsync("r1")).Worker);
     }
 
+    [Fact(Timeout = 60000)]
+    public async Task I_can_open_a_fresh_database_from_several_bisectors_at_once_and_each_migration_runs_once()
+    {
+        // Arrange: separate connections, as two bisector processes starting on one new results folder have.
+        var opens = Enumerable.Range(0, 8).Select(_ => Task.Run(() => ResultsStore.OpenAsync(DatabasePath))).ToList();
+
+        // Act
+        var stores = await Task.WhenAll(opens);
+        await stores[0].CreateRunAsync(Run("r1"), [new CommitRow(0, "abc", "good", "A", "2026-01-01T00:00:00Z", "")]);
+        foreach (var store in stores)
+        {
+            await store.DisposeAsync();
+        }
+
+        // Assert
+        await using var reopened = await ResultsStore.OpenAsync(DatabasePath);
+        Assert.NotNull(await reopened.GetRunAsync("r1"));
+        await using var raw = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await raw.OpenAsync();
+        using var command = raw.CreateCommand();
+        command.CommandText = "PRAGMA user_version;";
+        Assert.Equal((long)Schema.Migrations.Count, (long)(await command.ExecuteScalarAsync())!);
+    }
+
     [Fact]
     public async Task I_can_reopen_a_database_and_find_the_latest_run_by_prefix()
     {
