@@ -1,6 +1,7 @@
 using Bisector.Runs;
 using Bisector.Workers;
 using Dapper;
+using Microsoft.Data.Sqlite;
 
 namespace Bisector.Tests.Reliability;
 
@@ -72,6 +73,73 @@ public sealed class CrashResumeSpecs
         await using var connection = demo.Open();
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM (SELECT position, trial_index FROM trials WHERE outcome = 'Ok' GROUP BY position, trial_index HAVING COUNT(*) > 1)"));
+    }
+
+    [Fact(Timeout = 900_000)]
+    public async Task I_can_kill_the_orchestrator_while_it_holds_the_database_write_lock_and_resume_with_every_committed_trial_whole()
+    {
+        // Arrange: the run has stored a trial, so its next write transactions are trials with their samples.
+        await using var demo = await DemoRun.CreateAsync();
+        string runId;
+        long killsInsideWrite = 0;
+        using (var first = ToolProcess.Start(demo.StartArgs()))
+        {
+            runId = await demo.WaitForAsync(
+                async c => await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM trials WHERE outcome = 'Ok'") > 0
+                    ? await c.ExecuteScalarAsync<string>("SELECT id FROM runs") : null,
+                TimeSpan.FromMinutes(3), first);
+
+            // Act: a second connection tries to take the write lock without waiting (straight through SQLite's C API:
+            // Microsoft.Data.Sqlite would retry a busy statement); the moment it is refused, the tool holds the lock,
+            // which SQLite takes only inside a write transaction, and is killed at once.
+            await using var probe = new SqliteConnection(new SqliteConnectionStringBuilder
+            {
+                DataSource = demo.Database,
+                Mode = SqliteOpenMode.ReadWrite,
+                Pooling = false,
+            }.ToString());
+            await probe.OpenAsync();
+            await probe.ExecuteAsync("PRAGMA busy_timeout = 0;");
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+            while (killsInsideWrite == 0 && DateTime.UtcNow < deadline && !first.Process.HasExited)
+            {
+                var rc = SQLitePCL.raw.sqlite3_exec(probe.Handle, "BEGIN IMMEDIATE");
+                if (rc == SQLitePCL.raw.SQLITE_BUSY)
+                {
+                    first.Signal(Posix.SigKill);
+                    killsInsideWrite++;
+                }
+                else
+                {
+                    Assert.Equal(SQLitePCL.raw.SQLITE_OK, rc);
+                    Assert.Equal(SQLitePCL.raw.SQLITE_OK, SQLitePCL.raw.sqlite3_exec(probe.Handle, "ROLLBACK"));
+                    await Task.Delay(1);
+                }
+            }
+
+            await first.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var afterKill = await demo.TrialsAsync();
+
+        // Assert: the file is sound, and every trial that was committed is whole (all its samples, none half-written).
+        Assert.Equal(1, killsInsideWrite);
+        await using (var check = demo.Open())
+        {
+            Assert.Equal("ok", await check.ExecuteScalarAsync<string>("PRAGMA integrity_check;"));
+            Assert.Equal(0, await check.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM samples WHERE trial_id NOT IN (SELECT id FROM trials)"));
+            var perTrial = (await check.QueryAsync<long>(
+                "SELECT COUNT(*) FROM samples s JOIN trials t ON t.id = s.trial_id WHERE t.outcome = 'Ok' AND s.metric = 'rss_anon' GROUP BY t.id")).ToList();
+            Assert.NotEmpty(perTrial);
+            Assert.All(perTrial, n => Assert.True(n >= 40, $"an Ok trial holds only {n} rss_anon samples of a 6 s series at 10 Hz"));
+        }
+
+        var final = await ToolProcess.RunAsync(TimeSpan.FromMinutes(8), "resume", runId, "--results", demo.Results);
+        Assert.True(final.Exit == 0, $"resume failed with {final.Exit}:\n{final.Err}\n{final.Out}");
+        Assert.Contains($"culprit: {demo.Demo.CulpritSha}", final.Out);
+        var after = await demo.TrialsAsync();
+        Assert.All(afterKill, kv => Assert.Equal(kv.Value, after[kv.Key]));
+        Assert.Empty(RunJanitor.Cgroups(runId));
     }
 
     private static IEnumerable<int> Members(string cgroup)

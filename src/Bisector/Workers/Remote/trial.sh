@@ -146,29 +146,34 @@ function resolve(root, readycs, cs,   f, line, n, i, m, st, parts, k, cur, kids,
 }
 function keyed(file, key,   line, v, parts) {
   v = ""
-  while ((getline line < file) > 0) { split(line, parts, " "); if (parts[1] == key) v = parts[2] }
+  while ((getline line < file) > 0) { split(line, parts, " "); if (parts[1] == key) { v = parts[2]; break } }
   close(file); return v
 }
+# One write per tick: mawk -W interactive writes every print at once, and each write is a packet through sshd.
 {
   cs = $1; root = $2; readycs = $3
   if (t0 == 0) t0 = cs
   if (!settled && root > 0) resolve(root, readycs, cs)
   if (dpid == "") next
-  t = (cs - t0) / 100
-  f = "/proc/" dpid "/status"; vm = ""; an = ""; fi = ""; vd = ""
-  while ((getline line < f) > 0) {
-    if (line ~ /^VmRSS:/) { split(line, p, " "); vm = p[2] * 1024 }
-    else if (line ~ /^RssAnon:/) { split(line, p, " "); an = p[2] * 1024 }
-    else if (line ~ /^RssFile:/) { split(line, p, " "); fi = p[2] * 1024 }
-    else if (line ~ /^VmData:/) { split(line, p, " "); vd = p[2] * 1024 }
+  t = sprintf("%.2f", (cs - t0) / 100)
+  f = "/proc/" dpid "/status"; vm = ""; an = ""; fi = ""; vd = ""; got = 0; out = ""
+  # The four lines sit together near the top; stop reading once all are found.
+  while (got < 4 && (getline line < f) > 0) {
+    c = substr(line, 1, 3)
+    if (c != "VmR" && c != "Rss" && c != "VmD") continue
+    split(line, p, " ")
+    if (p[1] == "VmRSS:") { vm = p[2] * 1024; got++ }
+    else if (p[1] == "RssAnon:") { an = p[2] * 1024; got++ }
+    else if (p[1] == "RssFile:") { fi = p[2] * 1024; got++ }
+    else if (p[1] == "VmData:") { vd = p[2] * 1024; got++ }
   }
   close(f)
-  if (vm != "") { printf "s %.2f vm_rss %d\ns %.2f rss_anon %d\ns %.2f rss_file %d\ns %.2f vm_data %d\n", t, vm, t, an, t, fi, t, vd }
+  if (vm != "") out = sprintf("s %s vm_rss %d\ns %s rss_anon %d\ns %s rss_file %d\ns %s vm_data %d\n", t, vm, t, an, t, fi, t, vd)
   f = cg "/" usage; u = ""; getline u < f; close(f)
-  if (u != "") printf "s %.2f cgroup_usage %s\n", t, u
+  if (u != "") out = out "s " t " cgroup_usage " u "\n"
   a = keyed(cg "/memory.stat", anonkey)
-  if (a != "") printf "s %.2f cgroup_rss %s\n", t, a
-  if (fflush() < 0) exit 2
+  if (a != "") out = out "s " t " cgroup_rss " a "\n"
+  if (out != "") { printf "%s", out; if (fflush() < 0) exit 2 }
 }' < "$run/.tick" &
 apid=$!
 exec 3> "$run/.tick"
