@@ -30,7 +30,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
     {
         var findings = new List<string>();
         var ok = true;
-        foreach (var tool in new[] { "unshare", "nsenter", "mount" })
+        foreach (var tool in new[] { "unshare", "nsenter", "mount", "setsid" })
         {
             if (Posix.Which(tool) is { } path)
             {
@@ -286,7 +286,10 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
 
         private Process Start(List<string> args, Dictionary<string, string?> env, IReadOnlyDictionary<string, string> extra, OutputTail tail)
         {
-            var info = new ProcessStartInfo("sh")
+            // setsid: a session of its own, so a Ctrl+C in the terminal reaches Bisector (which stops the trial and
+            // records it as Cancelled) and not the daemon or workload directly. A .NET child is never a process group
+            // leader, so setsid execs sh in place: the PID stays the one started here.
+            var info = new ProcessStartInfo("setsid")
             {
                 WorkingDirectory = spec.Artifact.Directory,
                 RedirectStandardOutput = true,
@@ -294,6 +297,7 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                 RedirectStandardInput = true,
                 UseShellExecute = false,
             };
+            info.ArgumentList.Add("sh");
             foreach (var arg in args)
             {
                 info.ArgumentList.Add(arg);

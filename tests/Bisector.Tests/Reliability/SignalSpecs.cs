@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using Bisector.Runs;
 using Bisector.Workers;
 using Dapper;
@@ -71,6 +73,38 @@ public sealed class SignalSpecs
         }
     }
 
+    [Fact(Timeout = 600_000)]
+    public async Task I_can_press_ctrl_c_in_a_terminal_and_the_daemons_are_stopped_by_bisector_not_killed_by_the_signal()
+    {
+        // Arrange
+        await using var demo = await DemoRun.CreateAsync();
+        using var tool = ToolProcess.StartInOwnSession(demo.StartArgs());
+        var runId = await WaitForRunningTrialAsync(demo, tool);
+        var daemons = Daemons(runId);
+        var sessions = daemons.Select(SessionOf).Where(s => s is not null).ToList();
+
+        // Act: a terminal's Ctrl+C is SIGINT to every process of the foreground process group.
+        using (var kill = Process.Start("kill", ["-INT", "--", "-" + tool.Pid.ToString(CultureInfo.InvariantCulture)])!)
+        {
+            await kill.WaitForExitAsync();
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        var exit = await tool.WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Assert: the daemons were in sessions of their own, so only Bisector saw the signal and stopped them itself.
+        Assert.Equal(130, exit);
+        Assert.NotEmpty(sessions);
+        Assert.DoesNotContain(tool.Pid, sessions);
+        Assert.Contains("stopping gracefully", tool.Err);
+        await using var connection = demo.Open();
+        var outcomes = (await connection.QueryAsync<string>("SELECT outcome FROM trials")).ToList();
+        Assert.DoesNotContain(nameof(TrialOutcome.DaemonCrashed), outcomes);
+        Assert.DoesNotContain(nameof(TrialOutcome.WorkloadFailed), outcomes);
+        Assert.Contains(nameof(TrialOutcome.Cancelled), outcomes);
+        Assert.Empty(RunJanitor.Cgroups(runId));
+    }
+
     private static async Task<string> WaitForRunningTrialAsync(DemoRun demo, ToolProcess tool, bool mustHaveOk = false) =>
         await demo.WaitForAsync(
             async c =>
@@ -80,6 +114,21 @@ public sealed class SignalSpecs
                 return runId is not null && (!mustHaveOk || ok > 0) && Daemons(runId).Count > 0 ? runId : null;
             },
             TimeSpan.FromMinutes(4), tool);
+
+    /// <summary>The session id (field 6 of /proc/PID/stat; the comm field may hold spaces, so counted after ')').</summary>
+    private static int? SessionOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[3], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     private static List<int> Daemons(string runId) =>
         [.. RunJanitor.Cgroups(runId).SelectMany(g =>

@@ -47,9 +47,20 @@ internal sealed class ToolProcess : IDisposable
         }
     }
 
-    public static ToolProcess Start(params string[] args)
+    public static ToolProcess Start(params string[] args) => Start(ownSession: false, args);
+
+    /// <summary>Starts the tool as a terminal would: leader of its own session and process group (setsid execs
+    /// dotnet in place, so <see cref="Pid"/> is the group's id), so a signal to the group is a Ctrl+C.</summary>
+    public static ToolProcess StartInOwnSession(params string[] args) => Start(ownSession: true, args);
+
+    private static ToolProcess Start(bool ownSession, string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(ownSession ? "setsid" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (ownSession)
+        {
+            info.ArgumentList.Add("dotnet");
+        }
+
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bisector.dll"));
         foreach (var arg in args)
         {
