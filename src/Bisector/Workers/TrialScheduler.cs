@@ -8,7 +8,10 @@ public sealed record RemovedWorker(string Worker, string Reason);
 /// <summary>
 /// Runs batches of trials on a pool of workers, one trial per worker at a time. Each worker takes, among the waiting
 /// trials, the commit it has run least so far and avoids repeating the commit it ran last, so every commit's trials are
-/// spread over the workers and a slow or noisy worker shifts all commits alike instead of faking a regression.
+/// spread over the workers and a slow or noisy worker shifts all commits alike instead of faking a regression. Among
+/// those it takes the commit the batch has started least, so the commits of a batch interleave in time: trials that run
+/// side by side belong to different commits and share the machine's load of the moment, instead of one commit getting
+/// the quiet first minutes and the other the busy last ones.
 /// A trial that ends <see cref="TrialOutcome.WorkerFailed"/> (or throws <see cref="WorkerException"/>) is retried on
 /// another worker; a worker that fails <see cref="MaxConsecutiveFailures"/> times in a row leaves the pool.
 /// The pool and the balance counts persist across batches, so one scheduler serves a whole run.
@@ -125,6 +128,7 @@ public sealed class TrialScheduler
                 {
                     batch.Waiting.Remove(next);
                     batch.InFlight++;
+                    batch.Started[next.Spec.Commit.Sha] = batch.Started.GetValueOrDefault(next.Spec.Commit.Sha) + 1;
                     var counts = _runsPerCommit.TryGetValue(worker.Name, out var c) ? c : _runsPerCommit[worker.Name] = [];
                     counts[next.Spec.Commit.Sha] = counts.GetValueOrDefault(next.Spec.Commit.Sha) + 1;
                     _lastCommit[worker.Name] = next.Spec.Commit.Sha;
@@ -193,7 +197,8 @@ public sealed class TrialScheduler
     }
 
     /// <summary>The waiting trial this worker should run next: not one that already failed on it; the commit it has run
-    /// least; not the commit it ran last if another is waiting; then first come, first served.</summary>
+    /// least; the commit this batch has started least; not the commit it ran last if another is waiting; then first
+    /// come, first served.</summary>
     private Pending? Pick(IWorker worker, Batch batch)
     {
         var counts = _runsPerCommit.GetValueOrDefault(worker.Name);
@@ -201,6 +206,7 @@ public sealed class TrialScheduler
         return batch.Waiting
             .Where(p => !p.FailedOn.Contains(worker.Name))
             .OrderBy(p => counts?.GetValueOrDefault(p.Spec.Commit.Sha) ?? 0)
+            .ThenBy(p => batch.Started.GetValueOrDefault(p.Spec.Commit.Sha))
             .ThenBy(p => p.Spec.Commit.Sha == last ? 1 : 0)
             .ThenBy(p => p.Order)
             .FirstOrDefault();
@@ -248,6 +254,9 @@ public sealed class TrialScheduler
         public List<Pending> Waiting { get; }
 
         public int InFlight { get; set; }
+
+        /// <summary>Trials started per commit SHA in this batch, retries included.</summary>
+        public Dictionary<string, int> Started { get; } = [];
 
         public Dictionary<int, TrialResult> Done { get; } = [];
 

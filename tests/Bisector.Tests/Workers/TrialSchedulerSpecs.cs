@@ -35,6 +35,10 @@ public sealed class TrialSchedulerSpecs(TestDaemon daemon) : IClassFixture<TestD
             Assert.Equal(["local-1", "local-2"], hosts);
         }
 
+        // Trials that run side by side are of different commits, so both commits see the same machine load.
+        var byStart = results.OrderBy(r => r.Result.StartedAt).Select(r => r.Spec.Commit.Sha).ToList();
+        Assert.NotEqual(byStart[0], byStart[1]);
+        Assert.NotEqual(byStart[2], byStart[3]);
         Assert.Empty(scheduler.Removed);
     }
 
