@@ -11,9 +11,12 @@ public static class Comparisons
     /// <summary>
     /// Regressed/Improved: the Mann–Whitney test rejects at <paramref name="alpha"/>, the Hodges–Lehmann shift is at
     /// least half of <paramref name="threshold"/> in the bad/good direction and its interval is not inside ±threshold
-    /// (a change that matters cannot be ruled out). Same: the (1 − 2α) interval of the shift lies
-    /// inside ±threshold — an equivalence test (TOST at α), so "Same" needs evidence, not just a large p-value; with a
-    /// zero threshold Same is impossible. Anything else, including fewer than two trials a side, is Unknown.
+    /// (a change that matters cannot be ruled out). Same ("no regression"): the regressing end of the (1 − 2α) interval
+    /// of the shift stays below the threshold — a one-sided non-inferiority test at α, so "Same" needs evidence that
+    /// any regression is smaller than the threshold, not just a large p-value. The question a bisection asks is "worse
+    /// or not", so the improving end is not held to the threshold (a two-sided equivalence test spent about a fifth more
+    /// trials on A/A searches for the same answer). With a zero threshold Same is impossible. Anything else, including
+    /// fewer than two trials a side, is Unknown.
     /// Non-finite values (e.g. a trial with no samples after the warm-up) are left out and counted in the explanation.
     /// </summary>
     public static Comparison Compare(
@@ -47,18 +50,20 @@ public static class Comparisons
         var worse = direction == RegressionDirection.Increase ? shift.Shift : -shift.Shift;
         var significant = test.PValue < alpha;
         var inside = threshold > 0 && shift.Low > -threshold && shift.High < threshold;
+        var worstCase = direction == RegressionDirection.Increase ? shift.High : -shift.Low;
+        var notWorse = threshold > 0 && worstCase < threshold;
         // Half the threshold is the middle of the indifference zone between "no change" and "a change that matters":
         // a true change of exactly the threshold is then called as soon as it is significant, not half the time.
         var big = Math.Abs(shift.Shift) >= threshold / 2 && shift.Shift != 0 && !inside;
 
-        var (verdict, why) = (significant, big, inside) switch
+        var (verdict, why) = (significant, big, notWorse) switch
         {
             (true, true, _) when worse > 0 => (Verdict.Regressed, "p < α, the shift is at least half the threshold in the regressing direction and the interval reaches the threshold"),
             (true, true, _) => (Verdict.Improved, "p < α, the shift is at least half the threshold in the improving direction and the interval reaches the threshold"),
-            (_, _, true) => (Verdict.Same, "the confidence interval of the shift lies inside ±threshold"),
-            (true, false, _) => (Verdict.Unknown, "significant but below half the threshold, and the interval is not inside ±threshold"),
+            (_, _, true) => (Verdict.Same, "no regression: the regressing end of the confidence interval stays below the threshold"),
+            (true, false, _) => (Verdict.Unknown, "significant but below half the threshold, and the interval reaches the threshold"),
             _ => (Verdict.Unknown, threshold > 0
-                ? "not significant, and the interval is too wide to show the shift is inside ±threshold"
+                ? "not significant, and the interval is too wide to rule out a regression of the threshold"
                 : "not significant (with a zero threshold 'Same' cannot be shown)"),
         };
 

@@ -112,7 +112,7 @@ public class ComparisonSpecs
         var lots = Comparisons.Compare(many, many, RegressionDirection.Increase, 100);
         var noThreshold = Comparisons.Compare(many, many, RegressionDirection.Increase, 0);
 
-        // Assert: Same needs a bounded interval inside ±threshold; a zero threshold can never show Same
+        // Assert: Same needs a bounded interval below +threshold; a zero threshold can never show Same
         Assert.Equal(Verdict.Unknown, few.Verdict);
         Assert.Equal(Verdict.Same, lots.Verdict);
         Assert.Equal(0, lots.Effect);
@@ -138,6 +138,26 @@ public class ComparisonSpecs
         Assert.Equal(Verdict.Improved, decrease.Verdict);
         // a real but small shift (100, interval well inside ±500) does not matter at this threshold
         Assert.Equal(Verdict.Same, tooSmall.Verdict);
+    }
+
+    [Fact]
+    public void I_can_call_a_noisy_but_not_worse_commit_Same_without_proving_it_equivalent()
+    {
+        // Arrange: the candidate sits 300 below the baseline with much noise: not significant, and its interval reaches
+        // far below -threshold, but its regressing end stays under +threshold.
+        var good = Enumerable.Range(0, 10).Select(i => i * 100.0).ToArray();
+        var bad = good.Select(v => v - 300).ToArray();
+
+        // Act
+        var hunt = Comparisons.Compare(good, bad, RegressionDirection.Increase, 500);
+        var fixHunt = Comparisons.Compare(good, bad, RegressionDirection.Decrease, 500);
+
+        // Assert: for a regression hunt that is "no regression"; hunting the other way it is not ruled out
+        Assert.True(hunt.PValue >= 0.01, hunt.Explanation);
+        Assert.True(hunt.EffectLow < -500 && hunt.EffectHigh < 500, hunt.Explanation);
+        Assert.Equal(Verdict.Same, hunt.Verdict);
+        Assert.Contains("no regression", hunt.Explanation);
+        Assert.Equal(Verdict.Unknown, fixHunt.Verdict);
     }
 
     [Fact]
