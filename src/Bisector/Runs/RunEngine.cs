@@ -203,6 +203,31 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         }
     }
 
+    /// <summary>
+    /// Trials per commit for one round, raised so the round's last slot keeps every worker busy: 5 trials on 2
+    /// workers would leave one idle for a whole trial, so the commits that are already in the round get one more
+    /// each, in request order. Nothing is measured twice: the search counts every Ok trial, and a later request
+    /// for the same commit runs that many fewer (its wanted total is unchanged).
+    /// </summary>
+    internal static int[] FillIdleWorkers(IReadOnlyList<int> missing, int workers)
+    {
+        var counts = missing.ToArray();
+        var total = counts.Sum();
+        var measured = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0).ToArray();
+        if (workers < 2 || total == 0)
+        {
+            return counts;
+        }
+
+        var idle = (workers - total % workers) % workers;
+        for (var k = 0; k < idle; k++)
+        {
+            counts[measured[k % measured.Length]]++;
+        }
+
+        return counts;
+    }
+
     /// <summary>The effects behind <see cref="MeasureAsync"/>: build on demand, run trials across workers, store them.</summary>
     private sealed class Measurer(
         ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, Builder builder, TrialScheduler pool, Action<string> log,
@@ -219,7 +244,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 string.Join(", ", requests.Select(r => $"{positions[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
 
             var stored = await store.GetTrialsAsync(runId, ct);
-            var specs = new List<TrialSpec>();
+            var planned = new List<(int Position, BuildResult Build, int First, int Count)>();
             var skipped = new HashSet<int>();
             foreach (var request in requests)
             {
@@ -234,13 +259,21 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 _wanted[request.Position] = _wanted.GetValueOrDefault(request.Position) + request.AdditionalTrials;
                 var mine = stored.Where(t => t.Position == request.Position).ToList();
                 var ok = mine.Count(t => t.Outcome == nameof(TrialOutcome.Ok));
-                var missing = _wanted[request.Position] - ok;
+                var missing = Math.Max(0, _wanted[request.Position] - ok);
 
                 // After a crash the stored indexes can have gaps (a trial in flight was lost): never reuse one.
                 var first = mine.Count == 0 ? 0 : (int)mine.Max(t => t.TrialIndex) + 1;
-                for (var i = 0; i < missing; i++)
+                planned.Add((request.Position, build, first, missing));
+            }
+
+            var counts = FillIdleWorkers(planned.Select(p => p.Count).ToArray(), pool.Active.Count);
+            var specs = new List<TrialSpec>();
+            for (var k = 0; k < planned.Count; k++)
+            {
+                var (position, build, first, _) = planned[k];
+                for (var i = 0; i < counts[k]; i++)
                 {
-                    specs.Add(new TrialSpec(commit, build.Artifact!, recipe, first + i, $"{runId}-{request.Position}-{first + i}"));
+                    specs.Add(new TrialSpec(positions[position], build.Artifact!, recipe, first + i, $"{runId}-{position}-{first + i}"));
                 }
             }
 
