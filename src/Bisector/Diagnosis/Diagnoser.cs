@@ -34,9 +34,13 @@ public static class Diagnoser
             return null;
 
         // A plateau/peak/mean decision states in bytes what the user calls a real change; a slope's min-effect is a
-        // rate, so it cannot serve as a level threshold and the default applies.
+        // rate, so it cannot serve as a level threshold and the default applies to levels. It does say which growth
+        // matters: half of it (where the verdict's indifference zone ends) over the window.
         var significant = recipe.Decide.Feature != FeatureKind.Slope && recipe.Decide.MinEffect > 0 ? recipe.Decide.MinEffect : 1024 * 1024;
-        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant);
+        double? significantGrowth = recipe.Decide.Feature == FeatureKind.Slope && recipe.Decide.MinEffect > 0
+            ? recipe.Decide.MinEffect / 2 * Math.Max(badFigures.WindowSeconds, 1) / 60
+            : null;
+        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth);
         string? profileText = null;
         if (profile)
         {

@@ -132,10 +132,13 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
     public const double PlateauShare = 0.25;
 
     /// <summary>Classifies; <paramref name="significantBytes"/> is the smallest change (over the window, or as a level
-    /// step) treated as real; 2% of the good side's level is used when that is larger.</summary>
-    public static MemoryDiagnosis Classify(SideFigures good, SideFigures bad, double significantBytes = MiB)
+    /// step) treated as real; 2% of the good side's level is used when that is larger. <paramref name="significantGrowthBytes"/>,
+    /// when given, replaces it for growth over the window only: a run decided on the slope states in its min-effect
+    /// which growth matters, and a diagnosis must not call "no change" what the verdict called a regression.</summary>
+    public static MemoryDiagnosis Classify(SideFigures good, SideFigures bad, double significantBytes = MiB, double? significantGrowthBytes = null)
     {
         var threshold = Math.Max(significantBytes, 0.02 * Math.Abs(good.RssLevel));
+        var growthThreshold = significantGrowthBytes ?? threshold;
         var minutes = Math.Max(bad.WindowSeconds, 1) / 60.0;
         var rssGrowth = (bad.RssSlope - good.RssSlope) * minutes;
         var step = bad.RssLevel - good.RssLevel;
@@ -154,11 +157,12 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
         }
 
         details.Add($"method: level = median of the window's last third, slope = Theil–Sen after the warm-up, medians of {good.Trials} good and {bad.Trials} bad trial(s) " +
-                      $"over a {Seconds(bad.WindowSeconds)} s window; changes below {Mb(threshold)} MiB are treated as noise");
+                      $"over a {Seconds(bad.WindowSeconds)} s window; changes below {Mb(threshold)} MiB are treated as noise" +
+                      (growthThreshold < threshold ? $" (growth over the window: below {Mb(growthThreshold)} MiB, from decide.min-effect)" : ""));
 
         GrowthKind kind;
         string headline;
-        if (rssGrowth > threshold)
+        if (rssGrowth > growthThreshold)
         {
             var grows = $"{bad.RssMetric} grows {Rate(bad.RssSlope)} MiB/min (good: {Rate(good.RssSlope)})";
             if (heap)
@@ -213,7 +217,7 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
         else
         {
             kind = GrowthKind.NoChange;
-            headline = $"no memory change above {Mb(threshold)} MiB between the good and bad sides: {bad.RssMetric} {Signed(step)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min";
+            headline = $"no memory change above {Mb(Math.Min(threshold, growthThreshold))} MiB between the good and bad sides: {bad.RssMetric} {Signed(step)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min";
         }
 
         return new MemoryDiagnosis(kind, headline, details, good, bad);

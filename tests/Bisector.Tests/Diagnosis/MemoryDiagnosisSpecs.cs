@@ -121,6 +121,27 @@ public sealed class MemoryDiagnosisSpecs
     }
 
     [Fact]
+    public void I_can_see_slow_growth_named_when_the_run_was_decided_on_a_slope_threshold()
+    {
+        // Arrange: journald-like, without heap counters: flat 1.0 MiB vs +0.3 MiB/min, i.e. +0.3 MiB over this
+        // 60 s window — below the 1 MiB level default, above half of a 200 KiB/min min-effect (0.1 MiB over 60 s)
+        var good = Trial(_ => 0.5 * MiB, _ => 0.2 * MiB, heap: false);
+        var bad = Trial(_ => 0.5 * MiB, s => 0.2 * MiB + 0.3 * MiB * s / 60, heap: false);
+        var goodSide = SideFigures.From([good], Metrics.RssAnon, 2)!;
+        var badSide = SideFigures.From([bad], Metrics.RssAnon, 2)!;
+
+        // Act
+        var byLevelDefault = MemoryDiagnosis.Classify(goodSide, badSide);
+        var bySlopeThreshold = MemoryDiagnosis.Classify(goodSide, badSide, MiB, significantGrowthBytes: 200 * 1024 / 2.0);
+
+        // Assert
+        Assert.Equal(GrowthKind.NoChange, byLevelDefault.Kind);
+        Assert.Equal(GrowthKind.Growth, bySlopeThreshold.Kind);
+        Assert.StartsWith("memory growth: rss_anon grows +0.3 MiB/min (good: 0.0)", bySlopeThreshold.Headline);
+        Assert.Contains("from decide.min-effect", bySlopeThreshold.Details[^1]);
+    }
+
+    [Fact]
     public void I_can_see_no_change_when_both_sides_match()
     {
         // Act
