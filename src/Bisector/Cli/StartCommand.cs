@@ -200,6 +200,9 @@ internal static class StartCommand
             case SearchStatus.FoundRange:
                 await output.WriteLineAsync($"culprit range: {candidates[outcome.RangeFirst - 1].Sha}..{candidates[outcome.RangeLast - 1].Sha} (neighbours could not be built)");
                 break;
+            case SearchStatus.NoRegression:
+                await output.WriteLineAsync("no regression: the bad end is not worse than the good end by the recipe's min-effect");
+                break;
             default:
                 await output.WriteLineAsync($"undecided: {outcome.Status}");
                 break;
