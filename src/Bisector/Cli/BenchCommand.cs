@@ -14,11 +14,21 @@ internal static class BenchCommand
     {
         var seeds = new Option<int>("--seeds") { Description = "Seeds per setting (default 200)", DefaultValueFactory = _ => 200 };
         var sizes = new Option<int[]>("--sizes") { Description = "Candidate counts to simulate (default 10 100 1000)", AllowMultipleArgumentsPerToken = true };
-        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes };
+        var share = new Option<double>("--min-effect-share")
+        {
+            Description = "Bisector's min-effect as a share of the simulated 1-IQR effect (default 1: the size Pinpoint's thresholds are built for)",
+            DefaultValueFactory = _ => 1.0,
+        };
+        share.Validators.Add(r =>
+        {
+            if (r.GetValue(share) is <= 0 or > 10)
+                r.AddError("--min-effect-share: must be in (0, 10]; e.g. 1 (the effect itself) or 0.5 (half of it)");
+        });
+        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes, share };
         search.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var chosen = parse.GetValue(sizes) is { Length: > 0 } s ? s : null;
-            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen), ct));
+            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share)), ct));
             return 0;
         }));
 

@@ -279,11 +279,12 @@ public static partial class RecipeLoader
                 suggestion is not null ? $"did you mean '{suggestion}'?" : "name a metric listed in 'sampling.metrics', or add it there");
         }
 
-        var feature = s.Choice("feature", ["slope", "plateau", "peak", "mean"]) switch
+        var feature = s.Choice("feature", ["slope", "plateau", "level", "peak", "mean"]) switch
         {
             "plateau" => FeatureKind.Plateau,
             "peak" => FeatureKind.Peak,
             "mean" => FeatureKind.Mean,
+            "level" => FeatureKind.Level,
             _ => FeatureKind.Slope,
         };
         var direction = s.Choice("direction", ["increase", "decrease"]) == "decrease" ? RegressionDirection.Decrease : RegressionDirection.Increase;

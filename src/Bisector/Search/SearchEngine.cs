@@ -9,7 +9,10 @@ namespace Bisector.Search;
 /// only: a pure function of its inputs and what the callback returns. The steps: confirm the ends differ (more trials
 /// while the verdict is Unknown, up to the cap), then measure positions chosen by the strategy until the culprit
 /// posterior reaches the requested confidence, then re-measure the culprit and its good neighbour with fresh trials
-/// and only name it if that comparison says Regressed.
+/// and only name it if those fresh trials alone say Regressed and the posterior, with them added, still reaches the
+/// confidence. Every batch after a position's first adds <see cref="SearchOptions.InitialTrials"/> more (a sequential
+/// look every few trials, instead of doubling), and the ends are compared again before every round: when the trials
+/// the anchors gather during the search show "Same", the search ends with no regression rather than chase noise.
 /// </summary>
 public static class SearchEngine
 {
@@ -39,10 +42,12 @@ public static class SearchEngine
         private bool BudgetLeft => _trialsSpent < o.TrialBudget && _rounds.Count < o.MaxRounds;
 
         private Comparison Compare(IReadOnlyList<double> a, IReadOnlyList<double> b) =>
-            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha);
+            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha);
 
-        /// <summary>Next batch: the initial trials for a new position, else double what it has, never above the cap.</summary>
-        private int NextBatch(int p) => Count(p) == 0 ? o.InitialTrials : Math.Min(Count(p), o.MaxTrialsPerPosition - Count(p));
+        /// <summary>Next batch: the initial trials for a new position, else as many again, never above the cap. Small
+        /// steps are sequential looks: a search stops a position's measuring as soon as the evidence suffices, where
+        /// doubling (5 → 10 → 20 → 40) overshot by half a batch on average.</summary>
+        private int NextBatch(int p) => Math.Min(o.InitialTrials, o.MaxTrialsPerPosition - Count(p));
 
         private async Task MeasureAsync(IReadOnlyList<MeasureRequest> requests, string reason)
         {
@@ -95,6 +100,20 @@ public static class SearchEngine
             var verifications = 0;
             while (true)
             {
+                // The anchors gain trials as the search goes (see Pick); if they now show no regression, the first
+                // verdict was a false alarm and the rest of the search would only chase noise.
+                var again = Compare(Values(0), Values(n));
+                if (again.Verdict is Verdict.Same or Verdict.Improved)
+                    return Finish(SearchStatus.NoRegression, null, 0, 0, 0, again,
+                        $"with the trials gathered since, the bad end is not worse than the good end ({again.Verdict}): {again.Explanation}");
+                // Everything rests on the ends differing; if at the cap they no longer do, measuring every commit to the
+                // cap (what a diffuse posterior asks for) cannot make them.
+                if (again.Verdict == Verdict.Unknown && NextBatch(0) <= 0 && NextBatch(n) <= 0)
+                {
+                    _capHit = true;
+                    return Finish(SearchStatus.Undecided, null, 0, 0, 0, again,
+                        $"with both ends at the cap of {o.MaxTrialsPerPosition} trials they no longer differ clearly: {again.Explanation}");
+                }
                 var post = Posterior();
                 var (first, last, mass) = TopBlock(post);
                 if (mass >= o.Confidence)
@@ -181,7 +200,7 @@ public static class SearchEngine
             Comparison check;
             while (true)
             {
-                var add = fresh == 0 ? o.InitialTrials : Math.Min(fresh, o.MaxTrialsPerPosition - fresh);
+                var add = Math.Min(o.InitialTrials, o.MaxTrialsPerPosition - fresh);
                 await MeasureAsync([new(good, add), new(last, add)],
                     $"verify: fresh trials of {good} (good side) and {last} (culprit)").ConfigureAwait(false);
                 fresh += add;
@@ -193,11 +212,17 @@ public static class SearchEngine
                 _capHit = true;
             var post = Posterior();
             var mass = Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
-            if (check.Verdict != Verdict.Regressed && !lastAttempt && BudgetLeft)
+            // The fresh trials are evidence for the posterior too: if they pull it below the confidence, the boundary
+            // is less certain than it looked, even when the fresh pair alone differs.
+            var confirmed = check.Verdict == Verdict.Regressed && mass >= o.Confidence;
+            if (!confirmed && !lastAttempt && BudgetLeft)
                 return null;
             if (check.Verdict != Verdict.Regressed)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
                     $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it ({check.Verdict}): {check.Explanation}");
+            if (!confirmed)
+                return Finish(SearchStatus.Undecided, null, first, last, mass, check,
+                    string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed a difference at {Describe(first, last)}, but with them the posterior fell to {mass:P1} < {o.Confidence:P0}: {check.Explanation}"));
             var status = first == last ? SearchStatus.Found : SearchStatus.FoundRange;
             return Finish(status, first == last ? last : null, first, last, mass, check,
                 $"{Describe(first, last)} with posterior {mass:P1}, confirmed by fresh trials: {check.Explanation}");

@@ -17,6 +17,9 @@ public static class Comparisons
     /// or not", so the improving end is not held to the threshold (a two-sided equivalence test spent about a fifth more
     /// trials on A/A searches for the same answer). With a zero threshold Same is impossible. Anything else, including
     /// fewer than two trials a side, is Unknown.
+    /// <paramref name="sameAlpha"/> (default: <paramref name="alpha"/>) is the level of the "Same" bound on its own: a
+    /// search looks at its ends again after every batch, and each look is another chance to call a real regression of
+    /// about the threshold "Same", so a search holds that bound to a fraction of α (see <c>SearchOptions.SameAlpha</c>).
     /// Non-finite values (e.g. a trial with no samples after the warm-up) are left out and counted in the explanation.
     /// </summary>
     public static Comparison Compare(
@@ -24,11 +27,15 @@ public static class Comparisons
         IReadOnlyList<double> candidate,
         RegressionDirection direction,
         double threshold,
-        double alpha = 0.01)
+        double alpha = 0.01,
+        double? sameAlpha = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(threshold);
         if (alpha is <= 0 or >= 0.5)
             throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be in (0, 0.5)");
+        var sameLevel = sameAlpha ?? alpha;
+        if (sameLevel is <= 0 or >= 0.5)
+            throw new ArgumentOutOfRangeException(nameof(sameAlpha), sameAlpha, "sameAlpha must be in (0, 0.5)");
         var good = baseline.Where(double.IsFinite).ToArray();
         var bad = candidate.Where(double.IsFinite).ToArray();
         var dropped = baseline.Count - good.Length + candidate.Count - bad.Length;
@@ -50,7 +57,9 @@ public static class Comparisons
         var worse = direction == RegressionDirection.Increase ? shift.Shift : -shift.Shift;
         var significant = test.PValue < alpha;
         var inside = threshold > 0 && shift.Low > -threshold && shift.High < threshold;
-        var worstCase = direction == RegressionDirection.Increase ? shift.High : -shift.Low;
+        // The regressing end of the one-sided (1 − sameAlpha) bound: the upper end of a two-sided 1 − 2·sameAlpha interval.
+        var sameShift = sameLevel == alpha ? shift : HodgesLehmann.Estimate(good, bad, 1 - 2 * sameLevel);
+        var worstCase = direction == RegressionDirection.Increase ? sameShift.High : -sameShift.Low;
         var notWorse = threshold > 0 && worstCase < threshold;
         // Half the threshold is the middle of the indifference zone between "no change" and "a change that matters":
         // a true change of exactly the threshold is then called as soon as it is significant, not half the time.
@@ -61,15 +70,18 @@ public static class Comparisons
             (true, true, _) when worse > 0 => (Verdict.Regressed, "p < α, the shift is at least half the threshold in the regressing direction and the interval reaches the threshold"),
             (true, true, _) => (Verdict.Improved, "p < α, the shift is at least half the threshold in the improving direction and the interval reaches the threshold"),
             (_, _, true) => (Verdict.Same, "no regression: the regressing end of the confidence interval stays below the threshold"),
-            (true, false, _) => (Verdict.Unknown, "significant but below half the threshold, and the interval reaches the threshold"),
+            (true, false, _) when Math.Abs(shift.Shift) < threshold / 2 => (Verdict.Unknown, "significant but below half the threshold, and the interval reaches the threshold"),
+            (true, false, _) => (Verdict.Unknown, "significant, but the interval puts the change below the threshold without yet ruling out a regression of the threshold at the 'Same' level"),
             _ => (Verdict.Unknown, threshold > 0
                 ? "not significant, and the interval is too wide to rule out a regression of the threshold"
                 : "not significant (with a zero threshold 'Same' cannot be shown)"),
         };
 
+        var sameNote = sameLevel == alpha ? "" : string.Create(CultureInfo.InvariantCulture,
+            $"worst regression at {1 - sameLevel:0.###%} one-sided (the 'Same' bound) = {worstCase:G6}; ");
         var explanation = string.Create(CultureInfo.InvariantCulture,
             $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, p = {test.PValue:0.####} (α = {alpha}); " +
-            $"shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {threshold:G6}; " +
+            $"shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {threshold:G6}; {sameNote}" +
             $"n = {good.Length} vs {bad.Length}{(test.Ties > 0 ? $", {test.Ties} tie group(s)" : "")}{droppedNote}");
 
         return new Comparison(verdict, test.Test, test.PValue, alpha, shift.Shift, shift.Low, shift.High, level,

@@ -14,4 +14,9 @@ public enum FeatureKind
 
     /// <summary>Mean after the warm-up.</summary>
     Mean,
+
+    /// <summary>Median of every sample after the warm-up: the level of a series that is flat once warm. Uses three
+    /// times the samples <see cref="Plateau"/> does, so on a flat series it is the less noisy of the two; on a series
+    /// that still climbs it averages the climb in, which <see cref="Plateau"/> avoids.</summary>
+    Level,
 }

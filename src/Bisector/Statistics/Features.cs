@@ -26,6 +26,7 @@ public static class Features
             FeatureKind.Plateau => Plateau(values),
             FeatureKind.Peak => values.Max(),
             FeatureKind.Mean => values.Average(),
+            FeatureKind.Level => Robust.Median(values),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown feature"),
         };
     }

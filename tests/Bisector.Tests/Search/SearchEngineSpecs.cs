@@ -117,6 +117,42 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_get_NoRegression_when_the_trials_gathered_during_the_search_take_back_a_false_alarm_at_the_ends()
+    {
+        // Arrange: nothing changes, but in this seed the ends first differ by chance (a 1 % event at α = 0.01), so the
+        // search starts; the anchors keep gaining trials as it goes
+        var sim = new MemorySimulator(new SimulationScenario(30, null, 0, 0, []), seed: 336);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(30, sim.MeasureAsync, Options(SearchStrategy.Bisect, Iqr, FeatureKind.Level));
+
+        // Assert: commits between the ends were measured, then the ends said "Same" and nothing was blamed
+        Assert.Contains(outcome.Rounds, r => r.Positions.Any(p => p is > 0 and < 30));
+        Assert.Equal(SearchStatus.NoRegression, outcome.Status);
+        Assert.Null(outcome.Culprit);
+        Assert.Equal(Verdict.Same, outcome.Boundary!.Verdict);
+        Assert.Contains("with the trials gathered since", outcome.Summary);
+    }
+
+    [Fact]
+    public async Task I_get_Undecided_instead_of_every_commit_at_the_cap_when_the_ends_stop_differing()
+    {
+        // Arrange: another chance difference at the ends, which at 40 trials each is neither Regressed nor Same; the
+        // posterior stays diffuse, and the first version measured all 30 commits to the cap (1,065 trials, 200 rounds)
+        var sim = new MemorySimulator(new SimulationScenario(30, null, 0, 0, []), seed: 351);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(30, sim.MeasureAsync, Options(SearchStrategy.Bisect, Iqr, FeatureKind.Level));
+
+        // Assert
+        Assert.Equal(SearchStatus.Undecided, outcome.Status);
+        Assert.Null(outcome.Culprit);
+        Assert.True(outcome.TrialCapHit);
+        Assert.Contains("no longer differ clearly", outcome.Summary);
+        Assert.InRange(outcome.TrialsSpent, 80, 600);
+    }
+
+    [Fact]
     public async Task I_get_NoRegression_when_a_decrease_recipe_sees_memory_go_up()
     {
         // Arrange: a recipe where lower is the regression (e.g. a cache that should stay warm); memory goes up

@@ -161,6 +161,30 @@ public class ComparisonSpecs
     }
 
     [Fact]
+    public void I_can_hold_Same_to_a_stricter_level_than_Regressed()
+    {
+        // Arrange: candidate = baseline − 100 for ten values 0, 100, …, 900: the pairwise differences are 100·(k − 1)
+        // with k = j − i occurring 10 − |k| times. The exact Mann–Whitney ranks for m = n = 10 are 20 (1 % tail) and
+        // 14 (0.25 % tail), so the 20th-largest difference (k = 4: 300) bounds the 98 % interval and the 14th-largest
+        // (k = 5: 400) the 99.75 % one-sided bound.
+        var good = Enumerable.Range(0, 10).Select(i => i * 100.0).ToArray();
+        var bad = good.Select(v => v - 100).ToArray();
+
+        // Act
+        var usual = Comparisons.Compare(good, bad, RegressionDirection.Increase, 350);
+        var strict = Comparisons.Compare(good, bad, RegressionDirection.Increase, 350, sameAlpha: 0.0025);
+
+        // Assert: 300 < 350 is "no regression" at α; 400 is not, so the stricter comparison waits for more trials;
+        // the test, the estimate and its 98 % interval are the same in both
+        Assert.Equal(300, usual.EffectHigh);
+        Assert.Equal(Verdict.Same, usual.Verdict);
+        Assert.Equal(Verdict.Unknown, strict.Verdict);
+        Assert.Contains("99.75% one-sided (the 'Same' bound) = 400", strict.Explanation);
+        Assert.Equal(usual.PValue, strict.PValue);
+        Assert.Equal((-100, usual.EffectLow, usual.EffectHigh), (strict.Effect, strict.EffectLow, strict.EffectHigh));
+    }
+
+    [Fact]
     public void I_can_calibrate_the_false_positive_rate_with_an_A_A_split()
     {
         // Arrange: 200 heavy-tailed trials of one build

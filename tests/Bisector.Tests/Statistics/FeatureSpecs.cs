@@ -66,9 +66,11 @@ public class FeatureSpecs
         var peak = Features.Extract(series, FeatureKind.Peak, 3);
         var mean = Features.Extract(series, FeatureKind.Mean, 3);
         var slope = Features.Extract(series, FeatureKind.Slope, 3);
+        var level = Features.Extract(series, FeatureKind.Level, 3);
 
-        // Assert: plateau = median of the last third (7, 8, 9); one unit per second = 60 per minute
+        // Assert: plateau = median of the last third (7, 8, 9); level = median of 1..9; one unit per second = 60 per minute
         Assert.Equal(8, plateau);
+        Assert.Equal(5, level);
         Assert.Equal(9, peak);
         Assert.Equal(5, mean);
         Assert.Equal(60, slope, 9);
@@ -85,5 +87,23 @@ public class FeatureSpecs
 
         // Assert
         Assert.True(double.IsNaN(plateau));
+    }
+
+    [Fact]
+    public void I_can_take_the_level_of_a_flat_series_from_every_sample_so_one_spike_does_not_move_it()
+    {
+        // Arrange: warm-up at 50, then a flat 10/11/12 pattern with one spike of 900 at the end
+        var series = Series((0, 50), (1, 10), (2, 12), (3, 11), (4, 10), (5, 12), (6, 11), (7, 900));
+
+        // Act
+        var level = Features.Extract(series, FeatureKind.Level, 1);
+        var plateau = Features.Extract(series, FeatureKind.Plateau, 1);
+        var mean = Features.Extract(series, FeatureKind.Mean, 1);
+
+        // Assert: level = median of 10,12,11,10,12,11,900 = 11; the plateau only sees the last three (12, 11, 900);
+        // the mean is dragged up by the spike
+        Assert.Equal(11, level);
+        Assert.Equal(12, plateau);
+        Assert.Equal((10 + 12 + 11 + 10 + 12 + 11 + 900) / 7.0, mean, 9);
     }
 }
