@@ -24,11 +24,12 @@ internal static class BenchCommand
             if (r.GetValue(share) is <= 0 or > 10)
                 r.AddError("--min-effect-share: must be in (0, 10]; e.g. 1 (the effect itself) or 0.5 (half of it)");
         });
-        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes, share };
+        var firstSeed = new Option<int>("--first-seed") { Description = "First seed (default 1); another range checks a result is not owed to one set of seeds", DefaultValueFactory = _ => 1 };
+        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed };
         search.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var chosen = parse.GetValue(sizes) is { Length: > 0 } s ? s : null;
-            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share)), ct));
+            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed)), ct));
             return 0;
         }));
 

@@ -77,8 +77,11 @@ public static class Comparisons
                 : "not significant (with a zero threshold 'Same' cannot be shown)"),
         };
 
-        var sameNote = sameLevel == alpha ? "" : string.Create(CultureInfo.InvariantCulture,
-            $"worst regression at {1 - sameLevel:0.###%} one-sided (the 'Same' bound) = {worstCase:G6}; ");
+        // The 'Same' bound only matters where 'Same' was in question.
+        var sameNote = sameLevel == alpha || verdict is Verdict.Regressed or Verdict.Improved ? ""
+            : double.IsFinite(worstCase)
+                ? string.Create(CultureInfo.InvariantCulture, $"worst regression at {1 - sameLevel:0.###%} one-sided (the 'Same' bound) = {worstCase:G6}; ")
+                : string.Create(CultureInfo.InvariantCulture, $"the 'Same' bound at {1 - sameLevel:0.###%} one-sided needs more trials; ");
         var explanation = string.Create(CultureInfo.InvariantCulture,
             $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, p = {test.PValue:0.####} (α = {alpha}); " +
             $"shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {threshold:G6}; {sameNote}" +
