@@ -168,11 +168,26 @@ public static class ReportWriter
         }
 
         sb.Append("</tbody></table>\n");
-        var tests = m.Commits.Select(c => c.VersusGood).OfType<Statistics.Comparison>().Select(c => c.Test).Distinct().ToList();
-        if (tests.Count > 0)
-            sb.Append($"<p class=\"note\">Each commit is compared with the good anchor using {H(string.Join(", ", tests))}; ")
-              .Append("no outliers were dropped.</p>\n");
+        if (DecisionRule(m) is { } rule)
+            sb.Append($"<p class=\"note\">{H(rule)}</p>\n");
         sb.Append("</section>\n");
+    }
+
+    /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
+    internal static string? DecisionRule(ReportModel m)
+    {
+        var compared = m.Commits.Select(c => c.VersusGood).OfType<Statistics.Comparison>().Where(c => c.Test != "none").ToList();
+        if (compared.Count == 0)
+            return null;
+        var alpha = compared[0].Alpha;
+        var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
+        var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
+        return $"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+               "no outliers were dropped. " +
+               $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
+               "does not confine below the min-effect. " +
+               $"Same (no regression): the regressing end of the shift's one-sided {sameLevel} % bound is below the min-effect. " +
+               "Anything else is Unknown and gets more trials, up to the cap.";
     }
 
     private static void AppendSkipped(ReportModel m, StringBuilder sb)
@@ -347,6 +362,9 @@ public static class ReportWriter
               .Append($"{(cmp is null ? "—" : $"{Signed(ScaleFeature(m, cmp.Effect))} [{F(ScaleFeature(m, cmp.EffectLow))}, {F(ScaleFeature(m, cmp.EffectHigh))}]")} | ")
               .Append($"{(post.TryGetValue(c.Position, out var pp) ? Percent(pp) : "—")} |\n");
         }
+
+        if (DecisionRule(m) is { } rule)
+            sb.Append('\n').Append(Md(rule)).Append('\n');
 
         var skipped = m.Commits.Where(c => c.Skipped).OrderBy(c => c.Position).ToList();
         if (skipped.Count > 0)

@@ -39,7 +39,10 @@ public sealed record SearchOptions(
     /// "Same"; at α/4 a look, a regression of exactly the minimum effect was missed in 0.5–1 % of simulated searches
     /// (docs/benchmarks-search.md), where α a look missed 1.5–2.5 %.
     /// </summary>
-    public double SameAlpha => Alpha / 4;
+    public double SameAlpha => Alpha * SameAlphaShare;
+
+    /// <summary>The share of <see cref="Alpha"/> that <see cref="SameAlpha"/> gets.</summary>
+    public const double SameAlphaShare = 0.25;
 
     internal void Validate()
     {

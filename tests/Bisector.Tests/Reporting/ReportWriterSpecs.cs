@@ -46,6 +46,12 @@ public sealed class ReportWriterSpecs : IDisposable
         Assert.Contains($"Culprit: {culprit.ShortSha}", md);
         foreach (var png in files.Images)
             Assert.Contains($"]({Path.GetFileName(png)})", md);
+        // How "vs good" was decided, with the run's α (0.1 here) and min-effect (0.5 MiB/min): "Same" at α/4 one-sided
+        foreach (var text in new[] { html, md })
+        {
+            Assert.Contains("a shift of at least half the min-effect (0.50 MiB/min)", text);
+            Assert.Contains("one-sided 97.5 % bound is below the min-effect", text);
+        }
     }
 
     [Fact]
