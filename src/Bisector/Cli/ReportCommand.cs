@@ -12,13 +12,24 @@ internal static class ReportCommand
         var results = CommonOptions.Results();
         var run = CommonOptions.RunId();
         var output = new Option<string?>("--output") { Description = "Folder to write the report into (default: <results>/<run-id>/)" };
-        var command = new Command("report", "Write the report of a run and print its path") { run, results, output };
+        var rediagnose = new Option<bool>("--rediagnose")
+        {
+            Description = "Classify the culprit's memory effect again with this version (from the stored trials; nothing is re-run) before writing",
+        };
+        var command = new Command("report", "Write the report of a run and print its path") { run, results, output, rediagnose };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var resultsDirectory = ResultsLocation.Resolve(parse.GetValue(results));
             await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
             var row = await store.GetRunAsync(parse.GetValue(run), ct)
                 ?? throw new StorageException("no such run", "List runs with 'bisector status --list'");
+            if (parse.GetValue(rediagnose))
+            {
+                var diagnosis = await ReportAssembler.RediagnoseAsync(store, row.Id, line => Console.Error.WriteLine(line), ct);
+                await Console.Error.WriteLineAsync(diagnosis is null
+                    ? $"report: run {row.Id} named no single culprit, so there is nothing to diagnose"
+                    : $"diagnosis: {diagnosis.Headline}");
+            }
             var directory = parse.GetValue(output) ?? Path.Combine(resultsDirectory, row.Id);
             var path = await ReportAssembler.WriteAsync(store, row.Id, directory, ct);
             await Console.Out.WriteLineAsync(path);

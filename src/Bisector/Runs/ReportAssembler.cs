@@ -36,6 +36,38 @@ public static class ReportAssembler
     public static async Task<string> WriteAsync(ResultsStore store, string runId, string outputDirectory, CancellationToken ct = default) =>
         (await WriteWithModelAsync(store, runId, outputDirectory, ct)).Html;
 
+    /// <summary>
+    /// Classifies a finished run's culprit again with this version's <see cref="Diagnoser"/>, from the trials already
+    /// stored (nothing is re-run), and replaces the stored diagnosis; a boundary profile stored before is kept, since
+    /// making a new one would mean running the builds again. Null when the run named no single culprit.
+    /// </summary>
+    public static async Task<DiagnosisRow?> RediagnoseAsync(ResultsStore store, string runId, Action<string> log, CancellationToken ct = default)
+    {
+        var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");
+        if (run.Status != StoredStatus.Finished || run.OutcomeJson is null)
+            throw new UsageException("--rediagnose", $"run {run.Id} is {run.Status}, not finished, so it has no verdict to diagnose",
+                run.Status == StoredStatus.Running
+                    ? "Wait for it to finish (or, if its process is gone, continue it with 'bisector resume " + run.Id + "')"
+                    : $"Finish it first with 'bisector resume {run.Id}'");
+        var recipe = JsonSerializer.Deserialize<Recipe>(run.RecipeJson, RunEngine.Json)
+            ?? throw new StorageException($"run {run.Id} has no readable recipe", "The database may be damaged; start a new run");
+        var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, RunEngine.Json)!;
+        var outcome = JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json)!;
+        var positions = (await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position)
+            .Select(row => new Commit(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
+                row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+            .ToList();
+        var before = await store.GetDiagnosisAsync(run.Id, ct);
+        var after = await Diagnoser.DiagnoseAsync(store, run.Id, recipe, positions, outcome, options.RepositoryPath, options.Paths,
+            profile: false, log, ct);
+        if (after is not null && before?.Profile is { } profile)
+        {
+            after = after with { Profile = profile };
+            await store.SaveDiagnosisAsync(after, ct);
+        }
+        return after;
+    }
+
     public static async Task<ReportModel> LoadAsync(ResultsStore store, string runId, CancellationToken ct = default)
     {
         var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");

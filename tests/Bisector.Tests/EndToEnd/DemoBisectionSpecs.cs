@@ -77,6 +77,13 @@ public sealed class DemoBisectionSpecs : IDisposable
         {
             var rewritten = await ReportAssembler.WriteAsync(copy, run.RunId, Path.Combine(copied, "report"));
             Assert.Contains(demo.CulpritSha[..10], await File.ReadAllTextAsync(rewritten));
+
+            // A diagnosis stored by an older version is replaced from the stored trials alone (bisector report --rediagnose).
+            var stale = (await copy.GetDiagnosisAsync(run.RunId))! with { Kind = "None", Headline = "no memory change above 1.0 MiB" };
+            await copy.SaveDiagnosisAsync(stale);
+            var fresh = await ReportAssembler.RediagnoseAsync(copy, run.RunId, _ => { });
+            Assert.Equal(run.Diagnosis, fresh!.Headline);
+            Assert.Equal(fresh.Headline, (await copy.GetDiagnosisAsync(run.RunId))!.Headline);
         }
 
         var csv = await File.ReadAllLinesAsync(Path.Combine(run.ReportDirectory, ReportWriter.SamplesFileName));
