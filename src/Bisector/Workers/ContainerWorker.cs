@@ -271,6 +271,11 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
 
                     if (sampler is not null)
                     {
+                        if (TrialCommands.SettledProcessGone(_daemonSettled, _daemonPid))
+                        {
+                            _daemonSettled = false;
+                        }
+
                         if (!_daemonSettled)
                         {
                             ResolveDaemon(init, sampler, readyAt);

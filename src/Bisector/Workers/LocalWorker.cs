@@ -207,6 +207,11 @@ public sealed partial class LocalWorker(string name, string workRoot) : IWorker
                     return DaemonEnded();
                 }
 
+                if (TrialCommands.SettledProcessGone(_daemonSettled, _daemonPid))
+                {
+                    _daemonSettled = false;
+                }
+
                 if (!_daemonSettled)
                 {
                     ResolveDaemon(sampler, readyAt);

@@ -17,6 +17,21 @@ internal static partial class Posix
 
     public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
 
+    /// <summary>True while the process exists and has not exited (a zombie waiting to be reaped has).</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0];
+            return state is not ("Z" or "X" or "x");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The parent PID from /proc/PID/stat, or null when the process is gone. The comm field may contain
     /// spaces and parentheses, so parsing starts after the last ')'.</summary>
     public static int? ReadParent(int pid)

@@ -43,6 +43,13 @@ internal static class TrialCommands
         readyAt is { } ready && (!Shells.Contains(comm ?? "sh") || elapsed > ready + TimeSpan.FromSeconds(1));
 
     /// <summary>
+    /// Whether a process the sampler settled on has exited, so the daemon must be looked for again. Without a ready
+    /// file a trial is ready at once, and a recipe's <c>mkdir … &amp;&amp; cp … &amp;&amp; exec daemon</c> shows a
+    /// short-lived non-shell child first; settling is then only a guess, and a guess that exits is corrected here.
+    /// </summary>
+    public static bool SettledProcessGone(bool settled, int? pid) => settled && pid is { } p && !Posix.IsRunning(p);
+
+    /// <summary>
     /// The outcome of a trial that ran its whole window: <see cref="TrialOutcome.Ok"/> only when the deciding metric
     /// was sampled at least every other interval after warm-up. A starved sampler (a machine far beyond its cores)
     /// or a sampler that lost the daemon yields a series too sparse to describe the window; such a trial must not

@@ -9,18 +9,16 @@ public sealed class SshFactAttribute : FactAttribute
 {
     public SshFactAttribute()
     {
-        if (Environment.UserName != "root")
-        {
-            Skip = "SSH worker tests create network namespaces and cgroups, which needs root";
-        }
-        else if (!File.Exists(SshHosts.Sshd))
-        {
-            Skip = $"{SshHosts.Sshd} is not installed (apt-get install -y openssh-server)";
-        }
-        else if (Posix.Which("ip") is null || Posix.Which("nsenter") is null || Posix.Which("ssh-keygen") is null)
-        {
-            Skip = "ip, nsenter or ssh-keygen is missing (apt-get install -y iproute2 util-linux openssh-client)";
-        }
+        Skip = SshHosts.Missing();
+    }
+}
+
+/// <summary>The theory form of <see cref="SshFactAttribute"/>.</summary>
+public sealed class SshTheoryAttribute : TheoryAttribute
+{
+    public SshTheoryAttribute()
+    {
+        Skip = SshHosts.Missing();
     }
 }
 
@@ -32,6 +30,14 @@ public sealed class SshFactAttribute : FactAttribute
 /// </summary>
 public sealed class SshHosts : IAsyncDisposable
 {
+    /// <summary>Why SSH tests cannot run here, or null when they can.</summary>
+    internal static string? Missing() =>
+        Environment.UserName != "root" ? "SSH worker tests create network namespaces and cgroups, which needs root"
+        : !File.Exists(Sshd) ? $"{Sshd} is not installed (apt-get install -y openssh-server)"
+        : Posix.Which("ip") is null || Posix.Which("nsenter") is null || Posix.Which("ssh-keygen") is null
+            ? "ip, nsenter or ssh-keygen is missing (apt-get install -y iproute2 util-linux openssh-client)"
+            : null;
+
     public const string Sshd = "/usr/sbin/sshd";
 
     private readonly List<Host> _hosts = [];

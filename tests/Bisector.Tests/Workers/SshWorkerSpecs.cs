@@ -109,16 +109,20 @@ public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon
         Assert.True(File.Exists(Path.Combine(hosts.Hosts[0].RemoteRoot, "artifacts", "content", "testd")));
     }
 
-    [SshFact(Timeout = 60000)]
-    public async Task I_can_sample_a_remote_daemon_whose_command_first_runs_a_short_lived_helper()
+    [SshTheory(Timeout = 60000)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task I_can_sample_a_remote_daemon_whose_command_first_runs_a_short_lived_helper(bool readyFile)
     {
-        // Arrange: for 0.6 s the recipe's shell has exactly one child, sleep, which is not a shell and not the daemon.
+        // Arrange: for 0.6 s the recipe's shell has exactly one child, sleep, which is not a shell and not the daemon;
+        // without a ready file the trial is ready at once, so the sampler may settle on sleep and must let go of it.
         await using var hosts = await SshHosts.StartAsync(1);
         await using var worker = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
         var recipe = TestDaemon.Recipe(
             env: new() { ["TESTD_BYTES_PER_SEC"] = Rate.ToString(System.Globalization.CultureInfo.InvariantCulture) },
             window: TimeSpan.FromSeconds(2),
-            command: "sleep 0.6; exec ./testd \"$BISECTOR_RUN_DIR/ready\"");
+            command: "sleep 0.6; exec ./testd \"$BISECTOR_RUN_DIR/ready\"",
+            ready: readyFile);
 
         // Act
         var result = await worker.RunTrialAsync(daemon.Trial(recipe));
@@ -126,7 +130,7 @@ public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon
         // Assert: samples reach the end of the window and grow at testd's rate, so testd (not sleep) was sampled.
         Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
         var anon = result.Samples.Where(s => s.Metric == Metrics.RssAnon).ToList();
-        Assert.True(anon[^1].Seconds >= 0.6 + 2.5 - 0.3, $"samples end at {anon[^1].Seconds} s");
+        Assert.True(anon[^1].Seconds >= (readyFile ? 0.6 : 0) + 2.5 - 0.3, $"samples end at {anon[^1].Seconds} s");
         var slope = LeastSquaresSlope([.. anon.Where(s => s.Seconds > 1.2)]);
         Assert.True(slope >= Rate * 0.75 && slope <= Rate * 1.25, $"rss_anon slope {slope:0} B/s, expected {Rate} ± 25%");
     }

@@ -89,7 +89,8 @@ public sealed class TestDaemon : IDisposable
         long memoryLimit = 256L << 20,
         TimeSpan? warmup = null,
         TimeSpan? window = null,
-        string? command = null) =>
+        string? command = null,
+        bool ready = true) =>
         new(
             "testd",
             "test daemon",
@@ -99,7 +100,7 @@ public sealed class TestDaemon : IDisposable
                 command ?? $"./testd \"{readyFile}\"",
                 env ?? [],
                 new Dictionary<string, string> { ["config/testd.conf"] = "rate from env\n" },
-                new ReadySpec(readyFile, readyTimeout ?? TimeSpan.FromSeconds(10)),
+                ready ? new ReadySpec(readyFile, readyTimeout ?? TimeSpan.FromSeconds(10)) : null,
                 memoryLimit,
                 isolation ?? new IsolationSpec(true, true, true, ["/run"]),
                 TimeSpan.FromSeconds(3)),

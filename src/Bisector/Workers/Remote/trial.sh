@@ -168,6 +168,9 @@ function keyed(file, key,   line, v, parts) {
     else if (p[1] == "VmData:") { vd = p[2] * 1024; got++ }
   }
   close(f)
+  # The settled process is gone (a short-lived step such as mkdir before "exec daemon" when nothing gates readiness):
+  # look for the daemon again on the next tick.
+  if (vm == "" && settled) settled = 0
   if (vm != "") out = sprintf("s %s vm_rss %d\ns %s rss_anon %d\ns %s rss_file %d\ns %s vm_data %d\n", t, vm, t, an, t, fi, t, vd)
   f = cg "/" usage; u = ""; getline u < f; close(f)
   if (u != "") out = out "s " t " cgroup_usage " u "\n"
