@@ -49,7 +49,9 @@ public sealed record SideFigures(
     double? FreeLevel,
     double? FreeSlope,
     double? HeapLevel,
-    double? HeapSlope)
+    double? HeapSlope,
+    double? ReallocShrinksPerMinute = null,
+    double? BigRequestsPerMinute = null)
 {
     public bool HasHeap => InUseLevel is not null;
 
@@ -79,7 +81,16 @@ public sealed record SideFigures(
             free.Count > 0 ? Median(free.Select(s => Features.Extract(s, FeatureKind.Plateau, warmupSeconds))) : null,
             free.Count > 0 ? Median(free.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))) : null,
             arena.Count > 0 ? Median(arena.Select(s => Features.Extract(s, FeatureKind.Plateau, warmupSeconds))) : null,
-            arena.Count > 0 ? Median(arena.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))) : null);
+            arena.Count > 0 ? Median(arena.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds))) : null,
+            CallRate(heap, Metrics.HeapReallocShrinks, warmupSeconds),
+            CallRate(heap, Metrics.HeapBigRequests, warmupSeconds));
+    }
+
+    /// <summary>Calls per minute after the warm-up: the slope of a cumulative counter, median over the trials that have it.</summary>
+    private static double? CallRate(List<IReadOnlyDictionary<string, TrialSeries>> trials, string metric, double warmupSeconds)
+    {
+        var counters = trials.Where(t => t.TryGetValue(metric, out var s) && s.Count > 1).Select(t => t[metric]).ToList();
+        return counters.Count == 0 ? null : Median(counters.Select(s => Features.Extract(s, FeatureKind.Slope, warmupSeconds)));
     }
 
     private static double Window(TrialSeries s, double warmup)
@@ -154,6 +165,8 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
                           $"bad {Mb(bad.InUseLevel!.Value)} MiB, {Rate(bad.InUseSlope!.Value)} MiB/min (early/late {Rate(bad.InUseEarlySlope!.Value)}/{Rate(bad.InUseLateSlope!.Value)})");
             details.Add($"free inside the arena: good {Mb(good.FreeLevel ?? 0)} MiB, {Rate(good.FreeSlope ?? 0)} MiB/min; bad {Mb(bad.FreeLevel ?? 0)} MiB, {Rate(bad.FreeSlope ?? 0)} MiB/min");
             details.Add($"malloc heap (arena + mmapped): good {Mb(good.HeapLevel ?? 0)} MiB, bad {Mb(bad.HeapLevel ?? 0)} MiB, growing {Rate(bad.HeapSlope ?? 0)} MiB/min");
+            if (Calls(good, bad) is { } calls)
+                details.Add($"allocation calls: {calls}");
         }
 
         details.Add($"method: level = median of the window's last third, slope = Theil–Sen after the warm-up, medians of {good.Trials} good and {bad.Trials} bad trial(s) " +
@@ -186,7 +199,8 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
                 else if (heapGrowth >= ExplainedShare * rssGrowth || freeGrowth >= ExplainedShare * rssGrowth)
                 {
                     kind = GrowthKind.Fragmentation;
-                    headline = $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}";
+                    headline = $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}" +
+                               (NewCallPattern(good, bad) is { } pattern ? $"; the culprit {pattern}" : "");
                 }
                 else
                 {
@@ -224,6 +238,30 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
     }
 
     private static bool LevelsOff(double early, double late) => early > 0 && late < PlateauShare * early;
+
+    /// <summary>Both sides' call rates, or null without the shim's call counters.</summary>
+    private static string? Calls(SideFigures good, SideFigures bad) =>
+        good.ReallocShrinksPerMinute is { } gs && bad.ReallocShrinksPerMinute is { } bs && good.BigRequestsPerMinute is { } gb && bad.BigRequestsPerMinute is { } bb
+            ? $"requests of 1 MiB or more: good {PerMinute(gb)}/min, bad {PerMinute(bb)}/min; realloc() shrinking a block: good {PerMinute(gs)}/min, bad {PerMinute(bs)}/min"
+            : null;
+
+    /// <summary>
+    /// What the culprit does that its parent did not, among the two call patterns that fragment a glibc heap: big
+    /// requests (they move the top of the heap) and realloc() shrinks (they leave a hole behind the shrunk block). Named
+    /// when the bad side makes at least one a second and at least twice as many as the good side.
+    /// </summary>
+    private static string? NewCallPattern(SideFigures good, SideFigures bad)
+    {
+        static bool New(double? g, double? b) => b is { } bv && g is { } gv && bv >= 60 && bv >= 2 * gv;
+        var parts = new List<string>();
+        if (New(good.BigRequestsPerMinute, bad.BigRequestsPerMinute))
+            parts.Add($"requests blocks of 1 MiB or more {PerMinute(bad.BigRequestsPerMinute!.Value)} times a minute (good: {PerMinute(good.BigRequestsPerMinute!.Value)})");
+        if (New(good.ReallocShrinksPerMinute, bad.ReallocShrinksPerMinute))
+            parts.Add($"shrinks blocks with realloc() {PerMinute(bad.ReallocShrinksPerMinute!.Value)} times a minute (good: {PerMinute(good.ReallocShrinksPerMinute!.Value)})");
+        return parts.Count == 0 ? null : string.Join(" and ", parts);
+    }
+
+    private static string PerMinute(double rate) => Math.Max(0, rate).ToString("0", CultureInfo.InvariantCulture);
 
     private static string Mb(double bytes) => (bytes / MiB).ToString("0.0", CultureInfo.InvariantCulture);
 

@@ -5,14 +5,16 @@ namespace Bisector.Sampling;
 /// Bytes throughout. <see cref="InUse"/> counts arena chunks only; chunks big enough for their own mmap are in
 /// <see cref="Mmapped"/>, so "all live heap" is their sum.
 /// </summary>
-public readonly record struct HeapCounters(long Sequence, long Arena, long InUse, long Free, long Mmapped, long Releasable)
+/// <see cref="ReallocShrinks"/> and <see cref="BigRequests"/> are cumulative call counts, −1 when the record has none.
+public readonly record struct HeapCounters(long Sequence, long Arena, long InUse, long Free, long Mmapped, long Releasable,
+    long ReallocShrinks = -1, long BigRequests = -1)
 {
     /// <summary>Parses one record (<c>seq=N … end=N</c>). False for an empty, partial or torn record (seq ≠ end: the
     /// shim rewrote it while we read), which the sampler treats as "no reading this tick".</summary>
     public static bool TryParse(ReadOnlySpan<byte> record, out HeapCounters counters)
     {
         counters = default;
-        long seq = -1, end = -2, arena = -1, inUse = -1, free = -1, mmapped = -1, releasable = -1;
+        long seq = -1, end = -2, arena = -1, inUse = -1, free = -1, mmapped = -1, releasable = -1, shrinks = -1, big = -1;
         while (!record.IsEmpty)
         {
             var space = record.IndexOfAny((byte)' ', (byte)'\n');
@@ -29,11 +31,13 @@ public readonly record struct HeapCounters(long Sequence, long Arena, long InUse
             else if (key.SequenceEqual("fordblks"u8)) free = value;
             else if (key.SequenceEqual("hblkhd"u8)) mmapped = value;
             else if (key.SequenceEqual("keepcost"u8)) releasable = value;
+            else if (key.SequenceEqual("realloc_shrink"u8)) shrinks = value;
+            else if (key.SequenceEqual("big"u8)) big = value;
         }
 
         if (seq != end || arena < 0 || inUse < 0 || free < 0 || mmapped < 0 || releasable < 0)
             return false;
-        counters = new HeapCounters(seq, arena, inUse, free, mmapped, releasable);
+        counters = new HeapCounters(seq, arena, inUse, free, mmapped, releasable, shrinks, big);
         return true;
     }
 
@@ -44,6 +48,10 @@ public readonly record struct HeapCounters(long Sequence, long Arena, long InUse
         into.Add(new Sample(seconds, Metrics.HeapFree, Free));
         into.Add(new Sample(seconds, Metrics.HeapMmapped, Mmapped));
         into.Add(new Sample(seconds, Metrics.HeapReleasable, Releasable));
+        if (ReallocShrinks >= 0)
+            into.Add(new Sample(seconds, Metrics.HeapReallocShrinks, ReallocShrinks));
+        if (BigRequests >= 0)
+            into.Add(new Sample(seconds, Metrics.HeapBigRequests, BigRequests));
     }
 
     private static bool TryParseDecimal(ReadOnlySpan<byte> digits, out long value)

@@ -20,6 +20,12 @@ public static class Metrics
     public const string HeapMmapped = "heap_mmapped";
     public const string HeapReleasable = "heap_releasable";
 
+    /// <summary>Cumulative counts of calls the shim saw: realloc() calls that shrank a block, and malloc/calloc/realloc
+    /// requests of 1 MiB or more. Their slope is a rate; the journald 248 regression was both at once (allocate 4 MiB,
+    /// shrink it to what was read).</summary>
+    public const string HeapReallocShrinks = "heap_realloc_shrinks";
+    public const string HeapBigRequests = "heap_big_requests";
+
     public static readonly IReadOnlyList<string> Heap = [HeapArena, HeapInUse, HeapFree, HeapMmapped, HeapReleasable];
 }
 

@@ -26,6 +26,10 @@ public sealed class DemoDiagnosisSpecs(ITestOutputHelper output)
         Log(diagnosis);
         Assert.Equal(GrowthKind.Fragmentation, diagnosis.Kind);
         Assert.StartsWith("heap fragmentation: in-use flat at ", diagnosis.Headline);
+        // The shim's call counters name what the culprit started doing: malloc(4 MiB), then realloc() it smaller.
+        Assert.Contains("the culprit requests blocks of 1 MiB or more", diagnosis.Headline);
+        Assert.Contains("shrinks blocks with realloc()", diagnosis.Headline);
+        Assert.Equal(0, good.BigRequestsPerMinute!.Value, 0);
     }
 
     [Fact(Timeout = 180000)]

@@ -162,11 +162,57 @@ public sealed class MemoryDiagnosisSpecs
         var parsed = HeapCounters.TryParse(ok, out var counters);
         var tornParsed = HeapCounters.TryParse(torn, out _);
 
-        // Assert
+        // Assert: a record without call counters (an older shim) has them as −1, and adds no samples for them
         Assert.True(parsed);
         Assert.Equal(new HeapCounters(7, 1000, 600, 400, 4096, 100), counters);
+        Assert.Equal((-1, -1), (counters.ReallocShrinks, counters.BigRequests));
+        var samples = new List<Sample>();
+        counters.AddTo(1.5, samples);
+        Assert.DoesNotContain(samples, x => x.Metric is Metrics.HeapReallocShrinks or Metrics.HeapBigRequests);
         Assert.False(tornParsed);
         Assert.False(HeapCounters.TryParse(ReadOnlySpan<byte>.Empty, out _));
+    }
+
+    [Fact]
+    public void I_can_parse_the_shims_call_counters_and_store_them_as_samples()
+    {
+        // Arrange: a whole record as heapstats.c writes it
+        var record = System.Text.Encoding.ASCII.GetBytes("seq=9 t_ms=5 pid=2 arena=1000 ordblks=1 uordblks=600 fordblks=400 keepcost=100 hblks=1 hblkhd=4096 " +
+                      "malloc=30 calloc=2 realloc=12 free=28 realloc_shrink=11 realloc_grow=1 big=10 h0=1 h1=2 h2=3 h3=4 h4=5 " +
+                      "h5=6 h6=7 h7=10 end=9 \n");
+
+        // Act
+        var parsed = HeapCounters.TryParse(record, out var counters);
+        var samples = new List<Sample>();
+        counters.AddTo(2.5, samples);
+
+        // Assert
+        Assert.True(parsed);
+        Assert.Equal((11, 10), (counters.ReallocShrinks, counters.BigRequests));
+        Assert.Contains(new Sample(2.5, Metrics.HeapReallocShrinks, 11), samples);
+        Assert.Contains(new Sample(2.5, Metrics.HeapBigRequests, 10), samples);
+    }
+
+    [Fact]
+    public void I_can_see_the_culprits_new_call_pattern_named_in_a_fragmentation_diagnosis()
+    {
+        // Arrange: as the fragmentation case, and the bad side now requests 4 MiB and shrinks it with realloc() 10
+        // times a second (600 a minute) where the good side did neither
+        var bad = Trial(_ => 1.2 * MiB, s => 0.2 * MiB + 3.4 * MiB * s / 60);
+        var good = new Dictionary<string, TrialSeries>(Flat);
+        var t = bad[Metrics.RssAnon].Seconds;
+        ((Dictionary<string, TrialSeries>)bad)[Metrics.HeapBigRequests] = new(t, t.Select(x => Math.Floor(10 * x)).ToList());
+        ((Dictionary<string, TrialSeries>)bad)[Metrics.HeapReallocShrinks] = new(t, t.Select(x => Math.Floor(10 * x)).ToList());
+        good[Metrics.HeapBigRequests] = new(t, t.Select(_ => 0.0).ToList());
+        good[Metrics.HeapReallocShrinks] = new(t, t.Select(x => Math.Floor(x / 10)).ToList());
+
+        // Act
+        var d = Classify(good, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.Fragmentation, d.Kind);
+        Assert.EndsWith("; the culprit requests blocks of 1 MiB or more 600 times a minute (good: 0) and shrinks blocks with realloc() 600 times a minute (good: 6)", d.Headline);
+        Assert.Contains("allocation calls: requests of 1 MiB or more: good 0/min, bad 600/min; realloc() shrinking a block: good 6/min, bad 600/min", d.Details);
     }
 
     [Fact]
