@@ -193,8 +193,9 @@ public static class SearchEngine
             return chosen;
         }
 
-        /// <summary>A k-ary round skips positions that are good or bad with at least this probability but 1 (k-ary:
-        /// 113 → 105 trials for a level step at N = 10, same accuracy and rounds; docs/benchmarks-search.md).</summary>
+        /// <summary>Beyond its first pick, a k-ary round skips positions whose side (good or bad) is known with
+        /// probability above 1 − this (113 → 105 trials for a level step at N = 10, same accuracy and rounds;
+        /// docs/benchmarks-search.md).</summary>
         private const double SettledSide = 0.05;
 
         /// <summary>Verification attempts before a refuted culprit ends the search as Undecided.</summary>
