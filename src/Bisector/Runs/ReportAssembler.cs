@@ -53,10 +53,7 @@ public static class ReportAssembler
             ?? throw new StorageException($"run {run.Id} has no readable recipe", "The database may be damaged; start a new run");
         var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, RunEngine.Json)!;
         var outcome = JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json)!;
-        var positions = (await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position)
-            .Select(row => new Commit(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
-                row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
-            .ToList();
+        var positions = (await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position).Select(ToCommit).ToList();
         var before = await store.GetDiagnosisAsync(run.Id, ct);
         var after = await Diagnoser.DiagnoseAsync(store, run.Id, recipe, positions, outcome, options.RepositoryPath, options.Paths,
             profile: false, log, ct);
@@ -101,8 +98,7 @@ public static class ReportAssembler
 
             commits.Add(new CommitReport(
                 position,
-                new Commit(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
-                    row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
+                ToCommit(row),
                 build is null ? null : Enum.Parse<BuildStatus>(build.Status),
                 build is null ? null : Tail(build.Log),
                 trialReports,
@@ -161,6 +157,10 @@ public static class ReportAssembler
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
         };
     }
+
+    private static Commit ToCommit(CommitRow row) =>
+        new(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
+            row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
     private static string Kind(string worker) => worker.Contains("://", StringComparison.Ordinal) ? worker[..worker.IndexOf(':')] : worker.Split(['-', ':'])[0];
 
