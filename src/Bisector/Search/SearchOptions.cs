@@ -36,8 +36,8 @@ public sealed record SearchOptions(
     /// Level of the "Same" (no regression) bound in each comparison: a quarter of <see cref="Alpha"/>. The ends are
     /// compared after every batch (up to <see cref="MaxTrialsPerPosition"/> / <see cref="InitialTrials"/> looks, and
     /// again during the search), and each look is a chance to call a real regression of about the minimum effect
-    /// "Same"; at α/4 a look, a regression of exactly the minimum effect was missed in 0.5–1 % of simulated searches
-    /// (docs/benchmarks-search.md), where α a look missed 1.5–2.5 %.
+    /// "Same"; at α/4 a look, a regression of exactly the minimum effect was missed in 0.75–1.25 % of simulated searches
+    /// (docs/benchmarks-search.md), where α a look missed 1.75–3.25 %.
     /// </summary>
     public double SameAlpha => Alpha * SameAlphaShare;
 
