@@ -18,7 +18,8 @@ public static class Diagnoser
 {
     public static async Task<DiagnosisRow?> DiagnoseAsync(
         ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome outcome,
-        string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default)
+        string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default,
+        string? keptProfile = null)
     {
         if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
             return null;
@@ -41,7 +42,8 @@ public static class Diagnoser
             ? recipe.Decide.MinEffect / 2 * Math.Max(badFigures.WindowSeconds, 1) / 60
             : null;
         var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth);
-        string? profileText = null;
+        // Without a new profile, one made earlier for the same boundary (keptProfile) stays with the diagnosis.
+        var profileText = keptProfile;
         if (profile)
         {
             var builds = await store.GetBuildsAsync(runId, ct);

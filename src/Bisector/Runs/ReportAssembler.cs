@@ -43,35 +43,33 @@ public static class ReportAssembler
     /// </summary>
     public static async Task<DiagnosisRow?> RediagnoseAsync(ResultsStore store, string runId, Action<string> log, CancellationToken ct = default)
     {
-        var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");
-        if (run.Status != StoredStatus.Finished || run.OutcomeJson is null)
+        var (run, recipe, options, stored) = await ReadRunAsync(store, runId, ct);
+        if (run.Status != StoredStatus.Finished || stored is not { } outcome)
             throw new UsageException("--rediagnose", $"run {run.Id} is {run.Status}, not finished, so it has no verdict to diagnose",
                 run.Status == StoredStatus.Running
                     ? "Wait for it to finish (or, if its process is gone, continue it with 'bisector resume " + run.Id + "')"
                     : $"Finish it first with 'bisector resume {run.Id}'");
-        var recipe = JsonSerializer.Deserialize<Recipe>(run.RecipeJson, RunEngine.Json)
-            ?? throw new StorageException($"run {run.Id} has no readable recipe", "The database may be damaged; start a new run");
-        var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, RunEngine.Json)!;
-        var outcome = JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json)!;
         var positions = (await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position).Select(ToCommit).ToList();
         var before = await store.GetDiagnosisAsync(run.Id, ct);
-        var after = await Diagnoser.DiagnoseAsync(store, run.Id, recipe, positions, outcome, options.RepositoryPath, options.Paths,
-            profile: false, log, ct);
-        if (after is not null && before?.Profile is { } profile)
-        {
-            after = after with { Profile = profile };
-            await store.SaveDiagnosisAsync(after, ct);
-        }
-        return after;
+        return await Diagnoser.DiagnoseAsync(store, run.Id, recipe, positions, outcome, options.RepositoryPath, options.Paths,
+            profile: false, log, ct, keptProfile: before?.Profile);
     }
 
-    public static async Task<ReportModel> LoadAsync(ResultsStore store, string runId, CancellationToken ct = default)
+    /// <summary>A stored run with its recipe, options and outcome (null until it finished) read back.</summary>
+    private static async Task<(RunRow Run, Recipe Recipe, RunOptions Options, SearchOutcome? Outcome)> ReadRunAsync(
+        ResultsStore store, string runId, CancellationToken ct)
     {
         var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");
         var recipe = JsonSerializer.Deserialize<Recipe>(run.RecipeJson, RunEngine.Json)
             ?? throw new StorageException($"run {run.Id} has no readable recipe", "The database may be damaged; start a new run");
         var options = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, RunEngine.Json)!;
         var outcome = run.OutcomeJson is null ? null : JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json);
+        return (run, recipe, options, outcome);
+    }
+
+    public static async Task<ReportModel> LoadAsync(ResultsStore store, string runId, CancellationToken ct = default)
+    {
+        var (run, recipe, options, outcome) = await ReadRunAsync(store, runId, ct);
         var builds = await store.GetBuildsAsync(run.Id, ct);
         var trials = await store.GetTrialsAsync(run.Id, ct);
         var warmup = recipe.Sampling.Warmup.TotalSeconds;
