@@ -65,20 +65,37 @@ internal static class StartCommand
             var options = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1))) with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
             if (settings.DryRun)
             {
-                var selection = CommitSelector.Select(options.RepositoryPath, options.Range, options.Paths,
-                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
-                foreach (var line in CommitSelector.DescribeDryRun(selection))
-                {
-                    await Console.Out.WriteLineAsync(line);
-                }
-
-                return 0;
+                return await DryRunAsync(options, ConfigPath(settings), Console.Out);
             }
 
             var summary = await Progress.RunAsync(progress => new RunEngine(progress.Note, progress).StartAsync(options, ct));
             return await PrintAsync(summary, Console.Out);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Runs every check a real run makes before its first build (<see cref="RunEngine.PreflightAsync"/>; a failure
+    /// throws with the real run's exit code), then lists the commits that would be tested and what was checked.
+    /// </summary>
+    internal static async Task<int> DryRunAsync(RunOptions options, string? configPath, TextWriter output)
+    {
+        var preflight = await RunEngine.PreflightAsync(options);
+        foreach (var line in CommitSelector.DescribeDryRun(preflight.Selection))
+        {
+            await output.WriteLineAsync(line);
+        }
+
+        var recipe = preflight.Recipe;
+        var config = configPath is null ? "none (flags and built-in defaults)" : $"{configPath} valid";
+        await output.WriteLineAsync("Checked, as a real run would before its first build:");
+        await output.WriteLineAsync($"  recipe      {recipe.SourceFile} valid: '{recipe.Name}' (hash {recipe.Hash[..12]}), decides on {recipe.Decide.Metric} " +
+            $"{recipe.Decide.Feature.ToString().ToLowerInvariant()} ({recipe.Decide.Direction.ToString().ToLowerInvariant()}), " +
+            $"{recipe.Trials.Repeats.ToString(CultureInfo.InvariantCulture)} trial(s) per commit first, at most {recipe.Trials.Max.ToString(CultureInfo.InvariantCulture)}");
+        await output.WriteLineAsync($"  bisect.yaml {config}");
+        await output.WriteLineAsync($"  workers     {string.Join(", ", preflight.Workers)} (specs valid; hosts not contacted: 'bisector workers check' tries them)");
+        await output.WriteLineAsync("Dry run: nothing was built, run or stored.");
+        return 0;
     }
 
     /// <summary>Merges flags over bisect.yaml over built-in defaults and validates the result once.</summary>
@@ -90,13 +107,13 @@ internal static class StartCommand
             throw new UsageException("--repo", $"'{repository}' does not exist", "Run in a git checkout or pass --repo PATH");
         }
 
-        var configPath = s.Config ?? Path.Combine(repository, "bisect.yaml");
-        if (s.Config is not null && !File.Exists(configPath))
+        var configPath = ConfigPath(s);
+        if (s.Config is not null && configPath is null)
         {
-            throw new UsageException("--config", $"'{configPath}' does not exist", "Pass an existing bisect.yaml or leave --config out");
+            throw new UsageException("--config", $"'{s.Config}' does not exist", "Pass an existing bisect.yaml or leave --config out");
         }
 
-        var config = File.Exists(configPath) ? ProjectConfigLoader.Load(configPath) : null;
+        var config = configPath is not null ? ProjectConfigLoader.Load(configPath) : null;
 
         var recipe = s.Recipe is not null ? Path.GetFullPath(s.Recipe)
             : config?.Recipe is { } fromConfig ? fromConfig
@@ -158,6 +175,13 @@ internal static class StartCommand
             s.FirstParent,
             s.NoMerges,
             commandLine);
+    }
+
+    /// <summary>The project defaults file a run reads: --config, else bisect.yaml at the repository root; null when absent.</summary>
+    internal static string? ConfigPath(Settings s)
+    {
+        var path = s.Config ?? Path.Combine(Path.GetFullPath(s.Repo ?? Directory.GetCurrentDirectory()), "bisect.yaml");
+        return File.Exists(path) ? path : null;
     }
 
     private static TimeSpan? Duration(string flag, string? text)

@@ -13,6 +13,9 @@ using Bisector.Workers;
 
 namespace Bisector.Runs;
 
+/// <summary>What a run checked before its first build: the recipe as it will be used, the commits, the worker names.</summary>
+public sealed record Preflight(Recipe Recipe, CommitSelection Selection, IReadOnlyList<string> Workers);
+
 /// <summary>What a finished (or stopped) run produced, for the CLI to print.</summary>
 public sealed record RunSummary(string RunId, string DatabasePath, string ReportDirectory, SearchOutcome? Outcome, CommitSelection Selection, string? ReportPath)
 {
@@ -34,12 +37,30 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
 {
     public static readonly JsonSerializerOptions Json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public async Task<RunSummary> StartAsync(RunOptions options, CancellationToken ct = default)
+    /// <summary>
+    /// Everything a run checks before its first build, in the order it checks it: the recipe with the flags' overrides
+    /// (unknown keys included: exit 3), the range and paths (exit 4), the worker specs (exit 2). <c>start --dry-run</c>
+    /// stops after this; <see cref="StartAsync"/> begins with it, so the two can never check different things.
+    /// </summary>
+    public static async Task<Preflight> PreflightAsync(RunOptions options)
     {
         var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
         var selection = CommitSelector.Select(
             options.RepositoryPath, options.Range, options.Paths,
             new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+        // Parsing builds worker objects without touching a host; they are dropped at once.
+        var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(Path.GetTempPath(), "bisector-preflight"));
+        foreach (var worker in workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        return new Preflight(recipe, selection, [.. workers.Select(w => w.Name)]);
+    }
+
+    public async Task<RunSummary> StartAsync(RunOptions options, CancellationToken ct = default)
+    {
+        var (recipe, selection, _) = await PreflightAsync(options);
         log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
             (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
 
