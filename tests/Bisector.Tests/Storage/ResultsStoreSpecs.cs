@@ -1,6 +1,7 @@
 using Bisector.Building;
 using Bisector.Sampling;
 using Bisector.Storage;
+using Bisector.Workers;
 using Microsoft.Data.Sqlite;
 
 namespace Bisector.Tests.Storage;
@@ -28,7 +29,7 @@ public sealed class ResultsStoreSpecs : IDisposable
         }).ToList();
 
         // Act
-        var id = await store.AddTrialAsync("r1", 1, "def", 0, 1, "local-1", "host", "Ok", null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples);
+        var id = await store.AddTrialAsync("r1", new NewTrial(1, "def", 0, 1, "local-1", "host", TrialOutcome.Ok, null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples));
         var anon = await store.GetSamplesAsync(id, Metrics.RssAnon);
         var all = await store.CountSamplesAsync("r1");
 
@@ -84,7 +85,7 @@ public sealed class ResultsStoreSpecs : IDisposable
         // Assert
         Assert.Equal("20261125-020202-bbbb", latest!.Id);
         Assert.Equal("20261125-010101-aaaa", byPrefix!.Id);
-        Assert.Equal("Failed", Assert.Single(builds).Status);
+        Assert.Equal(BuildStatus.Failed, Assert.Single(builds).Status);
     }
 
     [Fact]
@@ -93,7 +94,7 @@ public sealed class ResultsStoreSpecs : IDisposable
         // Arrange
         await using var store = await ResultsStore.OpenAsync(DatabasePath);
         await store.CreateRunAsync(Run("r1"), []);
-        await store.AddTrialAsync("r1", 0, "abc", 0, 1, "local-1", "h", "Ok", null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, [new Sample(0.25, Metrics.RssAnon, 1234.5)]);
+        await store.AddTrialAsync("r1", new NewTrial(0, "abc", 0, 1, "local-1", "h", TrialOutcome.Ok, null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, [new Sample(0.25, Metrics.RssAnon, 1234.5)]));
         var writer = new StringWriter();
 
         // Act
