@@ -77,7 +77,7 @@ internal static class DemoCommand
         }
 
         var outcome = run.Outcome;
-        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
+        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Line[p].Sha : null;
         if (named == demo.CulpritSha)
         {
             await output.WriteLineAsync($"demo: correct — the known culprit is {demo.CulpritSha[..10]} \"{demo.CulpritSubject}\"");

@@ -209,15 +209,15 @@ internal static class StartCommand
             }));
         }
 
-        var candidates = summary.Selection.Candidates;
+        var line = summary.Line;
         switch (outcome.Status)
         {
             case SearchStatus.Found when outcome.Culprit is { } p:
-                var culprit = candidates[p - 1];
+                var culprit = line[p];
                 await output.WriteLineAsync($"culprit: {culprit.Sha} {culprit.Subject}");
                 break;
             case SearchStatus.FoundRange:
-                await output.WriteLineAsync($"culprit range: {candidates[outcome.RangeFirst - 1].Sha}..{candidates[outcome.RangeLast - 1].Sha} (neighbours could not be built)");
+                await output.WriteLineAsync($"culprit range: {line[outcome.RangeFirst].Sha}..{line[outcome.RangeLast].Sha} (neighbours could not be built)");
                 break;
             case SearchStatus.NoRegression:
                 await output.WriteLineAsync("no regression: the bad end is not worse than the good end by the recipe's min-effect");

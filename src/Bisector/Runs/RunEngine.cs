@@ -16,6 +16,9 @@ namespace Bisector.Runs;
 /// <summary>What a finished (or stopped) run produced, for the CLI to print.</summary>
 public sealed record RunSummary(string RunId, string DatabasePath, string ReportDirectory, SearchOutcome? Outcome, CommitSelection Selection, string? ReportPath)
 {
+    /// <summary>The run's commits by position, to look up what the outcome's positions name.</summary>
+    public CommitLine Line => CommitLine.Of(Selection);
+
     /// <summary>The one-line diagnosis of the culprit's effect (leak, fragmentation, …), when one was made.</summary>
     public string? Diagnosis { get; init; }
 
