@@ -44,7 +44,8 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var (options, recipe) = settings;
         var runId = NewRunId();
         var workers = WorkerSpecs.Parse(options.Workers, WorkerRoot(runId));
-        return await DisposingAsync(workers, async () =>
+        var handedOver = false;
+        try
         {
             var selection = CommitSelector.Select(
                 options.RepositoryPath, options.Range, options.Paths,
@@ -64,8 +65,16 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 line.Positions.Select(p => ToRow(p.Position, p.Commit)).ToList(), ct);
             await store.ClaimRunAsync(RunJanitor.Me(runId), ct);
             log($"run {runId} → {store.Path}");
+            handedOver = true;
             return await ExecuteAsync(store, runId, options, recipe, selection, workers, new TrialLedger(recipe.Decide.Metric), ct);
-        });
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                await DisposeAllAsync(workers);
+            }
+        }
     }
 
     /// <summary>Continues a run from the database: completed builds and trials are reused, the rest is re-done.</summary>
@@ -85,7 +94,8 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         }
 
         var workers = WorkerSpecs.Parse(options.Workers, WorkerRoot(run.Id));
-        return await DisposingAsync(workers, async () =>
+        var handedOver = false;
+        try
         {
             var selection = CommitSelector.Select(
                 options.RepositoryPath, options.Range, options.Paths,
@@ -101,8 +111,16 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             await store.SetRunStatusAsync(run.Id, RunStatus.Running, null, null, ct);
             var ledger = await TrialLedger.LoadAsync(store, run.Id, recipe.Decide.Metric, ct);
             log($"resuming run {run.Id}: {ledger.Count} trial(s) already stored");
+            handedOver = true;
             return await ExecuteAsync(store, run.Id, options, recipe, selection, workers, ledger, ct);
-        });
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                await DisposeAllAsync(workers);
+            }
+        }
     }
 
     private async Task<RunSummary> ExecuteAsync(
@@ -158,6 +176,16 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);
             }
 
+            await DisposeAllAsync(workers);
+
+            // The incremental build tree is registered in the user's repository: unregister it before its folder goes,
+            // or 'git worktree list' there shows it as prunable for ever after.
+            var (_, worktreeProblems) = await GitWorktree.RemoveAllUnderAsync(options.RepositoryPath, workRoot, CancellationToken.None);
+            foreach (var problem in worktreeProblems)
+            {
+                log($"not removed: {problem}");
+            }
+
             TryDelete(workRoot);
             RunJanitor.Unregister(runId);
         }
@@ -185,19 +213,13 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         }
     }
 
-    /// <summary>Runs <paramref name="body"/> and disposes the workers however it ends (they hold SSH sessions, engine clients).</summary>
-    private static async Task<T> DisposingAsync<T>(IReadOnlyList<IWorker> workers, Func<Task<T>> body)
+    /// <summary>Workers hold SSH sessions and engine clients: disposed once, by the run that used them or by the
+    /// start that failed before handing them over.</summary>
+    private static async Task DisposeAllAsync(IReadOnlyList<IWorker> workers)
     {
-        try
+        foreach (var worker in workers)
         {
-            return await body();
-        }
-        finally
-        {
-            foreach (var worker in workers)
-            {
-                await worker.DisposeAsync();
-            }
+            await worker.DisposeAsync();
         }
     }
 
