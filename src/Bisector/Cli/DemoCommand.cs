@@ -50,8 +50,9 @@ internal static class DemoCommand
             null, null, null, null, null, null, resultsDirectory, demo.Path, null, false, false, false);
         var command = ToolInfo.ReproduceCommand(["start", settings.Range, "--paths", .. demo.Paths, "--recipe", recipe, "--repo", demo.Path, "--strategy", strategy]);
         // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
-        var options = StartCommand.Resolve(settings, command) with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available };
-        var run = await new RunEngine(log, progress).StartAsync(options, ct);
+        var resolved = StartCommand.Resolve(settings, command);
+        var run = await new RunEngine(log, progress).StartAsync(
+            resolved with { Options = resolved.Options with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available } }, ct);
         return (demo, run);
     }
 
@@ -89,7 +90,7 @@ internal static class DemoCommand
         }
 
         var outcome = run.Outcome;
-        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
+        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Line[p].Sha : null;
         if (named == demo.CulpritSha)
         {
             await output.WriteLineAsync($"demo: correct — the known culprit is {demo.CulpritSha[..10]} \"{demo.CulpritSubject}\"");

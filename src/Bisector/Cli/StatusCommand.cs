@@ -1,9 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
+using Bisector.Building;
 using Bisector.Runs;
 using Bisector.Search;
 using Bisector.Statistics;
 using Bisector.Storage;
+using Bisector.Workers;
 
 namespace Bisector.Cli;
 
@@ -28,7 +30,7 @@ internal static class StatusCommand
         {
             foreach (var r in await store.ListRunsAsync(ct))
             {
-                await output.WriteLineAsync($"{r.Id}  {r.Status,-11}  {r.RangeSpec}  {r.Summary}");
+                await output.WriteLineAsync($"{r.Id}  {Text(r.Status),-11}  {r.RangeSpec}  {r.Summary}");
             }
 
             return 0;
@@ -40,13 +42,15 @@ internal static class StatusCommand
         var builds = await store.GetBuildsAsync(row.Id, ct);
         var trials = await store.GetTrialsAsync(row.Id, ct);
         var samples = await store.CountSamplesAsync(row.Id, ct);
-        await output.WriteLineAsync($"run        {row.Id} ({row.Status})");
+        await output.WriteLineAsync($"run        {row.Id} ({Text(row.Status)})");
         await output.WriteLineAsync($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}");
         await output.WriteLineAsync($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})");
         await output.WriteLineAsync($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
         await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + good anchor");
-        await output.WriteLineAsync($"builds     {builds.Count(b => b.Status is "Built" or "Cached")} ok, {builds.Count(b => b.Status is "Failed" or "TimedOut")} failed");
-        await output.WriteLineAsync($"trials     {trials.Count(t => t.Outcome == "Ok")} ok, {trials.Count(t => t.Outcome != "Ok")} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
+        var okBuilds = builds.Count(b => b.Status.Succeeded());
+        var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
+        await output.WriteLineAsync($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
+        await output.WriteLineAsync($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
         if (row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner)
         {
             // 'running' in the database only means nobody marked it otherwise; a killed process cannot.
@@ -73,7 +77,7 @@ internal static class StatusCommand
         var (_, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, runId, ct);
         var decision = recipe.Decide;
         var features = new Dictionary<int, List<double>>();
-        foreach (var trial in trials.Where(t => t.Outcome == "Ok"))
+        foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
         {
             var samples = await store.GetSamplesAsync(trial.Id, decision.Metric, ct);
             var list = features.TryGetValue((int)trial.Position, out var l) ? l : features[(int)trial.Position] = [];
@@ -98,7 +102,7 @@ internal static class StatusCommand
             var verdict = group.Key == 0 ? "good end"
                 : standing?.VersusGood.TryGetValue(group.Key, out var cmp) == true ? $"{cmp.Verdict}, {PValueText.Statement(cmp.PValue)}"
                 : "no verdict yet";
-            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == "Ok")} ok trial(s)  {median}  {verdict}  {commit?.Subject}");
+            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {median}  {verdict}  {commit?.Subject}");
         }
 
         if (standing is { Posterior.Count: > 0 })
@@ -110,4 +114,7 @@ internal static class StatusCommand
             await output.WriteLineAsync($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the culprit posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
         }
     }
+
+    /// <summary>The status as the database stores it and scripts grep for.</summary>
+    private static string Text(RunStatus status) => status.ToString().ToLowerInvariant();
 }

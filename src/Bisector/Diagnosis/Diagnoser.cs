@@ -17,14 +17,14 @@ namespace Bisector.Diagnosis;
 public static class Diagnoser
 {
     public static async Task<DiagnosisRow?> DiagnoseAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome outcome,
+        ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome outcome,
         string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default,
         string? keptProfile = null)
     {
         if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
             return null;
 
-        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == nameof(TrialOutcome.Ok)).ToList();
+        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == TrialOutcome.Ok).ToList();
         var good = trials.Where(t => t.Position < culprit).Select(t => (int)t.Position).DefaultIfEmpty(-1).Max();
         if (good < 0)
             return null;
@@ -58,7 +58,7 @@ public static class Diagnoser
             runId,
             positions[good].Sha,
             positions[culprit].Sha,
-            diagnosis.Kind.ToString(),
+            diagnosis.Kind,
             diagnosis.Headline,
             string.Join('\n', diagnosis.Details),
             Diff(repositoryPath, positions[culprit].Sha, paths),

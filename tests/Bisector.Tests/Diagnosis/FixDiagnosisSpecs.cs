@@ -61,11 +61,11 @@ public sealed class FixDiagnosisSpecs : IAsyncLifetime
         var outcome = new SearchOutcome(SearchStatus.Found, 1, 1, 1, 0.99, null, [1.0], new Dictionary<int, Comparison>(), [], 6, false, "Found");
 
         // Act
-        var row = await Diagnoser.DiagnoseAsync(_store, run.Id, recipe, run.Positions, outcome, "/nonexistent/repo", ["src"], profile: false, _ => { });
+        var row = await Diagnoser.DiagnoseAsync(_store, run.Id, recipe, run.Line, outcome, "/nonexistent/repo", ["src"], profile: false, _ => { });
 
         // Assert: the fix is what it is, named from the same detail lines a regression gets
         Assert.NotNull(row);
-        Assert.Equal(nameof(GrowthKind.Fragmentation), row!.Kind);
+        Assert.Equal(GrowthKind.Fragmentation, row!.Kind);
         Assert.Equal(
             "the growth stops, heap fragmentation is gone: rss_anon +0.5 → +0.1 MiB/min; inside the malloc heap: free in the arena 4.9 → 0.6 MiB, " +
             "the heap 5.4 → 1.2 MiB, in-use 0.5 → 0.6 MiB; the big-block/realloc pattern is gone: the good side requests blocks of 1 MiB or more " +

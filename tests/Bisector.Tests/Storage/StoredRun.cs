@@ -30,6 +30,9 @@ internal sealed class StoredRun
 
     public IReadOnlyList<Commit> Positions { get; }
 
+    /// <summary>The positions as the run's commit line (0 = good end).</summary>
+    public CommitLine Line => CommitLine.InOrder(Positions);
+
     /// <summary>A recipe whose decision is as given, parsed by the real loader.</summary>
     public static Recipe Recipe(string decide, string sampling = "") =>
         RecipeLoader.Parse($"""
@@ -44,7 +47,7 @@ internal sealed class StoredRun
             {decide}
             """, "stored.yaml", Path.GetTempPath());
 
-    public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, string status = RunStatus.Running)
+    public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, RunStatus status = RunStatus.Running)
     {
         var id = "20261130-120000-" + Guid.NewGuid().ToString("N")[..4];
         var positions = Enumerable.Range(0, candidates + 1)
@@ -64,8 +67,8 @@ internal sealed class StoredRun
     public async Task AddTrialAsync(int position, int index, IReadOnlyDictionary<string, TrialSeries> series)
     {
         var samples = series.SelectMany(kv => kv.Value.Seconds.Select((s, i) => new Sample(s, kv.Key, kv.Value.Values[i]))).ToList();
-        await Store.AddTrialAsync(Id, position, Positions[position].Sha, index, 1, "local-1", "host", "Ok", null,
-            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples);
+        await Store.AddTrialAsync(Id, new NewTrial(position, Positions[position].Sha, index, 1, "local-1", "host", Bisector.Workers.TrialOutcome.Ok, null,
+            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples));
     }
 
     private static string Sha(int position) =>
