@@ -56,7 +56,7 @@ internal static class InitCommand
         if (s.MinEffect is { } text && !ConfigValues.TryParseAmount(text, out _, out _) && !double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out _))
             throw new UsageException("--min-effect", $"'{text}' is not a size or a rate", "Write e.g. 1M (a level) or 512K/min (a slope)");
         var artifacts = s.Artifacts.Length > 0 ? s.Artifacts.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray()
-            : new[] { daemon }.Concat(found.Where(f => f != daemon)).ToArray();
+            : new[] { daemon }.Concat(found.Where(f => f != daemon)).Select(f => (scan?.OutputDirectory ?? "") + f).ToArray();
         var choices = new DraftChoices(daemon, artifacts, s.Command, s.Workload, s.Ready, s.MinEffect);
 
         var recipeRelative = Path.Combine("recipes", daemon + ".yaml");

@@ -13,7 +13,9 @@ public enum BuildSystem
 
 /// <summary>What <c>bisector init</c> found in a repository: its build system and the executables its build files
 /// declare (the daemon is probably one of them, a load generator perhaps another).</summary>
-public sealed record ProjectScan(BuildSystem BuildSystem, string BuildFile, IReadOnlyList<string> Executables)
+/// <param name="OutputDirectory">Where the build puts executables, relative to the source tree ("build/" for the
+/// templates' CMake and meson build folders, "src/" for a src/Makefile.am).</param>
+public sealed record ProjectScan(BuildSystem BuildSystem, string BuildFile, IReadOnlyList<string> Executables, string OutputDirectory = "")
 {
     /// <summary>The likeliest daemon: a name ending in "d" (sshd, journald), else the first executable.</summary>
     public string? LikelyDaemon => Executables.FirstOrDefault(e => e.EndsWith('d')) ?? Executables.FirstOrDefault();
@@ -37,17 +39,18 @@ public static partial class RecipeDraft
         string? Read(string name) => File.Exists(Path.Combine(repository, name)) ? File.ReadAllText(Path.Combine(repository, name)) : null;
 
         if (Read("meson.build") is { } meson)
-            return new ProjectScan(BuildSystem.Meson, "meson.build", Distinct(MesonExecutable().Matches(meson).Select(m => m.Groups[1].Value)));
+            return new ProjectScan(BuildSystem.Meson, "meson.build", Distinct(MesonExecutable().Matches(meson).Select(m => m.Groups[1].Value)), "build/");
         if (Read("CMakeLists.txt") is { } cmake)
-            return new ProjectScan(BuildSystem.CMake, "CMakeLists.txt", Distinct(CMakeExecutable().Matches(cmake).Select(m => m.Groups[1].Value)));
+            return new ProjectScan(BuildSystem.CMake, "CMakeLists.txt", Distinct(CMakeExecutable().Matches(cmake).Select(m => m.Groups[1].Value)), "build/");
         foreach (var name in new[] { "configure.ac", "configure.in", "configure" })
         {
             if (Read(name) is not null)
             {
-                var programs = Read("Makefile.am") ?? Read("src/Makefile.am") ?? "";
+                var top = Read("Makefile.am");
+                var programs = top ?? Read("src/Makefile.am") ?? "";
                 var names = AutomakePrograms().Matches(programs)
                     .SelectMany(m => m.Groups[1].Value.Split([' ', '\t', '\\', '\n'], StringSplitOptions.RemoveEmptyEntries));
-                return new ProjectScan(BuildSystem.Autotools, name, Distinct(names));
+                return new ProjectScan(BuildSystem.Autotools, name, Distinct(names), top is null && programs.Length > 0 ? "src/" : "");
             }
         }
 
@@ -121,7 +124,7 @@ public static partial class RecipeDraft
                     skipList = true;
                     continue;
                 case ("run", "command") when line.StartsWith("  command:", StringComparison.Ordinal):
-                    var command = c.Command ?? $"./{c.Daemon}";
+                    var command = c.Command ?? "./" + (c.Artifacts.FirstOrDefault(a => Path.GetFileName(a) == c.Daemon) ?? c.Daemon);
                     output.Append("  command: ").Append(Quote(command));
                     output.Append(c.Command is null ? "  " + DecideMarker + " flags that keep it in the foreground; per-trial state under $BISECTOR_RUN_DIR\n" : "\n");
                     continue;
