@@ -106,7 +106,7 @@ internal sealed partial class TrialLoop
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            (outcome, reason) = (TrialOutcome.Cancelled, "cancelled; the daemon, workload, cgroups or containers and run directory were removed");
+            (outcome, reason) = (TrialOutcome.Cancelled, TrialReasons.Cancelled);
         }
         catch (WorkerException e)
         {
@@ -202,8 +202,7 @@ internal sealed partial class TrialLoop
                 }
                 else if (_clock.Elapsed >= readyTimeout)
                 {
-                    return (TrialOutcome.NotReady,
-                        $"{readyFile} did not appear within {Format(readyTimeout)} (run.ready.timeout); daemon output:\n{await _sandbox.DaemonOutputAsync(ct)}");
+                    return (TrialOutcome.NotReady, TrialReasons.NotReady(readyFile, readyTimeout, await _sandbox.DaemonOutputAsync(ct)));
                 }
             }
 
@@ -334,8 +333,7 @@ internal sealed partial class TrialLoop
                 _workloadDone = true;
                 return code == 0
                     ? null
-                    : (TrialOutcome.WorkloadFailed,
-                        $"workload exited with code {code} after {Format(_clock.Elapsed)} (workload.restart is false); output:\n{await _sandbox.WorkloadOutputAsync(ct)}");
+                    : (TrialOutcome.WorkloadFailed, TrialReasons.WorkloadFailed(code, _clock.Elapsed, await _sandbox.WorkloadOutputAsync(ct)));
             }
         }
         else
@@ -358,20 +356,16 @@ internal sealed partial class TrialLoop
         // Kernels before 4.13 have no oom_kill counter: a SIGKILLed daemon whose cgroup hit its limit is the same story.
         if (exit.OomKilled || oomKills > 0 || (code == 128 + Posix.SigKill && (_sandbox.Cgroup?.ReadLimitHits() ?? 0) > 0))
         {
-            return (TrialOutcome.OutOfMemory, await OomReasonAsync(Math.Max(1, oomKills), ct));
+            return (TrialOutcome.OutOfMemory, await OomReasonAsync(exit.OomKilled ? Math.Max(1, oomKills) : oomKills, ct));
         }
 
-        var signal = code > 128 ? $" (signal {code - 128})" : "";
-        return (TrialOutcome.DaemonCrashed,
-            $"daemon exited with code {code}{signal} after {Format(_clock.Elapsed)}, before the window ended; output:\n{await _sandbox.DaemonOutputAsync(ct)}");
+        return (TrialOutcome.DaemonCrashed, TrialReasons.DaemonCrashed(code, _clock.Elapsed, await _sandbox.DaemonOutputAsync(ct)));
     }
 
     private async Task<string> OomReasonAsync(long kills, CancellationToken ct)
     {
         var output = await _sandbox.DaemonOutputAsync(ct);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"the OOM killer killed {kills} process(es) in the daemon's cgroup at run.memory-limit {Recipe.Run.MemoryLimitBytes} bytes " +
-            $"(limit hit {_sandbox.Cgroup?.ReadLimitHits() ?? 0} times) after {Format(_clock.Elapsed)}; output:\n{output}");
+        return TrialReasons.OutOfMemory(kills, Recipe.Run.MemoryLimitBytes, _sandbox.Cgroup?.ReadLimitHits() ?? 0, _clock.Elapsed, output);
     }
 
     /// <summary>
@@ -387,17 +381,37 @@ internal sealed partial class TrialLoop
         var taken = samples.Count(s => s.Metric == metric && s.Seconds >= from);
         var expected = (int)(recipe.Sampling.Window / interval);
         return taken * 2 < expected
-            ? (TrialOutcome.Incomplete, string.Create(CultureInfo.InvariantCulture,
-                $"only {taken} of ~{expected} {metric} samples in the window after warm-up: the machine was too busy to sample every " +
-                $"{interval.TotalSeconds:0.###} s, or the daemon's process was lost"))
+            ? (TrialOutcome.Incomplete, TrialReasons.Incomplete(taken, expected, metric, interval))
             : (TrialOutcome.Ok, null);
     }
-
-    public static string Format(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
 
     [GeneratedRegex("[^A-Za-z0-9_.-]")]
     private static partial Regex Unsafe();
 
     [GeneratedRegex(@"\$(?:\{(\w+)\}|(\w+))")]
     private static partial Regex EnvReference();
+}
+
+/// <summary>Every outcome's reason text, in one place for every transport (local, container, SSH and Slurm through the
+/// trial agent, the boundary profiler).</summary>
+internal static class TrialReasons
+{
+    public const string Cancelled = "cancelled; the daemon, workload, cgroups or containers and run directory were removed";
+
+    public static string NotReady(string? readyFile, TimeSpan timeout, string output) =>
+        $"{readyFile} did not appear within {Format(timeout)} (run.ready.timeout); daemon output:\n{output}";
+
+    public static string DaemonCrashed(int code, TimeSpan after, string output) =>
+        $"daemon exited with code {code}{(code > 128 ? $" (signal {code - 128})" : "")} after {Format(after)}, before the window ended; output:\n{output}";
+
+    public static string OutOfMemory(long kills, long limitBytes, long limitHits, TimeSpan after, string output) => string.Create(CultureInfo.InvariantCulture,
+        $"the OOM killer killed {kills} process(es) in the daemon's cgroup at run.memory-limit {limitBytes} bytes (limit hit {limitHits} times) after {Format(after)}; output:\n{output}");
+
+    public static string WorkloadFailed(int code, TimeSpan after, string output) =>
+        $"workload exited with code {code} after {Format(after)} (workload.restart is false); output:\n{output}";
+
+    public static string Incomplete(int taken, int expected, string metric, TimeSpan interval) => string.Create(CultureInfo.InvariantCulture,
+        $"only {taken} of ~{expected} {metric} samples in the window after warm-up: the machine was too busy to sample every {interval.TotalSeconds:0.###} s, or the daemon's process was lost");
+
+    public static string Format(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
 }
