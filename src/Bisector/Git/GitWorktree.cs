@@ -1,12 +1,8 @@
-using CliWrap;
-using CliWrap.Buffered;
-
 namespace Bisector.Git;
 
 /// <summary>
 /// Detached worktrees for the build stage: one checkout per build slot, moved from commit to commit so incremental
-/// builds reuse their object files. These call the git CLI because LibGit2Sharp cannot add detached worktrees or
-/// check out without touching the main repository's HEAD.
+/// builds reuse their object files. These call the git CLI, as commit selection does.
 /// </summary>
 public static class GitWorktree
 {
@@ -22,51 +18,35 @@ public static class GitWorktree
             throw new GitSelectionException($"worktree directory '{worktreeDir}' already exists and is not empty",
                 "Fix: remove it (or choose another --work-dir) so a clean checkout can be made");
         // A directory deleted by hand leaves a stale registration that blocks re-adding the same path.
-        await RunAsync(repoPath, ["worktree", "prune"], ct);
+        await GitCli.RunAsync(repoPath, ["worktree", "prune"], ct);
         if (sparseExclude.Count == 0)
         {
-            await RunAsync(repoPath, ["worktree", "add", "--detach", "--force", worktreeDir, sha], ct);
+            await GitCli.RunAsync(repoPath, ["worktree", "add", "--detach", "--force", worktreeDir, sha], ct);
             return;
         }
 
-        await RunAsync(repoPath, ["worktree", "add", "--detach", "--force", "--no-checkout", worktreeDir, sha], ct);
+        await GitCli.RunAsync(repoPath, ["worktree", "add", "--detach", "--force", "--no-checkout", worktreeDir, sha], ct);
         // Patterns are argv, never shell text; a leading '/' anchors each at the root, '!' excludes it.
-        await RunAsync(worktreeDir, ["sparse-checkout", "set", "--no-cone", "/*", .. sparseExclude.Select(p => "!/" + p.TrimStart('/'))], ct);
-        await RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
+        await GitCli.RunAsync(worktreeDir, ["sparse-checkout", "set", "--no-cone", "/*", .. sparseExclude.Select(p => "!/" + p.TrimStart('/'))], ct);
+        await GitCli.RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
     }
 
     /// <summary>Moves an existing worktree to <paramref name="sha"/>, keeping untracked build output in place.</summary>
     public static async Task CheckoutAsync(string worktreeDir, string sha, CancellationToken ct = default)
     {
         // --force discards edits a build made to tracked files (generated sources), which would otherwise block the switch.
-        await RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
+        await GitCli.RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
     }
 
     /// <summary>Removes the worktree directory and its registration in <paramref name="repoPath"/>.</summary>
     public static async Task RemoveAsync(string repoPath, string worktreeDir, CancellationToken ct = default)
     {
         if (Directory.Exists(worktreeDir))
-            await RunAsync(repoPath, ["worktree", "remove", "--force", "--force", worktreeDir], ct);
-        await RunAsync(repoPath, ["worktree", "prune"], ct);
+            await GitCli.RunAsync(repoPath, ["worktree", "remove", "--force", "--force", worktreeDir], ct);
+        await GitCli.RunAsync(repoPath, ["worktree", "prune"], ct);
     }
 
     /// <summary>The commit a worktree has checked out.</summary>
     public static async Task<string> HeadAsync(string worktreeDir, CancellationToken ct = default) =>
-        (await RunAsync(worktreeDir, ["rev-parse", "HEAD"], ct)).Trim();
-
-    private static async Task<string> RunAsync(string workingDir, string[] args, CancellationToken ct)
-    {
-        var result = await CliWrap.Cli.Wrap("git")
-            .WithArguments(args)
-            .WithWorkingDirectory(workingDir)
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync(ct);
-        if (result.ExitCode != 0)
-        {
-            var lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            throw new ProcessFailedException("git " + string.Join(' ', args), result.ExitCode, workingDir,
-                string.Join(Environment.NewLine, lines.TakeLast(10)));
-        }
-        return result.StandardOutput;
-    }
+        (await GitCli.RunAsync(worktreeDir, ["rev-parse", "HEAD"], ct)).Trim();
 }

@@ -37,9 +37,9 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
     public async Task<RunSummary> StartAsync(RunOptions options, CancellationToken ct = default)
     {
         var recipe = ApplyOverrides(RecipeLoader.Load(options.RecipePath), options);
-        var selection = CommitSelector.Select(
+        var selection = await CommitSelector.SelectAsync(
             options.RepositoryPath, options.Range, options.Paths,
-            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
         log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
             (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
 
@@ -75,9 +75,9 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 "Restore the recipe or start a new run; resuming with another recipe would mix incomparable trials");
         }
 
-        var selection = CommitSelector.Select(
+        var selection = await CommitSelector.SelectAsync(
             options.RepositoryPath, options.Range, options.Paths,
-            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
         // A killed orchestrator leaves daemons, cgroups, worktrees and half-done work behind; a live one must be left alone.
         var cleanup = await RunJanitor.CleanAsync(store, run, ct);
         if (cleanup.FoundAnything)
