@@ -121,7 +121,7 @@ internal sealed record ReportDocument(
 
     private static List<Line> Workers(RunInfo r)
     {
-        var lines = new List<Line> { string.Join(", ", r.Workers.Select(w => $"{w.Name} ({w.Kind} on {w.Host})")) };
+        var lines = new List<Line> { string.Join(", ", r.Workers.Select(w => $"{w.Name} ({w.KindText} on {w.Host})")) };
         if (r.Workers.Count(w => w.SharesMachine) > 1)
             lines.Add(new Span("Local workers share this machine's CPUs and memory bandwidth; their trials disturb each other, which widens the noise.", Tone.Note));
         else if (r.Workers.Any(w => w.SharesMachine))
