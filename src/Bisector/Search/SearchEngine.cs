@@ -42,7 +42,7 @@ public static class SearchEngine
         private bool BudgetLeft => _trialsSpent < o.TrialBudget && _rounds.Count < o.MaxRounds;
 
         private Comparison Compare(IReadOnlyList<double> a, IReadOnlyList<double> b) =>
-            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha);
+            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha, o.Scale);
 
         /// <summary>Next batch: the initial trials for a new position, else as many again, never above the cap. Small
         /// steps are sequential looks: a search stops a position's measuring as soon as the evidence suffices, where
@@ -244,7 +244,7 @@ public static class SearchEngine
             // The final table is computed as 'bisector status' computes it during a run: one place for both.
             var standing = SearchStanding.From(n, p => Skipped(p) ? [] : Values(p), o.Decision, o.Alpha);
             var (versusGood, posterior) = (standing.VersusGood, standing.Posterior);
-            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2)).OfType<BimodalityWarning>().ToArray();
+            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2, o.Scale)).OfType<BimodalityWarning>().ToArray();
             var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal.Length} commit(s) with bimodal trials: {bimodal[0].Message}.";
             return new SearchOutcome(status, culprit, first, last, confidence, boundary, posterior, versusGood, _rounds,
                 _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}{warning}"))

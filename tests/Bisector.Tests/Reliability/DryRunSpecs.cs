@@ -59,10 +59,14 @@ public sealed class DryRunSpecs : IAsyncLifetime
         switch (broken)
         {
             case "recipe-unknown-key":
-                await File.WriteAllTextAsync(_recipe, yaml.Replace("decide:\n", "decide:\n  bogus: 1\n", StringComparison.Ordinal));
+                var unknownKey = yaml.Replace("decide:\n", "decide:\n  bogus: 1\n", StringComparison.Ordinal);
+                Assert.NotEqual(yaml, unknownKey);
+                await File.WriteAllTextAsync(_recipe, unknownKey);
                 break;
             case "recipe-bad-value":
-                await File.WriteAllTextAsync(_recipe, yaml.Replace("min-effect: 1048576", "min-effect: lots", StringComparison.Ordinal));
+                var badValue = System.Text.RegularExpressions.Regex.Replace(yaml, "min-effect: [^\n]*", "min-effect: lots");
+                Assert.NotEqual(yaml, badValue);
+                await File.WriteAllTextAsync(_recipe, badValue);
                 break;
             case "bisect-yaml-unknown-key":
                 var config = Path.Combine(_root, "bisect.yaml");
