@@ -41,7 +41,7 @@ public static class Diagnoser
         double? significantGrowth = recipe.Decide.Feature == FeatureKind.Slope && recipe.Decide.MinEffect > 0
             ? recipe.Decide.MinEffect / 2 * Math.Max(badFigures.WindowSeconds, 1) / 60
             : null;
-        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth);
+        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth, recipe.Decide.Direction);
         // Without a new profile, one made earlier for the same boundary (keptProfile) stays with the diagnosis.
         var profileText = keptProfile;
         if (profile)

@@ -90,5 +90,24 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Equal(await store.CountSamplesAsync(run.RunId) + 1, csv.Length);
     }
 
+    [Fact(Timeout = 600_000)]
+    public async Task I_can_name_the_commit_that_fixes_the_demo_regression_with_a_diagnosis_of_a_decrease()
+    {
+        // Arrange: fragmentation at v1.0 already; the known commit in v1.0..v1.1 removes it; the recipe decides on a decrease
+        var results = Path.Combine(_root, "results-fix");
+
+        // Act
+        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-fix"), DemoScenario.Fix, "bisect", ["local:2"], results, _ => { });
+
+        // Assert
+        Assert.NotNull(run.Outcome);
+        Assert.True(run.Outcome!.Status == SearchStatus.Found, run.Outcome.Summary);
+        Assert.Equal(demo.CulpritSha, run.Selection.Candidates[run.Outcome.Culprit!.Value - 1].Sha);
+        Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
+        Assert.Equal(Bisector.Recipes.RegressionDirection.Decrease, run.Outcome.Boundary.Direction);
+        Assert.StartsWith("the growth stops, heap fragmentation is gone: ", run.Diagnosis);
+        Assert.Contains("the big-block/realloc pattern is gone", run.Diagnosis);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }
