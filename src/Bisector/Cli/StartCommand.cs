@@ -51,9 +51,10 @@ internal static class StartCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Say which commits would be tested and why, then stop" };
         var calibrate = new Option<bool>("--calibrate") { Description = "First measure the bad end's build as both sides (A/A) and report the false-positive rate" };
         var profileBoundary = new Option<bool>("--profile-boundary") { Description = "After the verdict, run the last good build and the culprit under heaptrack and compare allocation sites" };
+        var json = CommonOptions.Json();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, json,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -77,7 +78,7 @@ internal static class StartCommand
             }
 
             var summary = await Progress.RunAsync(progress => new RunEngine(progress.Note, progress).StartAsync(resolved with { Options = options }, ct));
-            return await PrintAsync(summary, Console.Out);
+            return await PrintAsync(summary, Console.Out, parse.GetValue(json), ct);
         }));
         return command;
     }
@@ -194,9 +195,16 @@ internal static class StartCommand
             : throw new UsageException(flag, $"'{text}' is not a duration", "Write e.g. 500ms, 30s or 5m");
     }
 
-    internal static async Task<int> PrintAsync(RunSummary summary, TextWriter output)
+    internal static async Task<int> PrintAsync(RunSummary summary, TextWriter output, bool json = false, CancellationToken ct = default)
     {
         var outcome = summary.Outcome;
+        if (json)
+        {
+            var stored = summary.Model ?? await LoadModelAsync(summary, ct);
+            await output.WriteLineAsync(RunResultJson.Render(stored, summary.ReportPath is null ? null : summary.ReportDirectory));
+            return ExitCode(outcome);
+        }
+
         if (outcome is null)
         {
             await output.WriteLineAsync($"run {summary.RunId}: no verdict");
@@ -233,6 +241,15 @@ internal static class StartCommand
         await output.WriteLineAsync($"confidence: {outcome.Confidence.ToString("0.000", CultureInfo.InvariantCulture)}");
         await output.WriteLineAsync($"evidence: {outcome.Summary}");
         await output.WriteLineAsync($"report: {summary.ReportPath}");
-        return outcome.Status is SearchStatus.Found or SearchStatus.FoundRange or SearchStatus.NoRegression ? 0 : 1;
+        return ExitCode(outcome);
+    }
+
+    private static int ExitCode(SearchOutcome? outcome) =>
+        outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange or SearchStatus.NoRegression ? 0 : 1;
+
+    private static async Task<Reporting.ReportModel> LoadModelAsync(RunSummary summary, CancellationToken ct)
+    {
+        await using var store = await ResultsLocation.OpenExistingAsync(Path.GetDirectoryName(summary.DatabasePath)!, ct);
+        return await ReportAssembler.LoadAsync(store, summary.RunId, ct);
     }
 }

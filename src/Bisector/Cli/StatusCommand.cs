@@ -15,10 +15,26 @@ internal static class StatusCommand
         var results = CommonOptions.Results();
         var run = CommonOptions.RunId();
         var list = new Option<bool>("--list") { Description = "List every run in the database" };
-        var command = new Command("status", "Show the progress of a run: commits, builds, trials and the current verdict") { run, results, list };
-        command.SetAction((parse, ct) => App.GuardAsync(() => ExecuteAsync(
-            ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), parse.GetValue(list), Console.Out, ct)));
+        var json = CommonOptions.Json();
+        var command = new Command("status", "Show the progress of a run: commits, builds, trials and the current verdict") { run, results, list, json };
+        command.SetAction((parse, ct) => App.GuardAsync(() => parse.GetValue(json)
+            ? JsonAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), Console.Out, ct)
+            : ExecuteAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), parse.GetValue(list), Console.Out, ct)));
         return command;
+    }
+
+    /// <summary>The run as it stands, in the shape of <see cref="RunResultJson"/>: "running" while its process lives.</summary>
+    public static async Task<int> JsonAsync(string resultsDirectory, string? runId, TextWriter output, CancellationToken ct = default)
+    {
+        await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
+        var row = await store.GetRunAsync(runId, ct)
+            ?? throw new StorageException(runId is null ? $"{store.Path} holds no run yet" : $"no run '{runId}' in {store.Path}", "Start one with 'bisector start' or 'bisector demo'; 'bisector status --list' lists runs");
+        var model = await ReportAssembler.LoadAsync(store, row.Id, ct);
+        var running = row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner && RunJanitor.IsAlive(owner);
+        var reportDirectory = Path.Combine(resultsDirectory, row.Id);
+        var reported = File.Exists(Path.Combine(reportDirectory, Reporting.ReportWriter.HtmlFileName));
+        await output.WriteLineAsync(RunResultJson.Render(model, reported ? reportDirectory : null, running));
+        return 0;
     }
 
     public static async Task<int> ExecuteAsync(string resultsDirectory, string? runId, bool list, TextWriter output, CancellationToken ct = default)

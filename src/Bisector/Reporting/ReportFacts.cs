@@ -22,13 +22,7 @@ internal sealed record MetricUnit(double Divisor, string Unit)
     public static MetricUnit For(string metric) =>
         IsMemory(metric) ? new MetricUnit(1024.0 * 1024.0, "MiB") : new MetricUnit(1.0, "");
 
-    // Memory metrics are stored in bytes (Sampling.Sample); heap counters from a sampler follow the same rule.
-    private static bool IsMemory(string metric) =>
-        metric is Metrics.VmRss or Metrics.RssAnon or Metrics.RssFile or Metrics.CgroupUsage or Metrics.CgroupRss
-        || metric.StartsWith("heap", StringComparison.Ordinal)
-        || metric.EndsWith("_bytes", StringComparison.Ordinal)
-        || metric.StartsWith("rss", StringComparison.Ordinal)
-        || metric.StartsWith("vm_", StringComparison.Ordinal);
+    private static bool IsMemory(string metric) => FeatureScale.IsMemory(metric);
 
     public double Scale(double raw) => raw / Divisor;
 

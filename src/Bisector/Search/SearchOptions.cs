@@ -1,4 +1,5 @@
 using Bisector.Recipes;
+using Bisector.Statistics;
 
 namespace Bisector.Search;
 
@@ -40,6 +41,9 @@ public sealed record SearchOptions(
     /// (docs/benchmarks-search.md), where α a look missed 1.75–3.25 %.
     /// </summary>
     public double SameAlpha => Alpha * SameAlphaShare;
+
+    /// <summary>The unit the decision's feature is stated in (MiB, MiB/min) in explanations and warnings.</summary>
+    public FeatureScale Scale => FeatureScale.For(Decision.Metric, Decision.Feature);
 
     /// <summary>The share of <see cref="Alpha"/> that <see cref="SameAlpha"/> gets.</summary>
     public const double SameAlphaShare = 0.25;
