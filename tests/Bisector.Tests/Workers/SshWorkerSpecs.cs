@@ -25,6 +25,7 @@ public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon
         Assert.Contains(check.Findings, f => f.StartsWith("cgroup ", StringComparison.Ordinal) && f.EndsWith("writable", StringComparison.Ordinal));
         Assert.Contains(check.Findings, f => f.StartsWith("disk: ", StringComparison.Ordinal));
         Assert.Contains(check.Findings, f => f.StartsWith("tool nsenter: ", StringComparison.Ordinal));
+        Assert.Contains(check.Findings, f => f.StartsWith("trial agent: ", StringComparison.Ordinal));
     }
 
     [SshFact(Timeout = 60000)]
