@@ -63,7 +63,7 @@ public static class TerminalSummary
                 Cell(c.Position.ToString(Inv)),
                 Cell($"{c.Commit.ShortSha} {OneLine(c.Commit.Subject, 40)}"),
                 Cell($"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}"),
-                Cell(vals.Count == 0 ? "—" : F(ReportWriter.Median(vals))),
+                Cell(vals.Count == 0 ? "—" : F(Statistics.Robust.Median(vals))),
                 Cell(side == Side.Culprit && !c.Skipped ? verdict + " ← culprit" : verdict),
                 Cell(cmp is null ? "—" : PValue(cmp.PValue)),
                 Cell(post.TryGetValue(c.Position, out var p) ? Percent(p) : "—"));
@@ -101,7 +101,7 @@ public static class TerminalSummary
                 c.Position.ToString(Inv),
                 c.Commit.ShortSha,
                 $"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}",
-                vals.Count == 0 ? "—" : F(ReportWriter.Median(vals)),
+                vals.Count == 0 ? "—" : F(Statistics.Robust.Median(vals)),
                 verdict,
                 cmp is null ? "—" : PValue(cmp.PValue),
                 post.TryGetValue(c.Position, out var p) ? Percent(p) : "—",
