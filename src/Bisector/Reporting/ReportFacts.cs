@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Sampling;
 using Bisector.Search;
@@ -21,13 +22,7 @@ internal sealed record MetricUnit(double Divisor, string Unit)
     public static MetricUnit For(string metric) =>
         IsMemory(metric) ? new MetricUnit(1024.0 * 1024.0, "MiB") : new MetricUnit(1.0, "");
 
-    // Memory metrics are stored in bytes (Sampling.Sample); heap counters from a sampler follow the same rule.
-    private static bool IsMemory(string metric) =>
-        metric is Metrics.VmRss or Metrics.RssAnon or Metrics.RssFile or Metrics.CgroupUsage or Metrics.CgroupRss
-        || metric.StartsWith("heap", StringComparison.Ordinal)
-        || metric.EndsWith("_bytes", StringComparison.Ordinal)
-        || metric.StartsWith("rss", StringComparison.Ordinal)
-        || metric.StartsWith("vm_", StringComparison.Ordinal);
+    private static bool IsMemory(string metric) => FeatureScale.IsMemory(metric);
 
     public double Scale(double raw) => raw / Divisor;
 
@@ -68,19 +63,15 @@ internal static class ReportFacts
         return s.Length <= max ? s : s[..(max - 1)] + "…";
     }
 
-    public static MetricUnit Unit(ReportModel m) => MetricUnit.For(m.Decision.Metric);
+    /// <summary>The deciding feature's display scale (MiB for memory, per minute for slopes): Statistics decides it once.</summary>
+    public static FeatureScale Scale(ReportModel m) => FeatureScale.For(m.Decision.Metric, m.Decision.Feature);
 
-    /// <summary>Unit of the deciding feature: slopes are per minute, the other features are levels.</summary>
-    public static string FeatureUnit(ReportModel m)
-    {
-        var u = Unit(m).Unit;
-        return m.Decision.Feature == FeatureKind.Slope ? (u.Length == 0 ? "per min" : u + "/min") : u;
-    }
+    public static string FeatureUnit(ReportModel m) => Scale(m).Unit;
 
     public static string FeatureName(ReportModel m) =>
         $"{m.Decision.Metric} {m.Decision.Feature.ToString().ToLowerInvariant()}";
 
-    public static double ScaleFeature(ReportModel m, double raw) => Unit(m).Scale(raw);
+    public static double ScaleFeature(ReportModel m, double raw) => Scale(m).Scale(raw);
 
     public static Side SideOf(ReportModel m, int position)
     {
@@ -199,14 +190,9 @@ internal static class ReportFacts
         }
     }
 
-    /// <summary>Posterior probability per position. The search may report it per position (0..N) or per
-    /// candidate (1..N); both are accepted so the writer does not depend on that detail.</summary>
-    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m)
-    {
-        var p = m.Outcome?.Posterior ?? [];
-        var offset = p.Count == m.LastPosition ? 1 : 0;
-        return p.Select((v, i) => (i + offset, v)).ToList();
-    }
+    /// <summary>Posterior probability per position: the search reports it per candidate, so index i is position i + 1.</summary>
+    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m) =>
+        (m.Outcome?.Posterior ?? []).Select((v, i) => (CommitLine.PositionOfCandidate(i), v)).ToList();
 
     /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
     internal static string? DecisionRule(ReportModel m)
@@ -225,6 +211,21 @@ internal static class ReportFacts
                "Anything else is Unknown and gets more trials, up to the cap.";
     }
 
+    /// <summary>Per commit in position order, the evidence every writer shows (HTML, Markdown, terminal, JSON): computed
+    /// here once, so the writers only choose columns and format.</summary>
+    public static IReadOnlyList<CommitEvidence> Evidence(ReportModel m)
+    {
+        var posterior = Posterior(m).ToDictionary(p => p.Position, p => p.P);
+        return m.Commits.OrderBy(c => c.Position).Select(c =>
+        {
+            var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
+            var values = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
+            return new CommitEvidence(c, SideOf(m, c.Position), cmp, values, Robust.Median(values),
+                c.Trials.Count(t => t.Outcome == Workers.TrialOutcome.Ok),
+                posterior.TryGetValue(c.Position, out var p) ? p : null);
+        }).ToList();
+    }
+
     public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();
 
     public static string DirectionText(RegressionDirection d) => d == RegressionDirection.Increase ? "higher is worse" : "lower is worse";
@@ -237,6 +238,19 @@ internal enum HeadlineKind
     NoRegression,
     Undecided,
     Partial,
+}
+
+/// <summary>One commit's evidence: its verdict against the good anchor, the deciding feature per successful trial in
+/// display units, their median (NaN when none), and its posterior share (null when the search gave none).</summary>
+internal sealed record CommitEvidence(
+    CommitReport Report, Side Side, Comparison? VersusGood, IReadOnlyList<double> Values, double Median, int TrialsOk, double? Posterior)
+{
+    /// <summary>Listed in the evidence tables: measured, skipped, or the good anchor.</summary>
+    public bool Listed => Report.Trials.Count > 0 || Report.Skipped || Report.Position == 0;
+
+    public string Status => Report.Skipped ? $"skipped ({Report.Build})" : Report.Position == 0 ? "good anchor" : ReportFacts.VerdictText(VersusGood);
+
+    public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
 
 internal sealed record Headline(HeadlineKind Kind, string Title, CommitReport? Culprit, IReadOnlyList<string> Lines);
