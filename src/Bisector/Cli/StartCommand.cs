@@ -149,8 +149,11 @@ internal static class StartCommand
             Window = window is null ? config.Window : null,
             Warmup = warmup is null ? config.Warmup : null,
         };
-        var recipe = RecipeOverrides.WithFlags(
-            RecipeOverrides.WithProjectConfig(RecipeLoader.Load(recipePath), fromConfig), s.Repeats, s.MaxTrials, window, warmup);
+        var written = RecipeLoader.Load(recipePath);
+        var recipe = RecipeOverrides.WithFlags(RecipeOverrides.WithProjectConfig(written, fromConfig), s.Repeats, s.MaxTrials, window, warmup);
+        // The run stores the values the overrides ended with (a raised repeats lifts the cap), so a resume that applies
+        // them to the same recipe file gets the same recipe and hash.
+        var overridden = !ReferenceEquals(recipe, written);
 
         var workers = s.Workers.Length > 0
             ? s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
@@ -194,10 +197,10 @@ internal static class StartCommand
             strategy,
             confidence,
             alpha,
-            s.Repeats ?? config.Repeats,
-            s.MaxTrials ?? config.MaxTrials,
-            window ?? config.Window,
-            warmup ?? config.Warmup,
+            overridden ? recipe.Trials.Repeats : null,
+            overridden ? recipe.Trials.Max : null,
+            overridden ? recipe.Sampling.Window : null,
+            overridden ? recipe.Sampling.Warmup : null,
             s.Results is not null ? Path.GetFullPath(s.Results)
                 : config.Results ?? Path.GetFullPath("results"),
             s.FirstParent,

@@ -78,7 +78,7 @@ public sealed class RepositoryLeftAsFoundSpecs : IAsyncLifetime
     [Fact(Timeout = 300_000)]
     public async Task I_can_clean_a_killed_run_and_find_the_repositorys_worktree_list_as_it_was()
     {
-        // Arrange: a build that hangs, so the run is killed while its incremental tree is registered
+        // Arrange: a build that hangs, so the run is killed while its build runs in its registered incremental tree
         var recipe = Path.Combine(_root, "hang.yaml");
         await File.WriteAllTextAsync(recipe, Recipe("sleep 120; echo built > artifact.txt"));
         var before = await WorktreesAsync();
@@ -98,7 +98,7 @@ public sealed class RepositoryLeftAsFoundSpecs : IAsyncLifetime
 
         // Assert
         Assert.True(clean.Exit == 0, $"exit {clean.Exit}:\n{clean.Err}\n{clean.Out}");
-        Assert.Contains("1 worktree(s)", clean.Out + clean.Err);
+        Assert.True((clean.Out + clean.Err).Contains("1 worktree(s)", StringComparison.Ordinal), clean.Out + clean.Err);
         Assert.Equal(before, await WorktreesAsync());
         Assert.False(Directory.Exists(RunJanitor.WorkRoot(runId)));
     }
@@ -115,11 +115,25 @@ public sealed class RepositoryLeftAsFoundSpecs : IAsyncLifetime
             Assert.False(tool.Process.HasExited, $"the run ended before its build started:\n{tool.Err}");
             var tree = (await DemoTestSupport.GitAsync(Repo, "worktree", "list", "--porcelain")).Split('\n')
                 .Where(l => l.StartsWith("worktree " + prefix, StringComparison.Ordinal) && l.Contains("/build/tree-", StringComparison.Ordinal)).Select(l => l["worktree ".Length..]).FirstOrDefault();
-            if (tree is not null)
+            // Registered is not enough: 'git worktree add' may still be checking out. Killed once the build step runs in it.
+            if (tree is not null && BuildRunsIn(tree))
                 return tree[prefix.Length..].Split('/')[0];
             await Task.Delay(200);
         }
 
         throw new TimeoutException($"no worktree of the run was registered within {timeout}:\n{tool.Err}");
     }
+
+    private static bool BuildRunsIn(string tree) =>
+        Directory.EnumerateDirectories("/proc").Any(entry =>
+        {
+            try
+            {
+                return new DirectoryInfo(Path.Combine(entry, "cwd")).LinkTarget is { } cwd && cwd.StartsWith(tree, StringComparison.Ordinal);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false; // gone meanwhile, or a kernel thread
+            }
+        });
 }
