@@ -35,38 +35,21 @@ public static class TerminalSummary
         if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
             console.MarkupLine("  " + Markup.Escape("Search: " + OneLine(o.Summary)));
 
-        var fu = FeatureUnit(model);
-        var post = Posterior(model).ToDictionary(p => p.Position, p => p.P);
         var table = new Table().Border(TableBorder.Rounded);
-        table.AddColumn("#", c => c.RightAligned());
-        table.AddColumn("commit");
-        table.AddColumn("trials", c => c.RightAligned());
-        table.AddColumn($"median ({fu})", c => c.RightAligned());
-        table.AddColumn("vs good");
-        table.AddColumn("p", c => c.RightAligned());
-        table.AddColumn("P(culprit)", c => c.RightAligned());
-        foreach (var c in model.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
+        foreach (var (header, right) in Columns(model))
+            table.AddColumn(header, c => { if (right) c.RightAligned(); });
+        foreach (var row in Rows(model))
         {
-            var cmp = c.VersusGood ?? ComparisonAt(model, c.Position);
-            var vals = c.FeatureValues.Select(v => ScaleFeature(model, v)).ToList();
-            var side = SideOf(model, c.Position);
-            var verdict = c.Skipped ? "skipped" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            var style = side switch
+            var style = row.Side switch
             {
                 Side.Culprit => "bold red",
                 Side.Bad => "red",
                 Side.Good => "blue",
                 _ => "grey",
             };
-            string Cell(string text) => $"[{style}]{Markup.Escape(text)}[/]";
-            table.AddRow(
-                Cell(c.Position.ToString(Inv)),
-                Cell($"{c.Commit.ShortSha} {OneLine(c.Commit.Subject, 40)}"),
-                Cell($"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}"),
-                Cell(vals.Count == 0 ? "—" : F(ReportWriter.Median(vals))),
-                Cell(side == Side.Culprit && !c.Skipped ? verdict + " ← culprit" : verdict),
-                Cell(cmp is null ? "—" : PValue(cmp.PValue)),
-                Cell(post.TryGetValue(c.Position, out var p) ? Percent(p) : "—"));
+            var cells = row.Cells.ToArray();
+            cells[1] = $"{cells[1]} {OneLine(row.Subject, 40)}";
+            table.AddRow(cells.Select(text => $"[{style}]{Markup.Escape(text)}[/]").ToArray());
         }
 
         console.Write(table);
@@ -87,36 +70,47 @@ public static class TerminalSummary
         if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
             output.WriteLine("  Search: " + OneLine(o.Summary));
 
+        var columns = Columns(model);
+        var rows = Rows(model).ToList();
+        var widths = columns.Select((c, i) => rows.Select(r => r.Cells[i].Length).Append(c.Header.Length).Max()).ToArray();
+        string Line(IEnumerable<string> cells, string subject) =>
+            string.Join("  ", cells.Select((cell, i) => columns[i].Right ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]))) + "  " + subject;
+        output.WriteLine(Line(columns.Select(c => c.Header), "subject"));
+        foreach (var row in rows)
+            output.WriteLine(Line(row.Cells, OneLine(row.Subject)));
+
+        output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
+        output.Flush();
+    }
+
+    /// <summary>One commit's cells (#, commit, trials, median, vs good, p, P(culprit)), its subject and its side: both
+    /// layouts render these, so the table and the log lines cannot disagree.</summary>
+    private sealed record Row(IReadOnlyList<string> Cells, string Subject, Side Side);
+
+    private static IReadOnlyList<(string Header, bool Right)> Columns(ReportModel model) =>
+    [
+        ("#", true), ("commit", false), ("trials", true), ($"median ({FeatureUnit(model)})", true), ("vs good", false), ("p", true), ("P(culprit)", true),
+    ];
+
+    private static IEnumerable<Row> Rows(ReportModel model)
+    {
         var post = Posterior(model).ToDictionary(p => p.Position, p => p.P);
-        var rows = new List<string[]> { new[] { "#", "commit", "trials", $"median ({FeatureUnit(model)})", "vs good", "p", "P(culprit)", "subject" } };
         foreach (var c in model.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
         {
             var cmp = c.VersusGood ?? ComparisonAt(model, c.Position);
             var vals = c.FeatureValues.Select(v => ScaleFeature(model, v)).ToList();
+            var side = SideOf(model, c.Position);
             var verdict = c.Skipped ? "skipped" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            if (SideOf(model, c.Position) == Side.Culprit && !c.Skipped)
-                verdict += " ← culprit";
-            rows.Add(
+            yield return new Row(
             [
                 c.Position.ToString(Inv),
                 c.Commit.ShortSha,
                 $"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}",
                 vals.Count == 0 ? "—" : F(ReportWriter.Median(vals)),
-                verdict,
+                side == Side.Culprit && !c.Skipped ? verdict + " ← culprit" : verdict,
                 cmp is null ? "—" : PValue(cmp.PValue),
                 post.TryGetValue(c.Position, out var p) ? Percent(p) : "—",
-                OneLine(c.Commit.Subject),
-            ]);
+            ], c.Commit.Subject, side);
         }
-
-        var widths = Enumerable.Range(0, rows[0].Length - 1).Select(i => rows.Max(r => r[i].Length)).ToArray();
-        foreach (var row in rows)
-        {
-            var cells = row.Take(widths.Length).Select((cell, i) => i is 0 or 2 or 3 or 5 or 6 ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]));
-            output.WriteLine(string.Join("  ", cells) + "  " + row[^1]);
-        }
-
-        output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
-        output.Flush();
     }
 }
