@@ -104,6 +104,16 @@ public sealed class FirstVerdictSpecs
         Assert.InRange(effect.GetProperty("shift").GetDouble(), 100, 400);
         Assert.Equal(7, root.GetProperty("commits").GetArrayLength());
         Assert.True(File.Exists(root.GetProperty("reports").GetProperty("markdown").GetString()));
+        foreach (var verb in new[] { "status", "report" })
+        {
+            var again = await ToolProcess.RunAsync(TimeSpan.FromMinutes(3), verb, "--results", results, "--json");
+            Assert.True(again.Exit == 0, $"{verb} --json: exit {again.Exit}\n{again.Err}\n{again.Out}");
+            using var read = JsonDocument.Parse(again.Out);
+            Assert.Equal(root.GetProperty("runId").GetString(), read.RootElement.GetProperty("runId").GetString());
+            Assert.Equal("culprit", read.RootElement.GetProperty("verdict").GetString());
+            Assert.Equal(culprit, read.RootElement.GetProperty("culprit").GetProperty("sha").GetString());
+            Assert.True(File.Exists(read.RootElement.GetProperty("reports").GetProperty("html").GetString()));
+        }
     }
 
     [Fact(Timeout = 900_000)]
