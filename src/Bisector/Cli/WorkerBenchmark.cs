@@ -39,7 +39,7 @@ internal static class WorkerBenchmark
                 var (demo, run) = await DemoCommand.RunAsync(
                     Path.Combine(folder, "demo"), DemoScenario.Fragmentation, "bisect", [$"local:{count}"], Path.Combine(folder, "results"), _ => { }, ct: ct);
                 clock.Stop();
-                var named = run.Outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
+                var named = run.Outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Line[p].Sha : null;
                 md.Append(CultureInfo.InvariantCulture,
                     $"| local:{count} | {clock.Elapsed.TotalSeconds:0} s | {run.Outcome?.TrialsSpent} | {run.Outcome?.Rounds.Count} | {(named == demo.CulpritSha ? "correct" : "WRONG")} |\n");
             }

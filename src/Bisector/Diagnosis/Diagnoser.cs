@@ -17,14 +17,14 @@ namespace Bisector.Diagnosis;
 public static class Diagnoser
 {
     public static async Task<DiagnosisRow?> DiagnoseAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome outcome,
+        ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome outcome,
         string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default,
         string? keptProfile = null)
     {
         if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
             return null;
 
-        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == nameof(TrialOutcome.Ok)).ToList();
+        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == TrialOutcome.Ok).ToList();
         var good = trials.Where(t => t.Position < culprit).Select(t => (int)t.Position).DefaultIfEmpty(-1).Max();
         if (good < 0)
             return null;
@@ -41,7 +41,7 @@ public static class Diagnoser
         double? significantGrowth = recipe.Decide.Feature == FeatureKind.Slope && recipe.Decide.MinEffect > 0
             ? recipe.Decide.MinEffect / 2 * Math.Max(badFigures.WindowSeconds, 1) / 60
             : null;
-        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth);
+        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth, recipe.Decide.Direction);
         // Without a new profile, one made earlier for the same boundary (keptProfile) stays with the diagnosis.
         var profileText = keptProfile;
         if (profile)
@@ -58,7 +58,7 @@ public static class Diagnoser
             runId,
             positions[good].Sha,
             positions[culprit].Sha,
-            diagnosis.Kind.ToString(),
+            diagnosis.Kind,
             diagnosis.Headline,
             string.Join('\n', diagnosis.Details),
             Diff(repositoryPath, positions[culprit].Sha, paths),

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Sampling;
 using Bisector.Search;
@@ -193,14 +194,9 @@ internal static class ReportFacts
         }
     }
 
-    /// <summary>Posterior probability per position. The search may report it per position (0..N) or per
-    /// candidate (1..N); both are accepted so the writer does not depend on that detail.</summary>
-    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m)
-    {
-        var p = m.Outcome?.Posterior ?? [];
-        var offset = p.Count == m.LastPosition ? 1 : 0;
-        return p.Select((v, i) => (i + offset, v)).ToList();
-    }
+    /// <summary>Posterior probability per position: the search reports it per candidate, so index i is position i + 1.</summary>
+    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m) =>
+        (m.Outcome?.Posterior ?? []).Select((v, i) => (CommitLine.PositionOfCandidate(i), v)).ToList();
 
     public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();
 

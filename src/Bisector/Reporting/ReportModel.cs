@@ -3,6 +3,7 @@ using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Search;
 using Bisector.Statistics;
+using Bisector.Storage;
 using Bisector.Workers;
 
 namespace Bisector.Reporting;
@@ -29,13 +30,7 @@ public sealed record ReportModel(
     /// <summary>The run's A/A calibration (one build measured as both ends), when it was asked for.</summary>
     public string? Calibration { get; init; }
 
-    public bool IsPartial => Run.Status == RunStatus.Interrupted || Outcome is null;
-}
-
-public enum RunStatus
-{
-    Finished,
-    Interrupted,
+    public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 
 /// <summary>Where the run itself happened (the controller, not necessarily where trials ran).</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Bisector.Storage;
 using Bisector.Workers;
 using static Bisector.Reporting.ReportFacts;
 
@@ -130,7 +131,7 @@ public static class ReportWriter
             workers += $"<br><b class=\"alert\">Removed from the pool:</b> {H(gone.Name)} — {H(gone.RemovedBecause!)}";
         Row("Workers", workers);
         Row("Time", H($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}"));
-        Row("Status", r.Status == RunStatus.Interrupted ? "<b class=\"alert\">INTERRUPTED (partial)</b>" : "finished");
+        Row("Status", r.Status != RunStatus.Finished ? "<b class=\"alert\">INTERRUPTED (partial)</b>" : "finished");
         if (m.Outcome is { } o)
             Row("Trials", H($"{o.TrialsSpent} trials spent{(o.TrialCapHit ? " (trial cap hit)" : "")}"));
         Row("A/A calibration", H(m.Calibration ?? "not run (bisector start --calibrate measures one build as both ends)"));
@@ -333,7 +334,7 @@ public static class ReportWriter
             workers += Md($" — removed from the pool: {gone.Name} ({gone.RemovedBecause!.Split('\n')[0]})");
         sb.Append($"| Workers | {workers} |\n");
         sb.Append($"| Time | {Md($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}")} |\n");
-        sb.Append($"| Status | {(r.Status == RunStatus.Interrupted ? "**INTERRUPTED (partial)**" : "finished")} |\n");
+        sb.Append($"| Status | {(r.Status != RunStatus.Finished ? "**INTERRUPTED (partial)**" : "finished")} |\n");
         sb.Append($"| A/A calibration | {Md(m.Calibration ?? "not run (bisector start --calibrate)")} |\n");
         sb.Append($"| Host | {Md($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {r.Host.Runtime}")} |\n");
         sb.Append($"\nReproduce:\n\n{Fence(r.ReproduceCommand)}sh\n{r.ReproduceCommand}\n{Fence(r.ReproduceCommand)}\n");

@@ -9,7 +9,6 @@ using Bisector.Search;
 using Bisector.Statistics;
 using Bisector.Storage;
 using Bisector.Workers;
-using StoredStatus = Bisector.Storage.RunStatus;
 
 namespace Bisector.Runs;
 
@@ -44,12 +43,12 @@ public static class ReportAssembler
     public static async Task<DiagnosisRow?> RediagnoseAsync(ResultsStore store, string runId, Action<string> log, CancellationToken ct = default)
     {
         var (run, recipe, options, stored) = await ReadRunAsync(store, runId, ct);
-        if (run.Status != StoredStatus.Finished || stored is not { } outcome)
-            throw new UsageException("--rediagnose", $"run {run.Id} is {run.Status}, not finished, so it has no verdict to diagnose",
-                run.Status == StoredStatus.Running
+        if (run.Status != RunStatus.Finished || stored is not { } outcome)
+            throw new UsageException("--rediagnose", $"run {run.Id} is {run.Status.ToString().ToLowerInvariant()}, not finished, so it has no verdict to diagnose",
+                run.Status == RunStatus.Running
                     ? "Wait for it to finish (or, if its process is gone, continue it with 'bisector resume " + run.Id + "')"
                     : $"Finish it first with 'bisector resume {run.Id}'");
-        var positions = (await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position).Select(ToCommit).ToList();
+        var positions = CommitLine.InOrder((await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position).Select(ToCommit));
         var before = await store.GetDiagnosisAsync(run.Id, ct);
         return await Diagnoser.DiagnoseAsync(store, run.Id, recipe, positions, outcome, options.RepositoryPath, options.Paths,
             profile: false, log, ct, keptProfile: before?.Profile);
@@ -86,9 +85,8 @@ public static class ReportAssembler
                 var series = (await store.GetSamplesAsync(trial.Id, null, ct))
                     .GroupBy(s => s.Metric)
                     .ToDictionary(g => g.Key, g => new TrialSeries(g.Select(s => s.Seconds).ToList(), g.Select(s => s.Value).ToList()));
-                var outcomeKind = Enum.Parse<TrialOutcome>(trial.Outcome);
-                trialReports.Add(new TrialReport((int)trial.TrialIndex, trial.Worker, trial.Host, outcomeKind, trial.Reason, (int)trial.Round, series));
-                if (outcomeKind == TrialOutcome.Ok && series.TryGetValue(recipe.Decide.Metric, out var decisive) && decisive.Count > 0)
+                trialReports.Add(new TrialReport((int)trial.TrialIndex, trial.Worker, trial.Host, trial.Outcome, trial.Reason, (int)trial.Round, series));
+                if (trial.Outcome == TrialOutcome.Ok && series.TryGetValue(recipe.Decide.Metric, out var decisive) && decisive.Count > 0)
                 {
                     features.Add(Features.Extract(decisive, recipe.Decide.Feature, warmup));
                 }
@@ -97,7 +95,7 @@ public static class ReportAssembler
             commits.Add(new CommitReport(
                 position,
                 ToCommit(row),
-                build is null ? null : Enum.Parse<BuildStatus>(build.Status),
+                build?.Status,
                 build is null ? null : Tail(build.Log),
                 trialReports,
                 features,
@@ -144,12 +142,12 @@ public static class ReportAssembler
             started,
             ended,
             (ended ?? DateTimeOffset.UtcNow) - started,
-            run.Status == StoredStatus.Finished ? Reporting.RunStatus.Finished : Reporting.RunStatus.Interrupted,
+            run.Status,
             run.CommandLine,
             HostFromJson(run.HostInfo));
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
         var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
-        return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null,
+        return new ReportModel(info, decision, commits, run.Status == RunStatus.Finished ? outcome : null,
             diagnosis is null ? null : Diagnoser.Describe(diagnosis))
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),

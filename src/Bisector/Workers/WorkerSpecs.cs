@@ -59,7 +59,7 @@ public static class WorkerSpecs
             else
             {
                 throw new UsageException("--workers", $"'{spec}' is not a known worker spec",
-                    "use local:N, ssh://user@host[:port], container:IMAGE or slurm:PARTITION");
+                    "use local:N, ssh://user@host[:port], container:unix:///run/docker.sock?image=NAME or slurm:PARTITION");
             }
         }
 

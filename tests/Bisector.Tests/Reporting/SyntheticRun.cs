@@ -5,6 +5,7 @@ using Bisector.Reporting;
 using Bisector.Sampling;
 using Bisector.Search;
 using Bisector.Statistics;
+using Bisector.Storage;
 using Bisector.Workers;
 
 namespace Bisector.Tests.Reporting;

@@ -59,8 +59,8 @@ public sealed partial class SshRunSpecs
             }
 
             transcript += "\ntrials:\n" + string.Join('\n', table);
-            Assert.DoesNotContain(trials, t => t.Outcome == nameof(TrialOutcome.WorkerFailed));
-            foreach (var trial in trials.Where(t => t.Outcome == nameof(TrialOutcome.Ok)))
+            Assert.DoesNotContain(trials, t => t.Outcome == TrialOutcome.WorkerFailed);
+            foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
             {
                 var samples = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
                 Assert.True(samples.Count > 0, $"trial {trial.Id} on {trial.Worker} was stored without samples\n{transcript}");
