@@ -7,6 +7,7 @@ using Bisector.Sampling;
 using Bisector.Search;
 using Bisector.Statistics;
 using Bisector.Storage;
+using Bisector.Workers;
 
 namespace Bisector.Tests.Storage;
 
@@ -17,7 +18,7 @@ namespace Bisector.Tests.Storage;
 /// </summary>
 internal sealed class StoredRun
 {
-    private StoredRun(ResultsStore store, string id, IReadOnlyList<Commit> positions)
+    private StoredRun(ResultsStore store, string id, CommitLine positions)
     {
         Store = store;
         Id = id;
@@ -28,7 +29,7 @@ internal sealed class StoredRun
 
     public string Id { get; }
 
-    public IReadOnlyList<Commit> Positions { get; }
+    public CommitLine Positions { get; }
 
     /// <summary>A recipe whose decision is as given, parsed by the real loader.</summary>
     public static Recipe Recipe(string decide, string sampling = "") =>
@@ -44,7 +45,7 @@ internal sealed class StoredRun
             {decide}
             """, "stored.yaml", Path.GetTempPath());
 
-    public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, string status = RunStatus.Running)
+    public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, RunStatus status = RunStatus.Running)
     {
         var id = "20261130-120000-" + Guid.NewGuid().ToString("N")[..4];
         var positions = Enumerable.Range(0, candidates + 1)
@@ -57,15 +58,15 @@ internal sealed class StoredRun
                 "stored.yaml", "name: stored", JsonSerializer.Serialize(recipe, RunEngine.Json), JsonSerializer.Serialize(options, RunEngine.Json),
                 options.CommandLine, "test", "{}", null, null),
             positions.Select((c, p) => new CommitRow(p, c.Sha, c.Subject, c.Author, ResultsStore.Iso(c.AuthoredAt), string.Join(' ', c.Parents))).ToList());
-        return new StoredRun(store, id, positions);
+        return new StoredRun(store, id, CommitLine.InOrder(positions));
     }
 
     /// <summary>Stores one Ok trial of <paramref name="position"/> with every sample of <paramref name="series"/>.</summary>
     public async Task AddTrialAsync(int position, int index, IReadOnlyDictionary<string, TrialSeries> series)
     {
         var samples = series.SelectMany(kv => kv.Value.Seconds.Select((s, i) => new Sample(s, kv.Key, kv.Value.Values[i]))).ToList();
-        await Store.AddTrialAsync(Id, position, Positions[position].Sha, index, 1, "local-1", "host", "Ok", null,
-            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples);
+        await Store.AddTrialAsync(Id, new NewTrial(position, Positions[position].Sha, index, 1, "local-1", "host", TrialOutcome.Ok, null,
+            DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples));
     }
 
     private static string Sha(int position) =>

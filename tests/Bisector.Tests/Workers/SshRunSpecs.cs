@@ -10,7 +10,7 @@ using Bisector.Workers;
 namespace Bisector.Tests.Workers;
 
 /// <summary>Whole bisections of the demo repository with trials on SSH hosts (network namespaces + sshd) and locally.</summary>
-public sealed partial class SshRunSpecs
+public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
 {
     [SshFact(Timeout = 900000)]
     public async Task I_can_bisect_the_demo_across_two_ssh_hosts_and_a_local_worker_and_still_name_the_culprit_when_one_host_dies()
