@@ -67,8 +67,8 @@ internal static class StartCommand
             var options = resolved.Options with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
             if (settings.DryRun)
             {
-                var selection = CommitSelector.Select(options.RepositoryPath, options.Range, options.Paths,
-                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+                var selection = await CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
+                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
                 foreach (var line in CommitSelector.DescribeDryRun(selection))
                 {
                     await Console.Out.WriteLineAsync(line);

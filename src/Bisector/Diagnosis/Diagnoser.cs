@@ -61,7 +61,7 @@ public static class Diagnoser
             diagnosis.Kind,
             diagnosis.Headline,
             string.Join('\n', diagnosis.Details),
-            Diff(repositoryPath, positions[culprit].Sha, paths),
+            await DiffAsync(repositoryPath, positions[culprit].Sha, paths, ct),
             profileText,
             ResultsStore.Iso(DateTimeOffset.UtcNow));
         await store.SaveDiagnosisAsync(row, ct);
@@ -84,13 +84,13 @@ public static class Diagnoser
     }
 
     // The run's verdict stands without the diff; a repository moved or pruned since the run only loses this part.
-    private static string Diff(string repositoryPath, string sha, IReadOnlyList<string> paths)
+    private static async Task<string> DiffAsync(string repositoryPath, string sha, IReadOnlyList<string> paths, CancellationToken ct)
     {
         try
         {
-            return CulpritDiff.Render(repositoryPath, sha, paths);
+            return await CulpritDiff.RenderAsync(repositoryPath, sha, paths, ct: ct);
         }
-        catch (Exception e) when (e is LibGit2Sharp.LibGit2SharpException or GitSelectionException)
+        catch (GitSelectionException e)
         {
             return $"(diff unavailable: {e.Message}; run git show {sha[..12]} in {repositoryPath})";
         }

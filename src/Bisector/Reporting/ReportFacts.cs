@@ -198,6 +198,23 @@ internal static class ReportFacts
     public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m) =>
         (m.Outcome?.Posterior ?? []).Select((v, i) => (CommitLine.PositionOfCandidate(i), v)).ToList();
 
+    /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
+    internal static string? DecisionRule(ReportModel m)
+    {
+        var compared = m.Commits.Select(c => c.VersusGood).OfType<Comparison>().Where(c => c.Test != "none").ToList();
+        if (compared.Count == 0)
+            return null;
+        var alpha = compared[0].Alpha;
+        var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
+        var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
+        return $"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+               "no outliers were dropped. " +
+               $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
+               "does not confine below the min-effect. " +
+               $"Same (no regression): the regressing end of the shift's one-sided {sameLevel} % bound is below the min-effect. " +
+               "Anything else is Unknown and gets more trials, up to the cap.";
+    }
+
     public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();
 
     public static string DirectionText(RegressionDirection d) => d == RegressionDirection.Increase ? "higher is worse" : "lower is worse";

@@ -106,7 +106,7 @@ public static class TerminalSummary
                 c.Position.ToString(Inv),
                 c.Commit.ShortSha,
                 $"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}",
-                vals.Count == 0 ? "—" : F(ReportWriter.Median(vals)),
+                vals.Count == 0 ? "—" : F(Statistics.Robust.Median(vals)),
                 side == Side.Culprit && !c.Skipped ? verdict + " ← culprit" : verdict,
                 cmp is null ? "—" : PValue(cmp.PValue),
                 post.TryGetValue(c.Position, out var p) ? Percent(p) : "—",

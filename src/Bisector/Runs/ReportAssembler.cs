@@ -104,18 +104,19 @@ public static class ReportAssembler
 
         var started = DateTimeOffset.Parse(run.CreatedAt, CultureInfo.InvariantCulture);
         DateTimeOffset? ended = run.EndedAt is null ? null : DateTimeOffset.Parse(run.EndedAt, CultureInfo.InvariantCulture);
-        var workers = trials.Select(t => (t.Worker, t.Host)).Distinct()
-            .Select(w => new WorkerInfo(w.Worker, Kind(w.Worker), w.Host, Kind(w.Worker) == "local"))
-            .ToList();
+        // The kind comes from the run's worker specs, as WorkerSpecs names the workers they make; never from a name.
+        var roster = await WorkerSpecs.RosterAsync(options.Workers) ?? new Dictionary<string, WorkerKind>();
+        WorkerInfo Worker(string name, string host) => new(name, roster.TryGetValue(name, out var kind) ? kind : null, host);
+        var workers = trials.Select(t => (t.Worker, t.Host)).Distinct().Select(w => Worker(w.Worker, w.Host)).ToList();
         if (workers.Count == 0)
         {
-            workers = options.Workers.Select(w => new WorkerInfo(w, Kind(w), "(no trial yet)", Kind(w) == "local")).ToList();
+            workers = roster.Keys.Select(name => Worker(name, "(no trial yet)")).ToList();
         }
 
         foreach (var removed in await store.GetRemovedWorkersAsync(run.Id, ct))
         {
             var index = workers.FindIndex(w => w.Name == removed.Worker);
-            var worker = index >= 0 ? workers[index] : new WorkerInfo(removed.Worker, Kind(removed.Worker), "(no trial finished)", Kind(removed.Worker) == "local");
+            var worker = index >= 0 ? workers[index] : Worker(removed.Worker, "(no trial finished)");
             worker = worker with { RemovedBecause = removed.Reason };
             if (index >= 0)
             {
@@ -157,8 +158,6 @@ public static class ReportAssembler
     private static Commit ToCommit(CommitRow row) =>
         new(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
             row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-
-    private static string Kind(string worker) => worker.Contains("://", StringComparison.Ordinal) ? worker[..worker.IndexOf(':')] : worker.Split(['-', ':'])[0];
 
     private static HostInfo HostFromJson(string json)
     {

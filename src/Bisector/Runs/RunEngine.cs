@@ -47,9 +47,9 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
-            var selection = CommitSelector.Select(
+            var selection = await CommitSelector.SelectAsync(
                 options.RepositoryPath, options.Range, options.Paths,
-                new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+                new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
             log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
                 (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
             var line = CommitLine.Of(selection);
@@ -97,9 +97,9 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
-            var selection = CommitSelector.Select(
+            var selection = await CommitSelector.SelectAsync(
                 options.RepositoryPath, options.Range, options.Paths,
-                new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+                new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
             // A killed orchestrator leaves daemons, cgroups, worktrees and half-done work behind; a live one must be left alone.
             var cleanup = await RunJanitor.CleanAsync(store, run, ct);
             if (cleanup.FoundAnything)

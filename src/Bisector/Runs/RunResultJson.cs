@@ -152,7 +152,7 @@ public static class RunResultJson
             w.WriteNumber("trialsOk", c.Trials.Count(t => t.Outcome == TrialOutcome.Ok));
             w.WriteNumber("trials", c.Trials.Count);
             if (values.Count == 0) w.WriteNull("median");
-            else Number(w, "median", ReportWriter.Median(values));
+            else Number(w, "median", Statistics.Robust.Median(values));
             if (cmp is null)
             {
                 w.WriteNull("versusGood");

@@ -36,6 +36,8 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
 
     public string Name { get; } = name;
 
+    public WorkerKind Kind => WorkerKind.Container;
+
     public ContainerEngineSpec Engine { get; } = engine;
 
     public string WorkRoot { get; } = Path.GetFullPath(workRoot);

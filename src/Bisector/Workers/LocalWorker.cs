@@ -15,6 +15,8 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
 {
     public string Name { get; } = name;
 
+    public WorkerKind Kind => WorkerKind.Local;
+
     public string WorkRoot { get; } = Path.GetFullPath(workRoot);
 
     /// <summary>How long the workload gets to exit after SIGTERM before it is killed.</summary>

@@ -37,6 +37,8 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
 
     public string Name { get; } = name;
 
+    public WorkerKind Kind => WorkerKind.Slurm;
+
     public SlurmClusterSpec Cluster { get; } = cluster;
 
     public string WorkRoot { get; } = Path.GetFullPath(cluster.SharedDirectory ?? workRoot);

@@ -27,6 +27,8 @@ public sealed class SshWorker(SshTarget target) : IWorker
 
     public string Name => Target.Name;
 
+    public WorkerKind Kind => WorkerKind.Ssh;
+
     public SshTarget Target { get; } = target;
 
     /// <summary>Artifact uploads so far, and the bytes they sent (a deploy of an artifact already on the host sends none).</summary>

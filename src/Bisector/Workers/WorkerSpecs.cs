@@ -72,6 +72,32 @@ public static class WorkerSpecs
     }
 
     /// <summary>
+    /// The name and kind of every worker <paramref name="specs"/> make, as <see cref="Parse"/> names them; nothing is
+    /// started. Null when the specs no longer parse here (a database read on another machine, a rootfs since moved).
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, WorkerKind>?> RosterAsync(IEnumerable<string> specs)
+    {
+        IReadOnlyList<IWorker> workers;
+        try
+        {
+            workers = Parse(specs, Path.GetTempPath());
+        }
+        catch (UsageException)
+        {
+            return null;
+        }
+
+        var roster = new Dictionary<string, WorkerKind>();
+        foreach (var w in workers)
+        {
+            roster[w.Name] = w.Kind;
+            await w.DisposeAsync();
+        }
+
+        return roster;
+    }
+
+    /// <summary>
     /// <c>container:unix:///run/docker.sock?image=NAME[&amp;rootfs=TAR][&amp;count=N][&amp;host-libs=false][&amp;nofile=N][&amp;nproc=N]</c>.
     /// The engine and image belong to the worker, not the recipe, so one recipe runs unchanged on local and container workers.
     /// </summary>
