@@ -62,7 +62,7 @@ public sealed class DryRunSpecs : IAsyncLifetime
                 await File.WriteAllTextAsync(_recipe, yaml.Replace("decide:\n", "decide:\n  bogus: 1\n", StringComparison.Ordinal));
                 break;
             case "recipe-bad-value":
-                await File.WriteAllTextAsync(_recipe, yaml.Replace("min-effect: 1048576", "min-effect: lots", StringComparison.Ordinal));
+                await File.WriteAllTextAsync(_recipe, System.Text.RegularExpressions.Regex.Replace(yaml, "min-effect: [^ \n]+", "min-effect: lots"));
                 break;
             case "bisect-yaml-unknown-key":
                 var config = Path.Combine(_root, "bisect.yaml");
