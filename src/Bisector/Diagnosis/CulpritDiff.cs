@@ -12,11 +12,6 @@ public static class CulpritDiff
     public static async Task<string> RenderAsync(string repositoryPath, string culpritSha, IReadOnlyList<string> paths,
         int maxLines = MaxLines, CancellationToken ct = default)
     {
-        // git cannot even start in a folder that is gone (a repository moved or deleted since the run); the report
-        // loses only the diff, as when git fails.
-        if (!Directory.Exists(repositoryPath))
-            throw new GitSelectionException($"commit {culpritSha}: no diff, the repository {repositoryPath} no longer exists",
-                "Fix: point --repo at the repository the run bisected");
         var result = await GitCli.TryRunAsync(repositoryPath,
             ["diff-tree", "-p", "--no-color", "--no-ext-diff", "--no-commit-id", "--root", "--diff-merges=first-parent",
                 "--end-of-options", culpritSha, "--", .. paths], ct);
