@@ -85,6 +85,10 @@ public static class ReportWriter
             sb.Append("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n<pre class=\"diagnosis\">")
               .Append(H(m.Diagnosis)).Append("</pre></section>\n");
 
+        if (!string.IsNullOrWhiteSpace(m.Experiments))
+            sb.Append("<section id=\"experiments\"><h2>Diagnosis by experiment</h2>\n<pre class=\"diagnosis\">")
+              .Append(H(m.Experiments)).Append("</pre></section>\n");
+
         sb.Append("<section id=\"plots\"><h2>Plots</h2>\n");
         foreach (var p in plots)
             sb.Append($"<figure><img src=\"data:image/png;base64,{Convert.ToBase64String(p.Png)}\" ")
@@ -340,6 +344,9 @@ public static class ReportWriter
 
         if (!string.IsNullOrWhiteSpace(m.Diagnosis))
             sb.Append($"\n## Diagnosis\n\n{Fence(m.Diagnosis)}\n{m.Diagnosis}\n{Fence(m.Diagnosis)}\n");
+
+        if (!string.IsNullOrWhiteSpace(m.Experiments))
+            sb.Append($"\n## Diagnosis by experiment\n\n{Fence(m.Experiments)}\n{m.Experiments}\n{Fence(m.Experiments)}\n");
 
         sb.Append("\n## Plots\n\n");
         foreach (var p in plots)

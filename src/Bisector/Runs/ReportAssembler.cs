@@ -56,7 +56,7 @@ public static class ReportAssembler
     }
 
     /// <summary>A stored run with its recipe, options and outcome (null until it finished) read back.</summary>
-    private static async Task<(RunRow Run, Recipe Recipe, RunOptions Options, SearchOutcome? Outcome)> ReadRunAsync(
+    internal static async Task<(RunRow Run, Recipe Recipe, RunOptions Options, SearchOutcome? Outcome)> ReadRunAsync(
         ResultsStore store, string runId, CancellationToken ct)
     {
         var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");
@@ -149,14 +149,17 @@ public static class ReportAssembler
             HostFromJson(run.HostInfo));
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
         var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
+        var positions = commits.OrderBy(c => c.Position).Select(c => c.Commit).ToList();
+        var experiments = await Experimenter.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct);
         return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null,
             diagnosis is null ? null : Diagnoser.Describe(diagnosis))
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
+            Experiments = experiments?.Describe(),
         };
     }
 
-    private static Commit ToCommit(CommitRow row) =>
+    internal static Commit ToCommit(CommitRow row) =>
         new(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
             row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 

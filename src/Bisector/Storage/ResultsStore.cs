@@ -194,10 +194,18 @@ public sealed class ResultsStore : IAsyncDisposable
         string runId, int position, string sha, int trialIndex, int round, string worker, string host,
         string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt,
         IReadOnlyList<Sample> samples, string? trialKey = null, CancellationToken ct = default) =>
+        await AddVariantTrialAsync("", runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt, endedAt, samples, trialKey, ct);
+
+    /// <summary>Stores a trial of an experiment (<paramref name="variant"/>: its name) like any other trial; the search
+    /// never sees it (<see cref="GetTrialsAsync"/> keeps to variant '').</summary>
+    public async Task<long> AddVariantTrialAsync(
+        string variant, string runId, int position, string sha, int trialIndex, int round, string worker, string host,
+        string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt,
+        IReadOnlyList<Sample> samples, string? trialKey = null, CancellationToken ct = default) =>
         await WritingAsync($"trial {trialIndex} of {sha[..Math.Min(12, sha.Length)]}", async () =>
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(ct);
-            var id = await InsertTrialAsync(tx, runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt, endedAt, samples, ct);
+            var id = await InsertTrialAsync(tx, variant, runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt, endedAt, samples, ct);
             if (trialKey is not null)
             {
                 // Same transaction: a trial is either stored and no longer in flight, or neither.
@@ -210,16 +218,16 @@ public sealed class ResultsStore : IAsyncDisposable
         });
 
     private async Task<long> InsertTrialAsync(
-        SqliteTransaction tx, string runId, int position, string sha, int trialIndex, int round, string worker, string host,
+        SqliteTransaction tx, string variant, string runId, int position, string sha, int trialIndex, int round, string worker, string host,
         string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt, IReadOnlyList<Sample> samples, CancellationToken ct)
     {
         var trialId = await _connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
-            INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at)
-            VALUES (@runId, @position, @sha, @trialIndex, @round, @worker, @host, @outcome, @reason, @startedAt, @endedAt);
+            INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at, variant)
+            VALUES (@runId, @position, @sha, @trialIndex, @round, @worker, @host, @outcome, @reason, @startedAt, @endedAt, @variant);
             SELECT last_insert_rowid();
             """,
-            new { runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt = Iso(startedAt), endedAt = Iso(endedAt) },
+            new { variant, runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt = Iso(startedAt), endedAt = Iso(endedAt) },
             tx, cancellationToken: ct));
 
         // A prepared command reused for every sample: thousands of rows per trial stay a few milliseconds.
@@ -242,12 +250,32 @@ public sealed class ResultsStore : IAsyncDisposable
         return trialId;
     }
 
+    /// <summary>The search's trials of a run (experiment trials are left out: <see cref="GetVariantTrialsAsync"/>).</summary>
     public async Task<IReadOnlyList<TrialRow>> GetTrialsAsync(string runId, CancellationToken ct = default) =>
+        await GetVariantTrialsAsync(runId, "", ct);
+
+    /// <summary>The trials of one experiment of a run ('' = the search's own).</summary>
+    public async Task<IReadOnlyList<TrialRow>> GetVariantTrialsAsync(string runId, string variant, CancellationToken ct = default) =>
         (await _connection.QueryAsync<TrialRow>(new CommandDefinition(
             """
             SELECT id AS Id, position AS Position, sha AS Sha, trial_index AS TrialIndex, round AS Round, worker AS Worker,
                    host AS Host, outcome AS Outcome, reason AS Reason, started_at AS StartedAt, ended_at AS EndedAt
-            FROM trials WHERE run_id = @runId ORDER BY id
+            FROM trials WHERE run_id = @runId AND variant = @variant ORDER BY id
+            """, new { runId, variant }, cancellationToken: ct))).ToList();
+
+    /// <summary>Records an experiment of a run (replacing an earlier record of the same name).</summary>
+    public async Task SaveExperimentAsync(ExperimentRow row, CancellationToken ct = default) =>
+        await WritingAsync($"experiment {row.Variant}", () => _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR REPLACE INTO experiments (run_id, variant, recipe_hash, not_run, created_at)
+            VALUES (@RunId, @Variant, @RecipeHash, @NotRun, @CreatedAt)
+            """, row, cancellationToken: ct)));
+
+    public async Task<IReadOnlyList<ExperimentRow>> GetExperimentsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<ExperimentRow>(new CommandDefinition(
+            """
+            SELECT run_id AS RunId, variant AS Variant, recipe_hash AS RecipeHash, not_run AS NotRun, created_at AS CreatedAt
+            FROM experiments WHERE run_id = @runId ORDER BY rowid
             """, new { runId }, cancellationToken: ct))).ToList();
 
     public async Task<IReadOnlyList<SampleRow>> GetSamplesAsync(long trialId, string? metric = null, CancellationToken ct = default) =>
@@ -371,14 +399,15 @@ public sealed class ResultsStore : IAsyncDisposable
             "SELECT worker AS Worker, reason AS Reason, removed_at AS RemovedAt FROM removed_workers WHERE run_id = @runId ORDER BY removed_at, worker",
             new { runId }, cancellationToken: ct))).ToList();
 
-    /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit and worker).</summary>
+    /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit, experiment variant —
+    /// empty for the search's own trials — and worker).</summary>
     public async Task ExportCsvAsync(string runId, TextWriter writer, CancellationToken ct = default)
     {
-        await writer.WriteLineAsync("run_id,position,sha,trial_id,trial_index,worker,outcome,seconds,metric,value");
+        await writer.WriteLineAsync("run_id,position,sha,variant,trial_id,trial_index,worker,outcome,seconds,metric,value");
         await using var command = _connection.CreateCommand();
         command.CommandText =
             """
-            SELECT t.position, t.sha, t.id, t.trial_index, t.worker, t.outcome, s.seconds, s.metric, s.value
+            SELECT t.position, t.sha, t.id, t.trial_index, t.worker, t.outcome, s.seconds, s.metric, s.value, t.variant
             FROM samples s JOIN trials t ON t.id = s.trial_id
             WHERE t.run_id = $runId ORDER BY t.id, s.rowid
             """;
@@ -390,6 +419,7 @@ public sealed class ResultsStore : IAsyncDisposable
                 Csv(runId),
                 reader.GetInt64(0).ToString(CultureInfo.InvariantCulture),
                 reader.GetString(1),
+                Csv(reader.GetString(9)),
                 reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
                 reader.GetInt64(3).ToString(CultureInfo.InvariantCulture),
                 Csv(reader.GetString(4)),

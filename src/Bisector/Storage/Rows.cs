@@ -80,3 +80,7 @@ public sealed record DiagnosisRow(
     string CreatedAt);
 
 public sealed record RemovedWorkerRow(string Worker, string Reason, string RemovedAt);
+
+/// <summary>One experiment of a run's diagnosis by experiment: its name (the trials' variant), the derived recipe's hash,
+/// and why it could not run at all (no such allocator, a statically linked daemon), null when it ran.</summary>
+public sealed record ExperimentRow(string RunId, string Variant, string RecipeHash, string? NotRun, string CreatedAt);
