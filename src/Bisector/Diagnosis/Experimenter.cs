@@ -17,11 +17,29 @@ namespace Bisector.Diagnosis;
 /// </summary>
 public static class Experimenter
 {
-    /// <summary>Trials per side before the first look.</summary>
-    public const int FirstBatch = 3;
+    /// <summary>Trials per side beyond the first batch that an undecided experiment may add, one per side a look.</summary>
+    public const int ExtraPerSide = 3;
 
-    /// <summary>The cap per side: 5 vs 5 is the smallest design in which Mann–Whitney can reach p &lt; 0.01.</summary>
-    public const int MaxPerSide = 6;
+    /// <summary>
+    /// Trials per side before the first look: the smallest n for which n vs n trials can decide at all at
+    /// <paramref name="alpha"/> — Mann–Whitney's smallest two-sided p is 2 / C(2n, n) (derived: 5 at α = 0.01, 4 at
+    /// α = 0.05), and a "Same" interval needs as many order statistics. Fewer would only add looks, never decide.
+    /// </summary>
+    public static int FirstBatch(double alpha)
+    {
+        var n = 2;
+        while (2.0 / Binomial(2 * n, n) >= alpha)
+            n++;
+        return n;
+    }
+
+    private static double Binomial(int n, int k)
+    {
+        var result = 1.0;
+        for (var i = 1; i <= k; i++)
+            result = result * (n - k + i) / i;
+        return result;
+    }
 
     /// <summary>What an experiment needs to run: the boundary of a found culprit and the builds in the artifact cache.</summary>
     private sealed record Boundary(int Good, int Culprit, Artifact? GoodArtifact, Artifact? CulpritArtifact);
@@ -63,7 +81,8 @@ public static class Experimenter
 
                 var started = DateTimeOffset.UtcNow;
                 var culpritAsBuilt = await SeriesAsync(store, (await store.GetTrialsAsync(runId, ct)).Where(t => t.Position == boundary.Culprit), ct);
-                for (var perSide = FirstBatch; perSide <= MaxPerSide; perSide++)
+                var first = FirstBatch(alpha);
+                for (var perSide = first; perSide <= first + ExtraPerSide; perSide++)
                 {
                     var stored = await store.GetVariantTrialsAsync(runId, experiment.Name, ct);
                     var specs = new List<TrialSpec>();

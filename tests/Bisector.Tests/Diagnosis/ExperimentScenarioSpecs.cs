@@ -1,0 +1,79 @@
+using Bisector.Demo;
+using Bisector.Diagnosis;
+using Xunit.Abstractions;
+
+namespace Bisector.Tests.Diagnosis;
+
+/// <summary>
+/// Diagnosis by experiment end to end on the demo's real builds and real local workers: each scenario's culprit and
+/// its parent run again under jemalloc, a pinned mmap threshold and the trim probe, and the conclusion matches what
+/// the scenario's commit really does. Generous timeouts: ~40 trials of ~9 s each on a loaded 2-core machine.
+/// </summary>
+public sealed class ExperimentScenarioSpecs(ITestOutputHelper output)
+{
+    private static readonly IReadOnlyList<Experiment> Experiments = [Experiment.Jemalloc, Experiment.MmapThreshold, Experiment.Trim];
+
+    [Fact(Timeout = 1200000)]
+    public async Task I_can_see_fragmentation_disappear_under_jemalloc_and_a_pinned_mmap_threshold_and_come_back_with_a_trim()
+    {
+        // Arrange
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(19));
+        using var bench = await ExperimentBench.CreateAsync(DemoScenario.Fragmentation, 3, output.WriteLine, cts.Token);
+
+        // Act
+        var report = await bench.RunAsync(["local:2"], Experiments, output.WriteLine, cts.Token);
+
+        // Assert
+        output.WriteLine(report!.Describe());
+        Assert.True(report.Growth);
+        Assert.Equal(ExperimentFinding.GrowthGone, Result(report, Experiment.Jemalloc).Finding);
+        Assert.Equal(ExperimentFinding.GrowthGone, Result(report, Experiment.MmapThreshold).Finding);
+        var trim = Result(report, Experiment.Trim);
+        Assert.Equal(ExperimentFinding.GrowthGone, trim.Finding);
+        Assert.True(trim.Trim!.Share > 0.5, $"trim returned {trim.Trim.Share:P0} of the growth");
+        Assert.StartsWith("the growth disappears under jemalloc and with glibc.malloc.mmap_threshold=131072: fragmentation of glibc's heap", report.Headline);
+    }
+
+    [Fact(Timeout = 1200000)]
+    public async Task I_can_see_a_leak_stay_under_every_experiment_and_a_trim_return_nothing()
+    {
+        // Arrange
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(19));
+        using var bench = await ExperimentBench.CreateAsync(DemoScenario.Leak, 3, output.WriteLine, cts.Token);
+
+        // Act
+        var report = await bench.RunAsync(["local:2"], Experiments, output.WriteLine, cts.Token);
+
+        // Assert
+        output.WriteLine(report!.Describe());
+        Assert.True(report.Growth);
+        Assert.Equal(ExperimentFinding.GrowthStays, Result(report, Experiment.Jemalloc).Finding);
+        Assert.Equal(ExperimentFinding.GrowthStays, Result(report, Experiment.MmapThreshold).Finding);
+        var trim = Result(report, Experiment.Trim);
+        Assert.Equal(ExperimentFinding.GrowthStays, trim.Finding);
+        Assert.True(trim.Trim!.Share < 0.2, $"trim returned {trim.Trim.Share:P0} of the growth");
+        Assert.StartsWith("the growth stays under jemalloc and with glibc.malloc.mmap_threshold=131072: memory in use", report.Headline);
+    }
+
+    [Fact(Timeout = 1200000)]
+    public async Task I_can_see_a_level_step_called_no_growth_and_the_step_stay()
+    {
+        // Arrange
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(19));
+        using var bench = await ExperimentBench.CreateAsync(DemoScenario.StaticTable, 3, output.WriteLine, cts.Token);
+
+        // Act
+        var report = await bench.RunAsync(["local:2"], [Experiment.Jemalloc, Experiment.MmapThreshold], output.WriteLine, cts.Token);
+
+        // Assert
+        output.WriteLine(report!.Describe());
+        Assert.False(report.Growth);
+        Assert.Equal(ExperimentFinding.GrowthStays, Result(report, Experiment.Jemalloc).Finding);
+        Assert.Equal(ExperimentFinding.GrowthStays, Result(report, Experiment.MmapThreshold).Finding);
+        Assert.StartsWith("no growth to explain: a level step of 1", report.Headline);
+        Assert.Contains("the step stays under jemalloc and with glibc.malloc.mmap_threshold=131072", report.Headline);
+    }
+
+    private static ExperimentResult Result(ExperimentsReport report, Experiment experiment) =>
+        report.Results.Single(r => r.Experiment == experiment);
+}
