@@ -32,7 +32,7 @@ public sealed record Experiment(string Name, ExperimentKind Kind, string Change,
     public const string TrimAtEnv = "BISECTOR_HEAP_TRIM_AT";
 
     /// <summary>The trim happens this far into the measured window, so there are samples on both sides of it.</summary>
-    public const double TrimAtShare = 0.6;
+    public const double TrimAtShare = 0.75;
 
     public static readonly Experiment Jemalloc = Allocator("jemalloc", "libjemalloc.so.2", "libjemalloc2");
     public static readonly Experiment Tcmalloc = Allocator("tcmalloc", "libtcmalloc_minimal.so.4", "libtcmalloc-minimal4");

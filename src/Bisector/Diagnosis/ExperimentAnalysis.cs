@@ -65,7 +65,9 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
             var gone = changes.Where(r => r.Finding == ExperimentFinding.GrowthGone).Select(r => r.Experiment.Change).ToList();
             var stays = changes.Where(r => r.Finding == ExperimentFinding.GrowthStays).Select(r => r.Experiment.Change).ToList();
             var trim = ran.FirstOrDefault(r => r.Experiment.Kind == ExperimentKind.TrimProbe && r.Trim is not null);
-            var trimText = trim?.Trim is { } t ? string.Create(CultureInfo.InvariantCulture, $"trim returns {t.Share * 100:0} % of the growth") : null;
+            var trimText = trim?.Trim is not { } t ? null
+                : t.Share >= 1 ? "trim returns all of the growth"
+                : string.Create(CultureInfo.InvariantCulture, $"trim returns {t.Share * 100:0} % of the growth");
             var notRun = Results.Where(r => r.Finding == ExperimentFinding.NotRun).Select(r => r.Experiment.Name).ToList();
             var notRunText = notRun.Count > 0 ? $" (could not run: {string.Join(", ", notRun)})" : "";
             if (ran.Count == 0)

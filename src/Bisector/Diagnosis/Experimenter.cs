@@ -119,12 +119,14 @@ public static class Experimenter
                 await worker.DisposeAsync();
         }
 
-        return await LoadAsync(store, runId, recipe, positions, outcome, alpha, ct);
+        return await LoadAsync(store, runId, recipe, positions, outcome, alpha, ct, experiments);
     }
 
-    /// <summary>The stored experiments of a run, analysed (for the report); null when none ran.</summary>
+    /// <summary>The stored experiments of a run, analysed (for the report); null when none ran. Experiments are known by
+    /// name from <see cref="Experiment.All"/> (and <paramref name="known"/>, for ones made up by a caller).</summary>
     public static async Task<ExperimentsReport?> LoadAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome? outcome, double alpha, CancellationToken ct = default)
+        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome? outcome, double alpha, CancellationToken ct = default,
+        IReadOnlyList<Experiment>? known = null)
     {
         var rows = await store.GetExperimentsAsync(runId, ct);
         if (rows.Count == 0 || await BoundaryAsync(store, runId, recipe, positions, outcome, ct) is not { } boundary)
@@ -136,7 +138,7 @@ public static class Experimenter
         var results = new List<ExperimentResult>();
         foreach (var row in rows)
         {
-            var experiment = Experiment.All.FirstOrDefault(e => e.Name == row.Variant);
+            var experiment = (known ?? []).Concat(Experiment.All).FirstOrDefault(e => e.Name == row.Variant);
             if (experiment is null)
                 continue; // an experiment a later version dropped; its trials stay in the database
             var trials = await TrialsAsync(store, runId, row.Variant, boundary, ct);

@@ -153,7 +153,7 @@ public sealed class ExperimentAnalysisSpecs
         // Assert: the allocator binds malloc before the recipe's library; tunables are appended; every hash differs
         Assert.Equal("libjemalloc.so.2 libmine.so", jemalloc.Run.Env["LD_PRELOAD"]);
         Assert.Equal("glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=131072", pinned.Run.Env["GLIBC_TUNABLES"]);
-        Assert.Equal("5.6", trim.Run.Env[Experiment.TrimAtEnv]); // 2 s warm-up + 0.6 × 6 s window
+        Assert.Equal("6.5", trim.Run.Env[Experiment.TrimAtEnv]); // 2 s warm-up + 0.75 × 6 s window
         Assert.All([jemalloc, pinned, trim], r => Assert.True(r.Sampling.HeapCounters));
         Assert.Equal(4, new[] { recipe.Hash, jemalloc.Hash, pinned.Hash, trim.Hash }.Distinct().Count());
         Assert.EndsWith("\n" + recipe.Run.Command, jemalloc.Run.Command);
