@@ -50,8 +50,8 @@ internal static class ReportFacts
     public static string Percent(double fraction) =>
         fraction < 1 && fraction > 0.999 ? "> 99.9%" : F(fraction * 100.0, "0.0") + "%";
 
-    public static string PValue(double p) =>
-        double.IsNaN(p) ? "n/a" : p < 0.0001 ? "< 0.0001" : p.ToString("0.0000", Inv);
+    /// <summary>A p-value for a table cell; <see cref="PValueText"/> is the one formatter.</summary>
+    public static string PValue(double p) => PValueText.Value(p);
 
     public static string Duration(TimeSpan t) =>
         t.TotalHours >= 1
@@ -141,7 +141,7 @@ internal static class ReportFacts
                $"{F(c.ConfidenceLevel * 100, "0.#")}% CI [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]";
     }
 
-    public static string TestLine(Comparison c) => $"{c.Test}, p = {PValue(c.PValue)} (α = {F(c.Alpha, "0.###")})";
+    public static string TestLine(Comparison c) => $"{c.Test}, {PValueText.Statement(c.PValue)} (α = {F(c.Alpha, "0.###")})";
 
     /// <summary>The one-line verdict and the lines of evidence under it.</summary>
     public static Headline Headline(ReportModel m)

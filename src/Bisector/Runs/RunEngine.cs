@@ -153,6 +153,14 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 await worker.DisposeAsync();
             }
 
+            // The incremental build tree is registered in the user's repository: unregister it before its folder goes,
+            // or 'git worktree list' there shows it as prunable for ever after.
+            var (_, worktreeProblems) = await GitWorktree.RemoveAllUnderAsync(options.RepositoryPath, workRoot, CancellationToken.None);
+            foreach (var problem in worktreeProblems)
+            {
+                log($"not removed: {problem}");
+            }
+
             TryDelete(workRoot);
             RunJanitor.Unregister(runId);
         }

@@ -83,7 +83,7 @@ public static class Comparisons
                 ? string.Create(CultureInfo.InvariantCulture, $"worst regression at {1 - sameLevel:0.###%} one-sided (the 'Same' bound) = {worstCase:G6}; ")
                 : string.Create(CultureInfo.InvariantCulture, $"the 'Same' bound at {1 - sameLevel:0.###%} one-sided needs more trials; ");
         var explanation = string.Create(CultureInfo.InvariantCulture,
-            $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, p = {test.PValue:0.####} (α = {alpha}); " +
+            $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, {PValueText.Statement(test.PValue)} (α = {alpha}); " +
             $"shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {threshold:G6}; {sameNote}" +
             $"n = {good.Length} vs {bad.Length}{(test.Ties > 0 ? $", {test.Ties} tie group(s)" : "")}{droppedNote}");
 
