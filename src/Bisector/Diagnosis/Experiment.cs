@@ -87,7 +87,7 @@ public sealed record Experiment(string Name, ExperimentKind Kind, string Change,
         // into a failed trial whose reason names the package, so a worker without it is reported, never silently used.
         var command = Library is null ? recipe.Run.Command
             : $"if env -u {HeapShim.FileEnv} true 2>&1 | grep -q 'cannot be preloaded'; then " +
-              $"echo \"bisector experiment {Name}: {Library} cannot be preloaded on $(hostname) (apt-get install {Package})\" >&2; exit 127; fi\n" +
+              $"echo \"bisector experiment {Name}: {Library} cannot be preloaded on $(uname -n) (apt-get install {Package})\" >&2; exit 127; fi\n" +
               recipe.Run.Command;
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{recipe.Hash}\nexperiment {Name}\n{command}\n" +
             string.Join('\n', env.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value)))));

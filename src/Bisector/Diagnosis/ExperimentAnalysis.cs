@@ -148,10 +148,11 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
     private static string Mib(double bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576:0.00} MiB");
 
     private static string Format(Comparison c) => string.Create(CultureInfo.InvariantCulture,
-        $"{c.Verdict}, effect {Scaled(c.Effect)} [{Scaled(c.EffectLow)}, {Scaled(c.EffectHigh)}] at {c.ConfidenceLevel * 100:0} %, p = {c.PValue:0.####}, {c.Baseline.Count} vs {c.Candidate.Count} trials");
+        $"{c.Verdict}, effect {Scaled(c.Effect)} [{Scaled(c.EffectLow)}, {Scaled(c.EffectHigh)}] at {c.ConfidenceLevel * 100:0} %, {PValueText.Statement(c.PValue)}, {c.Baseline.Count} vs {c.Candidate.Count} trials");
 
     // Memory features are bytes (or bytes per minute); MiB reads better in a report and is exact enough.
-    private static string Scaled(double value) => double.IsFinite(value) ? string.Create(CultureInfo.InvariantCulture, $"{value / 1048576:0.00} MiB") : "∞";
+    private static string Scaled(double value) =>
+        double.IsFinite(value) ? string.Create(CultureInfo.InvariantCulture, $"{value / 1048576:0.00} MiB") : value < 0 ? "−∞" : "∞";
 }
 
 /// <summary>
