@@ -67,12 +67,14 @@ public static class Experimenter
             foreach (var experiment in experiments)
             {
                 var derived = experiment.Derive(recipe);
+                // Keyed by name and derived recipe: trials of an experiment a later version changed are never mixed in.
+                var variant = $"{experiment.Name}@{derived.Hash[..12]}";
                 var notRun = blocked
                     ?? (isStatic ? experiment.BlockedByStaticLinking : null)
                     ?? (allLocal && experiment.Library is { } library && !LibraryInstalled(library)
                         ? $"{library} is not installed on this machine (apt-get install {experiment.Package})"
                         : null);
-                await store.SaveExperimentAsync(new ExperimentRow(runId, experiment.Name, derived.Hash, notRun, ResultsStore.Iso(DateTimeOffset.UtcNow)), ct);
+                await store.SaveExperimentAsync(new ExperimentRow(runId, variant, derived.Hash, notRun, ResultsStore.Iso(DateTimeOffset.UtcNow)), ct);
                 if (notRun is not null)
                 {
                     log($"  {experiment.Name}: not run — {notRun}");
@@ -84,7 +86,7 @@ public static class Experimenter
                 var first = FirstBatch(alpha);
                 for (var perSide = first; perSide <= first + ExtraPerSide; perSide++)
                 {
-                    var stored = await store.GetVariantTrialsAsync(runId, experiment.Name, ct);
+                    var stored = await store.GetVariantTrialsAsync(runId, variant, ct);
                     var specs = new List<TrialSpec>();
                     foreach (var (position, commit, artifact) in new[] { (boundary.Good, goodCommit, boundary.GoodArtifact!), (boundary.Culprit, culpritCommit, boundary.CulpritArtifact!) })
                     {
@@ -92,23 +94,23 @@ public static class Experimenter
                         var next = mine.Count == 0 ? 0 : (int)mine.Max(t => t.TrialIndex) + 1;
                         var missing = perSide - mine.Count(t => t.Outcome == nameof(TrialOutcome.Ok));
                         for (var i = 0; i < missing; i++)
-                            specs.Add(new TrialSpec(commit, artifact, derived, next + i, $"{runId}-{experiment.Name}-{position}-{next + i}"));
+                            specs.Add(new TrialSpec(commit, artifact, derived, next + i, $"{runId}-{experiment.Name}-{derived.Hash[..6]}-{position}-{next + i}"));
                     }
 
-                    await RunTrialsAsync(store, runId, experiment.Name, specs, positions, pool, log, ct);
-                    var result = ExperimentAnalysis.Analyse(experiment, await TrialsAsync(store, runId, experiment.Name, boundary, ct), culpritAsBuilt, recipe, alpha);
+                    await RunTrialsAsync(store, runId, variant, specs, positions, pool, log, ct);
+                    var result = ExperimentAnalysis.Analyse(experiment, await TrialsAsync(store, runId, variant, boundary, ct), culpritAsBuilt, recipe, alpha);
                     if (ExperimentAnalysis.Decided(result))
                     {
                         break;
                     }
 
                     // A side whose every trial fails will not start working with more trials of the same kind.
-                    var after = await store.GetVariantTrialsAsync(runId, experiment.Name, ct);
+                    var after = await store.GetVariantTrialsAsync(runId, variant, ct);
                     if (after.Count(t => t.Outcome == nameof(TrialOutcome.Ok)) == 0)
                         break;
                 }
 
-                var final = ExperimentAnalysis.Analyse(experiment, await TrialsAsync(store, runId, experiment.Name, boundary, ct), culpritAsBuilt, recipe, alpha);
+                var final = ExperimentAnalysis.Analyse(experiment, await TrialsAsync(store, runId, variant, boundary, ct), culpritAsBuilt, recipe, alpha);
                 log(string.Create(CultureInfo.InvariantCulture,
                     $"  {experiment.Name}: {final.Finding} after {final.TrialsSpent} trial(s) in {(DateTimeOffset.UtcNow - started).TotalSeconds:0} s{(final.NotRun is null ? "" : " — " + final.NotRun)}"));
             }
@@ -136,9 +138,10 @@ public static class Experimenter
         var culprit = await SeriesAsync(store, search.Where(t => t.Position == boundary.Culprit), ct);
         var (growth, step) = ExperimentAnalysis.Growth(good, culprit, recipe);
         var results = new List<ExperimentResult>();
-        foreach (var row in rows)
+        // The latest record of each experiment (an earlier version's stays in the database with its own trials).
+        foreach (var row in rows.GroupBy(r => r.Variant.Split('@')[0]).Select(g => g.Last()))
         {
-            var experiment = (known ?? []).Concat(Experiment.All).FirstOrDefault(e => e.Name == row.Variant);
+            var experiment = (known ?? []).Concat(Experiment.All).FirstOrDefault(e => e.Name == row.Variant.Split('@')[0]);
             if (experiment is null)
                 continue; // an experiment a later version dropped; its trials stay in the database
             var trials = await TrialsAsync(store, runId, row.Variant, boundary, ct);
