@@ -18,6 +18,8 @@ public sealed record ExperimentTrials(
 /// good neighbour just before the trim, and the share of that growth the trim returned.</summary>
 public sealed record TrimFigures(double ReturnedGood, double ReturnedCulprit, double GrowthAtTrim)
 {
+    /// <summary>The share of the growth given back, between 0 and 1: a trim can return more than the culprit had grown over
+    /// its good neighbour by then (the culprit may start lower), and all of the growth is all there is to explain.</summary>
     public double Share => GrowthAtTrim > 0 ? Math.Clamp((ReturnedCulprit - ReturnedGood) / GrowthAtTrim, 0, 1) : 0;
 }
 
@@ -125,14 +127,22 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
                 ExperimentFinding.GrowthStays => "the regression stays",
                 _ => "undecided",
             }).Append('\n');
-            if (r.Regression is { } reg)
-                text.Append("  ").Append(r.Experiment.Kind == ExperimentKind.TrimProbe ? "returned by trim, culprit vs good: " : "regression: ").Append(Format(reg)).Append('\n');
+            if (r.Regression is { } reg && r.Experiment.Kind == ExperimentKind.TrimProbe)
+            {
+                var more = reg.Verdict switch { Verdict.Regressed => "the culprit's is larger", Verdict.Same => "no larger", _ => "undecided" };
+                text.Append("  returned by the trim, culprit vs good: ").Append(more).Append(", ").Append(Format(reg, verdict: false)).Append('\n');
+            }
+            else if (r.Regression is { } regression)
+            {
+                text.Append("  regression: ").Append(Format(regression)).Append('\n');
+            }
+
             if (r.VersusBuilt is { } vs)
                 text.Append("  vs as built: ").Append(Format(vs)).Append('\n');
             if (r.Trim is { } t)
             {
                 text.Append(string.Create(CultureInfo.InvariantCulture,
-                    $"  trim gave back {Mib(t.ReturnedCulprit)} (culprit) vs {Mib(t.ReturnedGood)} (good); growth at the trim {Mib(t.GrowthAtTrim)}; share returned {t.Share * 100:0} %\n"));
+                    $"  trim gave back {Mib(t.ReturnedCulprit)} (culprit) vs {Mib(t.ReturnedGood)} (good); the culprit was {Mib(t.GrowthAtTrim)} above its good neighbour at the trim; share of that returned {t.Share * 100:0} %\n"));
             }
 
             if (r.Caveat is not null)
@@ -147,8 +157,8 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
 
     private static string Mib(double bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576:0.00} MiB");
 
-    private static string Format(Comparison c) => string.Create(CultureInfo.InvariantCulture,
-        $"{c.Verdict}, effect {Scaled(c.Effect)} [{Scaled(c.EffectLow)}, {Scaled(c.EffectHigh)}] at {c.ConfidenceLevel * 100:0} %, {PValueText.Statement(c.PValue)}, {c.Baseline.Count} vs {c.Candidate.Count} trials");
+    private static string Format(Comparison c, bool verdict = true) => string.Create(CultureInfo.InvariantCulture,
+        $"{(verdict ? c.Verdict + ", " : "")}effect {Scaled(c.Effect)} [{Scaled(c.EffectLow)}, {Scaled(c.EffectHigh)}] at {c.ConfidenceLevel * 100:0} %, {PValueText.Statement(c.PValue)}, {c.Baseline.Count} vs {c.Candidate.Count} trials");
 
     // Memory features are bytes (or bytes per minute); MiB reads better in a report and is exact enough.
     private static string Scaled(double value) =>

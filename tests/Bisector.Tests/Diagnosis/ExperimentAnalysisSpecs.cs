@@ -104,8 +104,10 @@ public sealed class ExperimentAnalysisSpecs
         var gone = ExperimentAnalysis.Analyse(Experiment.Jemalloc, new ExperimentTrials(Side(5, 4.3, 1), Side(5, 4.3, 1), []), Side(5, 11.5), Recipe, 0.01);
         var pinned = ExperimentAnalysis.Analyse(Experiment.MmapThreshold, new ExperimentTrials(Side(5, 4.3), Side(5, 4.4), []), Side(5, 11.5), Recipe, 0.01);
         var trim = ExperimentAnalysis.Analyse(Experiment.Trim,
-            new ExperimentTrials([Trimmed(4.3, 4.2), Trimmed(4.31, 4.2), Trimmed(4.32, 4.2)], [Trimmed(11.0, 5.0), Trimmed(11.01, 5.0), Trimmed(11.02, 5.0)], []),
-            Side(3, 11.5), Recipe, 0.01);
+            new ExperimentTrials(
+                Enumerable.Range(0, 5).Select(i => Trimmed(4.3 + i * 0.01, 4.2)).ToList(),
+                Enumerable.Range(0, 5).Select(i => Trimmed(11.0 + i * 0.01, 5.0)).ToList(), []),
+            Side(5, 11.5), Recipe, 0.01);
         var skipped = new ExperimentResult(Experiment.Tcmalloc, ExperimentFinding.NotRun, 0, "libtcmalloc_minimal.so.4 is not installed", null, null, null, null);
 
         // Act
@@ -116,6 +118,7 @@ public sealed class ExperimentAnalysisSpecs
             "the growth disappears under jemalloc and with glibc.malloc.mmap_threshold=131072: fragmentation of glibc's heap (memory free but held), " +
             "not a leak; trim returns 88 % of the growth (could not run: tcmalloc)", report.Headline);
         Assert.Contains("tcmalloc (under tcmalloc), 0 trials: not run — libtcmalloc_minimal.so.4 is not installed", report.Describe());
+        Assert.Contains("returned by the trim, culprit vs good: the culprit's is larger, effect 5.", report.Describe());
     }
 
     [Fact]
