@@ -42,7 +42,7 @@ internal static class DiagnoseCommand
 
             var chosenWorkers = (parse.GetValue(workers) ?? []).SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
             var runOptions = chosenWorkers.Count > 0 ? options with { Workers = chosenWorkers } : options;
-            var positions = (await store.GetCommitsAsync(stored.Id, ct)).OrderBy(c => c.Position).Select(ReportAssembler.ToCommit).ToList();
+            var positions = Git.CommitLine.InOrder((await store.GetCommitsAsync(stored.Id, ct)).OrderBy(c => c.Position).Select(ReportAssembler.ToCommit));
             var report = await RunEngine.RunExperimentsAsync(store, stored.Id, runOptions, recipe, positions, outcome, experiments,
                 line => Console.Error.WriteLine(line), ct);
             var path = await ReportAssembler.WriteAsync(store, stored.Id, Path.Combine(resultsDirectory, stored.Id), ct);

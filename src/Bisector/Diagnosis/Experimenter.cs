@@ -45,7 +45,7 @@ public static class Experimenter
     private sealed record Boundary(int Good, int Culprit, Artifact? GoodArtifact, Artifact? CulpritArtifact);
 
     public static async Task<ExperimentsReport?> RunAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome? outcome,
+        ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome? outcome,
         IReadOnlyList<string> workerSpecs, string workRoot, double alpha, IReadOnlyList<Experiment> experiments, Action<string> log,
         CancellationToken ct = default)
     {
@@ -92,7 +92,7 @@ public static class Experimenter
                     {
                         var mine = stored.Where(t => t.Position == position).ToList();
                         var next = mine.Count == 0 ? 0 : (int)mine.Max(t => t.TrialIndex) + 1;
-                        var missing = perSide - mine.Count(t => t.Outcome == nameof(TrialOutcome.Ok));
+                        var missing = perSide - mine.Count(t => t.Outcome == TrialOutcome.Ok);
                         for (var i = 0; i < missing; i++)
                             specs.Add(new TrialSpec(commit, artifact, derived, next + i, $"{runId}-{experiment.Name}-{derived.Hash[..6]}-{position}-{next + i}"));
                     }
@@ -106,7 +106,7 @@ public static class Experimenter
 
                     // A side whose every trial fails will not start working with more trials of the same kind.
                     var after = await store.GetVariantTrialsAsync(runId, variant, ct);
-                    if (after.Count(t => t.Outcome == nameof(TrialOutcome.Ok)) == 0)
+                    if (after.Count(t => t.Outcome == TrialOutcome.Ok) == 0)
                         break;
                 }
 
@@ -127,7 +127,7 @@ public static class Experimenter
     /// <summary>The stored experiments of a run, analysed (for the report); null when none ran. Experiments are known by
     /// name from <see cref="Experiment.All"/> (and <paramref name="known"/>, for ones made up by a caller).</summary>
     public static async Task<ExperimentsReport?> LoadAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome? outcome, double alpha, CancellationToken ct = default,
+        ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome? outcome, double alpha, CancellationToken ct = default,
         IReadOnlyList<Experiment>? known = null)
     {
         var rows = await store.GetExperimentsAsync(runId, ct);
@@ -154,7 +154,7 @@ public static class Experimenter
     }
 
     private static async Task<Boundary?> BoundaryAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome? outcome, CancellationToken ct)
+        ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome? outcome, CancellationToken ct)
     {
         if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
             return null;
@@ -170,7 +170,7 @@ public static class Experimenter
     }
 
     private static async Task RunTrialsAsync(
-        ResultsStore store, string runId, string variant, List<TrialSpec> specs, IReadOnlyList<Commit> positions, TrialScheduler pool, Action<string> log,
+        ResultsStore store, string runId, string variant, List<TrialSpec> specs, CommitLine positions, TrialScheduler pool, Action<string> log,
         CancellationToken ct)
     {
         if (specs.Count == 0)
@@ -178,9 +178,9 @@ public static class Experimenter
         await store.AddInFlightAsync(runId, "trial", specs.Select(s => s.TrialKey).ToList(), ct);
         await pool.RunAsync(specs, async (spec, result) =>
         {
-            var position = positions.Select((c, i) => (c, i)).First(p => p.c.Sha == spec.Commit.Sha).i;
-            await store.AddVariantTrialAsync(variant, runId, position, spec.Commit.Sha, spec.TrialIndex, 0, result.Worker ?? result.Host, result.Host,
-                result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, spec.TrialKey, CancellationToken.None);
+            await store.AddTrialAsync(runId, new NewTrial(positions.PositionOf(spec.Commit.Sha), spec.Commit.Sha, spec.TrialIndex, 0, result.Worker ?? result.Host,
+                result.Host, result.Outcome, result.Reason, result.StartedAt, result.EndedAt, result.Samples, spec.TrialKey)
+            { Variant = variant }, CancellationToken.None);
             if (result.Outcome != TrialOutcome.Ok)
                 log($"    {variant} {spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome} — {result.Reason?.Split('\n')[0]}");
         }, ct);
@@ -189,7 +189,7 @@ public static class Experimenter
     private static async Task<ExperimentTrials> TrialsAsync(ResultsStore store, string runId, string variant, Boundary boundary, CancellationToken ct)
     {
         var trials = await store.GetVariantTrialsAsync(runId, variant, ct);
-        var failures = trials.Where(t => t.Outcome != nameof(TrialOutcome.Ok))
+        var failures = trials.Where(t => t.Outcome != TrialOutcome.Ok)
             .Select(t => $"{t.Outcome} on {t.Worker}: {LastLines(t.Reason)}").ToList();
         return new ExperimentTrials(
             await SeriesAsync(store, trials.Where(t => t.Position == boundary.Good), ct),
@@ -209,7 +209,7 @@ public static class Experimenter
     internal static async Task<IReadOnlyList<IReadOnlyDictionary<string, TrialSeries>>> SeriesAsync(ResultsStore store, IEnumerable<TrialRow> trials, CancellationToken ct)
     {
         var series = new List<IReadOnlyDictionary<string, TrialSeries>>();
-        foreach (var trial in trials.Where(t => t.Outcome == nameof(TrialOutcome.Ok)))
+        foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
         {
             series.Add((await store.GetSamplesAsync(trial.Id, null, ct))
                 .GroupBy(s => s.Metric)

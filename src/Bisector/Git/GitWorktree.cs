@@ -1,12 +1,8 @@
-using CliWrap;
-using CliWrap.Buffered;
-
 namespace Bisector.Git;
 
 /// <summary>
 /// Detached worktrees for the build stage: one checkout per build slot, moved from commit to commit so incremental
-/// builds reuse their object files. These call the git CLI because LibGit2Sharp cannot add detached worktrees or
-/// check out without touching the main repository's HEAD.
+/// builds reuse their object files. These call the git CLI, as commit selection does.
 /// </summary>
 public static class GitWorktree
 {
@@ -25,21 +21,21 @@ public static class GitWorktree
         // 'git worktree prune' would also drop the user's own stale entries, and the user's repository is not ours.
         if (sparseExclude.Count == 0)
         {
-            await RunAsync(repoPath, ["worktree", "add", "--detach", "--force", worktreeDir, sha], ct);
+            await GitCli.RunAsync(repoPath, ["worktree", "add", "--detach", "--force", worktreeDir, sha], ct);
             return;
         }
 
-        await RunAsync(repoPath, ["worktree", "add", "--detach", "--force", "--no-checkout", worktreeDir, sha], ct);
+        await GitCli.RunAsync(repoPath, ["worktree", "add", "--detach", "--force", "--no-checkout", worktreeDir, sha], ct);
         // Patterns are argv, never shell text; a leading '/' anchors each at the root, '!' excludes it.
-        await RunAsync(worktreeDir, ["sparse-checkout", "set", "--no-cone", "/*", .. sparseExclude.Select(p => "!/" + p.TrimStart('/'))], ct);
-        await RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
+        await GitCli.RunAsync(worktreeDir, ["sparse-checkout", "set", "--no-cone", "/*", .. sparseExclude.Select(p => "!/" + p.TrimStart('/'))], ct);
+        await GitCli.RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
     }
 
     /// <summary>Moves an existing worktree to <paramref name="sha"/>, keeping untracked build output in place.</summary>
     public static async Task CheckoutAsync(string worktreeDir, string sha, CancellationToken ct = default)
     {
         // --force discards edits a build made to tracked files (generated sources), which would otherwise block the switch.
-        await RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
+        await GitCli.RunAsync(worktreeDir, ["checkout", "--quiet", "--detach", "--force", sha], ct);
     }
 
     /// <summary>Removes the worktree directory and its registration in <paramref name="repoPath"/> — only this one
@@ -48,7 +44,7 @@ public static class GitWorktree
     {
         var full = Path.GetFullPath(worktreeDir);
         if ((await ListAsync(repoPath, ct)).Contains(full))
-            await RunAsync(repoPath, ["worktree", "remove", "--force", "--force", full], ct);
+            await GitCli.RunAsync(repoPath, ["worktree", "remove", "--force", "--force", full], ct);
         else if (Directory.Exists(full))
             Directory.Delete(full, recursive: true);
     }
@@ -68,7 +64,7 @@ public static class GitWorktree
         {
             try
             {
-                await RunAsync(repoPath, ["worktree", "remove", "--force", "--force", tree], ct);
+                await GitCli.RunAsync(repoPath, ["worktree", "remove", "--force", "--force", tree], ct);
                 removed.Add(tree);
             }
             catch (ProcessFailedException e)
@@ -84,11 +80,7 @@ public static class GitWorktree
     /// it is not a repository.</summary>
     public static async Task<IReadOnlyList<string>> ListAsync(string repoPath, CancellationToken ct = default)
     {
-        var result = await CliWrap.Cli.Wrap("git")
-            .WithArguments(["worktree", "list", "--porcelain", "-z"])
-            .WithWorkingDirectory(repoPath)
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync(ct);
+        var result = await GitCli.TryRunAsync(repoPath, ["worktree", "list", "--porcelain", "-z"], ct);
 
         // -z: NUL-terminated fields, so a worktree path with a newline in it is still one path.
         return result.ExitCode != 0
@@ -98,21 +90,5 @@ public static class GitWorktree
 
     /// <summary>The commit a worktree has checked out.</summary>
     public static async Task<string> HeadAsync(string worktreeDir, CancellationToken ct = default) =>
-        (await RunAsync(worktreeDir, ["rev-parse", "HEAD"], ct)).Trim();
-
-    private static async Task<string> RunAsync(string workingDir, string[] args, CancellationToken ct)
-    {
-        var result = await CliWrap.Cli.Wrap("git")
-            .WithArguments(args)
-            .WithWorkingDirectory(workingDir)
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync(ct);
-        if (result.ExitCode != 0)
-        {
-            var lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            throw new ProcessFailedException("git " + string.Join(' ', args), result.ExitCode, workingDir,
-                string.Join(Environment.NewLine, lines.TakeLast(10)));
-        }
-        return result.StandardOutput;
-    }
+        (await GitCli.RunAsync(worktreeDir, ["rev-parse", "HEAD"], ct)).Trim();
 }

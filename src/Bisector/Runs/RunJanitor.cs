@@ -158,7 +158,7 @@ public static class RunJanitor
             return [];
         }
 
-        var marker = "-" + LocalWorker.Sanitize(runId) + "-";
+        var marker = "-" + TrialLoop.SafeName(runId) + "-";
         return Directory.EnumerateDirectories(parent).Where(d => Path.GetFileName(d).Contains(marker, StringComparison.Ordinal)).ToList();
     }
 

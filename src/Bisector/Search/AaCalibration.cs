@@ -64,7 +64,7 @@ public static class AaCalibration
         var resampled = features.Length >= 2 * options.InitialTrials
             ? Calibration.RunAa(features, options.InitialTrials, Resamples, options.Decision.Direction, options.Decision.MinEffect, options.Alpha)
             : null;
-        var bimodal = Modality.Check(position, features, options.Decision.MinEffect / 2);
+        var bimodal = Modality.Check(position, features, options.Decision.MinEffect / 2, options.Scale);
         var c = CultureInfo.InvariantCulture;
         var summary = string.Create(c, $"A/A on position {position}: {(falsePositive ? "FALSE POSITIVE" : "no false positive")} ({search.Boundary?.Verdict.ToString() ?? "no verdict"} after {search.TrialsSpent} trials)");
         if (resampled is not null)

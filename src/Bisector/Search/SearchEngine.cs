@@ -42,7 +42,7 @@ public static class SearchEngine
         private bool BudgetLeft => _trialsSpent < o.TrialBudget && _rounds.Count < o.MaxRounds;
 
         private Comparison Compare(IReadOnlyList<double> a, IReadOnlyList<double> b) =>
-            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha);
+            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha, o.Scale);
 
         /// <summary>Next batch: the initial trials for a new position, else as many again, never above the cap. Small
         /// steps are sequential looks: a search stops a position's measuring as soon as the evidence suffices, where
@@ -247,7 +247,7 @@ public static class SearchEngine
                 foreach (var p in measured)
                     versusGood[p] = Compare(Values(0), Values(p));
             var posterior = Count(0) > 0 && Count(n) > 0 ? Posterior() : Enumerable.Repeat(1.0 / n, n).ToArray();
-            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2)).OfType<BimodalityWarning>().ToArray();
+            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2, o.Scale)).OfType<BimodalityWarning>().ToArray();
             var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal.Length} commit(s) with bimodal trials: {bimodal[0].Message}.";
             return new SearchOutcome(status, culprit, first, last, confidence, boundary, posterior, versusGood, _rounds,
                 _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}{warning}"))

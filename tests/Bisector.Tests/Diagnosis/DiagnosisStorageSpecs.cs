@@ -1,6 +1,7 @@
 using Bisector.Diagnosis;
 using Bisector.Sampling;
 using Bisector.Storage;
+using Bisector.Workers;
 using Microsoft.Data.Sqlite;
 
 namespace Bisector.Tests.Diagnosis;
@@ -24,7 +25,7 @@ public sealed class DiagnosisStorageSpecs : IDisposable
             await create.ExecuteNonQueryAsync();
         }
 
-        var row = new DiagnosisRow("r1", new string('a', 40), new string('b', 40), nameof(GrowthKind.Fragmentation),
+        var row = new DiagnosisRow("r1", new string('a', 40), new string('b', 40), GrowthKind.Fragmentation,
             "heap fragmentation: in-use flat at 0.5 MiB", "rss_anon: …\nheap in use: …", "--- a/x\n+++ b/x", "peak bytes (good → bad):", "2026-11-25T00:00:01.000Z");
 
         // Act
@@ -55,12 +56,13 @@ public sealed class DiagnosisStorageSpecs : IDisposable
             "r1", "2026-11-25T00:00:00.000Z", null, RunStatus.Running, "/repo", "a..b", "[]", "demo", new string('a', 64),
             "/r.yaml", "name: demo", "{}", "{}", "bisector start a..b", "0.1.0", "host", null, null), []);
         var now = DateTimeOffset.UtcNow;
-        await store.AddTrialAsync("r1", 1, "bad", 0, 1, "local-1", "h", "Ok", null, now, now, [new Sample(0.5, Metrics.RssAnon, 11)]);
+        await store.AddTrialAsync("r1", new NewTrial(1, "bad", 0, 1, "local-1", "h", TrialOutcome.Ok, null, now, now, [new Sample(0.5, Metrics.RssAnon, 11)]));
         await store.AddInFlightAsync("r1", "trial", ["r1-jemalloc-1-0"]);
 
         // Act
-        await store.AddVariantTrialAsync("jemalloc", "r1", 1, "bad", 0, 0, "local-2", "h", "Ok", null, now, now,
-            [new Sample(0.5, Metrics.RssAnon, 4)], "r1-jemalloc-1-0");
+        await store.AddTrialAsync("r1", new NewTrial(1, "bad", 0, 0, "local-2", "h", TrialOutcome.Ok, null, now, now,
+            [new Sample(0.5, Metrics.RssAnon, 4)], "r1-jemalloc-1-0")
+        { Variant = "jemalloc" });
         await store.SaveExperimentAsync(new ExperimentRow("r1", "jemalloc", new string('b', 64), null, "2026-11-25T00:00:01.000Z"));
         await store.SaveExperimentAsync(new ExperimentRow("r1", "tcmalloc", new string('c', 64), "libtcmalloc_minimal.so.4 is not installed", "2026-11-25T00:00:01.000Z"));
         var csv = new StringWriter();

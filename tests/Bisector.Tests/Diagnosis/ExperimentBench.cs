@@ -25,7 +25,7 @@ internal sealed class ExperimentBench : IDisposable
 
     public required Recipe Recipe { get; init; }
 
-    public required IReadOnlyList<Commit> Positions { get; init; }
+    public required CommitLine Positions { get; init; }
 
     public required SearchOutcome Outcome { get; init; }
 
@@ -58,12 +58,12 @@ internal sealed class ExperimentBench : IDisposable
         await new TrialScheduler(workers).RunAsync(specs, async (spec, result) =>
         {
             log($"search trial {spec.Commit.Sha[..7]}#{spec.TrialIndex}: {result.Outcome} {result.Reason}");
-            await store.AddTrialAsync(runId, spec.Commit.Sha == parentSha ? 0 : 1, spec.Commit.Sha, spec.TrialIndex, 1, result.Worker ?? result.Host, result.Host,
-                result.Outcome.ToString(), result.Reason, result.StartedAt, result.EndedAt, result.Samples, null, CancellationToken.None);
+            await store.AddTrialAsync(runId, new NewTrial(spec.Commit.Sha == parentSha ? 0 : 1, spec.Commit.Sha, spec.TrialIndex, 1, result.Worker ?? result.Host,
+                result.Host, result.Outcome, result.Reason, result.StartedAt, result.EndedAt, result.Samples), CancellationToken.None);
         }, ct);
 
         var outcome = new SearchOutcome(SearchStatus.Found, 1, 1, 1, 0.99, null, [0, 1], new Dictionary<int, global::Bisector.Statistics.Comparison>(), [], 2 * searchTrials, false, "found");
-        return new ExperimentBench { Store = store, RunId = runId, Recipe = recipe, Positions = positions, Outcome = outcome, Temp = temp };
+        return new ExperimentBench { Store = store, RunId = runId, Recipe = recipe, Positions = new CommitLine(positions[0], [positions[1]]), Outcome = outcome, Temp = temp };
     }
 
     public Task<ExperimentsReport?> RunAsync(IReadOnlyList<string> workers, IReadOnlyList<Experiment> experiments, Action<string> log, CancellationToken ct) =>

@@ -26,7 +26,7 @@ public sealed class HistorySimplificationSpecs
             var expected = await GitLogAsync(repo, range, paths, options, ct);
 
             // Act
-            var actual = CommitSelector.Log(repo.Path, range, paths, options);
+            var actual = await CommitSelector.LogAsync(repo.Path, range, paths, options, ct);
 
             // Assert
             Assert.True(expected.SequenceEqual(actual),
@@ -48,7 +48,7 @@ public sealed class HistorySimplificationSpecs
         var merge = await repo.MergeAsync(main, side, "merge side", ["src/a.c"], ct);
 
         // Act
-        var selection = CommitSelector.Select(repo.Path, $"{root}..{merge}", ["src"]);
+        var selection = await CommitSelector.SelectAsync(repo.Path, $"{root}..{merge}", ["src"], ct: ct);
 
         // Assert
         Assert.Equal([side], selection.Candidates.Select(c => c.Sha));
@@ -71,7 +71,7 @@ public sealed class HistorySimplificationSpecs
         var evil = await repo.MergeAsync(side2, side, "evil merge", [], ct, ("src/c.c", "evil"));
 
         // Act
-        var selection = CommitSelector.Select(repo.Path, $"{root}..{evil}", ["src"]);
+        var selection = await CommitSelector.SelectAsync(repo.Path, $"{root}..{evil}", ["src"], ct: ct);
 
         // Assert
         Assert.Contains(merge, selection.Candidates.Select(c => c.Sha));
@@ -94,7 +94,7 @@ public sealed class HistorySimplificationSpecs
         var merge = await repo.MergeAsync(main, side, "merge", [], ct);
 
         // Act
-        var selection = CommitSelector.Select(repo.Path, $"{root}..{merge}", ["src"]);
+        var selection = await CommitSelector.SelectAsync(repo.Path, $"{root}..{merge}", ["src"], ct: ct);
 
         // Assert
         Assert.Equal([main], selection.Candidates.Select(c => c.Sha));
@@ -211,7 +211,7 @@ public sealed class HistorySimplificationSpecs
         var expected = await repo.LogAsync(ct, $"{root}..{tip}", "--", "src");
 
         // Act
-        var selection = CommitSelector.Select(repo.Path, $"{root}..{tip}", ["src"]);
+        var selection = await CommitSelector.SelectAsync(repo.Path, $"{root}..{tip}", ["src"], ct: ct);
 
         // Assert: the same commits as git, and every commit after all of its ancestors.
         var order = selection.Candidates.Select(c => c.Sha).ToList();
