@@ -9,14 +9,24 @@ namespace Bisector.Git;
 /// </summary>
 internal static class GitCli
 {
-    public static async Task<BufferedCommandResult> TryRunAsync(string workingDir, IReadOnlyList<string> args, CancellationToken ct = default) =>
-        await CliWrap.Cli.Wrap("git")
+    public static async Task<BufferedCommandResult> TryRunAsync(string workingDir, IReadOnlyList<string> args, CancellationToken ct = default)
+    {
+        // A folder that is gone (a moved checkout, a stored run read elsewhere) is a failed git call like any other,
+        // answered as git's own `-C` would, not an exception from process start.
+        if (!Directory.Exists(workingDir))
+        {
+            var now = DateTimeOffset.UtcNow;
+            return new BufferedCommandResult(128, now, now, "", $"fatal: cannot change to '{workingDir}': No such file or directory");
+        }
+
+        return await CliWrap.Cli.Wrap("git")
             .WithArguments(args)
             .WithWorkingDirectory(workingDir)
             // No prompt for credentials or editors: a walk that waits on a terminal would hang a run.
             .WithEnvironmentVariables(e => e.Set("GIT_TERMINAL_PROMPT", "0").Set("GIT_OPTIONAL_LOCKS", "0"))
             .WithValidation(CommandResultValidation.None)
             .ExecuteBufferedAsync(ct);
+    }
 
     /// <summary>Runs git and returns its stdout; a non-zero exit is a <see cref="ProcessFailedException"/>.</summary>
     public static async Task<string> RunAsync(string workingDir, IReadOnlyList<string> args, CancellationToken ct = default)
