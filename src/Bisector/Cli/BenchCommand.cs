@@ -33,11 +33,17 @@ internal static class BenchCommand
                 r.AddError("--min-effect-share: must be in (0, 10]; e.g. 1 (the effect itself) or 0.5 (half of it)");
         });
         var firstSeed = new Option<int>("--first-seed") { Description = "First seed (default 1); another range checks a result is not owed to one set of seeds", DefaultValueFactory = _ => 1 };
-        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed };
+        var effect = new Option<double>("--effect") { Description = "Simulated effect in IQRs of the Pinpoint scalar (default 1, the hardest case; 10 or more: a large effect like the demo's)", DefaultValueFactory = _ => 1.0 };
+        effect.Validators.Add(r =>
+        {
+            if (r.GetValue(effect) is <= 0 or > 1000)
+                r.AddError("--effect: must be in (0, 1000]; e.g. 1 or 10");
+        });
+        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against a known-levels oracle and git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed, effect };
         search.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var chosen = parse.GetValue(sizes) is { Length: > 0 } s ? s : null;
-            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed)), ct));
+            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed), EffectInIqr: parse.GetValue(effect)), ct));
             return 0;
         }));
 

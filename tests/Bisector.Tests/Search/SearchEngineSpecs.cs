@@ -183,7 +183,7 @@ public class SearchEngineSpecs
         Assert.Equal(6, outcome.Culprit);
         Assert.EndsWith("ran 0+2, 9+1", outcome.Rounds[0].Reason);
         Assert.All(outcome.Rounds.Where(x => x.Reason.StartsWith("ends", StringComparison.Ordinal)).Select(x => looks[x.Number - 1]),
-            l => Assert.True(SequentialTests.MaxEValue(l.Good, l.Bad) >= 100, $"a look at {l.Good} vs {l.Bad} trials cannot reach 1/α"));
+            l => Assert.True(SequentialTests.MaxEValue(l.Good, l.Bad) / 2 >= 100, $"a look at {l.Good} vs {l.Bad} trials cannot reach 1/α"));
     }
 
     [Theory]

@@ -100,7 +100,7 @@ public static class ReplayBenchmark
             if (!named) noCall++;
             else if (source.Culprit is { } c && outcome.RangeFirst <= c && c <= outcome.RangeLast) correct++;
             else wrong++;
-            if (named && outcome.RangeLast != source.Culprit && Environment.GetEnvironmentVariable("BISECTOR_TRACE") is not null)
+            if ((named && outcome.RangeLast != source.Culprit || Environment.GetEnvironmentVariable("BISECTOR_TRACE") == "all") && Environment.GetEnvironmentVariable("BISECTOR_TRACE") is not null)
                 Console.Error.WriteLine($"TRACE {source.Name} seed {seed}: {outcome.Summary}\n  " + string.Join("\n  ", outcome.Rounds.Select(r => r.Reason))
                     + "\n  " + string.Join("; ", taken.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}: {string.Join(" ", kv.Value)}")));
         }
