@@ -31,6 +31,29 @@ fi
 dotnet test Bisector.sln -c Release --logger "trx;LogFileName=tests.trx" --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1800000
 status=$?
 
+# The packed .NET tool, installed into a temporary tool path from the package alone (a nuget.config that lists only
+# the pack folder: no registry is asked), then run as a user runs it: --version, init and a dry run on a tiny repo.
+smoke_failed=0
+smoke="$(mktemp -d /tmp/bisector-tool-smoke.XXXXXX)"
+version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)
+printf '<?xml version="1.0" encoding="utf-8"?>\n<configuration><packageSources><clear /><add key="local" value="%s" /></packageSources></configuration>\n' "$smoke/pkg" >"$smoke/nuget.config"
+if dotnet pack src/Bisector/Bisector.csproj -c Release -o "$smoke/pkg" --nologo -v q >&2 \
+  && dotnet tool install Bisector --version "$version" --tool-path "$smoke/bin" --configfile "$smoke/nuget.config" >&2 \
+  && "$smoke/bin/bisector" --version \
+  && git init -q "$smoke/repo" \
+  && printf 'all: smoked\nsmoked: smoked.c\n\t$(CC) -o smoked smoked.c\n' >"$smoke/repo/Makefile" \
+  && printf 'int main(void) { for (;;) ; }\n' >"$smoke/repo/smoked.c" \
+  && git -C "$smoke/repo" add -A && git -C "$smoke/repo" -c user.name=t -c user.email=t@t commit -qm one \
+  && echo '/* two */' >>"$smoke/repo/smoked.c" && git -C "$smoke/repo" -c user.name=t -c user.email=t@t commit -qam two \
+  && "$smoke/bin/bisector" init --repo "$smoke/repo" --yes \
+  && (cd "$smoke/repo" && "$smoke/bin/bisector" start HEAD~1..HEAD --dry-run); then
+  echo "test.sh: the packed tool installs and runs (--version, init, start --dry-run)" >&2
+else
+  echo "test.sh: the packed .NET tool failed to pack, install or run; see above" >&2
+  smoke_failed=1
+fi
+rm -rf "$smoke"
+
 trx="$results/tests.trx"
 if [[ -f "$trx" ]]; then
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
@@ -42,7 +65,7 @@ else
   status=${status:-1}
   [[ $status -eq 0 ]] && status=1
 fi
-if [[ $format_failed -ne 0 && $status -eq 0 ]]; then
+if [[ ($format_failed -ne 0 || $smoke_failed -ne 0) && $status -eq 0 ]]; then
   status=1
 fi
 echo "${passed:-0} passed, ${failed:-0} failed"

@@ -14,7 +14,13 @@ public enum BuildStatus
     TimedOut,
 }
 
+public static class BuildStatusExtensions
+{
+    /// <summary>Whether the build left an artifact to run (built now or found in the cache).</summary>
+    public static bool Succeeded(this BuildStatus status) => status is BuildStatus.Built or BuildStatus.Cached;
+}
+
 public sealed record BuildResult(string CommitSha, BuildStatus Status, Artifact? Artifact, string Log, TimeSpan Duration, IReadOnlyList<string> FixUps)
 {
-    public bool Succeeded => Status is BuildStatus.Built or BuildStatus.Cached;
+    public bool Succeeded => Status.Succeeded();
 }

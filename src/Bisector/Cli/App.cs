@@ -10,6 +10,8 @@ public static class App
         var root = new RootCommand("Bisector: find the commit that made a daemon's memory regress, with statistics you can defend.")
         {
             DemoCommand.Create(),
+            InitCommand.Create(),
+            RecipeCommand.Create(),
             StartCommand.Create(),
             ResumeCommand.Create(),
             StatusCommand.Create(),
@@ -18,7 +20,7 @@ public static class App
             WorkersCommand.Create(),
             BenchCommand.Create(),
             CleanCommand.Create(),
-            SlurmJobCommand.Create(),
+            TrialAgentCommand.Create(),
         };
         using var interrupts = new Interrupts();
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupts.Token);

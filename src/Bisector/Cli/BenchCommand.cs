@@ -133,7 +133,7 @@ internal static class BenchCommand
         var candidates = (int)commits.Max(c => c.Position);
         var warmup = recipe.Sampling.Warmup.TotalSeconds;
         var series = new Dictionary<int, List<TrialSeries>>();
-        foreach (var trial in (await store.GetTrialsAsync(run.Id, ct)).Where(t => t.Outcome == "Ok"))
+        foreach (var trial in (await store.GetTrialsAsync(run.Id, ct)).Where(t => t.Outcome == Bisector.Workers.TrialOutcome.Ok))
         {
             var samples = await store.GetSamplesAsync(trial.Id, recipe.Decide.Metric, ct);
             var list = series.TryGetValue((int)trial.Position, out var l) ? l : series[(int)trial.Position] = [];

@@ -10,6 +10,11 @@ internal static class CommonOptions
         Description = "Results folder holding bisector.db and one folder per run (default: 'results:' in bisect.yaml, else ./results)",
     };
 
+    public static Option<bool> Json() => new("--json")
+    {
+        Description = "Write one machine-readable result to standard output instead of the summary (shape: docs/json.md)",
+    };
+
     public static Argument<string?> RunId() => new("run")
     {
         Description = "Run id or a unique prefix of it (default: the latest run)",

@@ -14,7 +14,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var directory = new Option<string?>("--dir") { Description = "Empty or new folder for the demo repository (default: a new temporary folder)" };
-        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak or static-table", DefaultValueFactory = _ => "fragmentation" };
+        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak, static-table, or fix (the fragmentation is in the good release and a later commit fixes it: decide.direction decrease)", DefaultValueFactory = _ => "fragmentation" };
         var strategy = new Option<string>("--strategy") { Description = "bisect, kary or exhaustive", DefaultValueFactory = _ => "bisect" };
         var workers = new Option<string[]>("--workers") { Description = "Workers (default local:2)", AllowMultipleArgumentsPerToken = true };
         var results = CommonOptions.Results();
@@ -27,7 +27,7 @@ internal static class DemoCommand
             var kind = parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal);
             if (!Enum.TryParse<DemoScenario>(kind, ignoreCase: true, out var chosen) || int.TryParse(kind, out _))
             {
-                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak or static-table");
+                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak, static-table or fix");
             }
 
             var folder = parse.GetValue(directory) ?? Directory.CreateTempSubdirectory("bisector-demo-").FullName;
@@ -44,27 +44,41 @@ internal static class DemoCommand
     {
         log($"generating the demo repository ({scenario}) in {folder}");
         var demo = await DemoRepository.CreateAsync(folder, scenario, ct);
-        var recipe = await WriteRecipeAsync(demo.Path, ct);
+        var recipe = await WriteRecipeAsync(demo.Path, scenario, ct);
         var settings = new StartCommand.Settings(
             $"{demo.GoodRef}..{demo.BadRef}", [.. demo.Paths], recipe, [.. workers.DefaultIfEmpty("local:2")], strategy,
             null, null, null, null, null, null, resultsDirectory, demo.Path, null, false, false, false);
         var command = ToolInfo.ReproduceCommand(["start", settings.Range, "--paths", .. demo.Paths, "--recipe", recipe, "--repo", demo.Path, "--strategy", strategy]);
         // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
-        var options = StartCommand.Resolve(settings, command) with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available };
-        var run = await new RunEngine(log, progress).StartAsync(options, ct);
+        var resolved = StartCommand.Resolve(settings, command);
+        var run = await new RunEngine(log, progress).StartAsync(
+            resolved with { Options = resolved.Options with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available } }, ct);
         return (demo, run);
     }
 
     /// <summary>The demo recipe ships inside the tool, so the demo needs no checkout of this repository.</summary>
-    internal static async Task<string> WriteRecipeAsync(string repository, CancellationToken ct = default)
+    internal static async Task<string> WriteRecipeAsync(string repository, DemoScenario scenario = DemoScenario.Fragmentation, CancellationToken ct = default)
     {
         var path = Path.Combine(repository, "recipes", "demo-daemon.yaml");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await using var resource = typeof(DemoCommand).Assembly.GetManifestResourceStream("Bisector.Demo.demo-daemon.yaml")
-            ?? throw new InvalidOperationException("the embedded demo recipe is missing from the build");
-        await using var file = File.Create(path);
-        await resource.CopyToAsync(file, ct);
+        await File.WriteAllTextAsync(path, RecipeText(scenario), ct);
         return path;
+    }
+
+    /// <summary>The shipped demo recipe; for <see cref="DemoScenario.Fix"/> it looks for a decrease, since the known
+    /// commit lowers memory.</summary>
+    internal static string RecipeText(DemoScenario scenario)
+    {
+        using var resource = typeof(DemoCommand).Assembly.GetManifestResourceStream("Bisector.Demo.demo-daemon.yaml")
+            ?? throw new InvalidOperationException("the embedded demo recipe is missing from the build");
+        var yaml = new StreamReader(resource).ReadToEnd();
+        const string Increase = "  direction: increase\n";
+        if (scenario != DemoScenario.Fix)
+            return yaml;
+        var at = yaml.IndexOf(Increase, StringComparison.Ordinal);
+        if (at < 0 || yaml.IndexOf(Increase, at + 1, StringComparison.Ordinal) >= 0)
+            throw new InvalidOperationException("the embedded demo recipe must hold 'direction: increase' exactly once");
+        return string.Concat(yaml.AsSpan(0, at), "  direction: decrease     # the fix scenario: the known commit lowers memory\n", yaml.AsSpan(at + Increase.Length));
     }
 
     private static async Task<int> ReportAsync(DemoRepository demo, RunSummary run, TextWriter output)
@@ -76,7 +90,7 @@ internal static class DemoCommand
         }
 
         var outcome = run.Outcome;
-        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
+        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Line[p].Sha : null;
         if (named == demo.CulpritSha)
         {
             await output.WriteLineAsync($"demo: correct — the known culprit is {demo.CulpritSha[..10]} \"{demo.CulpritSubject}\"");

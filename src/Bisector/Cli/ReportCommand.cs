@@ -16,7 +16,8 @@ internal static class ReportCommand
         {
             Description = "Classify the culprit's memory effect again with this version (from the stored trials; nothing is re-run) before writing",
         };
-        var command = new Command("report", "Write the report of a run and print its path") { run, results, output, rediagnose };
+        var json = CommonOptions.Json();
+        var command = new Command("report", "Write the report of a run and print its path") { run, results, output, rediagnose, json };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var resultsDirectory = ResultsLocation.Resolve(parse.GetValue(results));
@@ -31,8 +32,8 @@ internal static class ReportCommand
                     : $"diagnosis: {diagnosis.Headline}");
             }
             var directory = parse.GetValue(output) ?? Path.Combine(resultsDirectory, row.Id);
-            var path = await ReportAssembler.WriteAsync(store, row.Id, directory, ct);
-            await Console.Out.WriteLineAsync(path);
+            var (path, model) = await ReportAssembler.WriteWithModelAsync(store, row.Id, directory, ct);
+            await Console.Out.WriteLineAsync(parse.GetValue(json) ? RunResultJson.Render(model, directory) : path);
             return 0;
         }));
         return command;

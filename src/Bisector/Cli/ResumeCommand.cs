@@ -10,12 +10,13 @@ internal static class ResumeCommand
     {
         var results = CommonOptions.Results();
         var run = CommonOptions.RunId();
-        var command = new Command("resume", "Continue an interrupted run from the database; completed builds and trials are kept") { run, results };
+        var json = CommonOptions.Json();
+        var command = new Command("resume", "Continue an interrupted run from the database; completed builds and trials are kept") { run, results, json };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var summary = await Progress.RunAsync(progress =>
                 new RunEngine(progress.Note, progress).ResumeAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), ct));
-            return await StartCommand.PrintAsync(summary, Console.Out);
+            return await StartCommand.PrintAsync(summary, Console.Out, parse.GetValue(json), ct);
         }));
         return command;
     }

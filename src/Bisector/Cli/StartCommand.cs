@@ -51,9 +51,10 @@ internal static class StartCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Say which commits would be tested and why, then stop" };
         var calibrate = new Option<bool>("--calibrate") { Description = "First measure the bad end's build as both sides (A/A) and report the false-positive rate" };
         var profileBoundary = new Option<bool>("--profile-boundary") { Description = "After the verdict, run the last good build and the culprit under heaptrack and compare allocation sites" };
+        var json = CommonOptions.Json();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, json,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -62,11 +63,12 @@ internal static class StartCommand
                 parse.GetValue(strategy), parse.GetValue(confidence), parse.GetValue(alpha), parse.GetValue(repeats), parse.GetValue(maxTrials),
                 parse.GetValue(window), parse.GetValue(warmup), parse.GetValue(results), parse.GetValue(repo), parse.GetValue(config),
                 parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun));
-            var options = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1))) with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
+            var resolved = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1)));
+            var options = resolved.Options with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
             if (settings.DryRun)
             {
-                var selection = CommitSelector.Select(options.RepositoryPath, options.Range, options.Paths,
-                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges });
+                var selection = await CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
+                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
                 foreach (var line in CommitSelector.DescribeDryRun(selection))
                 {
                     await Console.Out.WriteLineAsync(line);
@@ -75,14 +77,19 @@ internal static class StartCommand
                 return 0;
             }
 
-            var summary = await Progress.RunAsync(progress => new RunEngine(progress.Note, progress).StartAsync(options, ct));
-            return await PrintAsync(summary, Console.Out);
+            var summary = await Progress.RunAsync(progress => new RunEngine(progress.Note, progress).StartAsync(resolved with { Options = options }, ct));
+            return await PrintAsync(summary, Console.Out, parse.GetValue(json), ct);
         }));
         return command;
     }
 
-    /// <summary>Merges flags over bisect.yaml over built-in defaults and validates the result once.</summary>
-    internal static RunOptions Resolve(Settings s, string commandLine)
+    /// <summary>
+    /// Merges flags over bisect.yaml over the recipe and built-in defaults and validates the result once, before
+    /// anything is stored. A value is checked where it came from: bisect.yaml's by its loader and then against the
+    /// recipe (errors name <c>bisect.yaml:LINE</c>), a flag's against the recipe with bisect.yaml applied (errors name
+    /// the flag).
+    /// </summary>
+    internal static RunSettings Resolve(Settings s, string commandLine)
     {
         var repository = Path.GetFullPath(s.Repo ?? Directory.GetCurrentDirectory());
         if (!Directory.Exists(repository))
@@ -90,74 +97,87 @@ internal static class StartCommand
             throw new UsageException("--repo", $"'{repository}' does not exist", "Run in a git checkout or pass --repo PATH");
         }
 
-        var configPath = s.Config ?? Path.Combine(repository, "bisect.yaml");
+        var configPath = s.Config ?? Path.Combine(repository, ProjectConfigLoader.FileName);
         if (s.Config is not null && !File.Exists(configPath))
         {
             throw new UsageException("--config", $"'{configPath}' does not exist", "Pass an existing bisect.yaml or leave --config out");
         }
 
-        var config = File.Exists(configPath) ? ProjectConfigLoader.Load(configPath) : null;
+        var config = File.Exists(configPath) ? ProjectConfigLoader.Load(configPath) : ProjectConfig.Empty(configPath);
 
-        var recipe = s.Recipe is not null ? Path.GetFullPath(s.Recipe)
-            : config?.Recipe is { } fromConfig ? fromConfig
-            : throw new UsageException("--recipe", "no recipe given", "Pass --recipe FILE or set 'recipe:' in bisect.yaml (see recipes/README.md)");
-        if (!File.Exists(recipe))
+        var recipePath = s.Recipe is not null ? Path.GetFullPath(s.Recipe)
+            : config.Recipe ?? throw new UsageException("--recipe", "no recipe given", "Pass --recipe FILE or set 'recipe:' in bisect.yaml (see recipes/README.md)");
+        if (!File.Exists(recipePath))
         {
-            throw new UsageException("--recipe", $"'{recipe}' does not exist", "Pass the path of a recipe YAML file (see recipes/README.md)");
+            throw s.Recipe is not null || config.LineOf("recipe") is not { } line
+                ? new UsageException("--recipe", $"'{recipePath}' does not exist", "Pass the path of a recipe YAML file (see recipes/README.md)")
+                : new ConfigException(config.SourceFile, line, $"'recipe': '{recipePath}' does not exist", "Give the recipe path relative to this file");
         }
+
+        var window = Duration("--window", s.Window);
+        var warmup = Duration("--warmup", s.Warmup);
+        var fromConfig = config with
+        {
+            Repeats = s.Repeats is null ? config.Repeats : null,
+            MaxTrials = s.MaxTrials is null ? config.MaxTrials : null,
+            Window = window is null ? config.Window : null,
+            Warmup = warmup is null ? config.Warmup : null,
+        };
+        var recipe = RecipeOverrides.WithFlags(
+            RecipeOverrides.WithProjectConfig(RecipeLoader.Load(recipePath), fromConfig), s.Repeats, s.MaxTrials, window, warmup);
 
         var workers = s.Workers.Length > 0
             ? s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
-            : config?.Workers?.ToList() ?? ["local:1"];
-        var strategyText = s.Strategy ?? config?.Strategy?.ToString() ?? "bisect";
+            : config.Workers?.ToList() ?? ["local:1"];
+        var strategyText = s.Strategy ?? config.Strategy?.ToString() ?? "bisect";
         if (!Enum.TryParse<SearchStrategy>(strategyText, ignoreCase: true, out var strategy) || int.TryParse(strategyText, out _))
         {
             throw new UsageException("--strategy", $"'{strategyText}' is not a strategy", "Use bisect, kary or exhaustive");
         }
 
-        var confidence = s.Confidence ?? config?.Confidence ?? 0.95;
-        if (confidence is <= 0.5 or >= 1)
+        if (s.Confidence is <= 0.5 or >= 1)
         {
-            throw new UsageException("--confidence", $"{confidence.ToString(CultureInfo.InvariantCulture)} is out of range", "Give a probability between 0.5 and 1, e.g. 0.95");
+            throw new UsageException("--confidence", $"{s.Confidence.Value.ToString(CultureInfo.InvariantCulture)} is out of range", "Give a probability between 0.5 and 1, e.g. 0.95");
         }
 
-        var alpha = s.Alpha ?? config?.Alpha ?? 0.01;
-        if (alpha is <= 0 or >= 0.5)
+        var confidence = s.Confidence ?? config.Confidence ?? 0.95;
+        if (confidence <= 0.5)
         {
-            throw new UsageException("--alpha", $"{alpha.ToString(CultureInfo.InvariantCulture)} is out of range", "Give a significance level between 0 and 0.5, e.g. 0.01");
+            throw new ConfigException(config.SourceFile, config.LineOf("confidence"), $"'confidence: {confidence.ToString(CultureInfo.InvariantCulture)}' is too low to name a culprit",
+                "Write a probability between 0.5 and 1, e.g. 0.95");
         }
 
-        var repeats = s.Repeats ?? config?.Repeats;
-        if (repeats is < 2 or > 1000)
+        if (s.Alpha is <= 0 or >= 0.5)
         {
-            throw new UsageException("--repeats", $"{repeats} is out of range", "Give at least 2 trials per commit (one trial per side can never decide), at most 1000");
+            throw new UsageException("--alpha", $"{s.Alpha.Value.ToString(CultureInfo.InvariantCulture)} is out of range", "Give a significance level between 0 and 0.5, e.g. 0.01");
         }
 
-        var maxTrials = s.MaxTrials ?? config?.MaxTrials;
-        if (maxTrials is < 2 or > 10000 || (maxTrials is { } m && repeats is { } r && m < r))
+        var alpha = s.Alpha ?? config.Alpha ?? 0.01;
+        if (alpha >= 0.5)
         {
-            throw new UsageException("--max-trials", $"{maxTrials} is out of range", "Give a cap of at least --repeats and at most 10000");
+            throw new ConfigException(config.SourceFile, config.LineOf("alpha"), $"'alpha: {alpha.ToString(CultureInfo.InvariantCulture)}' is not a significance level",
+                "Write a value between 0 and 0.5, e.g. 0.01");
         }
 
-        return new RunOptions(
+        var options = new RunOptions(
             repository,
             s.Range,
-            s.Paths.Length > 0 ? s.Paths : config?.Paths?.ToArray() ?? [],
-            recipe,
+            s.Paths.Length > 0 ? s.Paths : config.Paths?.ToArray() ?? [],
+            recipePath,
             workers,
             strategy,
             confidence,
             alpha,
-            repeats,
-            maxTrials,
-            Duration("--window", s.Window) ?? config?.Window,
-            Duration("--warmup", s.Warmup) ?? config?.Warmup,
+            s.Repeats ?? config.Repeats,
+            s.MaxTrials ?? config.MaxTrials,
+            window ?? config.Window,
+            warmup ?? config.Warmup,
             s.Results is not null ? Path.GetFullPath(s.Results)
-                : config?.Results is { } res ? res
-                : Path.GetFullPath("results"),
+                : config.Results ?? Path.GetFullPath("results"),
             s.FirstParent,
             s.NoMerges,
             commandLine);
+        return new RunSettings(options, recipe);
     }
 
     private static TimeSpan? Duration(string flag, string? text)
@@ -172,9 +192,16 @@ internal static class StartCommand
             : throw new UsageException(flag, $"'{text}' is not a duration", "Write e.g. 500ms, 30s or 5m");
     }
 
-    internal static async Task<int> PrintAsync(RunSummary summary, TextWriter output)
+    internal static async Task<int> PrintAsync(RunSummary summary, TextWriter output, bool json = false, CancellationToken ct = default)
     {
         var outcome = summary.Outcome;
+        if (json)
+        {
+            var stored = summary.Model ?? await LoadModelAsync(summary, ct);
+            await output.WriteLineAsync(RunResultJson.Render(stored, summary.ReportPath is null ? null : summary.ReportDirectory));
+            return ExitCode(outcome);
+        }
+
         if (outcome is null)
         {
             await output.WriteLineAsync($"run {summary.RunId}: no verdict");
@@ -190,15 +217,15 @@ internal static class StartCommand
             }));
         }
 
-        var candidates = summary.Selection.Candidates;
+        var line = summary.Line;
         switch (outcome.Status)
         {
             case SearchStatus.Found when outcome.Culprit is { } p:
-                var culprit = candidates[p - 1];
+                var culprit = line[p];
                 await output.WriteLineAsync($"culprit: {culprit.Sha} {culprit.Subject}");
                 break;
             case SearchStatus.FoundRange:
-                await output.WriteLineAsync($"culprit range: {candidates[outcome.RangeFirst - 1].Sha}..{candidates[outcome.RangeLast - 1].Sha} (neighbours could not be built)");
+                await output.WriteLineAsync($"culprit range: {line[outcome.RangeFirst].Sha}..{line[outcome.RangeLast].Sha} (neighbours could not be built)");
                 break;
             case SearchStatus.NoRegression:
                 await output.WriteLineAsync("no regression: the bad end is not worse than the good end by the recipe's min-effect");
@@ -211,6 +238,15 @@ internal static class StartCommand
         await output.WriteLineAsync($"confidence: {outcome.Confidence.ToString("0.000", CultureInfo.InvariantCulture)}");
         await output.WriteLineAsync($"evidence: {outcome.Summary}");
         await output.WriteLineAsync($"report: {summary.ReportPath}");
-        return outcome.Status is SearchStatus.Found or SearchStatus.FoundRange or SearchStatus.NoRegression ? 0 : 1;
+        return ExitCode(outcome);
+    }
+
+    private static int ExitCode(SearchOutcome? outcome) =>
+        outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange or SearchStatus.NoRegression ? 0 : 1;
+
+    private static async Task<Reporting.ReportModel> LoadModelAsync(RunSummary summary, CancellationToken ct)
+    {
+        await using var store = await ResultsLocation.OpenExistingAsync(Path.GetDirectoryName(summary.DatabasePath)!, ct);
+        return await ReportAssembler.LoadAsync(store, summary.RunId, ct);
     }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using Bisector.Building;
 using Bisector.Runs;
 using Bisector.Storage;
+using Bisector.Workers;
 
 namespace Bisector.Cli;
 
@@ -13,10 +15,26 @@ internal static class StatusCommand
         var results = CommonOptions.Results();
         var run = CommonOptions.RunId();
         var list = new Option<bool>("--list") { Description = "List every run in the database" };
-        var command = new Command("status", "Show the progress of a run: commits, builds, trials and the current verdict") { run, results, list };
-        command.SetAction((parse, ct) => App.GuardAsync(() => ExecuteAsync(
-            ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), parse.GetValue(list), Console.Out, ct)));
+        var json = CommonOptions.Json();
+        var command = new Command("status", "Show the progress of a run: commits, builds, trials and the current verdict") { run, results, list, json };
+        command.SetAction((parse, ct) => App.GuardAsync(() => parse.GetValue(json)
+            ? JsonAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), Console.Out, ct)
+            : ExecuteAsync(ResultsLocation.Resolve(parse.GetValue(results)), parse.GetValue(run), parse.GetValue(list), Console.Out, ct)));
         return command;
+    }
+
+    /// <summary>The run as it stands, in the shape of <see cref="RunResultJson"/>: "running" while its process lives.</summary>
+    public static async Task<int> JsonAsync(string resultsDirectory, string? runId, TextWriter output, CancellationToken ct = default)
+    {
+        await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
+        var row = await store.GetRunAsync(runId, ct)
+            ?? throw new StorageException(runId is null ? $"{store.Path} holds no run yet" : $"no run '{runId}' in {store.Path}", "Start one with 'bisector start' or 'bisector demo'; 'bisector status --list' lists runs");
+        var model = await ReportAssembler.LoadAsync(store, row.Id, ct);
+        var running = row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner && RunJanitor.IsAlive(owner);
+        var reportDirectory = Path.Combine(resultsDirectory, row.Id);
+        var reported = File.Exists(Path.Combine(reportDirectory, Reporting.ReportWriter.HtmlFileName));
+        await output.WriteLineAsync(RunResultJson.Render(model, reported ? reportDirectory : null, running));
+        return 0;
     }
 
     public static async Task<int> ExecuteAsync(string resultsDirectory, string? runId, bool list, TextWriter output, CancellationToken ct = default)
@@ -26,7 +44,7 @@ internal static class StatusCommand
         {
             foreach (var r in await store.ListRunsAsync(ct))
             {
-                await output.WriteLineAsync($"{r.Id}  {r.Status,-11}  {r.RangeSpec}  {r.Summary}");
+                await output.WriteLineAsync($"{r.Id}  {Text(r.Status),-11}  {r.RangeSpec}  {r.Summary}");
             }
 
             return 0;
@@ -38,13 +56,15 @@ internal static class StatusCommand
         var builds = await store.GetBuildsAsync(row.Id, ct);
         var trials = await store.GetTrialsAsync(row.Id, ct);
         var samples = await store.CountSamplesAsync(row.Id, ct);
-        await output.WriteLineAsync($"run        {row.Id} ({row.Status})");
+        await output.WriteLineAsync($"run        {row.Id} ({Text(row.Status)})");
         await output.WriteLineAsync($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}");
         await output.WriteLineAsync($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})");
         await output.WriteLineAsync($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
         await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + good anchor");
-        await output.WriteLineAsync($"builds     {builds.Count(b => b.Status is "Built" or "Cached")} ok, {builds.Count(b => b.Status is "Failed" or "TimedOut")} failed");
-        await output.WriteLineAsync($"trials     {trials.Count(t => t.Outcome == "Ok")} ok, {trials.Count(t => t.Outcome != "Ok")} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
+        var okBuilds = builds.Count(b => b.Status.Succeeded());
+        var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
+        await output.WriteLineAsync($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
+        await output.WriteLineAsync($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
         if (row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner)
         {
             // 'running' in the database only means nobody marked it otherwise; a killed process cannot.
@@ -57,10 +77,13 @@ internal static class StatusCommand
         foreach (var group in trials.GroupBy(t => t.Position).OrderBy(g => g.Key))
         {
             var commit = commits.FirstOrDefault(c => c.Position == group.Key);
-            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == "Ok")} ok trial(s)  {commit?.Subject}");
+            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {commit?.Subject}");
         }
 
         await output.WriteLineAsync($"verdict    {row.Summary ?? "(not decided yet)"}");
         return 0;
     }
+
+    /// <summary>The status as the database stores it and scripts grep for.</summary>
+    private static string Text(RunStatus status) => status.ToString().ToLowerInvariant();
 }

@@ -14,8 +14,8 @@ namespace Bisector.Cli;
 
 /// <summary>
 /// <c>bisector bench workers</c>: wall time to the demo culprit with 1, 2 and 4 local workers, and the CPU the remote
-/// sampler (trial.sh + its awk) costs at 10 Hz. The sampler is measured by running trial.sh on this machine exactly as
-/// sshd would run it, around an idle daemon, and reading the CPU time of its whole process tree.
+/// sampler (the trial agent) costs at 10 Hz. The sampler is measured by running the published agent on this machine
+/// exactly as sshd would run it, around an idle daemon, and reading the CPU time of its whole process tree.
 /// </summary>
 internal static class WorkerBenchmark
 {
@@ -25,7 +25,7 @@ internal static class WorkerBenchmark
         md.Append(CultureInfo.InvariantCulture, $"## Workers ({Environment.ProcessorCount} CPUs, load average at start {LoadAverage()})\n\n");
         md.Append(CultureInfo.InvariantCulture, $"### Remote sampler CPU at 10 Hz ({samplerWindow.TotalSeconds:0} s window, idle daemon)\n\n");
         var (cpu, wall, samples) = await SamplerOverheadAsync(samplerWindow, ct);
-        md.Append("| Wall | CPU (user+sys, sh + awk + sleep) | Share of one core | Samples |\n|---|---|---|---|\n");
+        md.Append("| Wall | CPU (user+sys, agent + sh + unshare) | Share of one core | Samples |\n|---|---|---|---|\n");
         md.Append(CultureInfo.InvariantCulture, $"| {wall.TotalSeconds:0.0} s | {cpu.TotalSeconds:0.000} s | {100 * cpu / wall:0.00} % | {samples} |\n\n");
 
         md.Append("### Wall time to the demo culprit (Fragmentation scenario, bisect strategy, real gcc builds)\n\n");
@@ -39,7 +39,7 @@ internal static class WorkerBenchmark
                 var (demo, run) = await DemoCommand.RunAsync(
                     Path.Combine(folder, "demo"), DemoScenario.Fragmentation, "bisect", [$"local:{count}"], Path.Combine(folder, "results"), _ => { }, ct: ct);
                 clock.Stop();
-                var named = run.Outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Selection.Candidates[p - 1].Sha : null;
+                var named = run.Outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Line[p].Sha : null;
                 md.Append(CultureInfo.InvariantCulture,
                     $"| local:{count} | {clock.Elapsed.TotalSeconds:0} s | {run.Outcome?.TrialsSpent} | {run.Outcome?.Rounds.Count} | {(named == demo.CulpritSha ? "correct" : "WRONG")} |\n");
             }
@@ -52,17 +52,16 @@ internal static class WorkerBenchmark
         return md.ToString();
     }
 
-    /// <summary>Runs trial.sh around <c>sleep</c> for <paramref name="window"/> and returns the CPU time of the script and
-    /// everything it waited for (RUSAGE_CHILDREN of this process grows by exactly that once the script is reaped).</summary>
+    /// <summary>Runs the published trial agent around <c>sleep</c> for <paramref name="window"/>, as sshd would start it,
+    /// and returns the CPU time of the agent and everything it waited for (RUSAGE_CHILDREN of this process grows by
+    /// exactly that once the agent is reaped), the wall time, and the rss_anon samples streamed.</summary>
     private static async Task<(TimeSpan Cpu, TimeSpan Wall, int Samples)> SamplerOverheadAsync(TimeSpan window, CancellationToken ct)
     {
         var root = Directory.CreateTempSubdirectory("bisector-bench-sampler-").FullName;
         try
         {
+            var agent = await TrialAgent.EnsurePublishedAsync(Console.Error.WriteLine, ct);
             var artifact = Directory.CreateDirectory(Path.Combine(root, "artifact")).FullName;
-            var runDir = Directory.CreateDirectory(Path.Combine(root, "run")).FullName;
-            var script = Path.Combine(root, "trial.sh");
-            await File.WriteAllTextAsync(script, SshWorker.ScriptText, ct);
             var recipe = new Recipe(
                 "sampler-bench", "idle daemon",
                 new BuildSpec(BuildMode.Worktree, [], [], [], [], new Dictionary<string, string>(), TimeSpan.FromMinutes(1)),
@@ -74,27 +73,24 @@ internal static class WorkerBenchmark
                 new TrialsSpec(1, 1), "bench", "bench");
             var spec = new TrialSpec(new Commit(new string('0', 40), "bench", "bench", DateTimeOffset.UnixEpoch, []),
                 new Artifact(new string('0', 40), "bench", artifact, "bench"), recipe, 0, "bench");
-            var (variables, _, _) = SshWorker.TrialVariables(spec, artifact, runDir, $"bench-{Guid.NewGuid():N}");
+            var request = Path.Combine(root, "request.json");
+            await File.WriteAllTextAsync(request, TrialAgent.Serialize(new TrialRequest($"bench-{Guid.NewGuid():N}"[..18], spec, root)), ct);
 
-            var info = new ProcessStartInfo("sh") { RedirectStandardOutput = true, UseShellExecute = false };
-            info.ArgumentList.Add(script);
-            foreach (var (key, value) in variables)
-            {
-                info.Environment[key] = value;
-            }
-
+            var info = new ProcessStartInfo(agent.Executable) { RedirectStandardOutput = true, UseShellExecute = false };
+            info.ArgumentList.Add("trial-agent");
+            info.ArgumentList.Add(request);
             var before = ChildrenCpu();
             var clock = Stopwatch.StartNew();
             using var process = Process.Start(info)!;
-            var samples = 0;
+            var samples = new List<Sample>();
             while (await process.StandardOutput.ReadLineAsync(ct) is { } line)
             {
-                samples += line.StartsWith("s ", StringComparison.Ordinal) && line.Contains(" rss_anon ", StringComparison.Ordinal) ? 1 : 0;
+                TrialAgent.ReadLine(line, samples, null);
             }
 
             await process.WaitForExitAsync(ct);
             clock.Stop();
-            return (ChildrenCpu() - before, clock.Elapsed, samples);
+            return (ChildrenCpu() - before, clock.Elapsed, samples.Count(s => s.Metric == Metrics.RssAnon));
         }
         finally
         {

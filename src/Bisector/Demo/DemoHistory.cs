@@ -81,6 +81,9 @@ internal static class DemoHistory
             [.. DemoAssets.InitialFiles.Select(p => new PutFile(p, DemoAssets.Read(p)))]);
         Commit("Add README with build and usage instructions", Ada, new PutFile("README.md", DemoAssets.Read("README.md")));
         Commit("Ignore build outputs", Bram, new PutFile(".gitignore", "/demod\n/demo-client\n*.o\n"));
+        // In the fix scenario the fragmenting reader is already in the good release; the known commit takes it out.
+        if (scenario == DemoScenario.Fix)
+            Commit(SingleReadSubject, Chen, [.. SingleRead]);
         actions.Add(new TagAction(GoodTag));
 
         // v1.0..v1.1
@@ -167,20 +170,10 @@ internal static class DemoHistory
         Commit("contrib: harden the systemd unit", Dana,
             new ReplaceInFile("contrib/demod.service", "[Install]", "ProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\n\n[Install]"));
 
-        // The seed bug: 2ac67221bb in systemd ("basic/fileio: fix reading of not-too-small virtual files"). Why it grows:
-        // demod's startup catalog buffer (6 MiB) was mmap()ed and freed, which raised glibc's dynamic mmap threshold to
-        // 6 MiB, so malloc(4 MiB) is now served from the brk heap at its top. realloc() shrinks it in place to ~300 bytes
-        // and hands the rest back; the next request's small allocations (reply, log line, label) land right behind the
-        // kept entry, so the next 4 MiB no longer fits there and the heap is extended again. Cached entries and log lines
-        // end up strewn across an ever larger heap whose free gaps stay resident (only the top can be trimmed): RssAnon
-        // climbs by tens of MB per minute with nothing leaked, until the bounded cache's turnover lets holes coalesce.
-        Culprit(DemoScenario.Fragmentation, "store/reader: read virtual files with a single read()", Chen,
-            new ReplaceInFile(ReaderC, "#define READ_CHUNK 4096\n\n/* Virtual files do not report their size, so read until EOF, growing the buffer as needed. */",
-                "/* Large enough for any /proc file we read, so one read() normally suffices and we never reallocate while reading. */\n" +
-                "#define READ_CHUNK (4u << 20)\n\n" +
-                "/* Virtual files do not report their size, so read until EOF, growing the buffer if it is ever needed. */"),
-            new ReplaceInFile(ReaderC, "        buf[n] = 0;\n        *ret = buf;\n",
-                "        buf[n] = 0;\n\n        /* Give back what the read did not use. */\n        char *shrunk = realloc(buf, n + 1);\n        if (shrunk)\n                buf = shrunk;\n        *ret = buf;\n"));
+        // The seed bug (see SingleRead), or in the fix scenario its undoing.
+        Culprit(DemoScenario.Fragmentation, SingleReadSubject, Chen, [.. SingleRead]);
+        Culprit(DemoScenario.Fix, "store/reader: read virtual files in 4 KiB steps again", Chen,
+            [.. SingleRead.Select(e => new ReplaceInFile(e.Path, e.New, e.Old))]);
 
         Commit("Makefile: pass LDFLAGS to the linker", Dana,
             new ReplaceInFile(Makefile, "-Isrc -o $@ $(DAEMON_SRC)", "-Isrc -o $@ $(DAEMON_SRC) $(LDFLAGS)"),
@@ -227,6 +220,26 @@ internal static class DemoHistory
         actions.Add(new TagAction(BadTag));
         return actions;
     }
+
+    private const string SingleReadSubject = "store/reader: read virtual files with a single read()";
+
+    // The seed bug: 2ac67221bb in systemd ("basic/fileio: fix reading of not-too-small virtual files"). Why it grows:
+    // demod's startup catalog buffer (6 MiB) was mmap()ed and freed, which raised glibc's dynamic mmap threshold to
+    // 6 MiB, so malloc(4 MiB) is now served from the brk heap at its top. realloc() shrinks it in place to ~300 bytes
+    // and hands the rest back; the next request's small allocations (reply, log line, label) land right behind the
+    // kept entry, so the next 4 MiB no longer fits there and the heap is extended again. Cached entries and log lines
+    // end up strewn across an ever larger heap whose free gaps stay resident (only the top can be trimmed): RssAnon
+    // climbs by tens of MB per minute with nothing leaked, until the bounded cache's turnover lets holes coalesce.
+    // Undone edit by edit, the same change is the fix scenario's known commit.
+    private static readonly ReplaceInFile[] SingleRead =
+    [
+        new(ReaderC, "#define READ_CHUNK 4096\n\n/* Virtual files do not report their size, so read until EOF, growing the buffer as needed. */",
+            "/* Large enough for any /proc file we read, so one read() normally suffices and we never reallocate while reading. */\n" +
+            "#define READ_CHUNK (4u << 20)\n\n" +
+            "/* Virtual files do not report their size, so read until EOF, growing the buffer if it is ever needed. */"),
+        new(ReaderC, "        buf[n] = 0;\n        *ret = buf;\n",
+            "        buf[n] = 0;\n\n        /* Give back what the read did not use. */\n        char *shrunk = realloc(buf, n + 1);\n        if (shrunk)\n                buf = shrunk;\n        *ret = buf;\n"),
+    ];
 
     private const string MainC = "src/daemon/main.c";
     private const string ReaderC = "src/store/reader.c";

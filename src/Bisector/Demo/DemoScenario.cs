@@ -1,6 +1,6 @@
 namespace Bisector.Demo;
 
-/// <summary>Which regression the generated demo history contains. Every scenario has exactly one known culprit commit.</summary>
+/// <summary>Which regression (or fix) the generated demo history contains. Every scenario has exactly one known culprit commit.</summary>
 public enum DemoScenario
 {
     /// <summary>
@@ -15,4 +15,11 @@ public enum DemoScenario
 
     /// <summary>The cache gains a 16 MiB table filled at startup: a level step in anonymous memory, no growth.</summary>
     StaticTable,
+
+    /// <summary>
+    /// The other way round: the reader's 4 MiB-then-realloc() change of <see cref="Fragmentation"/> lands before the
+    /// good release, so memory grows at both v1.0 and every commit up to the known commit, which goes back to reading in
+    /// 4 KiB steps — a fix, found with <c>decide.direction: decrease</c>.
+    /// </summary>
+    Fix,
 }

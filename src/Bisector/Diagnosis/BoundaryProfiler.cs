@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Bisector.Building;
+using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Workers;
 using CliWrap;
@@ -22,9 +24,9 @@ public static class BoundaryProfiler
         try
         {
             log("boundary profile: heaptrack on the last good build");
-            var good = BoundaryProfile.Parse(await PrintAsync(await RecordAsync(recipe, goodArtifact, Path.Combine(work, "good"), ct), ct));
+            var good = BoundaryProfile.Parse(await PrintAsync(await RecordAsync(recipe, goodArtifact, work, "good", ct), ct));
             log("boundary profile: heaptrack on the culprit");
-            var bad = BoundaryProfile.Parse(await PrintAsync(await RecordAsync(recipe, badArtifact, Path.Combine(work, "bad"), ct), ct));
+            var bad = BoundaryProfile.Parse(await PrintAsync(await RecordAsync(recipe, badArtifact, work, "bad", ct), ct));
             if (good.Count == 0 || bad.Count == 0)
                 return "(no allocation sites recorded: is run.command a single command heaptrack can start, without a wrapper script?)";
             return BoundaryProfile.Compare(good, bad);
@@ -44,67 +46,99 @@ public static class BoundaryProfiler
         return result.StandardOutput;
     }
 
-    /// <summary>Runs one build under heaptrack for warm-up + window with the workload; returns the data file.</summary>
-    private static async Task<string> RecordAsync(Recipe recipe, string artifact, string runDir, CancellationToken ct)
+    /// <summary>Runs one build under heaptrack for warm-up + window with the workload, through the same trial loop as
+    /// every worker (readiness, workload restarts, the window); returns the data file.</summary>
+    private static async Task<string> RecordAsync(Recipe recipe, string artifact, string work, string side, CancellationToken ct)
     {
-        Directory.CreateDirectory(runDir);
-        foreach (var (relative, content) in recipe.Run.Files)
+        var output = Path.Combine(work, side + ".heaptrack");
+        // heaptrack slows start-up: the daemon gets 20 s more to become ready than in a trial.
+        var profiled = recipe with { Run = recipe.Run with { Ready = recipe.Run.Ready is { } r ? r with { Timeout = r.Timeout + TimeSpan.FromSeconds(20) } : null } };
+        var spec = new TrialSpec(new Commit(side, side, "", DateTimeOffset.UnixEpoch, []), new Artifact(side, recipe.Hash, artifact, side), profiled, 0, "profile-" + side);
+        var result = await TrialLoop.RunAsync(new HeaptrackSandbox(spec, Path.Combine(work, side), output), spec, "boundary-profile", Environment.MachineName, ct: ct);
+        if (result.Outcome is TrialOutcome.NotReady or TrialOutcome.WorkerFailed or TrialOutcome.Cancelled)
         {
-            var target = Path.Combine(runDir, relative);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            await File.WriteAllTextAsync(target, content, ct);
+            ct.ThrowIfCancellationRequested();
+            throw new ProcessFailedException($"heaptrack -o {output} {recipe.Run.Command}", -1, artifact, result.Reason ?? result.Outcome.ToString());
         }
 
-        var env = new Dictionary<string, string?>
+        return Directory.GetFiles(work, side + ".heaptrack.*").FirstOrDefault(f => !f.EndsWith(".pipe", StringComparison.Ordinal))
+            ?? throw new ProcessFailedException($"heaptrack -o {output}", -1, artifact, "heaptrack wrote no data file; " + result.Reason);
+    }
+
+    /// <summary>The daemon under heaptrack on this machine, without cgroup or namespaces (nothing is sampled: the trial
+    /// loop only paces readiness, workload and window).</summary>
+    private sealed class HeaptrackSandbox(TrialSpec spec, string runDirectory, string output) : ITrialSandbox
+    {
+        private readonly OutputTail _daemonOutput = new();
+        private readonly OutputTail _workloadOutput = new();
+        private Process? _heaptrack;
+        private Process? _workload;
+
+        public string RunDirectory => runDirectory;
+
+        public bool PrivateRoot => false;
+
+        public bool HeapShim => false;
+
+        public Sampling.CgroupMemory? Cgroup => null;
+
+        public Task StartDaemonAsync(IReadOnlyDictionary<string, string?> env, CancellationToken ct)
         {
-            ["BISECTOR_COMMIT"] = Path.GetFileName(runDir),
-            ["BISECTOR_ARTIFACT"] = artifact,
-            ["BISECTOR_RUN_DIR"] = runDir,
-            ["BISECTOR_TRIAL"] = "profile-" + Path.GetFileName(runDir),
-        };
-        var output = Path.Combine(runDir, "heaptrack");
-        env["BISECTOR_PROFILE_OUTPUT"] = output;
-        // heaptrack must start the daemon itself: under a shell its preload records the shell and not what the shell
-        // execs. So the shell expands the recipe's command (its $VARIABLES and quoting) with heaptrack in front; this
-        // fits a command that is one simple command, as run.command usually is.
-        using var heaptrack = Start("sh", ["-c", "exec heaptrack -o \"$BISECTOR_PROFILE_OUTPUT\" " + recipe.Run.Command], artifact, env, recipe.Run.Env);
-        Process? workload = null;
-        try
+            // heaptrack must start the daemon itself: under a shell its preload records the shell and not what the shell
+            // execs. So the shell expands the recipe's command (its $VARIABLES and quoting) with heaptrack in front; this
+            // fits a command that is one simple command, as run.command usually is.
+            var withOutput = new Dictionary<string, string?>(env) { ["BISECTOR_PROFILE_OUTPUT"] = output };
+            _heaptrack = Start(["-c", "exec heaptrack -o \"$BISECTOR_PROFILE_OUTPUT\" " + spec.Recipe.Run.Command], withOutput, _daemonOutput);
+            return Task.CompletedTask;
+        }
+
+        public int? FindRoot(IReadOnlyDictionary<int, int?> parents) => _heaptrack?.Id;
+
+        public Task<DaemonExit?> DaemonExitAsync(bool daemonSeen, CancellationToken ct) =>
+            Task.FromResult(_heaptrack!.HasExited ? new DaemonExit(_heaptrack.ExitCode) : null);
+
+        public Task StartWorkloadAsync(IReadOnlyDictionary<string, string?> env, int root, CancellationToken ct)
         {
-            var clock = Stopwatch.StartNew();
-            var ready = recipe.Run.Ready?.File is { } file ? LocalWorker.Expand(file, env) : null;
-            if (ready is not null && !Path.IsPathRooted(ready))
-                ready = Path.Combine(artifact, ready);
-            while (ready is not null && !File.Exists(ready))
+            _workload?.Dispose();
+            _workload = Start(["-c", spec.Recipe.Workload!.Command], env, _workloadOutput);
+            return Task.CompletedTask;
+        }
+
+        public Task<int?> WorkloadExitAsync(CancellationToken ct) => Task.FromResult(_workload!.HasExited ? _workload.ExitCode : (int?)null);
+
+        public Task<string> DaemonOutputAsync(CancellationToken ct) => Task.FromResult(_daemonOutput.ToString());
+
+        public Task<string> WorkloadOutputAsync(CancellationToken ct) => Task.FromResult(_workloadOutput.ToString());
+
+        public async Task<IReadOnlyList<string>> CleanUpAsync(int? daemonPid)
+        {
+            if (_workload is { HasExited: false })
             {
-                if (heaptrack.HasExited || clock.Elapsed > (recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(20))
-                    throw new ProcessFailedException($"heaptrack -o {output} {recipe.Run.Command}", heaptrack.HasExited ? heaptrack.ExitCode : -1, artifact,
-                        $"{ready} did not appear under heaptrack");
-                await Task.Delay(50, ct);
+                _workload.Kill(entireProcessTree: true);
             }
 
-            var end = clock.Elapsed + recipe.Sampling.Warmup + recipe.Sampling.Window;
-            while (clock.Elapsed < end && !heaptrack.HasExited)
+            _workload?.Dispose();
+            if (_heaptrack is not null)
             {
-                if (recipe.Workload is { } w && (workload is null || (workload.HasExited && w.Restart)))
-                {
-                    workload?.Dispose();
-                    workload = Start("sh", ["-c", w.Command], artifact, env, w.Env);
-                }
-
-                await Task.Delay(100, ct);
+                await StopDaemonAsync(_heaptrack, spec.Recipe.Run.StopTimeout);
+                _heaptrack.Dispose();
             }
-        }
-        finally
-        {
-            if (workload is { HasExited: false })
-                workload.Kill(entireProcessTree: true);
-            workload?.Dispose();
-            await StopDaemonAsync(heaptrack, recipe.Run.StopTimeout);
+
+            return [];
         }
 
-        return Directory.GetFiles(runDir, "heaptrack.*").FirstOrDefault(f => !f.EndsWith(".pipe", StringComparison.Ordinal))
-            ?? throw new ProcessFailedException($"heaptrack -o {output}", heaptrack.ExitCode, artifact, "heaptrack wrote no data file");
+        private Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail)
+        {
+            var info = new ProcessStartInfo("sh") { WorkingDirectory = spec.Artifact.Directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in args)
+                info.ArgumentList.Add(a);
+            foreach (var (k, v) in env)
+                info.Environment[k] = v;
+            var process = Process.Start(info) ?? throw new ProcessFailedException("sh", -1, spec.Artifact.Directory, "could not start");
+            // Drained so a chatty daemon can never block on a full pipe.
+            tail.Attach(process);
+            return process;
+        }
     }
 
     /// <summary>SIGTERM to the profiled daemon (heaptrack's child that is neither its interpreter nor its compressor), then wait for heaptrack
@@ -131,24 +165,6 @@ public static class BoundaryProfiler
             .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
             .Where(pid => pid > 0 && Posix.ReadParent(pid) == parent)
             .ToList();
-
-    private static Process Start(string file, IEnumerable<string> args, string cwd, Dictionary<string, string?> env, IReadOnlyDictionary<string, string> extra)
-    {
-        var info = new ProcessStartInfo(file) { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        foreach (var (k, v) in env)
-            info.Environment[k] = v;
-        foreach (var (k, v) in extra)
-            info.Environment[k] = v;
-        var process = Process.Start(info) ?? throw new ProcessFailedException(file, -1, cwd, "could not start");
-        // Drained so a chatty daemon can never block on a full pipe.
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
 
     private static string Tail(string text) => string.Join('\n', text.TrimEnd().Split('\n').TakeLast(20));
 }

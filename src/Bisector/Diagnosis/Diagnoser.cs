@@ -17,14 +17,14 @@ namespace Bisector.Diagnosis;
 public static class Diagnoser
 {
     public static async Task<DiagnosisRow?> DiagnoseAsync(
-        ResultsStore store, string runId, Recipe recipe, IReadOnlyList<Commit> positions, SearchOutcome outcome,
+        ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome outcome,
         string repositoryPath, IReadOnlyList<string> paths, bool profile, Action<string> log, CancellationToken ct = default,
         string? keptProfile = null)
     {
         if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
             return null;
 
-        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == nameof(TrialOutcome.Ok)).ToList();
+        var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == TrialOutcome.Ok).ToList();
         var good = trials.Where(t => t.Position < culprit).Select(t => (int)t.Position).DefaultIfEmpty(-1).Max();
         if (good < 0)
             return null;
@@ -41,7 +41,7 @@ public static class Diagnoser
         double? significantGrowth = recipe.Decide.Feature == FeatureKind.Slope && recipe.Decide.MinEffect > 0
             ? recipe.Decide.MinEffect / 2 * Math.Max(badFigures.WindowSeconds, 1) / 60
             : null;
-        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth);
+        var diagnosis = MemoryDiagnosis.Classify(goodFigures, badFigures, significant, significantGrowth, recipe.Decide.Direction);
         // Without a new profile, one made earlier for the same boundary (keptProfile) stays with the diagnosis.
         var profileText = keptProfile;
         if (profile)
@@ -58,10 +58,10 @@ public static class Diagnoser
             runId,
             positions[good].Sha,
             positions[culprit].Sha,
-            diagnosis.Kind.ToString(),
+            diagnosis.Kind,
             diagnosis.Headline,
             string.Join('\n', diagnosis.Details),
-            Diff(repositoryPath, positions[culprit].Sha, paths),
+            await DiffAsync(repositoryPath, positions[culprit].Sha, paths, ct),
             profileText,
             ResultsStore.Iso(DateTimeOffset.UtcNow));
         await store.SaveDiagnosisAsync(row, ct);
@@ -84,13 +84,13 @@ public static class Diagnoser
     }
 
     // The run's verdict stands without the diff; a repository moved or pruned since the run only loses this part.
-    private static string Diff(string repositoryPath, string sha, IReadOnlyList<string> paths)
+    private static async Task<string> DiffAsync(string repositoryPath, string sha, IReadOnlyList<string> paths, CancellationToken ct)
     {
         try
         {
-            return CulpritDiff.Render(repositoryPath, sha, paths);
+            return await CulpritDiff.RenderAsync(repositoryPath, sha, paths, ct: ct);
         }
-        catch (Exception e) when (e is LibGit2Sharp.LibGit2SharpException or GitSelectionException)
+        catch (GitSelectionException e)
         {
             return $"(diff unavailable: {e.Message}; run git show {sha[..12]} in {repositoryPath})";
         }

@@ -1,10 +1,12 @@
 using System.Globalization;
+using Bisector.Recipes;
 using Bisector.Sampling;
 using Bisector.Statistics;
 
 namespace Bisector.Diagnosis;
 
-/// <summary>Why memory grew between the last good commit and the culprit.</summary>
+/// <summary>Why memory grew between the last good commit and the culprit; for a decision on a decrease (a fix), what
+/// the last good commit had that the named commit removed.</summary>
 public enum GrowthKind
 {
     /// <summary>Live heap (in-use) grows along with RSS: memory is allocated and never freed.</summary>
@@ -145,14 +147,15 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
     /// <summary>Classifies; <paramref name="significantBytes"/> is the smallest change (over the window, or as a level
     /// step) treated as real; 2% of the good side's level is used when that is larger. <paramref name="significantGrowthBytes"/>,
     /// when given, replaces it for growth over the window only: a run decided on the slope states in its min-effect
-    /// which growth matters, and a diagnosis must not call "no change" what the verdict called a regression.</summary>
-    public static MemoryDiagnosis Classify(SideFigures good, SideFigures bad, double significantBytes = MiB, double? significantGrowthBytes = null)
+    /// which growth matters, and a diagnosis must not call "no change" what the verdict called a regression.
+    /// <paramref name="direction"/> is the decision's: with <see cref="RegressionDirection.Decrease"/> the named commit
+    /// lowered memory (a fix), so the same analysis runs with the sides' roles swapped — the kind names what the good
+    /// side had and the named commit removed — and the headline says so ("the growth stops; heap fragmentation is gone").</summary>
+    public static MemoryDiagnosis Classify(SideFigures good, SideFigures bad, double significantBytes = MiB, double? significantGrowthBytes = null,
+        RegressionDirection direction = RegressionDirection.Increase)
     {
         var threshold = Math.Max(significantBytes, 0.02 * Math.Abs(good.RssLevel));
         var growthThreshold = significantGrowthBytes ?? threshold;
-        var minutes = Math.Max(bad.WindowSeconds, 1) / 60.0;
-        var rssGrowth = (bad.RssSlope - good.RssSlope) * minutes;
-        var step = bad.RssLevel - good.RssLevel;
         var heap = good.HasHeap && bad.HasHeap;
         var details = new List<string>
         {
@@ -171,70 +174,102 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
 
         details.Add($"method: level = median of the window's last third, slope = Theil–Sen after the warm-up, medians of {good.Trials} good and {bad.Trials} bad trial(s) " +
                       $"over a {Seconds(bad.WindowSeconds)} s window; changes below {Mb(threshold)} MiB are treated as noise" +
-                      (growthThreshold < threshold ? $" (growth over the window: below {Mb(growthThreshold)} MiB, from decide.min-effect)" : ""));
+                      (growthThreshold < threshold ? $" (growth over the window: below {Mb(growthThreshold)} MiB, from decide.min-effect)" : "") +
+                      (direction == RegressionDirection.Decrease ? "; the decision looks for a decrease, so what the good side has and the bad side lost is classified" : ""));
 
-        GrowthKind kind;
-        string headline;
+        // For a decrease the good side is the one with the growth; the classification asks what it has over the other.
+        var fix = direction == RegressionDirection.Decrease;
+        var (lower, higher) = fix ? (bad, good) : (good, bad);
+        var minutes = Math.Max(bad.WindowSeconds, 1) / 60.0;
+        var kind = KindOfChange(lower, higher, heap, minutes, threshold, growthThreshold);
+        var headline = kind switch
+        {
+            GrowthKind.LevelStep => LevelStepHeadline(good, bad, heap),
+            GrowthKind.NoChange => $"no memory change above {Mb(Math.Min(threshold, growthThreshold))} MiB between the good and bad sides: {bad.RssMetric} {Signed(bad.RssLevel - good.RssLevel)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min",
+            _ when fix => FixHeadline(kind, good, bad, minutes, growthThreshold),
+            _ => GrowthHeadline(kind, good, bad),
+        };
+        return new MemoryDiagnosis(kind, headline, details, good, bad);
+    }
+
+    /// <summary>What <paramref name="higher"/> has over <paramref name="lower"/>: growth first (a change in slope), then
+    /// a level step, else no change.</summary>
+    private static GrowthKind KindOfChange(SideFigures lower, SideFigures higher, bool heap, double minutes, double threshold, double growthThreshold)
+    {
+        var rssGrowth = (higher.RssSlope - lower.RssSlope) * minutes;
         if (rssGrowth > growthThreshold)
         {
-            var grows = $"{bad.RssMetric} grows {Rate(bad.RssSlope)} MiB/min (good: {Rate(good.RssSlope)})";
-            if (heap)
-            {
-                var inUseGrowth = (bad.InUseSlope!.Value - good.InUseSlope!.Value) * minutes;
-                var freeGrowth = ((bad.FreeSlope ?? 0) - (good.FreeSlope ?? 0)) * minutes;
-                var heapGrowth = ((bad.HeapSlope ?? 0) - (good.HeapSlope ?? 0)) * minutes;
-                if (inUseGrowth >= ExplainedShare * rssGrowth)
-                {
-                    if (LevelsOff(bad.InUseEarlySlope!.Value, bad.InUseLateSlope!.Value))
-                    {
-                        kind = GrowthKind.WorkingSet;
-                        headline = $"larger working set or cache: heap in-use grew {Rate(bad.InUseEarlySlope!.Value)} MiB/min, then levelled off at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseLateSlope!.Value)} MiB/min); {grows}";
-                    }
-                    else
-                    {
-                        kind = GrowthKind.Leak;
-                        headline = $"leak: heap in-use grows {Rate(bad.InUseSlope!.Value)} MiB/min along with {bad.RssMetric} ({Rate(bad.RssSlope)} MiB/min); free in arena {Rate(bad.FreeSlope ?? 0)} MiB/min";
-                    }
-                }
-                else if (heapGrowth >= ExplainedShare * rssGrowth || freeGrowth >= ExplainedShare * rssGrowth)
-                {
-                    kind = GrowthKind.Fragmentation;
-                    headline = $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}" +
-                               (NewCallPattern(good, bad) is { } pattern ? $"; the culprit {pattern}" : "");
-                }
-                else
-                {
-                    kind = GrowthKind.NonHeap;
-                    headline = $"non-heap growth: {grows} while the malloc heap grows {Rate(bad.HeapSlope ?? 0)} MiB/min — mmap, thread stacks or another allocator";
-                }
-            }
-            else if (LevelsOff(bad.RssEarlySlope, bad.RssLateSlope))
-            {
-                kind = GrowthKind.WorkingSet;
-                headline = $"grows then levels off (a larger working set or cache?): {grows}, late half {Rate(bad.RssLateSlope)} MiB/min; without heap counters (sampling.heap-counters) this is judged from RSS alone";
-            }
-            else
-            {
-                kind = GrowthKind.Growth;
-                headline = $"memory growth: {grows}; without heap counters RSS alone cannot tell a leak from fragmentation — set sampling.heap-counters: true";
-            }
-        }
-        else if (Math.Abs(step) > threshold)
-        {
-            kind = GrowthKind.LevelStep;
-            var inUseStep = heap ? bad.InUseLevel!.Value - good.InUseLevel!.Value : 0;
-            var inUse = !heap ? "; judged from RSS alone (no heap counters)"
-                : Math.Abs(inUseStep) >= ExplainedShare * Math.Abs(step) ? $"; in the malloc heap (in-use {Signed(inUseStep)} MiB)"
-                : $"; outside the malloc heap (in-use {Signed(inUseStep)} MiB): static data, mmap or stacks";
-            headline = $"level step without growth: {bad.RssMetric} {Signed(step)} MiB ({Mb(good.RssLevel)} → {Mb(bad.RssLevel)} MiB), flat at {Rate(bad.RssSlope)} MiB/min{inUse}";
-        }
-        else
-        {
-            kind = GrowthKind.NoChange;
-            headline = $"no memory change above {Mb(Math.Min(threshold, growthThreshold))} MiB between the good and bad sides: {bad.RssMetric} {Signed(step)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min";
+            if (!heap)
+                return LevelsOff(higher.RssEarlySlope, higher.RssLateSlope) ? GrowthKind.WorkingSet : GrowthKind.Growth;
+            var inUseGrowth = (higher.InUseSlope!.Value - lower.InUseSlope!.Value) * minutes;
+            var freeGrowth = ((higher.FreeSlope ?? 0) - (lower.FreeSlope ?? 0)) * minutes;
+            var heapGrowth = ((higher.HeapSlope ?? 0) - (lower.HeapSlope ?? 0)) * minutes;
+            if (inUseGrowth >= ExplainedShare * rssGrowth)
+                return LevelsOff(higher.InUseEarlySlope!.Value, higher.InUseLateSlope!.Value) ? GrowthKind.WorkingSet : GrowthKind.Leak;
+            return heapGrowth >= ExplainedShare * rssGrowth || freeGrowth >= ExplainedShare * rssGrowth ? GrowthKind.Fragmentation : GrowthKind.NonHeap;
         }
 
-        return new MemoryDiagnosis(kind, headline, details, good, bad);
+        return Math.Abs(higher.RssLevel - lower.RssLevel) > threshold ? GrowthKind.LevelStep : GrowthKind.NoChange;
+    }
+
+    /// <summary>The culprit made memory grow: what grows, and where.</summary>
+    private static string GrowthHeadline(GrowthKind kind, SideFigures good, SideFigures bad)
+    {
+        var grows = $"{bad.RssMetric} grows {Rate(bad.RssSlope)} MiB/min (good: {Rate(good.RssSlope)})";
+        return kind switch
+        {
+            GrowthKind.WorkingSet when good.HasHeap && bad.HasHeap =>
+                $"larger working set or cache: heap in-use grew {Rate(bad.InUseEarlySlope!.Value)} MiB/min, then levelled off at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseLateSlope!.Value)} MiB/min); {grows}",
+            GrowthKind.Leak =>
+                $"leak: heap in-use grows {Rate(bad.InUseSlope!.Value)} MiB/min along with {bad.RssMetric} ({Rate(bad.RssSlope)} MiB/min); free in arena {Rate(bad.FreeSlope ?? 0)} MiB/min",
+            GrowthKind.Fragmentation =>
+                $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min; {grows}" +
+                (CallPattern(good, bad, "good") is { } pattern ? $"; the culprit {pattern}" : ""),
+            GrowthKind.NonHeap =>
+                $"non-heap growth: {grows} while the malloc heap grows {Rate(bad.HeapSlope ?? 0)} MiB/min — mmap, thread stacks or another allocator",
+            GrowthKind.WorkingSet =>
+                $"grows then levels off (a larger working set or cache?): {grows}, late half {Rate(bad.RssLateSlope)} MiB/min; without heap counters (sampling.heap-counters) this is judged from RSS alone",
+            _ =>
+                $"memory growth: {grows}; without heap counters RSS alone cannot tell a leak from fragmentation — set sampling.heap-counters: true",
+        };
+    }
+
+    /// <summary>The named commit made memory stop (or slow) growing: what the good side's growth was, and that it is gone.</summary>
+    private static string FixHeadline(GrowthKind kind, SideFigures good, SideFigures bad, double minutes, double growthThreshold)
+    {
+        var stops = Math.Max(bad.RssSlope, 0) * minutes <= growthThreshold ? "stops" : "slows";
+        var rss = $"{bad.RssMetric} {Rate(good.RssSlope)} → {Rate(bad.RssSlope)} MiB/min";
+        return kind switch
+        {
+            GrowthKind.WorkingSet when good.HasHeap && bad.HasHeap =>
+                $"smaller working set or cache: heap in-use grew {Rate(good.InUseEarlySlope!.Value)} MiB/min and levelled off at {Mb(good.InUseLevel!.Value)} MiB before, {Mb(bad.InUseLevel!.Value)} MiB now; {rss}",
+            GrowthKind.Leak =>
+                $"the leak is gone: heap in-use grew {Rate(good.InUseSlope!.Value)} MiB/min before, {Rate(bad.InUseSlope!.Value)} MiB/min now; {rss}",
+            GrowthKind.Fragmentation =>
+                $"the growth {stops}, heap fragmentation is gone: {rss}; inside the malloc heap: free in the arena {Mb(good.FreeLevel ?? 0)} → {Mb(bad.FreeLevel ?? 0)} MiB, " +
+                $"the heap {Mb(good.HeapLevel ?? 0)} → {Mb(bad.HeapLevel ?? 0)} MiB, in-use {Mb(good.InUseLevel!.Value)} → {Mb(bad.InUseLevel!.Value)} MiB" +
+                (CallPattern(bad, good, "now") is { } pattern ? $"; the big-block/realloc pattern is gone: the good side {pattern}" : ""),
+            GrowthKind.NonHeap =>
+                $"non-heap growth {stops}: {rss} while the malloc heap's growth goes {Rate(good.HeapSlope ?? 0)} → {Rate(bad.HeapSlope ?? 0)} MiB/min — mmap, thread stacks or another allocator",
+            GrowthKind.WorkingSet =>
+                $"the growth {stops} (a smaller working set or cache?): {bad.RssMetric} grew then levelled off before (late half {Rate(good.RssLateSlope)} MiB/min), {Rate(bad.RssSlope)} MiB/min now; without heap counters (sampling.heap-counters) this is judged from RSS alone",
+            _ =>
+                $"the growth {stops}: {rss}; without heap counters RSS alone cannot tell whether a leak or fragmentation went away — set sampling.heap-counters: true",
+        };
+    }
+
+    /// <summary>A flat level moved: by how much, and whether the malloc heap (live data, or its free space) holds the step.</summary>
+    private static string LevelStepHeadline(SideFigures good, SideFigures bad, bool heap)
+    {
+        var step = bad.RssLevel - good.RssLevel;
+        var inUseStep = heap ? bad.InUseLevel!.Value - good.InUseLevel!.Value : 0;
+        var heapStep = heap ? (bad.HeapLevel ?? 0) - (good.HeapLevel ?? 0) : 0;
+        var where = !heap ? "; judged from RSS alone (no heap counters)"
+            : Math.Abs(inUseStep) >= ExplainedShare * Math.Abs(step) ? $"; in the malloc heap (in-use {Signed(inUseStep)} MiB)"
+            : Math.Abs(heapStep) >= ExplainedShare * Math.Abs(step) && Math.Sign(heapStep) == Math.Sign(step)
+                ? $"; in the malloc heap's free space (heap {Mb(good.HeapLevel ?? 0)} → {Mb(bad.HeapLevel ?? 0)} MiB, in-use {Signed(inUseStep)} MiB)"
+            : $"; outside the malloc heap (in-use {Signed(inUseStep)} MiB): static data, mmap or stacks";
+        return $"level step without growth: {bad.RssMetric} {Signed(step)} MiB ({Mb(good.RssLevel)} → {Mb(bad.RssLevel)} MiB), flat at {Rate(bad.RssSlope)} MiB/min{where}";
     }
 
     private static bool LevelsOff(double early, double late) => early > 0 && late < PlateauShare * early;
@@ -246,18 +281,19 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
             : null;
 
     /// <summary>
-    /// What the culprit does that its parent did not, among the two call patterns that fragment a glibc heap: big
-    /// requests (they move the top of the heap) and realloc() shrinks (they leave a hole behind the shrunk block). Named
-    /// when the bad side makes at least one a second and at least twice as many as the good side.
+    /// What <paramref name="more"/> does that <paramref name="less"/> does not, among the two call patterns that fragment
+    /// a glibc heap: big requests (they move the top of the heap) and realloc() shrinks (they leave a hole behind the
+    /// shrunk block). Named when <paramref name="more"/> makes at least one a second and at least twice as many. For a
+    /// regression that is the culprit against its parent; for a fix, the parent against the fixing commit.
     /// </summary>
-    private static string? NewCallPattern(SideFigures good, SideFigures bad)
+    private static string? CallPattern(SideFigures less, SideFigures more, string lessName)
     {
-        static bool New(double? g, double? b) => b is { } bv && g is { } gv && bv >= 60 && bv >= 2 * gv;
+        static bool New(double? l, double? m) => m is { } mv && l is { } lv && mv >= 60 && mv >= 2 * lv;
         var parts = new List<string>();
-        if (New(good.BigRequestsPerMinute, bad.BigRequestsPerMinute))
-            parts.Add($"requests blocks of 1 MiB or more {PerMinute(bad.BigRequestsPerMinute!.Value)} times a minute (good: {PerMinute(good.BigRequestsPerMinute!.Value)})");
-        if (New(good.ReallocShrinksPerMinute, bad.ReallocShrinksPerMinute))
-            parts.Add($"shrinks blocks with realloc() {PerMinute(bad.ReallocShrinksPerMinute!.Value)} times a minute (good: {PerMinute(good.ReallocShrinksPerMinute!.Value)})");
+        if (New(less.BigRequestsPerMinute, more.BigRequestsPerMinute))
+            parts.Add($"requests blocks of 1 MiB or more {PerMinute(more.BigRequestsPerMinute!.Value)} times a minute ({lessName}: {PerMinute(less.BigRequestsPerMinute!.Value)})");
+        if (New(less.ReallocShrinksPerMinute, more.ReallocShrinksPerMinute))
+            parts.Add($"shrinks blocks with realloc() {PerMinute(more.ReallocShrinksPerMinute!.Value)} times a minute ({lessName}: {PerMinute(less.ReallocShrinksPerMinute!.Value)})");
         return parts.Count == 0 ? null : string.Join(" and ", parts);
     }
 

@@ -1,6 +1,6 @@
 namespace Bisector.Git;
 
-/// <summary>A commit as the rest of the pipeline sees it: immutable, detached from LibGit2Sharp.</summary>
+/// <summary>A commit as the rest of the pipeline sees it: immutable, parsed once from git's output.</summary>
 public sealed record Commit(
     string Sha,
     string Subject,

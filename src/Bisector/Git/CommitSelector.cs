@@ -1,5 +1,4 @@
 using System.Globalization;
-using LibGit2Sharp;
 
 namespace Bisector.Git;
 
@@ -7,92 +6,89 @@ namespace Bisector.Git;
 public sealed record SelectionOptions(bool FirstParent = false, bool NoMerges = false)
 {
     public static SelectionOptions Default { get; } = new();
+
+    internal IEnumerable<string> Flags =>
+        [.. FirstParent ? ["--first-parent"] : Array.Empty<string>(), .. NoMerges ? ["--no-merges"] : Array.Empty<string>()];
 }
 
-/// <summary>What one walk read: commits, trees, inflated objects, objects read through LibGit2Sharp.</summary>
-internal sealed record WalkStats(int CommitsParsed, int TreesRead, int ObjectsInflated, int DeltasApplied,
-    int FallbackReads, bool CommitGraph, bool BloomFilters, int BloomSkips);
-
 /// <summary>
-/// Selects the candidate commits of a bisection: exactly what <c>git log A..B -- paths</c> lists, read through
-/// LibGit2Sharp so a run needs no git binary, oldest first.
+/// Selects the candidate commits of a bisection: exactly what <c>git log A..B -- paths</c> lists (the definition users
+/// compare with, so git itself lists them: <c>git rev-list</c>, which no user configuration changes), oldest first.
 /// </summary>
 public static class CommitSelector
 {
-    public static CommitSelection Select(
-        string repositoryPath, string range, IReadOnlyList<string> paths, SelectionOptions? options = null)
+    // One record per line; %s never holds a newline, and 0x1f does not occur in names or subjects.
+    private const string Format = "--format=%H%x1f%P%x1f%an%x1f%aI%x1f%s";
+
+    public static async Task<CommitSelection> SelectAsync(
+        string repositoryPath, string range, IReadOnlyList<string> paths, SelectionOptions? options = null,
+        CancellationToken ct = default)
     {
         options ??= SelectionOptions.Default;
-        var pathspec = Pathspec.Parse(paths);
-        using var repo = Open(repositoryPath);
-
-        var (good, bad, tips) = ParseRange(repo, range);
-        if (good.Id == bad.Id)
+        var top = await TopLevelAsync(repositoryPath, ct);
+        var (good, bad) = await ParseRangeAsync(top, range, ct);
+        if (good == bad)
             throw new GitSelectionException(
-                $"range '{range}': good and bad are the same commit {good.Sha[..10]}, so there is nothing to bisect",
+                $"range '{range}': good and bad are the same commit {good[..10]}, so there is nothing to bisect",
                 "Fix: give an older known-good revision as A in A..B");
-        var mergeBase = repo.ObjectDatabase.FindMergeBase(good, bad);
-        if (mergeBase?.Id != good.Id)
+        var mergeBaseRun = await GitCli.TryRunAsync(top, ["merge-base", good, bad], ct);
+        var mergeBase = mergeBaseRun.ExitCode == 0 ? mergeBaseRun.StandardOutput.Trim() : null;
+        if (mergeBase != good)
         {
-            var swapped = mergeBase?.Id == bad.Id;
+            var swapped = mergeBase == bad;
             throw new GitSelectionException(
                 swapped
-                    ? $"range '{range}': the good end {good.Sha[..10]} is newer than the bad end {bad.Sha[..10]} (bad is an ancestor of good)"
-                    : $"range '{range}': the good end {good.Sha[..10]} is not an ancestor of the bad end {bad.Sha[..10]}",
+                    ? $"range '{range}': the good end {good[..10]} is newer than the bad end {bad[..10]} (bad is an ancestor of good)"
+                    : $"range '{range}': the good end {good[..10]} is not an ancestor of the bad end {bad[..10]}",
                 swapped
                     ? "Fix: swap them and write GOOD..BAD with the older, known-good revision first"
                     : mergeBase is null
                         ? "Fix: choose a good revision from the history of the bad one"
-                        : $"Fix: use their merge base as the good end: {mergeBase.Sha[..10]}..{RangeRight(range)}");
+                        : $"Fix: use their merge base as the good end: {mergeBase[..10]}..{RangeRight(range)}");
         }
 
-        using var store = new ObjectStore(repo);
-        var graph = CommitGraph.TryOpen(repo.Info.Path, store.ObjectDirectories);
-        var inRange = new HistoryWalk(store, graph, Pathspec.Parse([]), options.FirstParent, options.NoMerges).Run(tips);
-        var selected = pathspec.IsEmpty
-            ? inRange
-            : new HistoryWalk(store, graph, pathspec, options.FirstParent, options.NoMerges).Run(tips);
-        if (selected.Count == 0)
+        string[] tips = [bad, "^" + good];
+        // Every commit of the range with its parents (no pathspec, so git rewrites none), in git's order; merges stay
+        // in so that ancestry through them orders the candidates even with --no-merges.
+        var graph = (await RevListAsync(top, range, paths,
+                ["--parents", .. options.FirstParent ? ["--first-parent"] : Array.Empty<string>(), .. tips], [], ct))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' '))
+            .ToArray();
+        var inRange = graph.Count(g => !options.NoMerges || g.Length <= 2);
+        var position = TopologicalPositions(graph);
+        var selected = (await ListAsync(top, range, paths, [.. options.Flags, .. tips], paths, ct))
+            .OrderBy(c => position[c.Sha])
+            .ToArray();
+        if (selected.Length == 0)
             throw new GitSelectionException(
-                pathspec.IsEmpty
+                paths.Count == 0
                     ? $"range '{range}' holds no commits with the chosen options"
                     : $"--paths: {string.Join(' ', paths.Select(p => $"'{p}'"))} matched no commit in '{range}' " +
-                      $"({inRange.Count.ToString(CultureInfo.InvariantCulture)} commits in the range)",
-                pathspec.IsEmpty
+                      $"({inRange.ToString(CultureInfo.InvariantCulture)} commits in the range){UnclosedBracketNote(paths)}",
+                paths.Count == 0
                     ? "Fix: drop --no-merges or --first-parent, or widen the range"
                     : "Fix: check the paths are relative to the repository root (try `git log --oneline " +
                       $"{range} -- <paths>`), or widen the range");
 
-        var candidates = new Commit[selected.Count];
-        for (var i = 0; i < selected.Count; i++)
-            candidates[i] = ToCommit(repo.Lookup<LibGit2Sharp.Commit>(selected[selected.Count - 1 - i].ToObjectId()));
-
-        return new CommitSelection(range, paths.ToArray(), ToCommit(good), ToCommit(bad), candidates,
-            inRange.Count, options.FirstParent, options.NoMerges);
+        var ends = await ListAsync(top, range, paths, ["--no-walk=unsorted", good, bad], [], ct);
+        return new CommitSelection(range, paths.ToArray(), ends[0], ends[1], Enumerable.Reverse(selected).ToArray(),
+            inRange, options.FirstParent, options.NoMerges);
     }
 
     /// <summary>
-    /// Lists what <c>git log --format=%H [options] revisions -- paths</c> lists, newest first. Unlike
-    /// <see cref="Select"/> it accepts any revision list, e.g. a single tip for a whole history.
+    /// The SHAs <c>git log --format=%H [options] revisions -- paths</c> lists, newest first. Unlike
+    /// <see cref="SelectAsync"/> it accepts any revision list, e.g. a single tip for a whole history.
     /// </summary>
-    public static IReadOnlyList<string> Log(
-        string repositoryPath, string revisions, IReadOnlyList<string> paths, SelectionOptions? options = null) =>
-        LogWithStats(repositoryPath, revisions, paths, options).Shas;
-
-    /// <summary><see cref="Log"/> plus what the walk read, for the benchmark.</summary>
-    internal static (IReadOnlyList<string> Shas, WalkStats Stats) LogWithStats(
-        string repositoryPath, string revisions, IReadOnlyList<string> paths, SelectionOptions? options = null)
+    public static async Task<IReadOnlyList<string>> LogAsync(
+        string repositoryPath, string revisions, IReadOnlyList<string> paths, SelectionOptions? options = null,
+        CancellationToken ct = default)
     {
         options ??= SelectionOptions.Default;
-        var pathspec = Pathspec.Parse(paths);
-        using var repo = Open(repositoryPath);
-        var tips = ParseRevisions(repo, revisions);
-        using var store = new ObjectStore(repo);
-        var graph = CommitGraph.TryOpen(repo.Info.Path, store.ObjectDirectories);
-        var walk = new HistoryWalk(store, graph, pathspec, options.FirstParent, options.NoMerges);
-        var shas = walk.Run(tips).Select(id => id.ToString()).ToArray();
-        return (shas, new WalkStats(walk.CommitsParsed, walk.TreesRead, store.ObjectsInflated, store.DeltasApplied, store.FallbackReads,
-            graph is not null, graph?.HasBloomFilters ?? false, walk.BloomSkips));
+        var top = await TopLevelAsync(repositoryPath, ct);
+        var tokens = revisions.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var output = await RevListAsync(top, revisions, paths, [.. options.Flags, "--end-of-options", .. tokens], paths, ct);
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
     /// <summary>Lines for a dry run: which commits will be tested, in which order, and why the others are not.</summary>
@@ -134,13 +130,89 @@ public static class CommitSelector
         return lines;
     }
 
-    internal static Repository Open(string repositoryPath)
+    /// <summary>The directory git resolves pathspecs against: the work tree's root, or the repository of a bare one.</summary>
+    private static async Task<string> TopLevelAsync(string repositoryPath, CancellationToken ct)
     {
-        var discovered = Repository.Discover(repositoryPath);
-        if (discovered is null)
-            throw new GitSelectionException($"--repo: '{repositoryPath}' is not inside a git repository",
+        if (!Directory.Exists(repositoryPath))
+            throw new GitSelectionException($"--repo: '{repositoryPath}' is not a directory",
                 "Fix: point --repo at a clone (or bare repository) of the project");
-        return new Repository(discovered);
+        var result = await GitCli.TryRunAsync(repositoryPath, ["rev-parse", "--is-bare-repository", "--show-cdup"], ct);
+        if (result.ExitCode != 0)
+            throw new GitSelectionException(
+                $"--repo: '{repositoryPath}' is not inside a git repository ({GitCli.StderrTail(result, 1)})",
+                "Fix: point --repo at a clone (or bare repository) of the project");
+        var lines = result.StandardOutput.Split('\n');
+        return lines[0].Trim() == "true" || lines.Length < 2
+            ? repositoryPath
+            : Path.GetFullPath(Path.Combine(repositoryPath, lines[1].Trim()));
+    }
+
+    /// <summary>Commits as <c>git rev-list</c> lists them (newest first), parsed into <see cref="Commit"/>s.</summary>
+    private static async Task<IReadOnlyList<Commit>> ListAsync(string top, string range, IReadOnlyList<string> userPaths,
+        IEnumerable<string> revisions, IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        var output = await RevListAsync(top, range, userPaths, ["--no-commit-header", Format, .. revisions], paths, ct);
+        var commits = new List<Commit>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var f = line.Split('\x1f');
+            commits.Add(new Commit(f[0], f[4], f[2], DateTimeOffset.Parse(f[3], CultureInfo.InvariantCulture),
+                f[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+        }
+        return commits;
+    }
+
+    /// <summary><c>git rev-list args -- paths</c>; a failure names --paths when git blames the pathspec, else the range.</summary>
+    private static async Task<string> RevListAsync(string top, string range, IReadOnlyList<string> userPaths,
+        IEnumerable<string> args, IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        var result = await GitCli.TryRunAsync(top, ["rev-list", .. args, "--", .. paths], ct);
+        if (result.ExitCode == 0)
+            return result.StandardOutput;
+        var why = GitCli.StderrTail(result, 3);
+        throw why.Contains("pathspec", StringComparison.OrdinalIgnoreCase) || why.Contains("outside repository", StringComparison.Ordinal)
+            ? new GitSelectionException(
+                $"--paths: {string.Join(' ', userPaths.Select(p => $"'{p}'"))} is not a valid pathspec: {why}",
+                "Fix: write paths relative to the repository root, with git's pathspec magic, e.g. 'src/*' or ':(exclude)docs'")
+            : new GitSelectionException($"range '{range}': git rev-list failed: {why}",
+                $"Fix: check `git log --oneline {range}` works in {top}");
+    }
+
+    /// <summary>
+    /// Positions in an order where every commit comes before its ancestors. git's default order is by commit date, which
+    /// a contributor's wrong clock can break, and bisection needs ancestors first; a Kahn sort that always takes the
+    /// earliest-listed ready commit leaves git's order untouched wherever it is already valid.
+    /// </summary>
+    private static Dictionary<string, int> TopologicalPositions(IReadOnlyList<string[]> graph)
+    {
+        var listed = new Dictionary<string, int>(graph.Count);
+        for (var i = 0; i < graph.Count; i++) listed[graph[i][0]] = i;
+        var children = new int[graph.Count];
+        foreach (var line in graph)
+            foreach (var parent in line.Skip(1))
+                if (listed.TryGetValue(parent, out var pi)) children[pi]++;
+
+        var ready = new PriorityQueue<int, int>();
+        for (var i = 0; i < graph.Count; i++)
+            if (children[i] == 0) ready.Enqueue(i, i);
+        var position = new Dictionary<string, int>(graph.Count);
+        while (ready.TryDequeue(out var i, out _))
+        {
+            position[graph[i][0]] = position.Count;
+            foreach (var parent in graph[i].Skip(1))
+                if (listed.TryGetValue(parent, out var pi) && --children[pi] == 0)
+                    ready.Enqueue(pi, pi);
+        }
+        return position;
+    }
+
+    // git matches a pattern with an unclosed '[' only literally, so say so when it matched nothing.
+    private static string UnclosedBracketNote(IReadOnlyList<string> paths)
+    {
+        var unclosed = paths.Where(p => p.LastIndexOf('[') > p.LastIndexOf(']')).ToArray();
+        return unclosed.Length == 0
+            ? ""
+            : $"; {string.Join(' ', unclosed.Select(p => $"'{p}'"))} has an unclosed '[', so git matches it only as a literal name";
     }
 
     private static string RangeRight(string range)
@@ -149,32 +221,19 @@ public static class CommitSelector
         return i < 0 ? range : range[(i + 2)..];
     }
 
-    private static (LibGit2Sharp.Commit Good, LibGit2Sharp.Commit Bad, IReadOnlyList<(Oid, bool)> Tips)
-        ParseRange(Repository repo, string range)
+    /// <summary>A range written as A..B or "B ^A" (an empty side means HEAD, as in git) resolved to (good, bad) commit ids.</summary>
+    private static async Task<(string Good, string Bad)> ParseRangeAsync(string top, string range, CancellationToken ct)
     {
-        var tips = ParseRevisions(repo, range);
-        var negative = tips.Where(t => t.Exclude).ToArray();
-        var positive = tips.Where(t => !t.Exclude).ToArray();
-        if (negative.Length != 1 || positive.Length != 1)
-            throw new GitSelectionException(
-                $"range '{range}' must name exactly one good and one bad revision " +
-                $"(found {negative.Length.ToString(CultureInfo.InvariantCulture)} good, " +
-                $"{positive.Length.ToString(CultureInfo.InvariantCulture)} bad)",
-                "Fix: write GOOD..BAD (or 'BAD ^GOOD'), e.g. v247..v248");
-        return (repo.Lookup<LibGit2Sharp.Commit>(negative[0].Id.ToObjectId()), repo.Lookup<LibGit2Sharp.Commit>(positive[0].Id.ToObjectId()), tips);
-    }
-
-    private static IReadOnlyList<(Oid Id, bool Exclude)> ParseRevisions(Repository repo, string revisions)
-    {
-        var text = revisions.Trim();
+        var text = range.Trim();
         if (text.Length == 0)
             throw new GitSelectionException("the range is empty", "Fix: write GOOD..BAD, e.g. v247..v248");
         if (text.Contains("...", StringComparison.Ordinal))
             throw new GitSelectionException(
-                $"range '{revisions}': the symmetric difference A...B is not supported (it has no single good end)",
+                $"range '{range}': the symmetric difference A...B is not supported (it has no single good end)",
                 $"Fix: use A..B with the known-good revision first, e.g. {text.Replace("...", "..", StringComparison.Ordinal)}");
 
-        var tips = new List<(Oid, bool)>();
+        var negative = new List<string>();
+        var positive = new List<string>();
         foreach (var token in text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
         {
             var dots = token.IndexOf("..", StringComparison.Ordinal);
@@ -183,48 +242,41 @@ public static class CommitSelector
                 var left = token[..dots];
                 var right = token[(dots + 2)..];
                 if (right.Contains("..", StringComparison.Ordinal))
-                    throw new GitSelectionException($"range '{revisions}' has more than one '..'",
+                    throw new GitSelectionException($"range '{range}' has more than one '..'",
                         "Fix: write GOOD..BAD, e.g. v247..v248");
-                // As in git, an empty side of A..B means HEAD.
-                tips.Add((Resolve(repo, left.Length == 0 ? "HEAD" : left, revisions), true));
-                tips.Add((Resolve(repo, right.Length == 0 ? "HEAD" : right, revisions), false));
+                negative.Add(left.Length == 0 ? "HEAD" : left);
+                positive.Add(right.Length == 0 ? "HEAD" : right);
             }
             else if (token.StartsWith('^'))
-                tips.Add((Resolve(repo, token[1..], revisions), true));
+                negative.Add(token[1..]);
             else
-                tips.Add((Resolve(repo, token, revisions), false));
+                positive.Add(token);
         }
-        return tips;
+        if (negative.Count != 1 || positive.Count != 1)
+            throw new GitSelectionException(
+                $"range '{range}' must name exactly one good and one bad revision " +
+                $"(found {negative.Count.ToString(CultureInfo.InvariantCulture)} good, " +
+                $"{positive.Count.ToString(CultureInfo.InvariantCulture)} bad)",
+                "Fix: write GOOD..BAD (or 'BAD ^GOOD'), e.g. v247..v248");
+        return (await ResolveAsync(top, negative[0], range, ct), await ResolveAsync(top, positive[0], range, ct));
     }
 
-    private static Oid Resolve(Repository repo, string spec, string range)
+    private static async Task<string> ResolveAsync(string top, string spec, string range, CancellationToken ct)
     {
-        GitObject? obj;
-        try
+        var commit = await GitCli.TryRunAsync(top, ["rev-parse", "--verify", "--quiet", "--end-of-options", spec + "^{commit}"], ct);
+        if (commit.ExitCode == 0)
+            return commit.StandardOutput.Trim();
+        var any = await GitCli.TryRunAsync(top, ["rev-parse", "--verify", "--end-of-options", spec], ct);
+        if (any.ExitCode == 0)
         {
-            obj = spec.Length == 0 ? null : repo.Lookup(spec);
+            var type = await GitCli.TryRunAsync(top, ["cat-file", "-t", any.StandardOutput.Trim()], ct);
+            throw new GitSelectionException($"range '{range}': '{spec}' names a {type.StandardOutput.Trim()}, not a commit",
+                "Fix: name a commit, branch or tag");
         }
-        catch (AmbiguousSpecificationException)
-        {
+        if (any.StandardError.Contains("ambiguous", StringComparison.Ordinal))
             throw new GitSelectionException($"range '{range}': '{spec}' is an ambiguous abbreviated commit id",
                 "Fix: give more hex digits of the commit id");
-        }
-        catch (LibGit2SharpException e)
-        {
-            throw new GitSelectionException($"range '{range}': '{spec}' is not a valid revision ({e.Message})",
-                "Fix: use a commit id, branch, tag or an expression like HEAD~3");
-        }
-        if (obj is null)
-            throw new GitSelectionException(
-                $"range '{range}': unknown revision '{spec}' in {repo.Info.Path.TrimEnd('/')}",
-                "Fix: check the spelling with `git rev-parse " + spec + "`, and fetch tags if it is a tag (git fetch --tags)");
-        while (obj is TagAnnotation tag) obj = tag.Target;
-        if (obj is not LibGit2Sharp.Commit commit)
-            throw new GitSelectionException($"range '{range}': '{spec}' names a {obj.GetType().Name.ToLowerInvariant()}, not a commit",
-                "Fix: name a commit, branch or tag");
-        return Oid.From(commit.Id);
+        throw new GitSelectionException($"range '{range}': unknown revision '{spec}' in {top}",
+            "Fix: check the spelling with `git rev-parse " + spec + "`, and fetch tags if it is a tag (git fetch --tags)");
     }
-
-    private static Commit ToCommit(LibGit2Sharp.Commit c) =>
-        new(c.Sha, c.MessageShort, c.Author.Name, c.Author.When, c.Parents.Select(p => p.Sha).ToArray());
 }

@@ -168,6 +168,38 @@ internal sealed partial class ConfigSection
         return value;
     }
 
+    /// <summary>
+    /// An amount of memory in bytes (<c>200K</c>, <c>1.5M</c>) or, when <paramref name="perMinute"/>, a rate in bytes per
+    /// minute (<c>512K/min</c>, <c>10K/s</c>); a plain number is taken in that unit as it always was. A size where a rate
+    /// is meant (or the reverse) is an error naming the spelling that was probably meant.
+    /// </summary>
+    public double? Amount(string key, bool perMinute, double max)
+    {
+        var (scalar, text) = ScalarOf(key);
+        if (scalar is null)
+            return null;
+        var unit = perMinute ? "bytes per minute" : "bytes";
+        var example = perMinute ? "512K/min" : "1M";
+        var plain = double.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var number);
+        if (plain && double.IsFinite(number))
+            return number >= 0 && number <= max ? number : throw Error(key, $"'{Qualify(key)}: {text}' is out of range", $"write at most {ConfigValues.FormatAmount(max)}{(perMinute ? "/min" : "")}, e.g. {example}");
+        if (!ConfigValues.TryParseAmount(text, out var value, out var per))
+            throw Error(key, $"'{Qualify(key)}: {Shorten(text)}' is not {(perMinute ? "a rate" : "a size")}",
+                $"write {(perMinute ? "a rate such as 512K/min or 1M/h" : "a size such as 1M or 200K")}, or a plain number of {unit}");
+        var isSize = per is null && text.Any(char.IsLetter);
+        if (perMinute && per is null && isSize)
+            throw Error(key, $"'{Qualify(key)}: {text}' is a size, but this feature is a slope (a rate of growth)",
+                $"write a rate such as {text}/min");
+        if (!perMinute && per is not null)
+            throw Error(key, $"'{Qualify(key)}: {text}' is a rate, but this feature is a level (bytes, not bytes per time)",
+                $"write a size such as {text[..text.IndexOf('/', StringComparison.Ordinal)]}, or decide on 'feature: slope'");
+        if (per is { } p)
+            value = value * TimeSpan.FromMinutes(1).Ticks / p.Ticks;
+        if (value > max)
+            throw Error(key, $"'{Qualify(key)}: {text}' is out of range", $"write at most {ConfigValues.FormatAmount(max)}{(perMinute ? "/min" : "")}, e.g. {example}");
+        return value;
+    }
+
     /// <summary>A list of strings; a single scalar is not promoted to a list, to keep the format one-way.</summary>
     public IReadOnlyList<string>? StringList(string key, int maxItems = 1000) =>
         StringItems(key, maxItems)?.Select(item => item.Value).ToArray();

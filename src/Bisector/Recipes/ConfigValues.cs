@@ -77,6 +77,52 @@ public static partial class ConfigValues
         return true;
     }
 
+    /// <summary>
+    /// Parses an amount of memory, or of memory per time: a plain number (<c>1048576</c>, in the unit the caller states),
+    /// a size with a binary suffix and optional decimals (<c>200K</c>, <c>1.5M</c>, <c>1MiB</c>), or a rate
+    /// (<c>512K/min</c>, <c>10K/s</c>, <c>1M/h</c>). <paramref name="per"/> is the rate's time unit, null for a plain
+    /// number or a size. Values are in bytes (bytes per <paramref name="per"/>); no exponent syntax.
+    /// </summary>
+    public static bool TryParseAmount(string text, out double amount, out TimeSpan? per)
+    {
+        amount = 0;
+        per = null;
+        var match = AmountSyntax().Match(text);
+        if (text.Length > 256 || !match.Success)
+            return false;
+        var multiplier = char.ToUpperInvariant(match.Groups[2].Value.FirstOrDefault()) switch
+        {
+            'K' => 1L << 10,
+            'M' => 1L << 20,
+            'G' => 1L << 30,
+            'T' => 1L << 40,
+            _ => 1L,
+        };
+        amount = double.Parse(match.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture) * multiplier;
+        per = match.Groups[3].Value.ToLowerInvariant() switch
+        {
+            "" => null,
+            "s" or "sec" => TimeSpan.FromSeconds(1),
+            "h" => TimeSpan.FromHours(1),
+            _ => TimeSpan.FromMinutes(1),
+        };
+        return double.IsFinite(amount);
+    }
+
+    /// <summary>Formats bytes (or bytes per minute) as a user writes them in a recipe: the largest binary suffix that
+    /// keeps at most three decimals exact (<c>1M</c>, <c>200K</c>, <c>1.5M</c>), plain bytes otherwise.</summary>
+    public static string FormatAmount(double bytes)
+    {
+        foreach (var (suffix, shift) in new[] { ("T", 40), ("G", 30), ("M", 20), ("K", 10) })
+        {
+            var scaled = bytes / (1L << shift);
+            if (Math.Abs(scaled) >= 1 && Math.Abs(scaled * 1000 - Math.Round(scaled * 1000)) < 1e-6)
+                return scaled.ToString("0.###", CultureInfo.InvariantCulture) + suffix;
+        }
+
+        return bytes.ToString("0.###", CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Formats a duration the way a user would write it (<c>1m30s</c>, <c>100ms</c>), for messages and reports.</summary>
     public static string FormatDuration(TimeSpan duration)
     {
@@ -113,4 +159,7 @@ public static partial class ConfigValues
 
     [GeneratedRegex(@"^([0-9]+)(?:([KMGTkmgt])(?:i?[Bb])?)?$", RegexOptions.CultureInvariant)]
     private static partial Regex SizeSyntax();
+
+    [GeneratedRegex(@"^([0-9]{1,15}(?:\.[0-9]{1,9})?)(?:([KMGTkmgt])(?:i?[Bb])?)?(?:/(s|sec|min|m|h))?$", RegexOptions.CultureInvariant)]
+    private static partial Regex AmountSyntax();
 }

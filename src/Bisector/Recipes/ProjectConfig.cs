@@ -19,6 +19,15 @@ public sealed record ProjectConfig(
     TimeSpan? Warmup,
     string? Results)
 {
+    /// <summary>The line each key was written on, so a value that only fails against the recipe (a window shorter
+    /// than the recipe's sampling interval) is still reported as <c>bisect.yaml:LINE</c>.</summary>
+    public IReadOnlyDictionary<string, int> Lines { get; init; } = NoLines;
+
+    /// <summary>The line of <paramref name="key"/> when it was written, else null.</summary>
+    public int? LineOf(string key) => Lines.TryGetValue(key, out var line) ? line : null;
+
+    private static readonly IReadOnlyDictionary<string, int> NoLines = new Dictionary<string, int>();
+
     /// <summary>The configuration used when a repository has no bisect.yaml: everything comes from flags and the recipe.</summary>
     public static ProjectConfig Empty(string sourceFile) =>
         new(sourceFile, null, null, null, null, null, null, null, null, null, null, null);

@@ -62,7 +62,7 @@ public static partial class ProjectConfigLoader
         {
             if (!IsWorkerSpec(worker))
                 throw new ConfigException(file, line, $"'workers' entry '{ConfigSection.Shorten(worker)}' is not a worker",
-                    "write local:N, ssh://user@host[:port], container:<image> or slurm:<partition>");
+                    "write local:N, ssh://user@host[:port], container:unix:///run/docker.sock?image=NAME or slurm:PARTITION");
         }
 
         var strategy = s.Choice("strategy", ["bisect", "kary", "exhaustive"]) switch
@@ -97,7 +97,10 @@ public static partial class ProjectConfigLoader
             maxTrials,
             window,
             warmup,
-            results is null ? null : Resolve(baseDirectory, results));
+            results is null ? null : Resolve(baseDirectory, results))
+        {
+            Lines = Keys.Where(s.Has).ToDictionary(key => key, s.LineOf, StringComparer.Ordinal),
+        };
     }
 
     private static string Resolve(string baseDirectory, string path) =>

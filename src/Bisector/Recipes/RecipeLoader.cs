@@ -288,7 +288,7 @@ public static partial class RecipeLoader
             _ => FeatureKind.Slope,
         };
         var direction = s.Choice("direction", ["increase", "decrease"]) == "decrease" ? RegressionDirection.Decrease : RegressionDirection.Increase;
-        var minEffect = s.Double("min-effect", 0, 1e15) ?? 0;
+        var minEffect = s.Amount("min-effect", perMinute: feature == FeatureKind.Slope, max: 1e15) ?? 0;
         return new DecisionSpec(metric, feature, direction, minEffect);
     }
 

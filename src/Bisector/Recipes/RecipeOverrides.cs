@@ -16,7 +16,13 @@ public static class RecipeOverrides
     /// <summary>Overrides from bisect.yaml; errors are <see cref="ConfigException"/>s naming that file and key.</summary>
     public static Recipe WithProjectConfig(Recipe recipe, ProjectConfig config) =>
         Apply(recipe, config.Repeats, config.MaxTrials, config.Window, config.Warmup,
-            (key, problem, fix) => new ConfigException(config.SourceFile, null, $"'{key}': {problem}", fix));
+            (key, problem, fix) => new ConfigException(config.SourceFile, config.LineOf(key), $"'{key}': {problem}", fix));
+
+    /// <summary>Overrides a run stored at its start; failing now means the recipe file changed since (its sampling
+    /// interval, say), which the error says instead of blaming a flag nobody typed this time.</summary>
+    public static Recipe WithStoredRun(Recipe recipe, string runId, int? repeats, int? maxTrials, TimeSpan? window, TimeSpan? warmup) =>
+        Apply(recipe, repeats, maxTrials, window, warmup, (key, problem, fix) => new ConfigException(recipe.SourceFile, null,
+            $"run {runId}'s {key} no longer fits this recipe: {problem}", "restore the recipe the run started with, or start a new run"));
 
     private static Recipe Apply(Recipe recipe, int? repeats, int? maxTrials, TimeSpan? window, TimeSpan? warmup,
         Func<string, string, string, BisectorException> error)

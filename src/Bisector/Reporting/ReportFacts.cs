@@ -1,4 +1,5 @@
 using System.Globalization;
+using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Sampling;
 using Bisector.Search;
@@ -21,13 +22,7 @@ internal sealed record MetricUnit(double Divisor, string Unit)
     public static MetricUnit For(string metric) =>
         IsMemory(metric) ? new MetricUnit(1024.0 * 1024.0, "MiB") : new MetricUnit(1.0, "");
 
-    // Memory metrics are stored in bytes (Sampling.Sample); heap counters from a sampler follow the same rule.
-    private static bool IsMemory(string metric) =>
-        metric is Metrics.VmRss or Metrics.RssAnon or Metrics.RssFile or Metrics.CgroupUsage or Metrics.CgroupRss
-        || metric.StartsWith("heap", StringComparison.Ordinal)
-        || metric.EndsWith("_bytes", StringComparison.Ordinal)
-        || metric.StartsWith("rss", StringComparison.Ordinal)
-        || metric.StartsWith("vm_", StringComparison.Ordinal);
+    private static bool IsMemory(string metric) => FeatureScale.IsMemory(metric);
 
     public double Scale(double raw) => raw / Divisor;
 
@@ -50,8 +45,8 @@ internal static class ReportFacts
     public static string Percent(double fraction) =>
         fraction < 1 && fraction > 0.999 ? "> 99.9%" : F(fraction * 100.0, "0.0") + "%";
 
-    public static string PValue(double p) =>
-        double.IsNaN(p) ? "n/a" : p < 0.0001 ? "< 0.0001" : p.ToString("0.0000", Inv);
+    /// <summary>A p-value for a table cell; <see cref="PValueText"/> is the one formatter.</summary>
+    public static string PValue(double p) => PValueText.Value(p);
 
     public static string Duration(TimeSpan t) =>
         t.TotalHours >= 1
@@ -141,7 +136,7 @@ internal static class ReportFacts
                $"{F(c.ConfidenceLevel * 100, "0.#")}% CI [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]";
     }
 
-    public static string TestLine(Comparison c) => $"{c.Test}, p = {PValue(c.PValue)} (α = {F(c.Alpha, "0.###")})";
+    public static string TestLine(Comparison c) => $"{c.Test}, {PValueText.Statement(c.PValue)} (α = {F(c.Alpha, "0.###")})";
 
     /// <summary>The one-line verdict and the lines of evidence under it.</summary>
     public static Headline Headline(ReportModel m)
@@ -199,13 +194,25 @@ internal static class ReportFacts
         }
     }
 
-    /// <summary>Posterior probability per position. The search may report it per position (0..N) or per
-    /// candidate (1..N); both are accepted so the writer does not depend on that detail.</summary>
-    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m)
+    /// <summary>Posterior probability per position: the search reports it per candidate, so index i is position i + 1.</summary>
+    public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m) =>
+        (m.Outcome?.Posterior ?? []).Select((v, i) => (CommitLine.PositionOfCandidate(i), v)).ToList();
+
+    /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
+    internal static string? DecisionRule(ReportModel m)
     {
-        var p = m.Outcome?.Posterior ?? [];
-        var offset = p.Count == m.LastPosition ? 1 : 0;
-        return p.Select((v, i) => (i + offset, v)).ToList();
+        var compared = m.Commits.Select(c => c.VersusGood).OfType<Comparison>().Where(c => c.Test != "none").ToList();
+        if (compared.Count == 0)
+            return null;
+        var alpha = compared[0].Alpha;
+        var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
+        var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
+        return $"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+               "no outliers were dropped. " +
+               $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
+               "does not confine below the min-effect. " +
+               $"Same (no regression): the regressing end of the shift's one-sided {sameLevel} % bound is below the min-effect. " +
+               "Anything else is Unknown and gets more trials, up to the cap.";
     }
 
     public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();

@@ -3,6 +3,7 @@ using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Search;
 using Bisector.Statistics;
+using Bisector.Storage;
 using Bisector.Workers;
 
 namespace Bisector.Reporting;
@@ -29,22 +30,21 @@ public sealed record ReportModel(
     /// <summary>The run's A/A calibration (one build measured as both ends), when it was asked for.</summary>
     public string? Calibration { get; init; }
 
-    public bool IsPartial => Run.Status == RunStatus.Interrupted || Outcome is null;
-}
-
-public enum RunStatus
-{
-    Finished,
-    Interrupted,
+    public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 
 /// <summary>Where the run itself happened (the controller, not necessarily where trials ran).</summary>
 public sealed record HostInfo(string Name, string Os, string Kernel, int Processors, long MemoryBytes, string Runtime);
 
-/// <summary>A worker that ran trials. <see cref="SharesMachine"/> is true for local workers: their trials compete
-/// for the same CPUs and memory bandwidth, which the report must say because it widens the noise.</summary>
-public sealed record WorkerInfo(string Name, string Kind, string Host, bool SharesMachine)
+/// <summary>A worker that ran trials; <see cref="Kind"/> is null when the run's worker specs no longer say.</summary>
+public sealed record WorkerInfo(string Name, WorkerKind? Kind, string Host)
 {
+    /// <summary>Local workers' trials compete for the controller's CPUs and memory bandwidth, which the report must
+    /// say because it widens the noise.</summary>
+    public bool SharesMachine => Kind == WorkerKind.Local;
+
+    public string KindText => Kind?.ToString().ToLowerInvariant() ?? "kind unknown";
+
     /// <summary>Why the scheduler took this worker out of the pool during the run; null while it stayed in.</summary>
     public string? RemovedBecause { get; init; }
 }

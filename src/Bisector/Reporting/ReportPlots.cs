@@ -109,15 +109,14 @@ internal static class ReportPlots
             var color = ColorOf(m, c.Position);
             if (values.Length >= 3)
             {
-                var sorted = values.Order().ToArray();
                 var box = new Box
                 {
                     Position = c.Position,
-                    BoxMin = Quantile(sorted, 0.25),
-                    BoxMax = Quantile(sorted, 0.75),
-                    BoxMiddle = Quantile(sorted, 0.5),
-                    WhiskerMin = sorted[0],
-                    WhiskerMax = sorted[^1],
+                    BoxMin = Robust.Quantile(values, 0.25),
+                    BoxMax = Robust.Quantile(values, 0.75),
+                    BoxMiddle = Robust.Median(values),
+                    WhiskerMin = values.Min(),
+                    WhiskerMax = values.Max(),
                     Width = 0.6,
                 };
                 // Add.Box assigns the next palette colour; the side colour is set after it so the box matches its dots.
@@ -306,14 +305,6 @@ internal static class ReportPlots
         }
 
         return rates;
-    }
-
-    private static double Quantile(double[] sorted, double q)
-    {
-        var h = (sorted.Length - 1) * q;
-        var lo = (int)Math.Floor(h);
-        var hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
     }
 
     private static Plot NewPlot(ReportModel m, string title)

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Bisector.Workers;
 using static Bisector.Reporting.ReportFacts;
 
 namespace Bisector.Reporting;
@@ -11,7 +10,8 @@ public sealed record ReportFiles(string Html, string Markdown, IReadOnlyList<str
 /// <summary>
 /// Writes the report a person opens: <c>report.html</c> (self-contained: plots as data URIs, inline CSS, no network),
 /// <c>report.md</c> (links the PNGs next to it) and the PNGs. The first screen answers "which commit, and why do we
-/// believe it"; the rest is the evidence.
+/// believe it"; the rest is the evidence. Both files render one <see cref="ReportDocument"/>: what the report says is
+/// decided there, once; the two writers below only format it.
 /// </summary>
 public static class ReportWriter
 {
@@ -19,7 +19,7 @@ public static class ReportWriter
     public const string MarkdownFileName = "report.md";
 
     /// <summary>The raw samples the lead exports next to the report; linked, never embedded.</summary>
-    public const string SamplesFileName = "samples.csv";
+    public const string SamplesFileName = ReportDocument.SamplesFileName;
 
     public static async Task<ReportFiles> WriteAsync(ReportModel model, string outputDirectory, CancellationToken ct = default)
     {
@@ -43,63 +43,56 @@ public static class ReportWriter
             images.Add(path);
         }
 
+        var document = ReportDocument.Build(model, plots);
         var html = Path.Combine(outputDirectory, HtmlFileName);
-        await File.WriteAllTextAsync(html, RenderHtml(model, plots), new UTF8Encoding(false), ct);
+        await File.WriteAllTextAsync(html, HtmlReport.Render(document), new UTF8Encoding(false), ct);
         var md = Path.Combine(outputDirectory, MarkdownFileName);
-        await File.WriteAllTextAsync(md, RenderMarkdown(model, plots), new UTF8Encoding(false), ct);
+        await File.WriteAllTextAsync(md, MarkdownReport.Render(document), new UTF8Encoding(false), ct);
         return new ReportFiles(html, md, images);
     }
 
-    // ---------------------------------------------------------------- HTML
+    /// <summary>Git text made inert in Markdown (see <see cref="MarkdownReport.Text"/>).</summary>
+    public static string Md(string? s) => MarkdownReport.Text(s);
+}
 
+/// <summary>Formats a <see cref="ReportDocument"/> as one self-contained HTML page.</summary>
+internal static class HtmlReport
+{
     private static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
 
-    internal static string RenderHtml(ReportModel m, IReadOnlyList<ReportPlot> plots)
+    public static string Render(ReportDocument d)
     {
-        var head = Headline(m);
+        var head = d.Headline;
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
           .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-          .Append($"<title>{H(head.Title)} — bisector run {H(m.Run.RunId)}</title>\n")
+          .Append($"<title>{H(head.Title)} — bisector run {H(d.RunId)}</title>\n")
           .Append("<style>").Append(Css).Append("</style>\n</head>\n")
           .Append("<body data-images-loaded=\"pending\">\n<main>\n");
 
-        if (m.IsPartial)
-            sb.Append("<div class=\"banner partial\" id=\"partial\">PARTIAL — this run was interrupted; ")
-              .Append("the results below cover only what was measured before it stopped.</div>\n");
+        if (d.PartialNotice is { } partial)
+            sb.Append($"<div class=\"banner partial\" id=\"partial\">{H(partial)}</div>\n");
 
-        var kind = head.Kind.ToString().ToLowerInvariant();
-        sb.Append($"<header class=\"headline {kind}\">\n<h1 id=\"headline\">{H(head.Title)}</h1>\n");
+        sb.Append($"<header class=\"headline {head.Kind.ToString().ToLowerInvariant()}\">\n<h1 id=\"headline\">{H(head.Title)}</h1>\n");
         if (head.Culprit is { } cul)
             sb.Append($"<p class=\"sha\"><code>{H(cul.Commit.Sha)}</code></p>\n");
         sb.Append("<ul>\n");
-        foreach (var line in head.Lines)
-            sb.Append($"<li>{H(line)}</li>\n");
-        if (m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
-            sb.Append($"<li>Search: {H(o.Summary)}</li>\n");
+        foreach (var line in d.HeadlineLines)
+            sb.Append($"<li>{Inline(line)}</li>\n");
         sb.Append("</ul>\n</header>\n");
 
-        AppendRunFacts(m, sb);
+        foreach (var section in d.Sections)
+        {
+            sb.Append($"<section id=\"{H(section.Id)}\"><h2>{H(section.Title)}</h2>\n");
+            foreach (var block in section.Blocks)
+                AppendBlock(sb, block);
+            sb.Append("</section>\n");
+        }
 
-        if (!string.IsNullOrWhiteSpace(m.Diagnosis))
-            sb.Append("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n<pre class=\"diagnosis\">")
-              .Append(H(m.Diagnosis)).Append("</pre></section>\n");
-
-        sb.Append("<section id=\"plots\"><h2>Plots</h2>\n");
-        foreach (var p in plots)
-            sb.Append($"<figure><img src=\"data:image/png;base64,{Convert.ToBase64String(p.Png)}\" ")
-              .Append($"alt=\"{H(p.Title)}\" width=\"{ReportPlots.Width}\" height=\"{ReportPlots.Height}\">")
-              .Append($"<figcaption><b>{H(p.Title)}.</b> {H(p.Caption)}</figcaption></figure>\n");
-        sb.Append("</section>\n");
-
-        AppendEvidence(m, sb);
-        AppendSkipped(m, sb);
-        AppendFailedTrials(m, sb);
-
-        sb.Append("<footer>\n")
-          .Append($"<p>Raw samples (one row per sample): <a href=\"{SamplesFileName}\">{SamplesFileName}</a></p>\n")
-          .Append($"<p>Generated by bisector {H(m.Run.ToolVersion)} for run <code>{H(m.Run.RunId)}</code>. ")
-          .Append("Memory values are MiB (2<sup>20</sup> bytes).</p>\n</footer>\n</main>\n")
+        sb.Append("<footer>\n");
+        foreach (var line in d.Footer)
+            sb.Append($"<p>{Inline(line)}</p>\n");
+        sb.Append("</footer>\n</main>\n")
           // The browser test reads this attribute from the dumped DOM to prove every embedded plot decoded.
           .Append("<script>\nwindow.addEventListener('load', function () {\n")
           .Append("  var imgs = Array.prototype.slice.call(document.images);\n")
@@ -109,123 +102,66 @@ public static class ReportWriter
         return sb.ToString();
     }
 
-    private static void AppendRunFacts(ReportModel m, StringBuilder sb)
+    private static void AppendBlock(StringBuilder sb, Block block)
     {
-        var r = m.Run;
-        sb.Append("<section id=\"run\"><h2>Run</h2>\n<table class=\"facts\">\n");
-        void Row(string k, string vHtml) => sb.Append($"<tr><th>{H(k)}</th><td>{vHtml}</td></tr>\n");
-        Row("Range", $"<code>{H(r.RangeSpec)}</code> — {m.Commits.Count(c => c.Position > 0)} candidate commits");
-        Row("Pathspec", r.Paths.Count == 0 ? "(whole tree)" : string.Join(" ", r.Paths.Select(p => $"<code>{H(p)}</code>")));
-        Row("Recipe", $"{H(r.RecipeName)} — <code>{H(r.RecipeFile)}</code> (hash <code>{H(r.RecipeHash)}</code>)");
-        if (r.FixUps.Count > 0)
-            Row("Fix-ups applied", "<ul>" + string.Concat(r.FixUps.Select(f => $"<li>{H(f)}</li>")) + "</ul>");
-        Row("Decision", H($"{FeatureName(m)} ({DirectionText(m.Decision.Direction)}), smallest effect that counts {F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}"));
-        Row("Strategy", H($"{r.Strategy}, confidence target {Percent(r.ConfidenceTarget)}"));
-        var workers = string.Join(", ", r.Workers.Select(w => $"{H(w.Name)} ({H(w.Kind)} on {H(w.Host)})"));
-        if (r.Workers.Count(w => w.SharesMachine) > 1)
-            workers += "<br><span class=\"note\">Local workers share this machine's CPUs and memory bandwidth; their trials disturb each other, which widens the noise.</span>";
-        else if (r.Workers.Any(w => w.SharesMachine))
-            workers += "<br><span class=\"note\">The local worker shares the machine with the controller.</span>";
-        foreach (var gone in r.Workers.Where(w => w.RemovedBecause is not null))
-            workers += $"<br><b class=\"alert\">Removed from the pool:</b> {H(gone.Name)} — {H(gone.RemovedBecause!)}";
-        Row("Workers", workers);
-        Row("Time", H($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}"));
-        Row("Status", r.Status == RunStatus.Interrupted ? "<b class=\"alert\">INTERRUPTED (partial)</b>" : "finished");
-        if (m.Outcome is { } o)
-            Row("Trials", H($"{o.TrialsSpent} trials spent{(o.TrialCapHit ? " (trial cap hit)" : "")}"));
-        Row("A/A calibration", H(m.Calibration ?? "not run (bisector start --calibrate measures one build as both ends)"));
-        Row("Host", H($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {F(r.Host.MemoryBytes / 1073741824.0, "0.0")} GiB RAM, {r.Host.Runtime}"));
-        Row("Reproduce", $"<pre class=\"cmd\">{H(r.ReproduceCommand)}</pre>");
-        sb.Append("</table></section>\n");
-    }
-
-    private static void AppendEvidence(ReportModel m, StringBuilder sb)
-    {
-        var fu = FeatureUnit(m);
-        var post = Posterior(m).ToDictionary(p => p.Position, p => p.P);
-        sb.Append("<section id=\"evidence\"><h2>Evidence</h2>\n<table class=\"evidence\">\n<thead><tr>")
-          .Append("<th>#</th><th>commit</th><th>author</th><th>trials ok/run</th>")
-          .Append($"<th>{H(FeatureName(m))} median ({H(fu)})</th><th>values</th><th>vs good</th><th>p</th>")
-          .Append($"<th>effect ({H(fu)}) [CI]</th><th>P(culprit)</th></tr></thead>\n<tbody>\n");
-        foreach (var c in m.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
+        switch (block)
         {
-            var side = SideOf(m, c.Position);
-            var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
-            var vals = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
-            var median = vals.Count == 0 ? double.NaN : Median(vals);
-            var status = c.Skipped ? $"skipped ({c.Build})" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            sb.Append($"<tr class=\"{side.ToString().ToLowerInvariant()}\">")
-              .Append($"<td>{c.Position}</td>")
-              .Append($"<td><code>{H(c.Commit.ShortSha)}</code> {H(OneLine(c.Commit.Subject, 80))}</td>")
-              .Append($"<td>{H(OneLine(c.Commit.Author, 40))}</td>")
-              .Append($"<td>{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}</td>")
-              .Append($"<td class=\"num\">{F(median)}</td>")
-              .Append($"<td class=\"num small\">{H(string.Join(", ", vals.Select(v => F(v))))}</td>")
-              .Append($"<td>{H(status)}</td>")
-              .Append($"<td class=\"num\">{(cmp is null ? "—" : H(PValue(cmp.PValue)))}</td>")
-              .Append($"<td class=\"num\">{(cmp is null ? "—" : H($"{Signed(ScaleFeature(m, cmp.Effect))} [{F(ScaleFeature(m, cmp.EffectLow))}, {F(ScaleFeature(m, cmp.EffectHigh))}]"))}</td>")
-              .Append($"<td class=\"num\">{(post.TryGetValue(c.Position, out var p) ? Percent(p) : "—")}</td></tr>\n");
+            case FactTable t:
+                sb.Append("<table class=\"facts\">\n");
+                foreach (var (label, lines) in t.Facts)
+                    sb.Append($"<tr><th>{H(label)}</th><td>{string.Join("<br>", lines.Select(Inline))}</td></tr>\n");
+                sb.Append("</table>\n");
+                break;
+            case DataTable t:
+                sb.Append(t.CssClass is null ? "<table>\n" : $"<table class=\"{H(t.CssClass)}\">\n").Append("<thead><tr>");
+                foreach (var c in t.Columns)
+                    sb.Append($"<th>{H(c.Title)}</th>");
+                sb.Append("</tr></thead>\n<tbody>\n");
+                foreach (var row in t.Rows)
+                {
+                    sb.Append(row.Side is { } side ? $"<tr class=\"{side.ToString().ToLowerInvariant()}\">" : "<tr>");
+                    for (var i = 0; i < row.Cells.Count; i++)
+                    {
+                        var c = t.Columns[i];
+                        var css = c.Numeric ? c.Small ? " class=\"num small\"" : " class=\"num\"" : "";
+                        sb.Append($"<td{css}>{Inline(row.Cells[i])}</td>");
+                    }
+                    sb.Append("</tr>\n");
+                }
+                sb.Append("</tbody></table>\n");
+                break;
+            case Paragraph p:
+                sb.Append(p.IsNote ? "<p class=\"note\">" : "<p>").Append(Inline(p.Text)).Append("</p>\n");
+                break;
+            case Preformatted p:
+                if (p.Caption is not null)
+                    sb.Append($"<p>{H(p.Caption)}</p>\n");
+                sb.Append($"<pre class=\"{H(p.CssClass)}\">{H(p.Text)}</pre>\n");
+                break;
+            case Figures f:
+                foreach (var p in f.Plots)
+                    sb.Append($"<figure><img src=\"data:image/png;base64,{Convert.ToBase64String(p.Png)}\" ")
+                      .Append($"alt=\"{H(p.Title)}\" width=\"{ReportPlots.Width}\" height=\"{ReportPlots.Height}\">")
+                      .Append($"<figcaption><b>{H(p.Title)}.</b> {H(p.Caption)}</figcaption></figure>\n");
+                break;
+            case Folded f:
+                sb.Append($"<details{(f.Open ? " open" : "")}><summary>{Inline(f.Summary)}</summary>")
+                  .Append($"<pre class=\"log\">{H(f.Text)}</pre></details>\n");
+                break;
+            default:
+                throw new InvalidOperationException($"no HTML for {block.GetType().Name}");
         }
-
-        sb.Append("</tbody></table>\n");
-        if (DecisionRule(m) is { } rule)
-            sb.Append($"<p class=\"note\">{H(rule)}</p>\n");
-        sb.Append("</section>\n");
     }
 
-    /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
-    internal static string? DecisionRule(ReportModel m)
+    private static string Inline(Line line) => string.Concat(line.Spans.Select(s => s.Tone switch
     {
-        var compared = m.Commits.Select(c => c.VersusGood).OfType<Statistics.Comparison>().Where(c => c.Test != "none").ToList();
-        if (compared.Count == 0)
-            return null;
-        var alpha = compared[0].Alpha;
-        var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
-        var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
-        return $"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
-               "no outliers were dropped. " +
-               $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
-               "does not confine below the min-effect. " +
-               $"Same (no regression): the regressing end of the shift's one-sided {sameLevel} % bound is below the min-effect. " +
-               "Anything else is Unknown and gets more trials, up to the cap.";
-    }
-
-    private static void AppendSkipped(ReportModel m, StringBuilder sb)
-    {
-        var skipped = m.Commits.Where(c => c.Skipped).OrderBy(c => c.Position).ToList();
-        if (skipped.Count == 0)
-            return;
-        sb.Append($"<section id=\"skipped\"><h2>Skipped commits ({skipped.Count})</h2>\n");
-        // A few failures are worth reading at once; a long list stays folded so the page remains scannable.
-        var open = skipped.Count <= 3 ? " open" : "";
-        foreach (var c in skipped)
-            sb.Append($"<details{open}><summary>{c.Position}: <code>{H(c.Commit.ShortSha)}</code> {H(OneLine(c.Commit.Subject, 80))} — build {H(c.Build.ToString())}</summary>")
-              .Append($"<pre class=\"log\">{H(c.BuildLogTail ?? "(no build log)")}</pre></details>\n");
-        sb.Append("</section>\n");
-    }
-
-    private static void AppendFailedTrials(ReportModel m, StringBuilder sb)
-    {
-        var failed = FailedTrials(m);
-        if (failed.Count == 0)
-            return;
-        sb.Append($"<section id=\"failed\"><h2>Failed trials ({failed.Count})</h2>\n<table>\n")
-          .Append("<thead><tr><th>#</th><th>commit</th><th>trial</th><th>round</th><th>worker</th><th>host</th><th>outcome</th><th>reason</th></tr></thead><tbody>\n");
-        foreach (var (c, t) in failed)
-            sb.Append($"<tr><td>{c.Position}</td><td><code>{H(c.Commit.ShortSha)}</code></td><td>{t.Index}</td><td>{t.Round}</td>")
-              .Append($"<td>{H(t.Worker)}</td><td>{H(t.Host)}</td><td>{H(t.Outcome.ToString())}</td><td>{H(t.Reason ?? "")}</td></tr>\n");
-        sb.Append("</tbody></table></section>\n");
-    }
-
-    private static List<(CommitReport Commit, TrialReport Trial)> FailedTrials(ReportModel m) =>
-        m.Commits.OrderBy(c => c.Position)
-            .SelectMany(c => c.Trials.Where(t => t.Outcome != TrialOutcome.Ok).Select(t => (c, t))).ToList();
-
-    internal static double Median(IReadOnlyList<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2.0;
-    }
+        Tone.Code => $"<code>{H(s.Text)}</code>",
+        Tone.Strong => $"<b>{H(s.Text)}</b>",
+        Tone.Alert => $"<b class=\"alert\">{H(s.Text)}</b>",
+        Tone.Note => $"<span class=\"note\">{H(s.Text)}</span>",
+        Tone.Link => $"<a href=\"{H(s.Text)}\">{H(s.Text)}</a>",
+        _ => H(s.Text),
+    }));
 
     private const string Css = """
 
@@ -265,15 +201,96 @@ public static class ReportWriter
         footer { margin-top: 32px; color: var(--muted); }
 
         """;
+}
 
-    // ---------------------------------------------------------------- Markdown
+/// <summary>Formats a <see cref="ReportDocument"/> as GitHub-flavoured Markdown that links the PNGs next to it.</summary>
+internal static class MarkdownReport
+{
+    public static string Render(ReportDocument d)
+    {
+        var sb = new StringBuilder();
+        if (d.PartialNotice is { } partial)
+            sb.Append($"> **{Text(partial)}**\n\n");
+        sb.Append($"# {Text(d.Headline.Title)}\n\n");
+        if (d.Headline.Culprit is { } cul)
+            sb.Append($"`{cul.Commit.Sha}`\n\n");
+        foreach (var line in d.HeadlineLines)
+            sb.Append($"- {Inline(line)}\n");
+
+        foreach (var section in d.Sections)
+        {
+            sb.Append($"\n## {Text(section.Title)}\n");
+            foreach (var block in section.Blocks)
+                AppendBlock(sb, block);
+        }
+
+        sb.Append('\n').Append(string.Join("\n\n", d.Footer.Select(Inline))).Append('\n');
+        return sb.ToString();
+    }
+
+    private static void AppendBlock(StringBuilder sb, Block block)
+    {
+        switch (block)
+        {
+            case FactTable t:
+                sb.Append("\n| | |\n|---|---|\n");
+                foreach (var (label, lines) in t.Facts)
+                    sb.Append($"| {Text(label)} | {string.Join("<br>", lines.Select(Inline))} |\n");
+                break;
+            case DataTable t:
+                sb.Append("\n| ").Append(string.Join(" | ", t.Columns.Select(c => Text(c.Title)))).Append(" |\n|")
+                  .Append(string.Concat(t.Columns.Select(c => c.Numeric ? "---:|" : "---|"))).Append('\n');
+                foreach (var row in t.Rows)
+                    sb.Append("| ").Append(string.Join(" | ", row.Cells.Select(Inline))).Append(" |\n");
+                break;
+            case Paragraph p:
+                sb.Append('\n').Append(p.IsNote ? $"*{Inline(p.Text)}*" : Inline(p.Text)).Append('\n');
+                break;
+            case Preformatted p:
+                if (p.Caption is not null)
+                    sb.Append('\n').Append(Text(p.Caption)).Append('\n');
+                AppendFenced(sb, p.Text, p.Language);
+                break;
+            case Figures f:
+                sb.Append('\n');
+                foreach (var p in f.Plots)
+                    sb.Append($"![{Text(p.Title)}]({p.FileName})\n\n*{Text(p.Caption)}*\n\n");
+                break;
+            case Folded f:
+                sb.Append($"\n### {Inline(f.Summary)}\n");
+                AppendFenced(sb, f.Text, "");
+                break;
+            default:
+                throw new InvalidOperationException($"no Markdown for {block.GetType().Name}");
+        }
+    }
+
+    private static void AppendFenced(StringBuilder sb, string text, string language)
+    {
+        var fence = Fence(text);
+        sb.Append('\n').Append(fence).Append(language).Append('\n').Append(text.TrimEnd()).Append('\n').Append(fence).Append('\n');
+    }
+
+    private static string Inline(Line line) => string.Concat(line.Spans.Select(s => s.Tone switch
+    {
+        Tone.Code when IsPlainCode(s.Text) => $"`{s.Text}`",
+        Tone.Strong or Tone.Alert => $"**{Text(s.Text)}**",
+        Tone.Note => $"*{Text(s.Text)}*",
+        Tone.Link => $"[{Text(s.Text)}]({Uri.EscapeDataString(s.Text)})",
+        _ => Text(s.Text),
+    }));
+
+    // A code span cannot escape anything inside it, so only text that needs no escaping is set as code.
+    private static bool IsPlainCode(string text) =>
+        text.Length > 0 && text.All(c => c > ' ' && c != '`' && c != '|' && c != '<' && c != '>' && c != '&' || c == ' ');
 
     /// <summary>Git text made inert in Markdown: one line, HTML-significant characters as entities, Markdown
     /// punctuation backslash-escaped so a subject cannot open a link, a table cell or raw HTML.</summary>
-    internal static string Md(string? s)
+    public static string Text(string? s)
     {
         var sb = new StringBuilder();
-        foreach (var ch in OneLine(s ?? ""))
+        // Control characters (a newline in a subject) become spaces so text stays on its line; spaces between spans stay.
+        foreach (var ch in (s ?? "").Select(c => char.IsControl(c) ? ' ' : c))
         {
             switch (ch)
             {
@@ -303,90 +320,4 @@ public static class ReportWriter
         return new string('`', Math.Max(3, longest + 1));
     }
 
-    internal static string RenderMarkdown(ReportModel m, IReadOnlyList<ReportPlot> plots)
-    {
-        var head = Headline(m);
-        var r = m.Run;
-        var sb = new StringBuilder();
-        if (m.IsPartial)
-            sb.Append("> **PARTIAL — this run was interrupted; the results cover only what was measured before it stopped.**\n\n");
-        sb.Append($"# {Md(head.Title)}\n\n");
-        if (head.Culprit is { } cul)
-            sb.Append($"`{cul.Commit.Sha}`\n\n");
-        foreach (var line in head.Lines)
-            sb.Append($"- {Md(line)}\n");
-        if (m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
-            sb.Append($"- Search: {Md(o.Summary)}\n");
-
-        sb.Append("\n## Run\n\n| | |\n|---|---|\n");
-        sb.Append($"| Range | {Md(r.RangeSpec)} — {m.Commits.Count(c => c.Position > 0)} candidate commits |\n");
-        sb.Append($"| Pathspec | {(r.Paths.Count == 0 ? "(whole tree)" : Md(string.Join(" ", r.Paths)))} |\n");
-        sb.Append($"| Recipe | {Md(r.RecipeName)} — {Md(r.RecipeFile)} (hash {Md(r.RecipeHash)}) |\n");
-        if (r.FixUps.Count > 0)
-            sb.Append($"| Fix-ups applied | {Md(string.Join("; ", r.FixUps))} |\n");
-        sb.Append($"| Decision | {Md($"{FeatureName(m)} ({DirectionText(m.Decision.Direction)})")} |\n");
-        sb.Append($"| Strategy | {Md($"{r.Strategy}, confidence target {Percent(r.ConfidenceTarget)}")} |\n");
-        var workers = Md(string.Join(", ", r.Workers.Select(w => $"{w.Name} ({w.Kind} on {w.Host})")));
-        if (r.Workers.Count(w => w.SharesMachine) > 1)
-            workers += " — local workers share this machine, which widens the noise";
-        foreach (var gone in r.Workers.Where(w => w.RemovedBecause is not null))
-            workers += Md($" — removed from the pool: {gone.Name} ({gone.RemovedBecause!.Split('\n')[0]})");
-        sb.Append($"| Workers | {workers} |\n");
-        sb.Append($"| Time | {Md($"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}")} |\n");
-        sb.Append($"| Status | {(r.Status == RunStatus.Interrupted ? "**INTERRUPTED (partial)**" : "finished")} |\n");
-        sb.Append($"| A/A calibration | {Md(m.Calibration ?? "not run (bisector start --calibrate)")} |\n");
-        sb.Append($"| Host | {Md($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {r.Host.Runtime}")} |\n");
-        sb.Append($"\nReproduce:\n\n{Fence(r.ReproduceCommand)}sh\n{r.ReproduceCommand}\n{Fence(r.ReproduceCommand)}\n");
-
-        if (!string.IsNullOrWhiteSpace(m.Diagnosis))
-            sb.Append($"\n## Diagnosis\n\n{Fence(m.Diagnosis)}\n{m.Diagnosis}\n{Fence(m.Diagnosis)}\n");
-
-        sb.Append("\n## Plots\n\n");
-        foreach (var p in plots)
-            sb.Append($"![{Md(p.Title)}]({p.FileName})\n\n*{Md(p.Caption)}*\n\n");
-
-        var fu = FeatureUnit(m);
-        var post = Posterior(m).ToDictionary(p => p.Position, p => p.P);
-        sb.Append($"## Evidence\n\n| # | commit | author | trials ok/run | median ({Md(fu)}) | values | vs good | p | effect [CI] | P(culprit) |\n")
-          .Append("|---:|---|---|---:|---:|---|---|---:|---|---:|\n");
-        foreach (var c in m.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
-        {
-            var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
-            var vals = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
-            var status = c.Skipped ? $"skipped ({c.Build})" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            if (SideOf(m, c.Position) == Side.Culprit)
-                status = $"**{status} — culprit**";
-            sb.Append($"| {c.Position} | `{c.Commit.ShortSha}` {Md(OneLine(c.Commit.Subject, 60))} | {Md(OneLine(c.Commit.Author, 30))} | ")
-              .Append($"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count} | {F(vals.Count == 0 ? double.NaN : Median(vals))} | ")
-              .Append($"{string.Join(", ", vals.Select(v => F(v)))} | {status} | {(cmp is null ? "—" : PValue(cmp.PValue))} | ")
-              .Append($"{(cmp is null ? "—" : $"{Signed(ScaleFeature(m, cmp.Effect))} [{F(ScaleFeature(m, cmp.EffectLow))}, {F(ScaleFeature(m, cmp.EffectHigh))}]")} | ")
-              .Append($"{(post.TryGetValue(c.Position, out var pp) ? Percent(pp) : "—")} |\n");
-        }
-
-        if (DecisionRule(m) is { } rule)
-            sb.Append('\n').Append(Md(rule)).Append('\n');
-
-        var skipped = m.Commits.Where(c => c.Skipped).OrderBy(c => c.Position).ToList();
-        if (skipped.Count > 0)
-        {
-            sb.Append($"\n## Skipped commits ({skipped.Count})\n");
-            foreach (var c in skipped)
-            {
-                var log = c.BuildLogTail ?? "(no build log)";
-                sb.Append($"\n### {c.Position}: `{c.Commit.ShortSha}` {Md(OneLine(c.Commit.Subject, 80))} — build {c.Build}\n\n")
-                  .Append($"{Fence(log)}\n{log.TrimEnd()}\n{Fence(log)}\n");
-            }
-        }
-
-        var failed = FailedTrials(m);
-        if (failed.Count > 0)
-        {
-            sb.Append($"\n## Failed trials ({failed.Count})\n\n| # | commit | trial | round | worker | host | outcome | reason |\n|---:|---|---:|---:|---|---|---|---|\n");
-            foreach (var (c, t) in failed)
-                sb.Append($"| {c.Position} | `{c.Commit.ShortSha}` | {t.Index} | {t.Round} | {Md(t.Worker)} | {Md(t.Host)} | {t.Outcome} | {Md(t.Reason)} |\n");
-        }
-
-        sb.Append($"\nRaw samples: [{SamplesFileName}]({SamplesFileName}). Generated by bisector {Md(r.ToolVersion)} for run `{r.RunId}`. Memory values are MiB.\n");
-        return sb.ToString();
-    }
 }

@@ -9,7 +9,6 @@ using Bisector.Search;
 using Bisector.Statistics;
 using Bisector.Storage;
 using Bisector.Workers;
-using StoredStatus = Bisector.Storage.RunStatus;
 
 namespace Bisector.Runs;
 
@@ -44,12 +43,12 @@ public static class ReportAssembler
     public static async Task<DiagnosisRow?> RediagnoseAsync(ResultsStore store, string runId, Action<string> log, CancellationToken ct = default)
     {
         var (run, recipe, options, stored) = await ReadRunAsync(store, runId, ct);
-        if (run.Status != StoredStatus.Finished || stored is not { } outcome)
-            throw new UsageException("--rediagnose", $"run {run.Id} is {run.Status}, not finished, so it has no verdict to diagnose",
-                run.Status == StoredStatus.Running
+        if (run.Status != RunStatus.Finished || stored is not { } outcome)
+            throw new UsageException("--rediagnose", $"run {run.Id} is {run.Status.ToString().ToLowerInvariant()}, not finished, so it has no verdict to diagnose",
+                run.Status == RunStatus.Running
                     ? "Wait for it to finish (or, if its process is gone, continue it with 'bisector resume " + run.Id + "')"
                     : $"Finish it first with 'bisector resume {run.Id}'");
-        var positions = (await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position).Select(ToCommit).ToList();
+        var positions = CommitLine.InOrder((await store.GetCommitsAsync(run.Id, ct)).OrderBy(c => c.Position).Select(ToCommit));
         var before = await store.GetDiagnosisAsync(run.Id, ct);
         return await Diagnoser.DiagnoseAsync(store, run.Id, recipe, positions, outcome, options.RepositoryPath, options.Paths,
             profile: false, log, ct, keptProfile: before?.Profile);
@@ -86,9 +85,8 @@ public static class ReportAssembler
                 var series = (await store.GetSamplesAsync(trial.Id, null, ct))
                     .GroupBy(s => s.Metric)
                     .ToDictionary(g => g.Key, g => new TrialSeries(g.Select(s => s.Seconds).ToList(), g.Select(s => s.Value).ToList()));
-                var outcomeKind = Enum.Parse<TrialOutcome>(trial.Outcome);
-                trialReports.Add(new TrialReport((int)trial.TrialIndex, trial.Worker, trial.Host, outcomeKind, trial.Reason, (int)trial.Round, series));
-                if (outcomeKind == TrialOutcome.Ok && series.TryGetValue(recipe.Decide.Metric, out var decisive) && decisive.Count > 0)
+                trialReports.Add(new TrialReport((int)trial.TrialIndex, trial.Worker, trial.Host, trial.Outcome, trial.Reason, (int)trial.Round, series));
+                if (trial.Outcome == TrialOutcome.Ok && series.TryGetValue(recipe.Decide.Metric, out var decisive) && decisive.Count > 0)
                 {
                     features.Add(Features.Extract(decisive, recipe.Decide.Feature, warmup));
                 }
@@ -97,7 +95,7 @@ public static class ReportAssembler
             commits.Add(new CommitReport(
                 position,
                 ToCommit(row),
-                build is null ? null : Enum.Parse<BuildStatus>(build.Status),
+                build?.Status,
                 build is null ? null : Tail(build.Log),
                 trialReports,
                 features,
@@ -106,18 +104,19 @@ public static class ReportAssembler
 
         var started = DateTimeOffset.Parse(run.CreatedAt, CultureInfo.InvariantCulture);
         DateTimeOffset? ended = run.EndedAt is null ? null : DateTimeOffset.Parse(run.EndedAt, CultureInfo.InvariantCulture);
-        var workers = trials.Select(t => (t.Worker, t.Host)).Distinct()
-            .Select(w => new WorkerInfo(w.Worker, Kind(w.Worker), w.Host, Kind(w.Worker) == "local"))
-            .ToList();
+        // The kind comes from the run's worker specs, as WorkerSpecs names the workers they make; never from a name.
+        var roster = await WorkerSpecs.RosterAsync(options.Workers) ?? new Dictionary<string, WorkerKind>();
+        WorkerInfo Worker(string name, string host) => new(name, roster.TryGetValue(name, out var kind) ? kind : null, host);
+        var workers = trials.Select(t => (t.Worker, t.Host)).Distinct().Select(w => Worker(w.Worker, w.Host)).ToList();
         if (workers.Count == 0)
         {
-            workers = options.Workers.Select(w => new WorkerInfo(w, Kind(w), "(no trial yet)", Kind(w) == "local")).ToList();
+            workers = roster.Keys.Select(name => Worker(name, "(no trial yet)")).ToList();
         }
 
         foreach (var removed in await store.GetRemovedWorkersAsync(run.Id, ct))
         {
             var index = workers.FindIndex(w => w.Name == removed.Worker);
-            var worker = index >= 0 ? workers[index] : new WorkerInfo(removed.Worker, Kind(removed.Worker), "(no trial finished)", Kind(removed.Worker) == "local");
+            var worker = index >= 0 ? workers[index] : Worker(removed.Worker, "(no trial finished)");
             worker = worker with { RemovedBecause = removed.Reason };
             if (index >= 0)
             {
@@ -144,12 +143,12 @@ public static class ReportAssembler
             started,
             ended,
             (ended ?? DateTimeOffset.UtcNow) - started,
-            run.Status == StoredStatus.Finished ? Reporting.RunStatus.Finished : Reporting.RunStatus.Interrupted,
+            run.Status,
             run.CommandLine,
             HostFromJson(run.HostInfo));
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
         var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
-        return new ReportModel(info, decision, commits, run.Status == StoredStatus.Finished ? outcome : null,
+        return new ReportModel(info, decision, commits, run.Status == RunStatus.Finished ? outcome : null,
             diagnosis is null ? null : Diagnoser.Describe(diagnosis))
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
@@ -159,8 +158,6 @@ public static class ReportAssembler
     private static Commit ToCommit(CommitRow row) =>
         new(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
             row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries));
-
-    private static string Kind(string worker) => worker.Contains("://", StringComparison.Ordinal) ? worker[..worker.IndexOf(':')] : worker.Split(['-', ':'])[0];
 
     private static HostInfo HostFromJson(string json)
     {

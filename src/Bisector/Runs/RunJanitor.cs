@@ -4,7 +4,6 @@ using Bisector.Git;
 using Bisector.Sampling;
 using Bisector.Storage;
 using Bisector.Workers;
-using CliWrap.Buffered;
 
 namespace Bisector.Runs;
 
@@ -130,24 +129,9 @@ public static class RunJanitor
             }
         }
 
-        if (Directory.Exists(repositoryPath))
-        {
-            foreach (var tree in await ListWorktreesAsync(repositoryPath, ct))
-            {
-                if (tree.StartsWith(workRoot + "/", StringComparison.Ordinal))
-                {
-                    try
-                    {
-                        await GitWorktree.RemoveAsync(repositoryPath, tree, ct);
-                        worktrees.Add(tree);
-                    }
-                    catch (ProcessFailedException e)
-                    {
-                        problems.Add($"worktree {tree}: {e.StderrTail}");
-                    }
-                }
-            }
-        }
+        var (trees, treeProblems) = await GitWorktree.RemoveAllUnderAsync(repositoryPath, workRoot, ct);
+        worktrees.AddRange(trees);
+        problems.AddRange(treeProblems);
 
         if (Directory.Exists(workRoot))
         {
@@ -174,7 +158,7 @@ public static class RunJanitor
             return [];
         }
 
-        var marker = "-" + LocalWorker.Sanitize(runId) + "-";
+        var marker = "-" + TrialLoop.SafeName(runId) + "-";
         return Directory.EnumerateDirectories(parent).Where(d => Path.GetFileName(d).Contains(marker, StringComparison.Ordinal)).ToList();
     }
 
@@ -231,20 +215,6 @@ public static class RunJanitor
         }
 
         return false;
-    }
-
-    private static async Task<IReadOnlyList<string>> ListWorktreesAsync(string repositoryPath, CancellationToken ct)
-    {
-        var result = await CliWrap.Cli.Wrap("git")
-            .WithArguments(["worktree", "list", "--porcelain", "-z"])
-            .WithWorkingDirectory(repositoryPath)
-            .WithValidation(CliWrap.CommandResultValidation.None)
-            .ExecuteBufferedAsync(ct);
-
-        // -z: NUL-terminated fields, so a worktree path with a newline in it is still one path.
-        return result.ExitCode != 0
-            ? []
-            : [.. result.StandardOutput.Split('\0').Where(f => f.StartsWith("worktree ", StringComparison.Ordinal)).Select(f => f["worktree ".Length..])];
     }
 
     private static List<int> ReadPids(string procsFile)

@@ -72,7 +72,7 @@ public static class AaCalibration
         var resampled = features.Length >= 2 * options.InitialTrials
             ? Calibration.RunAa(features, options.InitialTrials, Resamples, options.Decision.Direction, options.Decision.MinEffect, options.Alpha)
             : null;
-        var bimodal = Modality.Check(position, features, options.Decision.MinEffect / 2);
+        var bimodal = Modality.Check(position, features, options.Decision.MinEffect / 2, options.Scale);
         // Trials come back in the order they ran (cumulative evidence), so this is the time order across rounds.
         var drift = DriftCheck.Test(timeOrder.Select(t => Features.Extract(t, options.Decision.Feature, options.WarmupSeconds)).ToArray(), options.Alpha);
         var c = CultureInfo.InvariantCulture;

@@ -207,7 +207,7 @@ public static class SearchEngine
             {
                 var ends = EndsComparison(Verdict.Same, llr);
                 return Finish(SearchStatus.NoRegression, null, 0, 0, 0, ends,
-                    $"the bad end is not worse than the good end by {o.Decision.MinEffect:G4} ({ends.Verdict}): {ends.Explanation}");
+                    $"the bad end is not worse than the good end by {o.Scale.Format(o.Decision.MinEffect)} ({ends.Verdict}): {ends.Explanation}");
             }
             if (Room(0) <= 0 && Room(n) <= 0)
             {
@@ -242,7 +242,7 @@ public static class SearchEngine
             var level = 1 - 2 * o.Alpha;
             var shift = good.Length > 0 && bad.Length > 0 ? HodgesLehmann.Estimate(good, bad, level) : new ShiftEstimate(double.NaN, double.NegativeInfinity, double.PositiveInfinity, level);
             var explanation = string.Create(CultureInfo.InvariantCulture,
-                $"{verdict}: {evidence}; anytime-valid p {(anytimeP < 1e-4 ? "< 0.0001" : $"≤ {anytimeP:0.####}")}; shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {o.Decision.MinEffect:G6}; n = {good.Length} vs {bad.Length}");
+                $"{verdict}: {evidence}; anytime-valid p {(anytimeP < 1e-4 ? "< 0.0001" : $"≤ {anytimeP:0.####}")}; shift = {o.Scale.Format(shift.Shift, signed: true)} [{o.Scale.Number(shift.Low, signed: true)}, {o.Scale.Number(shift.High, signed: true)}]{o.Scale.Suffix} at {level:P0}; threshold = {o.Scale.Format(o.Decision.MinEffect)}; n = {good.Length} vs {bad.Length}");
             return new Comparison(verdict, "sequential e-value (t, Ville)", anytimeP, o.Alpha, shift.Shift, shift.Low, shift.High, level,
                 o.Decision.MinEffect, good, bad, explanation)
             { Direction = o.Decision.Direction };
@@ -489,9 +489,9 @@ public static class SearchEngine
             var versusGood = new Dictionary<int, Comparison>();
             if (Count(0) > 0)
                 foreach (var p in measured)
-                    versusGood[p] = Comparisons.Compare(Values(0), Values(p), o.Decision.Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha);
+                    versusGood[p] = Comparisons.Compare(Values(0), Values(p), o.Decision.Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha, o.Scale);
             var posterior = Count(0) > 0 && Count(n) > 0 ? Posterior() : Uniform();
-            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2)).OfType<BimodalityWarning>().ToArray();
+            var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2, o.Scale)).OfType<BimodalityWarning>().ToArray();
             var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal[0].Message}.";
             var drift = DriftCheck.Test(Values(0), o.Alpha);
             var driftNote = drift.Drifting ? $" Warning: the good end's trials drift in time ({drift.Message}); verdicts compare trials taken rounds apart." : "";

@@ -1,4 +1,5 @@
 using Bisector.Recipes;
+using Bisector.Statistics;
 
 namespace Bisector.Search;
 
@@ -41,6 +42,9 @@ public sealed record SearchOptions(
     /// </summary>
     public double SameAlpha => Alpha * SameAlphaShare;
 
+    /// <summary>The unit the decision's feature is stated in (MiB, MiB/min) in explanations and warnings.</summary>
+    public FeatureScale Scale => FeatureScale.For(Decision.Metric, Decision.Feature);
+
     /// <summary>The share of <see cref="Alpha"/> that <see cref="SameAlpha"/> gets.</summary>
     public const double SameAlphaShare = 0.25;
 
@@ -49,7 +53,7 @@ public sealed record SearchOptions(
         if (Workers < 1)
             throw new UsageException("--workers", $"{Workers} workers cannot measure anything", "Give at least 1");
         if (InitialTrials < 2)
-            throw new UsageException("--trials", $"{InitialTrials} initial trials per commit cannot give a verdict", "Use at least 2 (5 or more recommended)");
+            throw new UsageException("--repeats", $"{InitialTrials} initial trials per commit cannot give a verdict", "Use at least 2 (5 or more recommended)");
         if (MaxTrialsPerPosition < InitialTrials)
             throw new UsageException("--max-trials", $"the cap {MaxTrialsPerPosition} is below the initial {InitialTrials} trials", "Raise the cap or lower the initial trials");
         if (Alpha is <= 0 or >= 0.5)
@@ -57,6 +61,7 @@ public sealed record SearchOptions(
         if (Confidence is <= 0.5 or >= 1)
             throw new UsageException("--confidence", $"{Confidence} is not a useful posterior threshold", "Use a value in (0.5, 1), e.g. 0.95");
         if (Decision.MinEffect < 0)
-            throw new UsageException("--min-effect", $"{Decision.MinEffect} is negative", "Give the smallest change that matters as a non-negative number");
+            // The recipe loader rejects this already; a recipe built in code can still get here, and min-effect is no flag.
+            throw new UsageException("recipe decide.min-effect", $"{Decision.MinEffect} is negative", "Give the smallest change that matters as a non-negative number");
     }
 }

@@ -28,8 +28,10 @@ public static class Comparisons
         RegressionDirection direction,
         double threshold,
         double alpha = 0.01,
-        double? sameAlpha = null)
+        double? sameAlpha = null,
+        FeatureScale? scale = null)
     {
+        var units = scale ?? FeatureScale.Plain;
         ArgumentOutOfRangeException.ThrowIfNegative(threshold);
         if (alpha is <= 0 or >= 0.5)
             throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be in (0, 0.5)");
@@ -80,11 +82,11 @@ public static class Comparisons
         // The 'Same' bound only matters where 'Same' was in question.
         var sameNote = sameLevel == alpha || verdict is Verdict.Regressed or Verdict.Improved ? ""
             : double.IsFinite(worstCase)
-                ? string.Create(CultureInfo.InvariantCulture, $"worst regression at {1 - sameLevel:0.###%} one-sided (the 'Same' bound) = {worstCase:G6}; ")
+                ? string.Create(CultureInfo.InvariantCulture, $"worst regression at {1 - sameLevel:0.###%} one-sided (the 'Same' bound) = {units.Format(worstCase)}; ")
                 : string.Create(CultureInfo.InvariantCulture, $"the 'Same' bound at {1 - sameLevel:0.###%} one-sided needs more trials; ");
         var explanation = string.Create(CultureInfo.InvariantCulture,
-            $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, p = {test.PValue:0.####} (α = {alpha}); " +
-            $"shift = {shift.Shift:G6} [{shift.Low:G6}, {shift.High:G6}] at {level:P0}; threshold = {threshold:G6}; {sameNote}" +
+            $"{verdict}: {why}. {test.Test}: U = {test.U:0.##}, {PValueText.Statement(test.PValue)} (α = {alpha}); " +
+            $"shift = {units.Format(shift.Shift, signed: true)} [{units.Number(shift.Low, signed: true)}, {units.Number(shift.High, signed: true)}]{units.Suffix} at {level:P0}; threshold = {units.Format(threshold)}; {sameNote}" +
             $"n = {good.Length} vs {bad.Length}{(test.Ties > 0 ? $", {test.Ties} tie group(s)" : "")}{droppedNote}");
 
         return new Comparison(verdict, test.Test, test.PValue, alpha, shift.Shift, shift.Low, shift.High, level,

@@ -5,8 +5,11 @@ namespace Bisector.Statistics;
 /// robust spread (a robust Ashman's D).</summary>
 public sealed record BimodalityWarning(int Position, int Trials, double LowerMedian, double UpperMedian, int UpperCount, double Separation)
 {
+    /// <summary>The unit the medians are stated in.</summary>
+    public FeatureScale Scale { get; init; } = FeatureScale.Plain;
+
     public string Message => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"position {Position}: {Trials - UpperCount} of {Trials} trials near {LowerMedian:G6}, {UpperCount} near {UpperMedian:G6} (separation {Separation:0.#} spreads): bimodal, e.g. a race or an allocator decision that differs per run; its median describes neither group");
+        $"position {Position}: {Trials - UpperCount} of {Trials} trials near {Scale.Format(LowerMedian)}, {UpperCount} near {Scale.Format(UpperMedian)} (separation {Separation:0.#} spreads): bimodal, e.g. a race or an allocator decision that differs per run; its median describes neither group");
 }
 
 /// <summary>
@@ -22,7 +25,7 @@ public static class Modality
 
     /// <param name="minDistance">Groups closer than this (e.g. half the recipe's min-effect) are not worth a warning,
     /// however cleanly they separate: a 60 KiB split under a 1 MiB threshold changes no verdict.</param>
-    public static BimodalityWarning? Check(int position, IReadOnlyList<double> values, double minDistance = 0)
+    public static BimodalityWarning? Check(int position, IReadOnlyList<double> values, double minDistance = 0, FeatureScale? scale = null)
     {
         var sorted = values.Where(double.IsFinite).Order().ToArray();
         var n = sorted.Length;
@@ -45,7 +48,7 @@ public static class Modality
         // Quantised values can give both groups a zero MAD; then any clean gap is a separation.
         var separation = spread > 0 ? distance / spread : double.PositiveInfinity;
         return separation > MinSeparation && distance >= minDistance
-            ? new BimodalityWarning(position, n, Robust.Median(lower), Robust.Median(upper), upper.Length, separation)
+            ? new BimodalityWarning(position, n, Robust.Median(lower), Robust.Median(upper), upper.Length, separation) { Scale = scale ?? FeatureScale.Plain }
             : null;
 
         static double Square(double x) => x * x;

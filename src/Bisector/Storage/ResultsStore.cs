@@ -1,6 +1,8 @@
+using System.Data;
 using System.Globalization;
 using Bisector.Building;
-using Bisector.Sampling;
+using Bisector.Diagnosis;
+using Bisector.Workers;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -14,6 +16,17 @@ namespace Bisector.Storage;
 public sealed class ResultsStore : IAsyncDisposable
 {
     private readonly SqliteConnection _connection;
+
+    // Enum columns are mapped here once, as the enum's name (runs.status in lower case, as databases always held it):
+    // rows carry enums, and no caller compares or parses the stored text.
+    static ResultsStore()
+    {
+        SqlMapper.Settings.PreferTypeHandlersForEnums = true;
+        SqlMapper.AddTypeHandler(new EnumText<RunStatus>(lowerCase: true));
+        SqlMapper.AddTypeHandler(new EnumText<BuildStatus>());
+        SqlMapper.AddTypeHandler(new EnumText<TrialOutcome>());
+        SqlMapper.AddTypeHandler(new EnumText<GrowthKind>());
+    }
 
     private ResultsStore(SqliteConnection connection, string path)
     {
@@ -144,7 +157,7 @@ public sealed class ResultsStore : IAsyncDisposable
             FROM runs ORDER BY created_at, rowid
             """, cancellationToken: ct))).ToList();
 
-    public async Task SetRunStatusAsync(string runId, string status, string? outcomeJson, string? summary, CancellationToken ct = default) =>
+    public async Task SetRunStatusAsync(string runId, RunStatus status, string? outcomeJson, string? summary, CancellationToken ct = default) =>
         await WritingAsync($"status of run {runId}", () => _connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE runs SET status = @status, outcome_json = COALESCE(@outcomeJson, outcome_json),
@@ -153,6 +166,23 @@ public sealed class ResultsStore : IAsyncDisposable
             WHERE id = @runId
             """,
             new { runId, status, outcomeJson, summary, now = Now() }, cancellationToken: ct)));
+
+    /// <summary>Writes an enum as its name and reads it back by name, so the stored text stays what people query.</summary>
+    private sealed class EnumText<T>(bool lowerCase = false) : SqlMapper.TypeHandler<T>
+        where T : struct, Enum
+    {
+        public override void SetValue(IDbDataParameter parameter, T value)
+        {
+            parameter.DbType = DbType.String;
+            parameter.Value = lowerCase ? value.ToString().ToLowerInvariant() : value.ToString();
+        }
+
+        public override T Parse(object value) =>
+            Enum.TryParse<T>(value as string, ignoreCase: lowerCase, out var parsed) && Enum.IsDefined(parsed)
+                ? parsed
+                : throw new StorageException($"'{value}' is not a {typeof(T).Name} this bisector knows",
+                    "The database was written by a newer bisector; read it with that version");
+    }
 
     public async Task<IReadOnlyList<CommitRow>> GetCommitsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<CommitRow>(new CommandDefinition(
@@ -172,7 +202,7 @@ public sealed class ResultsStore : IAsyncDisposable
                 runId,
                 Sha = build.CommitSha,
                 recipeHash,
-                Status = build.Status.ToString(),
+                build.Status,
                 DurationMs = (long)build.Duration.TotalMilliseconds,
                 build.Log,
                 FixupsJson = System.Text.Json.JsonSerializer.Serialize(build.FixUps),
@@ -190,15 +220,12 @@ public sealed class ResultsStore : IAsyncDisposable
             """, new { runId }, cancellationToken: ct))).ToList();
 
     /// <summary>Stores a finished trial and all its samples atomically; returns the trial id.</summary>
-    public async Task<long> AddTrialAsync(
-        string runId, int position, string sha, int trialIndex, int round, string worker, string host,
-        string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt,
-        IReadOnlyList<Sample> samples, string? trialKey = null, CancellationToken ct = default) =>
-        await WritingAsync($"trial {trialIndex} of {sha[..Math.Min(12, sha.Length)]}", async () =>
+    public async Task<long> AddTrialAsync(string runId, NewTrial trial, CancellationToken ct = default) =>
+        await WritingAsync($"trial {trial.TrialIndex} of {trial.Sha[..Math.Min(12, trial.Sha.Length)]}", async () =>
         {
             await using var tx = (SqliteTransaction)await _connection.BeginTransactionAsync(ct);
-            var id = await InsertTrialAsync(tx, runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt, endedAt, samples, ct);
-            if (trialKey is not null)
+            var id = await InsertTrialAsync(tx, runId, trial, ct);
+            if (trial.TrialKey is { } trialKey)
             {
                 // Same transaction: a trial is either stored and no longer in flight, or neither.
                 await _connection.ExecuteAsync(new CommandDefinition(
@@ -209,17 +236,15 @@ public sealed class ResultsStore : IAsyncDisposable
             return id;
         });
 
-    private async Task<long> InsertTrialAsync(
-        SqliteTransaction tx, string runId, int position, string sha, int trialIndex, int round, string worker, string host,
-        string outcome, string? reason, DateTimeOffset startedAt, DateTimeOffset endedAt, IReadOnlyList<Sample> samples, CancellationToken ct)
+    private async Task<long> InsertTrialAsync(SqliteTransaction tx, string runId, NewTrial t, CancellationToken ct)
     {
         var trialId = await _connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at)
-            VALUES (@runId, @position, @sha, @trialIndex, @round, @worker, @host, @outcome, @reason, @startedAt, @endedAt);
+            VALUES (@runId, @Position, @Sha, @TrialIndex, @Round, @Worker, @Host, @Outcome, @Reason, @startedAt, @endedAt);
             SELECT last_insert_rowid();
             """,
-            new { runId, position, sha, trialIndex, round, worker, host, outcome, reason, startedAt = Iso(startedAt), endedAt = Iso(endedAt) },
+            new { runId, t.Position, t.Sha, t.TrialIndex, t.Round, t.Worker, t.Host, t.Outcome, t.Reason, startedAt = Iso(t.StartedAt), endedAt = Iso(t.EndedAt) },
             tx, cancellationToken: ct));
 
         // A prepared command reused for every sample: thousands of rows per trial stay a few milliseconds.
@@ -231,7 +256,7 @@ public sealed class ResultsStore : IAsyncDisposable
         var pMetric = insert.Parameters.Add("$metric", SqliteType.Text);
         var pValue = insert.Parameters.Add("$value", SqliteType.Real);
         pTrial.Value = trialId;
-        foreach (var s in samples)
+        foreach (var s in t.Samples)
         {
             pSeconds.Value = s.Seconds;
             pMetric.Value = s.Metric;

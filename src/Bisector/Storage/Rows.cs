@@ -1,3 +1,8 @@
+using Bisector.Building;
+using Bisector.Diagnosis;
+using Bisector.Sampling;
+using Bisector.Workers;
+
 namespace Bisector.Storage;
 
 /// <summary>A run as stored. Options and outcome are JSON so the schema need not change with every new setting.</summary>
@@ -5,7 +10,7 @@ public sealed record RunRow(
     string Id,
     string CreatedAt,
     string? EndedAt,
-    string Status,
+    RunStatus Status,
     string RepoPath,
     string RangeSpec,
     string PathsJson,
@@ -21,12 +26,14 @@ public sealed record RunRow(
     string? OutcomeJson,
     string? Summary);
 
-public static class RunStatus
+/// <summary>Where a run stands. Stored as lower-case text (<c>running</c>, …); only <see cref="Finished"/> has a verdict.</summary>
+public enum RunStatus
 {
-    public const string Running = "running";
-    public const string Finished = "finished";
-    public const string Failed = "failed";
-    public const string Interrupted = "interrupted";
+    /// <summary>Nobody marked it otherwise: its process runs, or was killed (see <see cref="RunOwnerRow"/>).</summary>
+    Running,
+    Finished,
+    Failed,
+    Interrupted,
 }
 
 public sealed record CommitRow(long Position, string Sha, string Subject, string Author, string AuthoredAt, string Parents);
@@ -35,7 +42,7 @@ public sealed record BuildRow(
     long Id,
     string Sha,
     string RecipeHash,
-    string Status,
+    BuildStatus Status,
     long DurationMs,
     string Log,
     string FixupsJson,
@@ -51,10 +58,26 @@ public sealed record TrialRow(
     long Round,
     string Worker,
     string Host,
-    string Outcome,
+    TrialOutcome Outcome,
     string? Reason,
     string StartedAt,
     string EndedAt);
+
+/// <summary>A finished trial to store with its samples: where it sits on the commit line, which round and worker ran
+/// it, and what came of it. <see cref="TrialKey"/>, when set, is the in-flight entry the same transaction removes.</summary>
+public sealed record NewTrial(
+    int Position,
+    string Sha,
+    int TrialIndex,
+    int Round,
+    string Worker,
+    string Host,
+    TrialOutcome Outcome,
+    string? Reason,
+    DateTimeOffset StartedAt,
+    DateTimeOffset EndedAt,
+    IReadOnlyList<Sample> Samples,
+    string? TrialKey = null);
 
 public sealed record SampleRow(long TrialId, double Seconds, string Metric, double Value);
 
@@ -72,7 +95,7 @@ public sealed record DiagnosisRow(
     string RunId,
     string GoodSha,
     string CulpritSha,
-    string Kind,
+    GrowthKind Kind,
     string Headline,
     string Details,
     string? Diff,

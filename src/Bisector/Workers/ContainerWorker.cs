@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Bisector.Recipes;
 using Bisector.Sampling;
@@ -28,7 +27,6 @@ public sealed record ContainerEngineSpec(Uri Endpoint, string Image, string? Roo
 /// </summary>
 public sealed class ContainerWorker(string name, ContainerEngineSpec engine, string workRoot) : IWorker
 {
-    private static readonly HashSet<string> Shells = ["sh", "dash", "bash", "ash", "busybox"];
     private static readonly string[] LibraryDirectories = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
 
     private readonly DockerClient _client = new DockerClientConfiguration(engine.Endpoint).CreateClient();
@@ -37,6 +35,8 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
     private bool _imageReady;
 
     public string Name { get; } = name;
+
+    public WorkerKind Kind => WorkerKind.Container;
 
     public ContainerEngineSpec Engine { get; } = engine;
 
@@ -79,27 +79,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
             return new TrialResult(TrialOutcome.WorkerFailed, e.Message, [], startedAt, DateTimeOffset.Now, $"{Environment.MachineName}/{Name}");
         }
 
-        var trial = new Trial(this, spec);
-        try
-        {
-            var (outcome, reason) = await trial.RunAsync(ct);
-            if (await trial.CleanUpAsync() is { } leftovers)
-            {
-                reason = reason is null ? leftovers : $"{reason}\n{leftovers}";
-            }
-
-            return new TrialResult(outcome, reason, trial.Samples, startedAt, DateTimeOffset.Now, host);
-        }
-        catch (WorkerException e)
-        {
-            await trial.CleanUpAsync();
-            return new TrialResult(TrialOutcome.WorkerFailed, e.Message, trial.Samples, startedAt, DateTimeOffset.Now, host);
-        }
-        catch
-        {
-            await trial.CleanUpAsync();
-            throw;
-        }
+        return await TrialLoop.RunAsync(new ContainerSandbox(this, spec), spec, Name, host, ct: ct);
     }
 
     public ValueTask DisposeAsync()
@@ -205,138 +185,89 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
         return 0;
     }, what, fix);
 
-    private sealed class Trial(ContainerWorker worker, TrialSpec spec)
+    /// <summary>A trial in two containers: the daemon's (memory limit, tmpfs, own network unless the recipe shares the
+    /// host's) and the workload's, which joins the daemon's network and PID namespaces. Sampled from the host side.</summary>
+    private sealed class ContainerSandbox(ContainerWorker worker, TrialSpec spec) : ITrialSandbox
     {
-        private readonly Stopwatch _clock = new();
-        private readonly string _unique = $"bisector-{LocalWorker.Sanitize(worker.Name)}-{Guid.NewGuid():N}"[..48];
-        private string? _runDir;
+        private readonly string _unique = $"bisector-{TrialLoop.SafeName(worker.Name)}-{Guid.NewGuid():N}"[..48];
         private string? _daemonId;
         private string? _workloadId;
         private int? _initPid;
         private int? _workloadPid;
-        private int? _daemonPid;
-        private bool _daemonSettled;
-        private CgroupMemory? _cgroup;
-        private bool _cleaned;
 
-        public List<Sample> Samples { get; } = [];
+        // Kept short: recipes put unix sockets in the run directory, and sun_path holds only 107 bytes.
+        public string RunDirectory => Path.Combine(worker.WorkRoot, "runs", _unique[^12..]);
+
+        public bool PrivateRoot => true;
+
+        public bool HeapShim => false;
+
+        public CgroupMemory? Cgroup { get; private set; }
 
         private Recipe Recipe => spec.Recipe;
 
         private DockerClient Client => worker._client;
 
-        public async Task<(TrialOutcome, string?)> RunAsync(CancellationToken ct)
+        public async Task StartDaemonAsync(IReadOnlyDictionary<string, string?> env, CancellationToken ct)
         {
-            try
-            {
-                return await RunCoreAsync(ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return (TrialOutcome.Cancelled, "cancelled; the containers and run directory were removed");
-            }
-        }
-
-        private async Task<(TrialOutcome, string?)> RunCoreAsync(CancellationToken ct)
-        {
-            var env = PrepareRunDirectory();
-            _clock.Start();
-            _daemonId = await CreateAsync(_unique, ["sh", "-c", Recipe.Run.Command], env, Recipe.Run.Env, daemon: true, ct);
+            _daemonId = await CreateAsync(_unique, ["sh", "-c", Recipe.Run.Command], env, daemon: true, ct);
             await worker.Call(() => Client.Containers.StartContainerAsync(_daemonId, new ContainerStartParameters(), ct),
                 "start the daemon container", "read the engine's log; the message above is its answer");
             _initPid = await PidOfAsync(_daemonId, ct);
-
-            var metrics = Recipe.Sampling.Metrics.Count == 0 ? [] : new HashSet<string>(Recipe.Sampling.Metrics) { Recipe.Decide.Metric };
-            ProcSampler? sampler = null;
-            try
-            {
-                var interval = Recipe.Sampling.Interval > TimeSpan.Zero ? Recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
-                var readyFile = Recipe.Run.Ready?.File is { } file ? ResolveReadyPath(LocalWorker.Expand(file, env)) : null;
-                var readyTimeout = Recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30);
-                TimeSpan? readyAt = readyFile is null ? TimeSpan.Zero : null;
-                var measured = Recipe.Sampling.Warmup + Recipe.Sampling.Window;
-                for (var tick = 0L; ; tick++)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    if (_initPid is not { } init || !Posix.Exists(init))
-                    {
-                        return await DaemonEndedAsync(ct);
-                    }
-
-                    if (_cgroup is null && CgroupMemory.OfProcess(init) is { } cgroup)
-                    {
-                        _cgroup = cgroup;
-                        sampler = new ProcSampler(cgroup.Files, metrics);
-                    }
-
-                    if (sampler is not null)
-                    {
-                        if (TrialCommands.SettledProcessGone(_daemonSettled, _daemonPid))
-                        {
-                            _daemonSettled = false;
-                        }
-
-                        if (!_daemonSettled)
-                        {
-                            ResolveDaemon(init, sampler, readyAt);
-                        }
-
-                        sampler.SampleInto(_clock.Elapsed.TotalSeconds, Samples);
-                    }
-
-                    if (readyAt is null)
-                    {
-                        // Through the container's own root, so a ready file in a tmpfs or the image is found as well.
-                        if (File.Exists($"/proc/{init}/root{readyFile}"))
-                        {
-                            readyAt = _clock.Elapsed;
-                        }
-                        else if (_clock.Elapsed >= readyTimeout)
-                        {
-                            return (TrialOutcome.NotReady,
-                                $"{readyFile} did not appear within {Format(readyTimeout)} (run.ready.timeout); daemon output:\n{await LogsAsync(_daemonId)}");
-                        }
-                    }
-
-                    if (readyAt is { } ready)
-                    {
-                        if (Recipe.Workload is { } workload && await CheckWorkloadAsync(workload, env, ct) is { } failed)
-                        {
-                            return failed;
-                        }
-
-                        if (_clock.Elapsed >= ready + measured)
-                        {
-                            var kills = _cgroup?.ReadOomKills() ?? 0;
-                            return kills > 0 ? (TrialOutcome.OutOfMemory, await OomReasonAsync(ct)) : TrialCommands.Completeness(Samples, Recipe, ready, interval);
-                        }
-                    }
-
-                    var wait = interval * (tick + 1) - _clock.Elapsed;
-                    if (wait > TimeSpan.Zero)
-                    {
-                        await Task.Delay(wait, ct);
-                    }
-                }
-            }
-            finally
-            {
-                sampler?.Dispose();
-            }
+            Cgroup = _initPid is { } init ? CgroupMemory.OfProcess(init) : null;
         }
 
-        private Dictionary<string, string?> PrepareRunDirectory()
+        public int? FindRoot(IReadOnlyDictionary<int, int?> parents) => _initPid;
+
+        public async Task<DaemonExit?> DaemonExitAsync(bool daemonSeen, CancellationToken ct)
         {
-            // Kept short: recipes put unix sockets in the run directory, and sun_path holds only 107 bytes.
-            _runDir = Path.Combine(worker.WorkRoot, "runs", _unique[^12..]);
-            TrialCommands.WriteRunDirectory(worker.Name, _runDir, Recipe);
-            return TrialCommands.Environment(spec, _runDir);
+            if (_initPid is { } init && Posix.Exists(init))
+            {
+                return null;
+            }
+
+            var inspect = await worker.Call(() => Client.Containers.InspectContainerAsync(_daemonId!, ct), "inspect the daemon container", "check the engine is running");
+            if (inspect.State.Running)
+            {
+                throw new WorkerException(worker.Name, $"container {_daemonId![..12]} runs but its process {_initPid} is not visible in this /proc",
+                    "run Bisector in the engine's PID namespace (on the engine's host, not in a container)");
+            }
+
+            if (!inspect.State.OOMKilled && !string.IsNullOrEmpty(inspect.State.Error))
+            {
+                throw new WorkerException(worker.Name, $"the engine could not run the daemon container: {inspect.State.Error}", "check the image has sh and the bind mounts exist");
+            }
+
+            return new DaemonExit((int)inspect.State.ExitCode, inspect.State.OOMKilled);
         }
 
-        private async Task<string> CreateAsync(string containerName, IList<string> cmd, Dictionary<string, string?> env,
-            IReadOnlyDictionary<string, string> extra, bool daemon, CancellationToken ct)
+        public async Task StartWorkloadAsync(IReadOnlyDictionary<string, string?> env, int root, CancellationToken ct)
         {
-            var binds = new List<string> { $"{spec.Artifact.Directory}:{spec.Artifact.Directory}:ro", $"{_runDir}:{_runDir}" };
+            // A restart starts the same container again: its command, namespaces and logs stay the same.
+            _workloadId ??= await CreateAsync(_unique + "-w", ["sh", "-c", Recipe.Workload!.Command], env, daemon: false, ct);
+            await worker.Call(() => Client.Containers.StartContainerAsync(_workloadId, new ContainerStartParameters(), ct),
+                "start the workload container", "read the engine's log; the message above is its answer");
+            _workloadPid = await PidOfAsync(_workloadId, ct);
+        }
+
+        public async Task<int?> WorkloadExitAsync(CancellationToken ct)
+        {
+            if (_workloadPid is { } pid && Posix.Exists(pid))
+            {
+                return null;
+            }
+
+            var inspect = await worker.Call(() => Client.Containers.InspectContainerAsync(_workloadId!, ct), "inspect the workload container", "check the engine is running");
+            return inspect.State.Running ? null : (int)inspect.State.ExitCode;
+        }
+
+        public Task<string> DaemonOutputAsync(CancellationToken ct) => LogsAsync(_daemonId, ct);
+
+        public Task<string> WorkloadOutputAsync(CancellationToken ct) => LogsAsync(_workloadId, ct);
+
+        private async Task<string> CreateAsync(string containerName, IList<string> cmd, IReadOnlyDictionary<string, string?> env, bool daemon, CancellationToken ct)
+        {
+            var binds = new List<string> { $"{spec.Artifact.Directory}:{spec.Artifact.Directory}:ro", $"{RunDirectory}:{RunDirectory}" };
             if (worker.Engine.HostLibraries)
             {
                 binds.AddRange(LibraryDirectories.Where(Directory.Exists).Select(d => $"{d}:{d}:ro"));
@@ -372,7 +303,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
                 Image = worker.Engine.Image,
                 Cmd = cmd,
                 WorkingDir = spec.Artifact.Directory,
-                Env = env.Concat(extra.Select(kv => KeyValuePair.Create(kv.Key, (string?)kv.Value))).Select(kv => $"{kv.Key}={kv.Value}").ToList(),
+                Env = env.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
                 Labels = new Dictionary<string, string> { ["bisector.worker"] = worker.Name, ["bisector.trial"] = spec.TrialKey },
                 HostConfig = hostConfig,
             };
@@ -387,105 +318,14 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
             return inspect.State.Pid > 0 ? (int)inspect.State.Pid : null;
         }
 
-        /// <summary>Finds the daemon behind the container's <c>sh -c</c>: down through shells with exactly one child.</summary>
-        private void ResolveDaemon(int init, ProcSampler sampler, TimeSpan? readyAt)
-        {
-            var current = init;
-            while (Shells.Contains(Posix.ReadComm(current) ?? "") && Children(current) is [var only])
-            {
-                current = only;
-            }
-
-            _daemonPid = current;
-            sampler.Track(current);
-            _daemonSettled = TrialCommands.DaemonSettled(Posix.ReadComm(current), readyAt, _clock.Elapsed);
-        }
-
-        private static List<int> Children(int pid)
-        {
-            try
-            {
-                return File.ReadAllText($"/proc/{pid}/task/{pid}/children")
-                    .Split(' ', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToList();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return [];
-            }
-        }
-
-        private string ResolveReadyPath(string path) =>
-            Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(spec.Artifact.Directory, path));
-
-        private async Task<(TrialOutcome, string?)?> CheckWorkloadAsync(WorkloadSpec workload, Dictionary<string, string?> env, CancellationToken ct)
-        {
-            if (_workloadId is null)
-            {
-                // Restarting happens inside the container, so one container serves the whole window.
-                string[] cmd = workload.Restart
-                    ? ["sh", "-c", "while :; do sh -c \"$1\"; done", "bisector-workload", workload.Command]
-                    : ["sh", "-c", workload.Command];
-                _workloadId = await CreateAsync(_unique + "-w", cmd, env, workload.Env, daemon: false, ct);
-                await worker.Call(() => Client.Containers.StartContainerAsync(_workloadId, new ContainerStartParameters(), ct),
-                    "start the workload container", "read the engine's log; the message above is its answer");
-                _workloadPid = await PidOfAsync(_workloadId, ct);
-                return null;
-            }
-
-            if (_workloadPid is { } pid && Posix.Exists(pid))
-            {
-                return null;
-            }
-
-            var inspect = await worker.Call(() => Client.Containers.InspectContainerAsync(_workloadId, ct), "inspect the workload container", "check the engine is running");
-            if (inspect.State.Running)
-            {
-                return null;
-            }
-
-            return inspect.State.ExitCode == 0
-                ? null
-                : (TrialOutcome.WorkloadFailed,
-                    $"workload exited with code {inspect.State.ExitCode} after {Format(_clock.Elapsed)} (workload.restart is false); output:\n{await LogsAsync(_workloadId)}");
-        }
-
-        private async Task<(TrialOutcome, string?)> DaemonEndedAsync(CancellationToken ct)
-        {
-            var inspect = await worker.Call(() => Client.Containers.InspectContainerAsync(_daemonId!, ct), "inspect the daemon container", "check the engine is running");
-            if (inspect.State.Running)
-            {
-                throw new WorkerException(worker.Name, $"container {_daemonId![..12]} runs but its process {_initPid} is not visible in this /proc",
-                    "run Bisector in the engine's PID namespace (on the engine's host, not in a container)");
-            }
-
-            if (inspect.State.OOMKilled || (_cgroup?.ReadOomKills() ?? 0) > 0)
-            {
-                return (TrialOutcome.OutOfMemory, await OomReasonAsync(ct));
-            }
-
-            if (!string.IsNullOrEmpty(inspect.State.Error))
-            {
-                throw new WorkerException(worker.Name, $"the engine could not run the daemon container: {inspect.State.Error}", "check the image has sh and the bind mounts exist");
-            }
-
-            var code = inspect.State.ExitCode;
-            var signal = code > 128 ? $" (signal {code - 128})" : "";
-            return (TrialOutcome.DaemonCrashed,
-                $"daemon exited with code {code}{signal} after {Format(_clock.Elapsed)}, before the window ended; output:\n{await LogsAsync(_daemonId!)}");
-        }
-
-        private async Task<string> OomReasonAsync(CancellationToken ct)
-        {
-            var logs = await LogsAsync(_daemonId!, ct);
-            return string.Create(CultureInfo.InvariantCulture,
-                $"the OOM killer killed the daemon's container at run.memory-limit {Recipe.Run.MemoryLimitBytes} bytes " +
-                $"(limit hit {_cgroup?.ReadLimitHits() ?? 0} times) after {Format(_clock.Elapsed)}; output:\n{logs}");
-        }
-
         /// <summary>The last lines a container wrote, for a failed trial's reason; never throws.</summary>
-        private async Task<string> LogsAsync(string id, CancellationToken ct = default)
+        private async Task<string> LogsAsync(string? id, CancellationToken ct)
         {
+            if (id is null)
+            {
+                return "(no output)";
+            }
+
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -501,16 +341,8 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
             }
         }
 
-        /// <summary>Stops the workload, then the daemon (SIGTERM, SIGKILL after run.stop-timeout), removes both containers
-        /// and the run directory. Returns what could not be removed, if anything.</summary>
-        public async Task<string?> CleanUpAsync()
+        public async Task<IReadOnlyList<string>> CleanUpAsync(int? daemonPid)
         {
-            if (_cleaned)
-            {
-                return null;
-            }
-
-            _cleaned = true;
             var problems = new List<string>();
             foreach (var (id, grace) in new[] { (_workloadId, worker.WorkloadStopTimeout), (_daemonId, Recipe.Run.StopTimeout) })
             {
@@ -531,11 +363,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
                 }
             }
 
-            TrialCommands.RemoveRunDirectory(_runDir, problems);
-
-            return problems.Count == 0 ? null : "clean-up: " + string.Join("; ", problems);
+            return problems;
         }
-
-        private static string Format(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
     }
 }

@@ -16,12 +16,23 @@ public interface IWorker : IAsyncDisposable
     /// <summary>Stable name recorded on every trial, e.g. <c>local-1</c> or <c>ssh://root@10.0.0.2</c>.</summary>
     string Name { get; }
 
+    /// <summary>What kind of backend this is; the report says it and whether trials share the controller's machine.</summary>
+    WorkerKind Kind { get; }
+
     /// <summary>Verifies the worker can run trials (reachable, cgroup usable, disk space, tools present).</summary>
     Task<WorkerCheck> CheckAsync(CancellationToken ct = default);
 
     /// <summary>Runs one trial to completion. Failures of the daemon or workload are outcomes, not exceptions;
     /// a <see cref="WorkerException"/> means the worker itself is unusable.</summary>
     Task<TrialResult> RunTrialAsync(TrialSpec spec, CancellationToken ct = default);
+}
+
+public enum WorkerKind
+{
+    Local,
+    Ssh,
+    Container,
+    Slurm,
 }
 
 public sealed record WorkerCheck(string Worker, bool Ok, IReadOnlyList<string> Findings);

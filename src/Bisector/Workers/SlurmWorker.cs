@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Bisector.Sampling;
 using CliWrap;
@@ -22,19 +19,25 @@ namespace Bisector.Workers;
 public sealed record SlurmClusterSpec(string Partition, string? Conf, long ExtraMemoryBytes, TimeSpan? TimeLimit, string? SharedDirectory);
 
 /// <summary>
-/// Runs each trial as one Slurm batch job. The job runs Bisector itself (<c>bisector slurm-job DIR</c>, see
-/// <see cref="SlurmJob"/>): the same local trial code (cgroup, namespaces, /proc sampling) on the node, with the
-/// daemon's cgroup nested under the job's own so Slurm's <c>--mem</c> still bounds everything. Trial spec in and samples
+/// Runs each trial as one Slurm batch job. The job runs the trial agent (<c>bisector trial-agent --job DIR</c>, see
+/// <see cref="TrialAgent"/>, a self-contained build copied once per content hash to the shared directory, so nodes need
+/// no .NET): the same trial loop and cgroup sandbox as a local worker, with the daemon's cgroup nested under the job's
+/// own so Slurm's <c>--mem</c> still bounds everything. Trial spec in and samples
 /// out travel as JSON files in a job directory on storage shared by the submit host and the nodes. Slurm's final job
 /// state is mapped onto <see cref="TrialOutcome"/>; the job's MaxRSS (sstat, while it runs) is kept as a cross-check.
 /// Parallelism is the cluster's: each worker has at most one job in flight, <c>count=N</c> gives N workers.
 /// </summary>
 public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, string workRoot) : IWorker
 {
+    private const string ScriptFile = "job.sh";
+    private const string OutputFile = "job.out";
+
     private static readonly string[] TerminalStates =
         ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"];
 
     public string Name { get; } = name;
+
+    public WorkerKind Kind => WorkerKind.Slurm;
 
     public SlurmClusterSpec Cluster { get; } = cluster;
 
@@ -73,8 +76,8 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
             findings.Add($"partition {Cluster.Partition}: {string.Join("; ", sinfo.StandardOutput.Trim().Split('\n'))} (avail, nodes, state)");
         }
 
-        var (program, args) = SlurmJob.ToolCommand();
-        findings.Add($"jobs run: {program} {string.Join(' ', args)} slurm-job DIR (must exist at this path on the nodes)");
+        var agent = await ShipAgentAsync(ct);
+        findings.Add($"jobs run: {agent} trial-agent --job DIR (a self-contained build of Bisector on the shared directory)");
         return new WorkerCheck(Name, ok, findings);
     }
 
@@ -87,13 +90,13 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         var host = $"{Environment.MachineName} [slurm partition {Cluster.Partition}]/{Name}";
         try
         {
-            WriteJobFiles(jobDir, spec, unique);
+            WriteJobFiles(jobDir, spec, unique, await ShipAgentAsync(ct));
             var jobId = await SubmitAsync(jobDir, spec, ct);
             host = $"{Environment.MachineName} [slurm job {jobId}, partition {Cluster.Partition}]/{Name}";
             var end = await WaitAsync(jobId, ct);
             host = $"{end.Node ?? Environment.MachineName} [slurm job {jobId}, partition {Cluster.Partition}]/{Name}";
-            var inner = SlurmJob.ReadResult(jobDir);
-            var (outcome, reason) = MapState(end.State, end.ExitCode, inner, Tail(Path.Combine(jobDir, SlurmJob.OutputFile)));
+            var inner = TrialAgent.ReadResult(jobDir);
+            var (outcome, reason) = MapState(end.State, end.ExitCode, inner, Tail(Path.Combine(jobDir, OutputFile)));
             reason = CrossCheck(reason, end.MaxRssBytes, inner?.Samples);
             return new TrialResult(outcome, reason, inner?.Samples ?? [], startedAt, DateTimeOffset.Now, host);
         }
@@ -149,25 +152,42 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         return reason is null ? note : $"{reason}\n{note}";
     }
 
-    private void WriteJobFiles(string jobDir, TrialSpec spec, string unique)
+    private void WriteJobFiles(string jobDir, TrialSpec spec, string unique, string agent)
     {
         try
         {
             Directory.CreateDirectory(jobDir);
-            SlurmJob.WriteRequest(jobDir, new SlurmJobRequest(Name, spec));
-            var (program, args) = SlurmJob.ToolCommand();
-            var script = new StringBuilder("#!/bin/sh\n# Bisector trial ").Append(unique).Append('\n').Append("exec ").Append(Quote(program));
-            foreach (var arg in args.Append("slurm-job").Append(jobDir))
-            {
-                script.Append(' ').Append(Quote(arg));
-            }
-
-            File.WriteAllText(Path.Combine(jobDir, SlurmJob.ScriptFile), script.Append('\n').ToString());
+            File.WriteAllText(Path.Combine(jobDir, TrialAgent.RequestFile), TrialAgent.Serialize(new TrialRequest(Name, spec)));
+            var script = $"#!/bin/sh\n# Bisector trial {unique}\nexec {ShellQuote.Join([agent, "trial-agent", "--job", jobDir])}\n";
+            File.WriteAllText(Path.Combine(jobDir, ScriptFile), script);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new WorkerException(Name, $"cannot write the job directory {jobDir}: {e.Message}", "check shared= (or the work root) is writable", e);
         }
+    }
+
+    /// <summary>Puts the trial agent on the shared directory once per content hash; returns its path there.</summary>
+    private async Task<string> ShipAgentAsync(CancellationToken ct)
+    {
+        var agent = await TrialAgent.EnsurePublishedAsync(ct: ct);
+        var target = Path.Combine(WorkRoot, agent.ContentHash, "bisector");
+        try
+        {
+            if (!File.Exists(target))
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                var temp = $"{target}.{Guid.NewGuid():N}";
+                File.Copy(agent.Executable, temp);
+                File.Move(temp, target, overwrite: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WorkerException(Name, $"cannot copy the trial agent to {target}: {e.Message}", "check shared= (or the work root) is writable and has free space", e);
+        }
+
+        return target;
     }
 
     private async Task<string> SubmitAsync(string jobDir, TrialSpec spec, CancellationToken ct)
@@ -176,11 +196,11 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         var time = Cluster.TimeLimit ?? DefaultTimeLimit(spec);
         string[] args =
         [
-            "--parsable", $"--partition={Cluster.Partition}", $"--job-name=bisector-{LocalWorker.Sanitize(spec.TrialKey)}",
+            "--parsable", $"--partition={Cluster.Partition}", $"--job-name=bisector-{TrialLoop.SafeName(spec.TrialKey)}",
             string.Create(CultureInfo.InvariantCulture, $"--mem={memMiB}M"),
             string.Create(CultureInfo.InvariantCulture, $"--time={(int)Math.Ceiling(time.TotalMinutes)}"),
-            "--nodes=1", "--ntasks=1", $"--chdir={jobDir}", $"--output={Path.Combine(jobDir, SlurmJob.OutputFile)}",
-            Path.Combine(jobDir, SlurmJob.ScriptFile),
+            "--nodes=1", "--ntasks=1", $"--chdir={jobDir}", $"--output={Path.Combine(jobDir, OutputFile)}",
+            Path.Combine(jobDir, ScriptFile),
         ];
         var result = await Slurm("sbatch").WithArguments(args).ExecuteBufferedAsync(ct);
         var id = result.StandardOutput.Trim().Split(';')[0];
@@ -313,8 +333,6 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
 
     private static string TailText(string text) => string.Join('\n', text.TrimEnd().Split('\n').TakeLast(20));
 
-    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
     private static void TryDelete(string directory)
     {
         try
@@ -332,111 +350,4 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
 
     [GeneratedRegex(@"^\d+(_\d+)?$")]
     private static partial Regex JobId();
-}
-
-/// <summary>What the submit side hands a job: the worker's name (for messages and cgroup names) and the trial.</summary>
-public sealed record SlurmJobRequest(string Worker, TrialSpec Spec);
-
-/// <summary>
-/// The job side of <see cref="SlurmWorker"/>: reads the request from the job directory, runs the trial with the local
-/// trial code (its cgroups nested under the job's own), and writes the result (samples included) back as JSON.
-/// </summary>
-public static class SlurmJob
-{
-    public const string RequestFile = "trial.json";
-    public const string ResultFile = "result.json";
-    public const string ScriptFile = "job.sh";
-    public const string OutputFile = "job.out";
-
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter() },
-    };
-
-    public static async Task<int> RunAsync(string jobDir, CancellationToken ct = default)
-    {
-        var path = Path.Combine(jobDir, RequestFile);
-        SlurmJobRequest request;
-        try
-        {
-            request = JsonSerializer.Deserialize<SlurmJobRequest>(await File.ReadAllTextAsync(path, ct), Json)
-                ?? throw new JsonException("empty document");
-        }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
-        {
-            throw new WorkerException("slurm-job", $"cannot read the trial request {path}: {e.Message}",
-                "the job directory must be on storage shared by the submit host and the node (shared= in the worker spec)", e);
-        }
-
-        // Under Slurm's task/cgroup the job has its own memory cgroup; nesting the trial's cgroups there keeps the job's
-        // --mem in force over the daemon. Without it (task/none) the job sits in the root cgroup: use Bisector's default.
-        var own = CgroupMemory.OfProcess(Environment.ProcessId);
-        var jobChain = own?.SelfAndAncestors() ?? [];
-        await using var worker = new LocalWorker(request.Worker, jobDir) { CgroupParent = jobChain.Count > 0 ? own!.Path : null };
-        var hitsBefore = LimitHits(jobChain);
-        var result = await worker.RunTrialAsync(request.Spec, ct);
-
-        // Slurm (22.05, cgroup v1) only notices OOM kills in the job's own cgroup, not in the trial's cgroups nested in it,
-        // so a process killed because the job's --mem was reached is recognised here: the job's limit was hit meanwhile.
-        var hits = LimitHits(jobChain) - hitsBefore;
-        if (hits > 0 && result.Outcome is TrialOutcome.WorkloadFailed or TrialOutcome.DaemonCrashed)
-        {
-            result = result with
-            {
-                Outcome = TrialOutcome.OutOfMemory,
-                Reason = string.Create(CultureInfo.InvariantCulture,
-                    $"the job's Slurm memory limit (--mem = run.memory-limit + extra-mem) was hit {hits} times and a process was killed; raise extra-mem in the worker spec. The trial reported: {result.Reason}"),
-            };
-        }
-
-        var temp = Path.Combine(jobDir, ResultFile + ".tmp");
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(result, Json), CancellationToken.None);
-        File.Move(temp, Path.Combine(jobDir, ResultFile), overwrite: true);
-        return 0;
-    }
-
-    /// <summary>
-    /// How often the job's cgroups (Slurm puts the --mem limit on <c>job_N</c>, an ancestor) reached their limit: v1
-    /// <c>memory.failcnt</c> (v2 <c>max</c> events), plus 1 when a v1 peak usage reached its limit, because the
-    /// failure counter was seen to stay 0 here (22.05) even after the kernel OOM-killed with <c>oom_memcg=job_N</c>.
-    /// </summary>
-    private static long LimitHits(IReadOnlyList<CgroupMemory> chain) => chain.Sum(c =>
-    {
-        long Read(string file) => File.Exists(Path.Combine(c.Path, file))
-            && long.TryParse(File.ReadAllText(Path.Combine(c.Path, file)).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
-        var limit = Read("memory.limit_in_bytes");
-        var peakReached = limit > 0 && limit < long.MaxValue / 2 && Read("memory.max_usage_in_bytes") >= limit - (64L << 10);
-        return c.ReadLimitHits() + (peakReached ? 1 : 0);
-    });
-
-    internal static void WriteRequest(string jobDir, SlurmJobRequest request) =>
-        File.WriteAllText(Path.Combine(jobDir, RequestFile), JsonSerializer.Serialize(request, Json));
-
-    internal static TrialResult? ReadResult(string jobDir)
-    {
-        var path = Path.Combine(jobDir, ResultFile);
-        try
-        {
-            return File.Exists(path) ? JsonSerializer.Deserialize<TrialResult>(File.ReadAllText(path), Json) : null;
-        }
-        catch (Exception e) when (e is IOException or JsonException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// How a job starts this very build of Bisector: <c>dotnet bisector.dll</c> with the running dotnet host (also when
-    /// the caller is a test host). Both paths must be valid on the nodes, i.e. on shared storage.
-    /// </summary>
-    public static (string Program, IReadOnlyList<string> Args) ToolCommand()
-    {
-        var dll = typeof(SlurmJob).Assembly.Location;
-        var process = Environment.ProcessPath;
-        var dotnet = process is not null && Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? process
-            : Posix.Which("dotnet") ?? "dotnet";
-        return (dotnet, [dll]);
-    }
 }

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using Bisector.Recipes;
 using Bisector.Sampling;
 using Renci.SshNet;
@@ -12,29 +10,24 @@ namespace Bisector.Workers;
 
 /// <summary>
 /// Runs trials on a Linux host over SSH (key authentication only, host key checked against known_hosts). The artifact
-/// directory is deployed once per content hash to <c>ROOT/artifacts/HASH</c>; each trial runs the uploaded
-/// <c>trial.sh</c>, which starts the daemon and workload like <see cref="LocalWorker"/> does and streams samples back
-/// on the command's output, so sampling costs no SSH round trips. A lost connection ends the trial as
-/// <see cref="TrialOutcome.WorkerFailed"/>, so the scheduler retries it elsewhere; the remote script still cleans up.
+/// directory is deployed once per content hash to <c>ROOT/artifacts/HASH</c>, and so is the trial agent (a
+/// self-contained build of Bisector, so the host needs no .NET); each trial runs <c>agent trial-agent REQUEST</c>,
+/// which runs the same trial loop as <see cref="LocalWorker"/> there and streams samples back on its output, so
+/// sampling costs no SSH round trips. A lost connection ends the trial as <see cref="TrialOutcome.WorkerFailed"/>, so the
+/// scheduler retries it elsewhere; the agent still cleans up (SIGHUP, or its output failing, stops it).
 /// </summary>
-public sealed partial class SshWorker(SshTarget target) : IWorker
+public sealed class SshWorker(SshTarget target) : IWorker
 {
-    private static readonly Lazy<string> Script = new(() =>
-    {
-        using var stream = typeof(SshWorker).Assembly.GetManifestResourceStream("Bisector.Workers.Remote.trial.sh")
-            ?? throw new InvalidOperationException("the trial.sh resource is missing from the build");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    });
-
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private SshClient? _ssh;
     private SftpClient? _sftp;
     private string? _root;
-    private string? _scriptPath;
+    private string? _agentPath;
     private string _remoteName = target.Host;
 
     public string Name => Target.Name;
+
+    public WorkerKind Kind => WorkerKind.Ssh;
 
     public SshTarget Target { get; } = target;
 
@@ -42,6 +35,9 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
     public int Uploads { get; private set; }
 
     public long UploadedBytes { get; private set; }
+
+    /// <summary>Bytes sent to deploy the trial agent (0 when the host already had this build).</summary>
+    public long AgentUploadedBytes { get; private set; }
 
     /// <summary>How long a trial may overrun its expected duration before the connection is declared dead.</summary>
     public TimeSpan TrialGrace { get; init; } = TimeSpan.FromSeconds(60);
@@ -54,7 +50,7 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             await EnsureConnectedAsync(ct);
             findings.Add($"reachable as {Target.User} with key {Target.IdentityFile}; host key matches {Target.KnownHostsFile}");
             var check = """
-                for t in sh awk unshare nsenter mount mkfifo sleep; do command -v "$t" >/dev/null 2>&1 && echo "tool $t: $(command -v "$t")" || echo "FAIL tool $t: not found on PATH; install util-linux/mawk"; done
+                for t in sh setsid unshare nsenter mount; do command -v "$t" >/dev/null 2>&1 && echo "tool $t: $(command -v "$t")" || echo "FAIL tool $t: not found on PATH; install util-linux"; done
                 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then p=/sys/fs/cgroup/bisector; else p=/sys/fs/cgroup/memory/bisector; fi
                 if mkdir -p "$p" 2>/dev/null && mkdir "$p/$1" 2>/dev/null && rmdir "$p/$1"; then echo "cgroup $p writable"; else echo "FAIL cgroup $p: not writable; log in as root or delegate a memory cgroup"; fi
                 free=$(df -Pk "$2" | awk 'NR == 2 { print int($4 / 1024) }')
@@ -111,56 +107,19 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
     private async Task<(TrialOutcome, string?)> RunRemoteAsync(TrialSpec spec, string artifact, List<Sample> samples, CancellationToken ct)
     {
         var recipe = spec.Recipe;
-        var isolation = recipe.Run.Isolation;
-        var host = LocalWorker.Sanitize(Name.Replace("ssh://", "", StringComparison.Ordinal));
-        var unique = $"{host}-{LocalWorker.Sanitize(spec.TrialKey)}-{Guid.NewGuid():N}";
-        if (unique.Length > 100)
-        {
-            unique = $"{host}-{Guid.NewGuid():N}";
-        }
-
-        var runDir = $"{_root}/runs/{unique[^12..]}";
-        foreach (var tmpfs in isolation.Tmpfs)
-        {
-            var mountPoint = tmpfs.TrimEnd('/') + "/";
-            if ((runDir + "/").StartsWith(mountPoint, StringComparison.Ordinal))
-            {
-                throw new WorkerException(Name, $"remote root {_root} lies under {tmpfs}, which the recipe covers with a private tmpfs",
-                    "choose another root (?root=/path) outside run.isolation.tmpfs");
-            }
-        }
-
+        var request = $"{_root}/runs/{TrialLoop.SafeName(spec.TrialKey)}-{Guid.NewGuid():N}.json";
+        var remoteSpec = spec with { Artifact = spec.Artifact with { Directory = artifact } };
         await SftpAsync(sftp =>
         {
-            sftp.CreateDirectory(runDir);
-            foreach (var (relative, content) in recipe.Run.Files)
-            {
-                var target = Path.GetFullPath(Path.Combine(runDir, relative));
-                if (Path.IsPathRooted(relative) || !target.StartsWith(runDir + "/", StringComparison.Ordinal))
-                {
-                    throw new ConfigException(recipe.SourceFile, null, $"run.files: '{relative}' is not inside $BISECTOR_RUN_DIR", "use a relative path without '..'");
-                }
-
-                CreateDirectories(sftp, Path.GetDirectoryName(target)!);
-                using var stream = new MemoryStream(Encoding.UTF8.GetBytes(content));
-                sftp.UploadFile(stream, target, canOverride: true);
-            }
-        }, "cannot prepare the run directory " + runDir, ct);
-
-        var (variables, ready, readyTimeout) = TrialVariables(spec, artifact, runDir, unique);
-        var command = string.Join(' ', variables.Select(kv => $"{kv.Key}={ShellQuote.Quote(kv.Value)}")) + $" exec sh {ShellQuote.Quote(_scriptPath!)}";
+            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(TrialAgent.Serialize(new TrialRequest(Name, remoteSpec, _root))));
+            sftp.UploadFile(stream, request, canOverride: true);
+        }, "cannot upload the trial request " + request, ct);
 
         var wanted = recipe.Sampling.Metrics.Count == 0 ? null : new HashSet<string>(recipe.Sampling.Metrics) { recipe.Decide.Metric };
-        var daemonOutput = new OutputTail();
-        var workloadOutput = new OutputTail();
-        var leftovers = new List<string>();
-        string[]? end = null;
-        int? scriptPid = null;
-        var sawDaemon = false;
-        TimeSpan? readyAt = null;
-
-        using var cmd = _ssh!.CreateCommand(command);
-        var deadline = readyTimeout + recipe.Sampling.Warmup + recipe.Sampling.Window + recipe.Run.StopTimeout + TrialGrace;
+        TrialResult? end = null;
+        int? agentPid = null;
+        using var cmd = _ssh!.CreateCommand($"exec {ShellQuote.Join([_agentPath!, "trial-agent", request])}");
+        var deadline = (recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30)) + recipe.Sampling.Warmup + recipe.Sampling.Window + recipe.Run.StopTimeout + TrialGrace;
         using var overrun = new CancellationTokenSource(deadline);
         Task execution;
         try
@@ -172,14 +131,16 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             throw Lost(e);
         }
 
-        // Cancellation asks the script to stop (it cleans up and still prints its end line); the read goes on.
-        await using var onCancel = ct.Register(() =>
+        // Cancellation asks the agent to stop (it cleans up and still prints its result); the read goes on.
+        void Stop()
         {
-            if (scriptPid is { } pid)
+            if (agentPid is { } pid)
             {
-                _ = Task.Run(() => TryExec($"kill -TERM {pid.ToString(CultureInfo.InvariantCulture)}"), CancellationToken.None);
+                TryExec($"kill -TERM {pid.ToString(CultureInfo.InvariantCulture)}");
             }
-        });
+        }
+
+        await using var onCancel = ct.Register(() => Task.Run(Stop, CancellationToken.None));
         try
         {
             // SSH.NET's output stream blocks its reader; a dedicated thread keeps that off the thread pool, where it
@@ -189,45 +150,17 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             {
                 while (reader.ReadLine() is { } line)
                 {
-                    var fields = line.Split(' ', 5);
-                    switch (fields[0])
+                    var (pid, result) = TrialAgent.ReadLine(line, samples, wanted);
+                    if (pid is not null)
                     {
-                        case "s" when fields.Length == 4
-                            && double.TryParse(fields[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-                            && double.TryParse(fields[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var value):
-                            if (wanted is null || wanted.Contains(fields[2]))
-                            {
-                                samples.Add(new Sample(seconds, fields[2], value));
-                            }
-
-                            break;
-                        case "pid" when fields.Length == 2 && int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var pid):
-                            scriptPid = pid;
-                            if (ct.IsCancellationRequested)
-                            {
-                                TryExec($"kill -TERM {pid.ToString(CultureInfo.InvariantCulture)}");
-                            }
-
-                            break;
-                        case "d":
-                            sawDaemon = true;
-                            break;
-                        case "ready" when fields.Length == 2 && long.TryParse(fields[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var cs):
-                            readyAt = TimeSpan.FromMilliseconds(cs * 10);
-                            break;
-                        case "o":
-                            daemonOutput.Add(line.Length > 2 ? line[2..] : "");
-                            break;
-                        case "w":
-                            workloadOutput.Add(line.Length > 2 ? line[2..] : "");
-                            break;
-                        case "leftover":
-                            leftovers.Add(line["leftover ".Length..]);
-                            break;
-                        case "end":
-                            end = line.Split(' ');
-                            break;
+                        agentPid = pid;
+                        if (ct.IsCancellationRequested)
+                        {
+                            Stop();
+                        }
                     }
+
+                    end = result ?? end;
                 }
             }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             await reading.WaitAsync(overrun.Token);
@@ -239,132 +172,23 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             throw Lost(e);
         }
 
-        if (end is not { Length: 6 })
+        if (end is null)
         {
             Disconnect();
-            throw new WorkerException(Name, $"the trial script ended without its end line (exit status {cmd.ExitStatus}); stderr: {Tail(cmd.Error)}",
-                "check the host is up and sh/awk work there ('bisector workers check')");
+            throw new WorkerException(Name, $"the trial agent ended without its result (exit status {cmd.ExitStatus}); stderr: {Tail(cmd.Error)}",
+                "check the host is up and runs x86-64 Linux binaries ('bisector workers check')");
         }
 
-        var code = int.Parse(end[2], CultureInfo.InvariantCulture);
-        var elapsed = Format(TimeSpan.FromMilliseconds(long.Parse(end[3], CultureInfo.InvariantCulture) * 10));
-        var oomKills = long.TryParse(end[4], CultureInfo.InvariantCulture, out var k) ? k : 0;
-        var limitHits = long.TryParse(end[5], CultureInfo.InvariantCulture, out var h) ? h : 0;
-        var oom = string.Create(CultureInfo.InvariantCulture,
-            $"the OOM killer killed {oomKills} process(es) in the daemon's cgroup at run.memory-limit {recipe.Run.MemoryLimitBytes} bytes " +
-            $"(limit hit {limitHits} times) after {elapsed}; output:\n{daemonOutput}");
-        (TrialOutcome, string?) result = end[1] switch
-        {
-            "ok" => oomKills > 0 ? (TrialOutcome.OutOfMemory, oom) : TrialCommands.Completeness(samples, recipe, readyAt ?? TimeSpan.Zero, Interval(recipe)),
-            "exited" when oomKills > 0 || (code == 128 + Posix.SigKill && limitHits > 0) => (TrialOutcome.OutOfMemory, oom),
-            "exited" when !sawDaemon && daemonOutput.ToString().Contains("unshare: ", StringComparison.Ordinal) =>
-                throw new WorkerException(Name, $"could not start the daemon in its cgroup and namespaces (exit code {code}):\n{daemonOutput}",
-                    "check unshare/mount work on the host (root, kernel namespaces enabled)"),
-            "exited" => (TrialOutcome.DaemonCrashed,
-                $"daemon exited with code {code}{(code > 128 ? $" (signal {code - 128})" : "")} after {elapsed}, before the window ended; output:\n{daemonOutput}"),
-            "notready" => (TrialOutcome.NotReady, $"{ready} did not appear within {Format(readyTimeout)} (run.ready.timeout); daemon output:\n{daemonOutput}"),
-            "workload" => (TrialOutcome.WorkloadFailed,
-                $"workload exited with code {code} after {elapsed} (workload.restart is false); output:\n{workloadOutput}"),
-            "cancelled" => (TrialOutcome.Cancelled, "cancelled; the remote daemon, workload, cgroups and run directory were removed"),
-            "plumbing" => throw new WorkerException(Name, $"could not set up the trial's cgroups or namespaces:\n{daemonOutput}",
-                "log in as root on a host with the memory cgroup controller and util-linux (check with 'bisector workers check')"),
-            _ => throw new WorkerException(Name, $"the connection was lost during the trial ({end[1]})", "check the host and the network"),
-        };
-        if (leftovers.Count > 0)
-        {
-            result.Item2 = (result.Item2 is null ? "" : result.Item2 + "\n") + "clean-up: " + string.Join("; ", leftovers);
-        }
-
-        return result;
+        return end.Outcome == TrialOutcome.WorkerFailed
+            ? throw new WorkerException(Name, end.Reason ?? "the trial agent failed", "check the host with 'bisector workers check'")
+            : (end.Outcome, end.Reason);
     }
-
-    private static TimeSpan Interval(Recipe recipe) =>
-        recipe.Sampling.Interval > TimeSpan.Zero ? recipe.Sampling.Interval : TimeSpan.FromMilliseconds(100);
-
-    /// <summary>The environment trial.sh reads: every value is passed quoted, the argument lists pre-quoted word by word.</summary>
-    internal static (Dictionary<string, string> Variables, string? Ready, TimeSpan ReadyTimeout) TrialVariables(
-        TrialSpec spec, string artifact, string runDir, string unique)
-    {
-        var recipe = spec.Recipe;
-        var isolation = recipe.Run.Isolation;
-        var env = new Dictionary<string, string?>
-        {
-            ["BISECTOR_COMMIT"] = spec.Commit.Sha,
-            ["BISECTOR_ARTIFACT"] = artifact,
-            ["BISECTOR_RUN_DIR"] = runDir,
-            ["BISECTOR_TRIAL"] = spec.TrialKey,
-        };
-        var ready = recipe.Run.Ready?.File is { } file ? LocalWorker.Expand(file, env) : null;
-        if (ready is not null && !ready.StartsWith('/'))
-        {
-            ready = $"{artifact}/{ready}";
-        }
-
-        var raw = new Dictionary<string, string> { [ProcsWord] = "\"$procs\"", [WorkloadProcsWord] = "\"$wprocs\"", [RootWord] = "\"$root\"" };
-        var daemon = WithEnv(recipe.Run.Env, TrialCommands.Daemon(ProcsWord, isolation, recipe.Run.Command), recipe.SourceFile);
-        var workload = recipe.Workload is { } w
-            ? WithEnv(w.Env, TrialCommands.Workload(WorkloadProcsWord, isolation, RootWord, artifact, w.Command), recipe.SourceFile)
-            : null;
-        var interval = Interval(recipe);
-        var readyTimeout = recipe.Run.Ready?.Timeout ?? TimeSpan.FromSeconds(30);
-        var measured = recipe.Sampling.Warmup + recipe.Sampling.Window;
-        var variables = new Dictionary<string, string>
-        {
-            ["BISECTOR_COMMIT"] = spec.Commit.Sha,
-            ["BISECTOR_ARTIFACT"] = artifact,
-            ["BISECTOR_RUN_DIR"] = runDir,
-            ["BISECTOR_TRIAL"] = spec.TrialKey,
-            ["T_UNIQUE"] = unique,
-            ["T_LIMIT"] = recipe.Run.MemoryLimitBytes.ToString(CultureInfo.InvariantCulture),
-            ["T_INTERVAL_CS"] = Centis(interval, minimum: 1),
-            ["T_MEASURED_CS"] = Centis(measured),
-            ["T_READY"] = ready ?? "",
-            ["T_READY_TIMEOUT_CS"] = Centis(readyTimeout),
-            ["T_PIDNS"] = isolation.Pid ? "1" : "0",
-            ["T_MOUNTNS"] = TrialCommands.MountNamespace(isolation) ? "1" : "0",
-            ["T_RESTART"] = recipe.Workload?.Restart == true ? "1" : "0",
-            ["T_STOP_CS"] = Centis(recipe.Run.StopTimeout),
-            ["T_WORKLOAD_STOP_CS"] = "200",
-            ["T_DAEMON_ARGV"] = ShellQuote.Join(daemon, raw),
-            ["T_WORKLOAD_ARGV"] = workload is null ? "" : ShellQuote.Join(workload, raw),
-        };
-        return (variables, ready, readyTimeout);
-    }
-
-    /// <summary>The remote trial script's text (uploaded once per host and version).</summary>
-    internal static string ScriptText => Script.Value;
-
-    // Stand-ins for values only the remote script knows; ShellQuote.Join turns them into "$procs" etc.
-    private const string ProcsWord = "\u0001procs\u0001";
-    private const string WorkloadProcsWord = "\u0001wprocs\u0001";
-    private const string RootWord = "\u0001root\u0001";
-
-    private static List<string> WithEnv(IReadOnlyDictionary<string, string> env, List<string> shArgs, string recipeFile)
-    {
-        var words = new List<string> { "env" };
-        foreach (var (key, value) in env)
-        {
-            if (!EnvName().IsMatch(key))
-            {
-                throw new ConfigException(recipeFile, null, $"environment variable name '{key}' is not a valid name", "use letters, digits and '_', not starting with a digit");
-            }
-
-            words.Add($"{key}={value}");
-        }
-
-        words.Add("sh");
-        words.AddRange(shArgs);
-        return words;
-    }
-
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
-    private static partial Regex EnvName();
 
     /// <summary>Uploads the artifact directory unless <c>ROOT/artifacts/HASH/.bisector-complete</c> already exists;
     /// files go to a temporary directory that is renamed into place, so a broken upload is never mistaken for a deploy.</summary>
-    internal async Task<string> DeployAsync(string localDirectory, string contentHash, CancellationToken ct = default)
+    internal async Task<string> DeployAsync(string localDirectory, string contentHash, CancellationToken ct = default, bool artifact = true)
     {
-        var name = LocalWorker.Sanitize(contentHash);
+        var name = TrialLoop.SafeName(contentHash);
         var target = $"{_root}/artifacts/{name}";
         var marker = $"{target}/.bisector-complete";
         await SftpAsync(sftp =>
@@ -415,8 +239,15 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             }
 
             sftp.RenameFile(temporary, target);
-            Uploads++;
-            UploadedBytes += bytes;
+            if (artifact)
+            {
+                Uploads++;
+                UploadedBytes += bytes;
+            }
+            else
+            {
+                AgentUploadedBytes += bytes;
+            }
         }, $"cannot deploy the artifact to {target}", ct);
         return target;
     }
@@ -508,21 +339,13 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
             _sftp = sftp;
             _root = Target.RemoteRoot ?? $"{sftp.WorkingDirectory.TrimEnd('/')}/.cache/bisector";
             _remoteName = (await ExecAsync("uname -n", ct)).Trim() is { Length: > 0 } n ? n : Target.Host;
-            var script = Script.Value;
-            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(script)))[..16];
-            _scriptPath = $"{_root}/bin/trial-{hash}.sh";
             await SftpAsync(s =>
             {
-                CreateDirectories(s, $"{_root}/bin");
                 CreateDirectories(s, $"{_root}/artifacts");
                 CreateDirectories(s, $"{_root}/runs");
-                if (!s.Exists(_scriptPath))
-                {
-                    using var stream = new MemoryStream(Encoding.UTF8.GetBytes(script));
-                    s.UploadFile(stream, _scriptPath + ".tmp", canOverride: true);
-                    s.RenameFile(_scriptPath + ".tmp", _scriptPath, isPosix: true);
-                }
-            }, $"cannot upload the trial script to {_root}/bin", ct, connected: true);
+            }, $"cannot create {_root}/artifacts and {_root}/runs", ct, connected: true);
+            var agent = await TrialAgent.EnsurePublishedAsync(ct: ct);
+            _agentPath = $"{await DeployAsync(agent.Directory, agent.ContentHash, ct, artifact: false)}/bisector";
         }
         finally
         {
@@ -630,10 +453,6 @@ public sealed partial class SshWorker(SshTarget target) : IWorker
     private WorkerException Lost(Exception e) =>
         new(Name, $"connection to {Target.Host}:{Target.Port} lost: {e.Message}", "check the host is up; the trial is retried on another worker", e);
 
-    private static string Centis(TimeSpan t, long minimum = 0) =>
-        Math.Max(minimum, (long)Math.Round(t.TotalMilliseconds / 10)).ToString(CultureInfo.InvariantCulture);
-
     private static string Tail(string text) => text.Length > 2000 ? text[^2000..] : text;
 
-    private static string Format(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
 }

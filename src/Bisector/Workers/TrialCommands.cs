@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Bisector.Recipes;
 using Bisector.Sampling;
@@ -6,9 +5,9 @@ using Bisector.Sampling;
 namespace Bisector.Workers;
 
 /// <summary>
-/// The command lines that put a daemon and its workload into their cgroups and namespaces, shared by every backend
-/// that runs them through <c>sh</c> (LocalWorker starts them directly, SshWorker quotes them for the remote trial
-/// script). Values always travel as argv words, never pasted into script text.
+/// The command lines that put a daemon and its workload into their cgroups and namespaces (the local cgroup sandbox,
+/// on this machine or, through the trial agent, on a remote one). Values always travel as argv words, never pasted
+/// into script text.
 /// </summary>
 internal static class TrialCommands
 {
@@ -28,45 +27,6 @@ internal static class TrialCommands
         "for p do mount -t tmpfs -o mode=0755 bisector-tmpfs \"$p\" || exit 125; done; " +
         "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"$BISECTOR_HEAP_PRELOAD${LD_PRELOAD:+ $LD_PRELOAD}\"; export LD_PRELOAD; fi; " +
         "unset BISECTOR_HEAP_PRELOAD; exec sh -c \"$c\"";
-
-    /// <summary>Processes between the started one and the daemon: wrappers that exec or fork on their way to the
-    /// recipe's command.</summary>
-    public static readonly HashSet<string> Shells = ["sh", "dash", "bash", "ash", "busybox", "unshare"];
-
-    /// <summary>
-    /// Whether the process found below the wrappers (<paramref name="comm"/>) is the daemon for good. Never before
-    /// readiness: until then a wrapper's short-lived child (<c>ip link</c>, <c>mount</c>, while the wrapper has no
-    /// other child) looks just like the daemon, and locking onto it leaves the trial without samples once it exits.
-    /// After readiness: once a non-shell is found, or a second later (the daemon may itself be a script).
-    /// </summary>
-    public static bool DaemonSettled(string? comm, TimeSpan? readyAt, TimeSpan elapsed) =>
-        readyAt is { } ready && (!Shells.Contains(comm ?? "sh") || elapsed > ready + TimeSpan.FromSeconds(1));
-
-    /// <summary>
-    /// Whether a process the sampler settled on has exited, so the daemon must be looked for again. Without a ready
-    /// file a trial is ready at once, and a recipe's <c>mkdir … &amp;&amp; cp … &amp;&amp; exec daemon</c> shows a
-    /// short-lived non-shell child first; settling is then only a guess, and a guess that exits is corrected here.
-    /// </summary>
-    public static bool SettledProcessGone(bool settled, int? pid) => settled && pid is { } p && !Posix.IsRunning(p);
-
-    /// <summary>
-    /// The outcome of a trial that ran its whole window: <see cref="TrialOutcome.Ok"/> only when the deciding metric
-    /// was sampled at least every other interval after warm-up. A starved sampler (a machine far beyond its cores)
-    /// or a sampler that lost the daemon yields a series too sparse to describe the window; such a trial must not
-    /// count as evidence. <paramref name="ready"/> is when the daemon became ready, on the samples' clock.
-    /// </summary>
-    public static (TrialOutcome, string?) Completeness(IReadOnlyList<Sample> samples, Recipe recipe, TimeSpan ready, TimeSpan interval)
-    {
-        var from = (ready + recipe.Sampling.Warmup).TotalSeconds;
-        var metric = recipe.Decide.Metric;
-        var taken = samples.Count(s => s.Metric == metric && s.Seconds >= from);
-        var expected = (int)(recipe.Sampling.Window / interval);
-        return taken * 2 < expected
-            ? (TrialOutcome.Incomplete, string.Create(CultureInfo.InvariantCulture,
-                $"only {taken} of ~{expected} {metric} samples in the window after warm-up: the machine was too busy to sample every " +
-                $"{interval.TotalSeconds:0.###} s, or the daemon's process was lost"))
-            : (TrialOutcome.Ok, null);
-    }
 
     public static bool MountNamespace(IsolationSpec isolation) => isolation.Mount || isolation.Tmpfs.Count > 0;
 
@@ -182,15 +142,6 @@ internal static class TrialCommands
             problems.Add($"run directory {runDirectory} could not be removed: {e.Message}");
         }
     }
-
-    /// <summary>The variables every trial command sees: commit-dependent values reach commands only this way.</summary>
-    public static Dictionary<string, string?> Environment(TrialSpec spec, string runDirectory) => new()
-    {
-        ["BISECTOR_COMMIT"] = spec.Commit.Sha,
-        ["BISECTOR_ARTIFACT"] = spec.Artifact.Directory,
-        ["BISECTOR_RUN_DIR"] = runDirectory,
-        ["BISECTOR_TRIAL"] = spec.TrialKey,
-    };
 }
 
 /// <summary>Quoting for POSIX shells, for the few places a command line must be text (an SSH exec request).</summary>

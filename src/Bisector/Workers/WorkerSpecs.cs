@@ -59,7 +59,7 @@ public static class WorkerSpecs
             else
             {
                 throw new UsageException("--workers", $"'{spec}' is not a known worker spec",
-                    "use local:N, ssh://user@host[:port], container:IMAGE or slurm:PARTITION");
+                    "use local:N, ssh://user@host[:port], container:unix:///run/docker.sock?image=NAME or slurm:PARTITION");
             }
         }
 
@@ -69,6 +69,32 @@ public static class WorkerSpecs
         }
 
         return workers;
+    }
+
+    /// <summary>
+    /// The name and kind of every worker <paramref name="specs"/> make, as <see cref="Parse"/> names them; nothing is
+    /// started. Null when the specs no longer parse here (a database read on another machine, a rootfs since moved).
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, WorkerKind>?> RosterAsync(IEnumerable<string> specs)
+    {
+        IReadOnlyList<IWorker> workers;
+        try
+        {
+            workers = Parse(specs, Path.GetTempPath());
+        }
+        catch (UsageException)
+        {
+            return null;
+        }
+
+        var roster = new Dictionary<string, WorkerKind>();
+        foreach (var w in workers)
+        {
+            roster[w.Name] = w.Kind;
+            await w.DisposeAsync();
+        }
+
+        return roster;
     }
 
     /// <summary>

@@ -65,6 +65,25 @@ public sealed class DemoDiagnosisSpecs(ITestOutputHelper output)
         Assert.Contains("outside the malloc heap", diagnosis.Headline);
     }
 
+    [Fact(Timeout = 180000)]
+    public async Task I_can_see_the_fix_diagnosed_as_the_fragmentation_going_away()
+    {
+        // Arrange: the parent still reads 4 MiB and shrinks it; the known commit reads in 4 KiB steps again
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(170));
+        var (good, bad, _) = await ScenarioMeasurement.MeasureAsync(DemoScenario.Fix, Trials, heapCounters: true, cts.Token);
+
+        // Act
+        var diagnosis = MemoryDiagnosis.Classify(good, bad, direction: Bisector.Recipes.RegressionDirection.Decrease);
+
+        // Assert
+        Log(diagnosis);
+        Assert.Equal(GrowthKind.Fragmentation, diagnosis.Kind);
+        Assert.StartsWith("the growth stops, heap fragmentation is gone: rss_anon ", diagnosis.Headline);
+        Assert.Contains("; inside the malloc heap: free in the arena ", diagnosis.Headline);
+        Assert.Contains("the big-block/realloc pattern is gone: the good side requests blocks of 1 MiB or more", diagnosis.Headline);
+        Assert.Equal(0, bad.BigRequestsPerMinute!.Value, 0);
+    }
+
     private void Log(MemoryDiagnosis d)
     {
         output.WriteLine(d.Headline);

@@ -23,7 +23,7 @@ public sealed class DiagnosisStorageSpecs : IDisposable
             await create.ExecuteNonQueryAsync();
         }
 
-        var row = new DiagnosisRow("r1", new string('a', 40), new string('b', 40), nameof(GrowthKind.Fragmentation),
+        var row = new DiagnosisRow("r1", new string('a', 40), new string('b', 40), GrowthKind.Fragmentation,
             "heap fragmentation: in-use flat at 0.5 MiB", "rss_anon: …\nheap in use: …", "--- a/x\n+++ b/x", "peak bytes (good → bad):", "2026-11-25T00:00:01.000Z");
 
         // Act

@@ -13,7 +13,7 @@ public sealed class BuildSpecs : IDisposable
     private async Task<(DemoRepository Demo, CommitSelection Selection)> DemoAsync()
     {
         var demo = await DemoRepository.CreateAsync(Path.Combine(_root, "repo"));
-        return (demo, CommitSelector.Select(demo.Path, $"{demo.GoodRef}..{demo.BadRef}", demo.Paths));
+        return (demo, await CommitSelector.SelectAsync(demo.Path, $"{demo.GoodRef}..{demo.BadRef}", demo.Paths));
     }
 
     private Recipe RecipeWith(string step) => RecipeLoader.Parse(

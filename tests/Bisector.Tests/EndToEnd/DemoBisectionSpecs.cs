@@ -46,7 +46,7 @@ public sealed class DemoBisectionSpecs : IDisposable
         await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);
         var trials = await store.GetTrialsAsync(run.RunId);
         Assert.NotEmpty(trials);
-        foreach (var trial in trials.Where(t => t.Outcome == "Ok"))
+        foreach (var trial in trials.Where(t => t.Outcome == Bisector.Workers.TrialOutcome.Ok))
         {
             var anon = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
             Assert.True(anon.Count >= 30, $"trial {trial.Id} has {anon.Count} rss_anon samples");
@@ -54,7 +54,7 @@ public sealed class DemoBisectionSpecs : IDisposable
         }
 
         Assert.Equal(Bisector.Storage.RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
-        Assert.Contains(await store.GetBuildsAsync(run.RunId), b => b.Sha == demo.CulpritSha && b.Status is "Built" or "Cached");
+        Assert.Contains(await store.GetBuildsAsync(run.RunId), b => b.Sha == demo.CulpritSha && Bisector.Building.BuildStatusExtensions.Succeeded(b.Status));
 
         // Assert: the report and the raw data export
         Assert.True(File.Exists(run.ReportPath));
@@ -79,7 +79,7 @@ public sealed class DemoBisectionSpecs : IDisposable
             Assert.Contains(demo.CulpritSha[..10], await File.ReadAllTextAsync(rewritten));
 
             // A diagnosis stored by an older version is replaced from the stored trials alone (bisector report --rediagnose).
-            var stale = (await copy.GetDiagnosisAsync(run.RunId))! with { Kind = "None", Headline = "no memory change above 1.0 MiB" };
+            var stale = (await copy.GetDiagnosisAsync(run.RunId))! with { Kind = Bisector.Diagnosis.GrowthKind.NoChange, Headline = "no memory change above 1.0 MiB" };
             await copy.SaveDiagnosisAsync(stale);
             var fresh = await ReportAssembler.RediagnoseAsync(copy, run.RunId, _ => { });
             Assert.Equal(run.Diagnosis, fresh!.Headline);
@@ -88,6 +88,25 @@ public sealed class DemoBisectionSpecs : IDisposable
 
         var csv = await File.ReadAllLinesAsync(Path.Combine(run.ReportDirectory, ReportWriter.SamplesFileName));
         Assert.Equal(await store.CountSamplesAsync(run.RunId) + 1, csv.Length);
+    }
+
+    [Fact(Timeout = 600_000)]
+    public async Task I_can_name_the_commit_that_fixes_the_demo_regression_with_a_diagnosis_of_a_decrease()
+    {
+        // Arrange: fragmentation at v1.0 already; the known commit in v1.0..v1.1 removes it; the recipe decides on a decrease
+        var results = Path.Combine(_root, "results-fix");
+
+        // Act
+        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-fix"), DemoScenario.Fix, "bisect", ["local:2"], results, _ => { });
+
+        // Assert
+        Assert.NotNull(run.Outcome);
+        Assert.True(run.Outcome!.Status == SearchStatus.Found, run.Outcome.Summary);
+        Assert.Equal(demo.CulpritSha, run.Selection.Candidates[run.Outcome.Culprit!.Value - 1].Sha);
+        Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
+        Assert.Equal(Bisector.Recipes.RegressionDirection.Decrease, run.Outcome.Boundary.Direction);
+        Assert.StartsWith("the growth stops, heap fragmentation is gone: ", run.Diagnosis);
+        Assert.Contains("the big-block/realloc pattern is gone", run.Diagnosis);
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);

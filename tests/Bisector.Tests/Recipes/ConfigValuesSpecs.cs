@@ -74,4 +74,23 @@ public class ConfigValuesSpecs
         Assert.True(ConfigValues.TryParseDuration(text, out var back));
         Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), back);
     }
+
+    [Theory]
+    [InlineData(1048576.0, "1M")]
+    [InlineData(204800.0, "200K")]
+    [InlineData(1572864.0, "1.5M")]
+    [InlineData(12753300.0, "12753300")]
+    [InlineData(0.0, "0")]
+    public void I_can_read_an_amount_back_as_a_user_writes_it_and_parse_it_again(double bytes, string expected)
+    {
+        // Act
+        var text = ConfigValues.FormatAmount(bytes);
+        var parsed = ConfigValues.TryParseAmount(text, out var back, out var per);
+
+        // Assert
+        Assert.Equal(expected, text);
+        Assert.True(parsed);
+        Assert.Null(per);
+        Assert.Equal(bytes, back, 6);
+    }
 }

@@ -57,13 +57,17 @@ public class ProjectConfigLoaderSpecs
     }
 
     [Fact]
-    public void I_get_nulls_only_for_the_keys_not_written()
+    public void I_get_nulls_only_for_the_keys_not_written_and_the_line_of_each_written_one()
     {
         // Act
         var config = ProjectConfigLoader.Parse("strategy: exhaustive\nwindow: 1m\n", "bisect.yaml", "/repo");
 
         // Assert
-        Assert.Equal(ProjectConfig.Empty("bisect.yaml") with { Strategy = SearchStrategyKind.Exhaustive, Window = TimeSpan.FromMinutes(1) }, config);
+        var empty = ProjectConfig.Empty("bisect.yaml");
+        Assert.Equal(empty with { Strategy = SearchStrategyKind.Exhaustive, Window = TimeSpan.FromMinutes(1) }, config with { Lines = empty.Lines });
+        Assert.Equal(1, config.LineOf("strategy"));
+        Assert.Equal(2, config.LineOf("window"));
+        Assert.Null(config.LineOf("repeats"));
     }
 
     [Fact]

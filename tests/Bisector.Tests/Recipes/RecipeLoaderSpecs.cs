@@ -161,7 +161,8 @@ public class RecipeLoaderSpecs
     [InlineData("memory-limit: 256M", "memory-limit: lots", 19, "run.memory-limit", "is not a size", "256M")]
     [InlineData("repeats: 3", "repeats: three", 38, "trials.repeats", "is not a whole number")]
     [InlineData("restart: true", "restart: sometimes", 25, "workload.restart", "is not a boolean", "true or false")]
-    [InlineData("min-effect: 0", "min-effect: big", 36, "decide.min-effect", "is not a number")]
+    [InlineData("min-effect: 0", "min-effect: big", 36, "decide.min-effect", "is not a rate", "512K/min")]
+    [InlineData("min-effect: 0", "min-effect: 1.5Q", 36, "decide.min-effect", "is not a rate")]
     [InlineData("    - make -j2", "    - { cmd: make }", 8, "build.steps", "not a string")]
     [InlineData("  env: {}\n  timeout: 5m", "  env: [A=1]\n  timeout: 5m", 12, "build.env", "must be a mapping")]
     [InlineData("feature: slope", "feature: slpoe", 34, "decide.feature", "did you mean 'slope'?")]
@@ -173,6 +174,39 @@ public class RecipeLoaderSpecs
 
         // Act & Assert
         AssertRecipeError(yaml, line, fragments);
+    }
+
+    [Theory]
+    [InlineData("level", "1M", 1048576.0)]
+    [InlineData("plateau", "200K", 204800.0)]
+    [InlineData("peak", "1.5MiB", 1572864.0)]
+    [InlineData("mean", "1048576", 1048576.0)]
+    [InlineData("slope", "512K/min", 524288.0)]
+    [InlineData("slope", "10K/s", 614400.0)]
+    [InlineData("slope", "6M/h", 104857.6)]
+    [InlineData("slope", "204800", 204800.0)]
+    public void I_can_write_min_effect_as_a_size_for_a_level_and_as_a_rate_for_a_slope(string feature, string text, double expected)
+    {
+        // Arrange
+        var yaml = FullWith("feature: slope", $"feature: {feature}").Replace("min-effect: 0", $"min-effect: {text}", StringComparison.Ordinal);
+
+        // Act
+        var recipe = Parse(yaml);
+
+        // Assert: bytes for a level, bytes per minute for a slope
+        Assert.Equal(expected, recipe.Decide.MinEffect, 6);
+    }
+
+    [Theory]
+    [InlineData("slope", "1M", "is a size, but this feature is a slope", "write a rate such as 1M/min")]
+    [InlineData("level", "200K/min", "is a rate, but this feature is a level", "write a size such as 200K")]
+    public void I_get_the_recipe_line_and_the_right_spelling_when_min_effect_has_the_wrong_kind_of_unit(string feature, string text, params string[] fragments)
+    {
+        // Arrange
+        var yaml = FullWith("feature: slope", $"feature: {feature}").Replace("min-effect: 0", $"min-effect: {text}", StringComparison.Ordinal);
+
+        // Act & Assert
+        AssertRecipeError(yaml, 36, ["decide.min-effect", .. fragments]);
     }
 
     [Theory]

@@ -54,13 +54,15 @@ public class RecipeOverridesSpecs
     {
         // Arrange
         var recipe = Parse(Full);
-        var config = ProjectConfigLoader.Parse("max-trials: 2\n", "bisect.yaml", "/repo");
+        var config = ProjectConfigLoader.Parse("# defaults\nmax-trials: 2\n", "bisect.yaml", "/repo");
 
         // Act
         var ex = Assert.Throws<ConfigException>(() => RecipeOverrides.WithProjectConfig(recipe, config));
 
         // Assert
         Assert.Equal("bisect.yaml", ex.File);
+        Assert.Equal(2, ex.Line);
+        Assert.StartsWith("bisect.yaml:2: ", ex.Message);
         Assert.Contains("'max-trials': 2 is smaller than the 3 repeats", ex.Message);
     }
 }

@@ -2,6 +2,7 @@ using Bisector.Runs;
 using Bisector.Sampling;
 using Bisector.Storage;
 using Bisector.Tests.Demo;
+using Bisector.Workers;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -56,8 +57,8 @@ public sealed class BadInputSpecs : IAsyncLifetime
             new RunRow("20240101-000000-seed", "2024-01-01T00:00:00.000Z", null, RunStatus.Finished, Repo, "a..b", "[]", "tiny", new string('0', 64),
                 Recipe, TinyRecipe, "{}", "{}", "bisector start a..b", "test", "{}", null, "seeded"),
             [new CommitRow(0, "abc", "good", "me", "2024-01-01T00:00:00.000Z", "")]);
-        await store.AddTrialAsync("20240101-000000-seed", 0, "abc", 0, 1, "local-1", "h", "Ok", null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow,
-            [new Sample(0.1, "rss_anon", 1), new Sample(0.2, "rss_anon", 2)]);
+        await store.AddTrialAsync("20240101-000000-seed", new NewTrial(0, "abc", 0, 1, "local-1", "h", TrialOutcome.Ok, null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow,
+            [new Sample(0.1, "rss_anon", 1), new Sample(0.2, "rss_anon", 2)]));
     }
 
     public Task DisposeAsync()
@@ -77,10 +78,13 @@ public sealed class BadInputSpecs : IAsyncLifetime
     [InlineData("missing-recipe", 2, "--recipe")]
     [InlineData("bad-bisect-yaml", 3, "bisect.yaml:3:")]
     [InlineData("bad-window", 2, "--window")]
-    public async Task I_can_give_bad_input_and_get_a_clear_error_with_nothing_stored_lost(string kind, int exitCode, string fragment)
+    [InlineData("bisect-yaml-window-below-interval", 3, "bisect.yaml:2: 'window'")]
+    [InlineData("bisect-yaml-repeats-above-flag-cap", 2, "--max-trials")]
+    [InlineData("unknown-worker", 2, "--workers: 'bogus:1' is not a known worker spec")]
+    public async Task I_can_give_bad_input_and_get_a_clear_error_with_the_database_left_as_it_was(string kind, int exitCode, string fragment)
     {
         // Arrange
-        var before = await CountsAsync();
+        var before = await DumpAsync();
         string[] args = ["start", "HEAD~2..HEAD", "--repo", Repo, "--recipe", Recipe, "--results", Results, "--window", "1s", "--warmup", "500ms"];
         switch (kind)
         {
@@ -100,6 +104,19 @@ public sealed class BadInputSpecs : IAsyncLifetime
             case "bad-window":
                 args[9] = "soon";
                 break;
+            case "bisect-yaml-window-below-interval":
+                // Valid on its own, wrong against the recipe (it samples every 100 ms): the file is to blame, not a flag.
+                await File.WriteAllTextAsync(Path.Combine(_root, "bisect.yaml"), "# project defaults\nwindow: 50ms\n");
+                args = [.. args[..8], "--config", Path.Combine(_root, "bisect.yaml")];
+                break;
+            case "bisect-yaml-repeats-above-flag-cap":
+                // bisect.yaml's repeats are fine with the recipe; the flag's cap below them is what is wrong.
+                await File.WriteAllTextAsync(Path.Combine(_root, "bisect.yaml"), "repeats: 6\n");
+                args = [.. args, "--config", Path.Combine(_root, "bisect.yaml"), "--max-trials", "4"];
+                break;
+            case "unknown-worker":
+                args = [.. args, "--workers", "bogus:1"];
+                break;
         }
 
         // Act
@@ -110,7 +127,7 @@ public sealed class BadInputSpecs : IAsyncLifetime
         Assert.StartsWith("error: ", error);
         Assert.Contains(fragment, error);
         Assert.DoesNotContain("   at ", error); // no stack trace
-        Assert.Equal(before, await CountsAsync());
+        Assert.Equal(before, await DumpAsync());
     }
 
     [Fact(Timeout = 300_000)]
@@ -144,11 +161,21 @@ public sealed class BadInputSpecs : IAsyncLifetime
         Assert.DoesNotContain("<b>bold</b>", report);
     }
 
-    private async Task<(long Runs, long Trials, long Samples, long Builds)> CountsAsync()
+    /// <summary>Every row of every table of the database, as text: a failed start must not change a byte of it.</summary>
+    private async Task<string> DumpAsync()
     {
         await using var connection = new SqliteConnection($"Data Source={RunEngine.DatabasePath(Results)};Mode=ReadOnly;Pooling=False");
-        return (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM runs"), await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM trials"),
-            await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM samples"), await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM builds"));
+        var dump = new System.Text.StringBuilder();
+        foreach (var table in await connection.QueryAsync<string>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"))
+        {
+            dump.Append("== ").Append(table).Append('\n');
+            foreach (IDictionary<string, object?> row in await connection.QueryAsync($"SELECT * FROM \"{table}\" ORDER BY rowid"))
+            {
+                dump.AppendJoin(" | ", row.Select(c => $"{c.Key}={c.Value}")).Append('\n');
+            }
+        }
+
+        return dump.ToString();
     }
 
     private async Task CommitAsync(string message)

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.RegularExpressions;
 using Bisector.Reporting;
 using Bisector.Search;
@@ -96,6 +97,40 @@ public sealed class ReportWriterSpecs : IDisposable
         // A newline in a subject must not break the evidence table row.
         var row = md.Split('\n').Single(l => l.StartsWith($"| {SyntheticRun.Hostile} |", StringComparison.Ordinal));
         Assert.Equal(11, Regex.Matches(row, @"(?<!\\)\|").Count);
+    }
+
+    [Fact]
+    public async Task I_can_read_the_same_run_facts_and_evidence_rows_in_html_and_markdown()
+    {
+        // Arrange
+        var model = SyntheticRun.Build();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert: one document, two formats: the same fact labels and the same evidence cells, in the same order.
+        var html = await File.ReadAllTextAsync(files.Html);
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        var facts = Regex.Match(html, "<table class=\"facts\">(.*?)</table>", RegexOptions.Singleline).Groups[1].Value;
+        var htmlLabels = Regex.Matches(facts, "<tr><th>(.*?)</th>").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
+        var mdRun = md[md.IndexOf("## Run", StringComparison.Ordinal)..md.IndexOf("Reproduce:", StringComparison.Ordinal)];
+        var mdLabels = Regex.Matches(mdRun, @"^\| ([^|]+?) \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+        Assert.Contains("Workers", htmlLabels);
+        Assert.Contains("Host", htmlLabels);
+        Assert.Equal(htmlLabels, mdLabels);
+
+        var evidence = Regex.Match(html, "<table class=\"evidence\">.*?<tbody>(.*?)</tbody>", RegexOptions.Singleline).Groups[1].Value;
+        var htmlRows = Regex.Matches(evidence, "<tr[^>]*>(.*?)</tr>").Select(r => Regex.Matches(r.Groups[1].Value, "<td[^>]*>(.*?)</td>")
+            .Select(c => WebUtility.HtmlDecode(Regex.Replace(c.Groups[1].Value, "<[^>]+>", ""))).ToList()).ToList();
+        var mdEvidence = md[md.IndexOf("## Evidence", StringComparison.Ordinal)..md.IndexOf("## Skipped", StringComparison.Ordinal)];
+        var mdRows = mdEvidence.Split('\n').Where(l => Regex.IsMatch(l, @"^\| \d+ \|"))
+            .Select(l => Regex.Split(l.Trim('|', ' '), @"(?<!\\)\|").Select(c => WebUtility.HtmlDecode(
+                Regex.Replace(c.Trim().Replace("**", "").Replace("`", ""), @"\\(.)", "$1"))).ToList()).ToList();
+        Assert.Equal(model.Commits.Count(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0), htmlRows.Count);
+        Assert.Equal(htmlRows.Count, mdRows.Count);
+        for (var i = 0; i < htmlRows.Count; i++)
+            Assert.Equal(htmlRows[i], mdRows[i]);
+        Assert.Contains(htmlRows, r => r[6] == "Regressed — culprit");
     }
 
     [Fact]

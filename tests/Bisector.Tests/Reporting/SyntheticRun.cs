@@ -5,6 +5,7 @@ using Bisector.Reporting;
 using Bisector.Sampling;
 using Bisector.Search;
 using Bisector.Statistics;
+using Bisector.Storage;
 using Bisector.Workers;
 
 namespace Bisector.Tests.Reporting;
@@ -94,7 +95,7 @@ internal static class SyntheticRun
             "sha256:3f1c0ad5",
             "recipes/journald.yaml",
             ["cherry-picked 'meson: fix build with newer glibc' for commits before 1a2b3c"],
-            [new WorkerInfo("local-1", "local", "bench-host", true), new WorkerInfo("local-2", "local", "bench-host", true)],
+            [new WorkerInfo("local-1", WorkerKind.Local, "bench-host"), new WorkerInfo("local-2", WorkerKind.Local, "bench-host")],
             "bisect-adaptive",
             0.95,
             started,

@@ -1,11 +1,14 @@
+using System.Text.RegularExpressions;
+using Bisector.Recipes;
 using Bisector.Reporting;
+using Bisector.Statistics;
 using Spectre.Console;
 
 namespace Bisector.Tests.Reporting;
 
 public sealed class TerminalSummarySpecs
 {
-    private static (IAnsiConsole Console, StringWriter Out) Console(bool ansi, bool interactive = false)
+    private static (IAnsiConsole Console, StringWriter Out) Console(bool ansi, bool interactive = false, int width = 160)
     {
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -15,7 +18,7 @@ public sealed class TerminalSummarySpecs
             Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
             Out = new AnsiConsoleOutput(writer),
         });
-        console.Profile.Width = 160;
+        console.Profile.Width = width;
         return (console, writer);
     }
 
@@ -39,7 +42,39 @@ public sealed class TerminalSummarySpecs
             Assert.Contains(c.Commit.ShortSha, text);
         // Hostile markup in a subject is printed, not interpreted (Spectre would throw on unbalanced markup).
         Assert.Contains("<script>alert('pwned')</script>", text);
-        Assert.Contains("+-", text);
+    }
+
+    [Fact]
+    public void I_can_read_the_piped_summary_with_one_unwrapped_line_per_commit_and_no_exponent_notation()
+    {
+        // Arrange: a pipe is 80 columns to Spectre; a 150-character subject and the search's real evidence line (a
+        // Comparisons explanation of the culprit's slopes, as the search writes it) must not be wrapped or cut.
+        var synthetic = SyntheticRun.Build();
+        var longSubject = "journald: " + string.Concat(Enumerable.Repeat("a rather long subject word ", 5)).Trim();
+        var commits = synthetic.Commits.Select(c => c.Position == 5 ? c with { Commit = c.Commit with { Subject = longSubject } } : c).ToList();
+        var explanation = Comparisons.Compare(synthetic.At(0)!.FeatureValues, synthetic.At(SyntheticRun.Culprit)!.FeatureValues,
+            RegressionDirection.Increase, synthetic.Decision.MinEffect, 0.01, 0.0025, FeatureScale.For(synthetic.Decision.Metric, FeatureKind.Slope)).Explanation;
+        var model = synthetic with { Commits = commits, Outcome = synthetic.Outcome! with { Summary = "6 with posterior 97.0 %: " + explanation } };
+        var (console, output) = Console(ansi: false, width: 80);
+
+        // Act
+        TerminalSummary.Write(model, console);
+
+        // Assert
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var shown = model.Commits.Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0).ToList();
+        var header = Array.FindIndex(lines, l => l.Contains("P(culprit)", StringComparison.Ordinal));
+        var rows = lines[(header + 1)..^1];
+        Assert.Equal(shown.Count, rows.Length);
+        foreach (var c in shown)
+        {
+            var line = Assert.Single(rows, l => l.Contains(c.Commit.ShortSha, StringComparison.Ordinal));
+            Assert.EndsWith(ReportFacts.OneLine(c.Commit.Subject), line.TrimEnd());
+        }
+
+        Assert.Contains(lines, l => l.StartsWith("  Search: ", StringComparison.Ordinal) && l.Contains("MiB/min", StringComparison.Ordinal) && l.Contains("threshold = 0.50 MiB/min", StringComparison.Ordinal));
+        Assert.DoesNotMatch(new Regex(@"\d[eE][+-]\d"), output.ToString());
+        Assert.DoesNotContain("\u001b[", output.ToString());
     }
 
     [Fact]

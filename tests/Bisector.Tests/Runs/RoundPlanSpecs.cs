@@ -11,7 +11,7 @@ public sealed class RoundPlanSpecs
         int[] missing = [5];
 
         // Act
-        var counts = RunEngine.FillIdleWorkers(missing, workers: 2);
+        var counts = RoundPlan.FillIdleWorkers(missing, workers: 2);
 
         // Assert: 6 trials in 3 slots instead of 5 with one worker idle in the last
         Assert.Equal([6], counts);
@@ -24,10 +24,10 @@ public sealed class RoundPlanSpecs
         int[] missing = [3, 0, 2];
 
         // Act
-        var fourWorkers = RunEngine.FillIdleWorkers(missing, workers: 4);
-        var oneWorker = RunEngine.FillIdleWorkers(missing, workers: 1);
-        var nothing = RunEngine.FillIdleWorkers([0, 0], workers: 2);
-        var even = RunEngine.FillIdleWorkers([5, 5], workers: 2);
+        var fourWorkers = RoundPlan.FillIdleWorkers(missing, workers: 4);
+        var oneWorker = RoundPlan.FillIdleWorkers(missing, workers: 1);
+        var nothing = RoundPlan.FillIdleWorkers([0, 0], workers: 2);
+        var even = RoundPlan.FillIdleWorkers([5, 5], workers: 2);
 
         // Assert
         Assert.Equal([5, 0, 3], fourWorkers);

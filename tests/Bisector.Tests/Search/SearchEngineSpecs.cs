@@ -282,7 +282,7 @@ public class SearchEngineSpecs
         await Assert.ThrowsAsync<UsageException>(() => SearchEngine.RunAsync(0, sim.MeasureAsync, Options(SearchStrategy.Bisect, 1)));
         var error = await Assert.ThrowsAsync<UsageException>(() =>
             SearchEngine.RunAsync(5, sim.MeasureAsync, Options(SearchStrategy.Bisect, 1) with { InitialTrials = 1 }));
-        Assert.Equal("--trials", error.Option);
+        Assert.Equal("--repeats", error.Option);
     }
 
     [Fact]

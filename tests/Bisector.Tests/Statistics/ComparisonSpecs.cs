@@ -231,4 +231,22 @@ public class ComparisonSpecs
         Assert.Equal([4, 8], found.Select(c => c.Position).ToArray());
         Assert.Empty(none);
     }
+
+    [Fact]
+    public void I_can_read_the_evidence_line_of_a_slope_in_mib_per_minute_with_interval_and_threshold_in_the_same_unit()
+    {
+        // Arrange: rss_anon slopes in bytes/min, good ≈ 0.1 MiB/min, bad ≈ 12.2 MiB/min, min-effect 1 MiB/min
+        const double MiB = 1024 * 1024;
+        var good = Enumerable.Range(0, 9).Select(i => (0.1 + 0.01 * i) * MiB).ToArray();
+        var bad = Enumerable.Range(0, 9).Select(i => (12.1 + 0.02 * i) * MiB).ToArray();
+
+        // Act
+        var result = Comparisons.Compare(good, bad, RegressionDirection.Increase, 1 * MiB, 0.01, 0.0025,
+            FeatureScale.For("rss_anon", FeatureKind.Slope));
+
+        // Assert
+        Assert.Equal(Verdict.Regressed, result.Verdict);
+        Assert.Matches(@"shift = \+12\.\d\d MiB/min \[\+1\d\.\d\d, \+1\d\.\d\d\] MiB/min at 98 %; threshold = 1\.00 MiB/min", result.Explanation);
+        Assert.DoesNotMatch(@"\dE[+-]\d", result.Explanation);
+    }
 }

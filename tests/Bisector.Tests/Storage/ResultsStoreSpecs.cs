@@ -1,6 +1,7 @@
 using Bisector.Building;
 using Bisector.Sampling;
 using Bisector.Storage;
+using Bisector.Workers;
 using Microsoft.Data.Sqlite;
 
 namespace Bisector.Tests.Storage;
@@ -28,7 +29,7 @@ public sealed class ResultsStoreSpecs : IDisposable
         }).ToList();
 
         // Act
-        var id = await store.AddTrialAsync("r1", 1, "def", 0, 1, "local-1", "host", "Ok", null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples);
+        var id = await store.AddTrialAsync("r1", new NewTrial(1, "def", 0, 1, "local-1", "host", TrialOutcome.Ok, null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples));
         var anon = await store.GetSamplesAsync(id, Metrics.RssAnon);
         var all = await store.CountSamplesAsync("r1");
 
@@ -84,7 +85,7 @@ public sealed class ResultsStoreSpecs : IDisposable
         // Assert
         Assert.Equal("20261125-020202-bbbb", latest!.Id);
         Assert.Equal("20261125-010101-aaaa", byPrefix!.Id);
-        Assert.Equal("Failed", Assert.Single(builds).Status);
+        Assert.Equal(BuildStatus.Failed, Assert.Single(builds).Status);
     }
 
     [Fact]
@@ -93,7 +94,7 @@ public sealed class ResultsStoreSpecs : IDisposable
         // Arrange
         await using var store = await ResultsStore.OpenAsync(DatabasePath);
         await store.CreateRunAsync(Run("r1"), []);
-        await store.AddTrialAsync("r1", 0, "abc", 0, 1, "local-1", "h", "Ok", null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, [new Sample(0.25, Metrics.RssAnon, 1234.5)]);
+        await store.AddTrialAsync("r1", new NewTrial(0, "abc", 0, 1, "local-1", "h", TrialOutcome.Ok, null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, [new Sample(0.25, Metrics.RssAnon, 1234.5)]));
         var writer = new StringWriter();
 
         // Act
@@ -136,6 +137,55 @@ public sealed class ResultsStoreSpecs : IDisposable
 
         // Assert
         Assert.Contains("newer than this bisector", error.Message);
+    }
+
+    [Fact]
+    public async Task I_can_read_enum_columns_written_as_text_by_earlier_versions_and_write_the_same_text()
+    {
+        // Arrange: rows as an earlier bisector wrote them (plain text, runs.status in lower case)
+        await using (var seed = await ResultsStore.OpenAsync(DatabasePath))
+        {
+            await seed.CreateRunAsync(Run("r0"), [new CommitRow(0, "abc", "good", "A", "2026-01-01T00:00:00Z", "")]);
+        }
+
+        await using (var raw = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            await raw.OpenAsync();
+            await using var insert = raw.CreateCommand();
+            insert.CommandText =
+                """
+                UPDATE runs SET status = 'interrupted' WHERE id = 'r0';
+                INSERT INTO builds (run_id, sha, recipe_hash, status, duration_ms, log, fixups_json, created_at) VALUES ('r0', 'abc', 'h', 'TimedOut', 5, '', '[]', 'now');
+                INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at)
+                VALUES ('r0', 0, 'abc', 0, 1, 'local-1', 'h', 'OutOfMemory', 'oom', 'now', 'now');
+                """;
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        // Act
+        await using var store = await ResultsStore.OpenAsync(DatabasePath);
+        var run = await store.GetRunAsync("r0");
+        var build = Assert.Single(await store.GetBuildsAsync("r0"));
+        var trial = Assert.Single(await store.GetTrialsAsync("r0"));
+        await store.SetRunStatusAsync("r0", RunStatus.Finished, null, "done");
+        await store.AddTrialAsync("r0", new NewTrial(0, "abc", 1, 1, "local-1", "h", TrialOutcome.Ok, null, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, []));
+
+        // Assert
+        Assert.Equal(RunStatus.Interrupted, run!.Status);
+        Assert.Equal(BuildStatus.TimedOut, build.Status);
+        Assert.Equal(TrialOutcome.OutOfMemory, trial.Outcome);
+        await using var check = new SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly;Pooling=False");
+        await check.OpenAsync();
+        await using var query = check.CreateCommand();
+        query.CommandText = "SELECT status FROM runs WHERE id = 'r0' UNION ALL SELECT outcome FROM trials WHERE trial_index = 1";
+        await using var reader = await query.ExecuteReaderAsync();
+        var texts = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            texts.Add(reader.GetString(0));
+        }
+
+        Assert.Equal(["finished", "Ok"], texts);
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

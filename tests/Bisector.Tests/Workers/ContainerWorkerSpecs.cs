@@ -31,6 +31,29 @@ public sealed class ContainerWorkerSpecs
         await BisectDemoAsync(engine, "podman");
     }
 
+    [DockerdFact(Timeout = 300_000)]
+    public async Task I_can_see_a_container_daemon_that_never_gets_ready_end_as_not_ready_with_the_shared_loops_reason()
+    {
+        // Arrange
+        await using var engine = await ContainerEngine.StartDockerdAsync(CancellationToken.None);
+        using var temp = new TempDir();
+        using var daemon = new TestDaemon();
+        var rootfs = await ContainerEngine.BusyboxRootfsAsync(temp.Path, CancellationToken.None);
+        var image = $"bisector-busybox-{Guid.NewGuid():N}"[..24];
+        await using var worker = WorkerSpecs.Parse([$"container:{engine.Endpoint}?image={image}&rootfs={rootfs}"], temp.Sub("work")).Single();
+        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
+        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromSeconds(2));
+
+        // Act
+        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+
+        // Assert: the container sandbox runs the same trial loop, so readiness and its reason text are the local ones.
+        Assert.True(result.Outcome == TrialOutcome.NotReady, $"{result.Outcome}: {result.Reason}");
+        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromSeconds(2), ""), result.Reason, StringComparison.Ordinal);
+        using var client = new DockerClientConfiguration(new Uri(engine.Endpoint)).CreateClient();
+        Assert.Empty(await client.Containers.ListContainersAsync(new ContainersListParameters { All = true }));
+    }
+
     [Fact]
     public void I_can_not_name_a_container_worker_without_a_unix_socket_or_an_image()
     {

@@ -88,15 +88,16 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     {
         // Arrange
         var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
-        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyTimeout: TimeSpan.FromMilliseconds(700));
+        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
+        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromMilliseconds(700));
         var spec = daemon.Trial(recipe);
 
         // Act
         var result = await worker.RunTrialAsync(spec);
 
-        // Assert
+        // Assert: the reason is the shared loop's, as on every transport (see the container, SSH and Slurm specs).
         Assert.Equal(TrialOutcome.NotReady, result.Outcome);
-        Assert.Contains("run.ready.timeout", result.Reason);
+        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromMilliseconds(700), ""), result.Reason, StringComparison.Ordinal);
         Assert.Empty(TestDaemon.CgroupsOf(spec.TrialKey));
         Assert.Empty(TestDaemon.ProcessesOf(spec.TrialKey));
     }
@@ -241,6 +242,22 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
         Assert.True(anon[^1].Seconds >= (readyFile ? 0.6 : 0) + 2.5 - 0.3, $"samples end at {anon[^1].Seconds} s");
         var slope = LeastSquaresSlope([.. anon.Where(s => s.Seconds > 1.2)]);
         Assert.InRange(slope, Rate * 0.75, Rate * 1.25);
+    }
+
+    [Fact(Timeout = 60000)]
+    public async Task I_can_give_the_daemon_the_recipes_environment_unchanged_with_its_ld_preload_after_the_heap_shim()
+    {
+        // Arrange: a derived recipe (diagnosis by experiment) adds its own LD_PRELOAD; the heap shim must stay first.
+        var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
+        var (recipe, seen) = TestDaemon.PreloadRecipe(daemon.Root);
+
+        // Act
+        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+
+        // Assert
+        Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
+        Assert.Equal(TestDaemon.ExpectedPreload(await Bisector.Diagnosis.HeapShim.EnsureBuiltAsync("test")), (await File.ReadAllTextAsync(seen)).TrimEnd('\n'));
+        Assert.Contains(result.Samples, s => s.Metric == Metrics.HeapInUse);
     }
 
     [Fact(Timeout = 60000)]

@@ -13,7 +13,7 @@ namespace Bisector.Tests.Workers;
 /// Bisects the demo repository with every trial a job on a real (private, one-node) Slurm cluster: munged, slurmctld
 /// and slurmd started by the test, memory limited through Slurm's cgroup plugin.
 /// </summary>
-public sealed class SlurmWorkerSpecs
+public sealed class SlurmWorkerSpecs : IClassFixture<TrialAgentFixture>
 {
     [SlurmFact(Timeout = 900_000)]
     public async Task I_can_bisect_the_demo_with_every_trial_a_slurm_job()
@@ -82,6 +82,26 @@ public sealed class SlurmWorkerSpecs
         Assert.True(result.Outcome == TrialOutcome.OutOfMemory, $"{result.Outcome}: {result.Reason}");
         Assert.Contains("Slurm memory limit", result.Reason, StringComparison.Ordinal);
         Assert.Contains("[slurm job ", result.Host, StringComparison.Ordinal);
+    }
+
+    [SlurmFact(Timeout = 300_000)]
+    public async Task I_can_see_a_slurm_daemon_that_never_gets_ready_end_as_not_ready_with_the_shared_loops_reason()
+    {
+        // Arrange
+        await using var cluster = await SlurmCluster.StartAsync(CancellationToken.None);
+        using var temp = new TempDir();
+        using var daemon = new TestDaemon();
+        await using var worker = WorkerSpecs.Parse([$"slurm:{cluster.Partition}?conf={cluster.Conf}"], temp.Sub("work")).Single();
+        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
+        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromMilliseconds(700));
+
+        // Act
+        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+
+        // Assert: the job runs the trial agent, i.e. the same trial loop, so readiness and its reason text are the local ones.
+        Assert.True(result.Outcome == TrialOutcome.NotReady, $"{result.Outcome}: {result.Reason}");
+        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromMilliseconds(700), ""), result.Reason, StringComparison.Ordinal);
+        Assert.Equal("", (await cluster.Client("squeue", "-h")).StandardOutput.Trim());
     }
 
     [Fact]

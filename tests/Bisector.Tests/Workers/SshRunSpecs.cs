@@ -10,7 +10,7 @@ using Bisector.Workers;
 namespace Bisector.Tests.Workers;
 
 /// <summary>Whole bisections of the demo repository with trials on SSH hosts (network namespaces + sshd) and locally.</summary>
-public sealed partial class SshRunSpecs
+public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
 {
     [SshFact(Timeout = 900000)]
     public async Task I_can_bisect_the_demo_across_two_ssh_hosts_and_a_local_worker_and_still_name_the_culprit_when_one_host_dies()
@@ -59,8 +59,8 @@ public sealed partial class SshRunSpecs
             }
 
             transcript += "\ntrials:\n" + string.Join('\n', table);
-            Assert.DoesNotContain(trials, t => t.Outcome == nameof(TrialOutcome.WorkerFailed));
-            foreach (var trial in trials.Where(t => t.Outcome == nameof(TrialOutcome.Ok)))
+            Assert.DoesNotContain(trials, t => t.Outcome == TrialOutcome.WorkerFailed);
+            foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
             {
                 var samples = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
                 Assert.True(samples.Count > 0, $"trial {trial.Id} on {trial.Worker} was stored without samples\n{transcript}");

@@ -6,7 +6,7 @@ using Bisector.Workers;
 namespace Bisector.Tests.Workers;
 
 /// <summary>SSH workers against real sshd processes in network namespaces (see <see cref="SshHosts"/>).</summary>
-public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon>
+public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon>, IClassFixture<TrialAgentFixture>
 {
     private const long Rate = 8L << 20;
 
@@ -150,6 +150,43 @@ public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon
         Assert.Equal(TrialOutcome.DaemonCrashed, result.Outcome);
         Assert.Contains("exited with code 3", result.Reason);
         Assert.Contains("testd: giving up on purpose", result.Reason);
+    }
+
+    [SshFact(Timeout = 60000)]
+    public async Task I_can_see_a_remote_daemon_that_never_gets_ready_end_as_not_ready_with_the_shared_loops_reason()
+    {
+        // Arrange: the agent runs the same trial loop on the host, so readiness and its reason text are the local ones.
+        await using var hosts = await SshHosts.StartAsync(1);
+        await using var worker = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
+        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
+        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromMilliseconds(700));
+        var spec = daemon.Trial(recipe);
+
+        // Act
+        var result = await worker.RunTrialAsync(spec);
+
+        // Assert
+        Assert.Equal(TrialOutcome.NotReady, result.Outcome);
+        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromMilliseconds(700), ""), result.Reason, StringComparison.Ordinal);
+        Assert.Empty(TestDaemon.CgroupsOf(spec.TrialKey));
+        Assert.Empty(TestDaemon.ProcessesOf(spec.TrialKey));
+    }
+
+    [SshFact(Timeout = 90000)]
+    public async Task I_can_give_a_remote_daemon_the_recipes_environment_unchanged_with_its_ld_preload_after_the_heap_shim()
+    {
+        // Arrange
+        await using var hosts = await SshHosts.StartAsync(1);
+        await using var worker = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
+        var (recipe, seen) = TestDaemon.PreloadRecipe(daemon.Root);
+
+        // Act
+        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+
+        // Assert
+        Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
+        Assert.Equal(TestDaemon.ExpectedPreload(await Bisector.Diagnosis.HeapShim.EnsureBuiltAsync("test")), (await File.ReadAllTextAsync(seen)).TrimEnd('\n'));
+        Assert.Contains(result.Samples, s => s.Metric == Metrics.HeapInUse);
     }
 
     [SshFact(Timeout = 60000)]

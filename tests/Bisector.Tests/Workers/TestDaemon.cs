@@ -111,6 +111,22 @@ public sealed class TestDaemon : IDisposable
             "/tmp/testd.yaml",
             "recipe-hash");
 
+    /// <summary>A recipe with heap counters on whose daemon records the LD_PRELOAD it was started with (in the returned
+    /// file) and whose run.env carries its own LD_PRELOAD and a value full of shell syntax.</summary>
+    public static (Recipe Recipe, string Seen) PreloadRecipe(string root)
+    {
+        var seen = Path.Combine(root, $"preload-{Guid.NewGuid():N}");
+        var recipe = Recipe(
+            env: new() { ["LD_PRELOAD"] = ExtraPreload, ["ODD"] = "it's $(not run)" },
+            command: $"printf '%s\\n' \"$LD_PRELOAD\" > {seen}; test \"$ODD\" = 'it'\\''s $(not run)' || exit 7; exec ./testd \"$BISECTOR_RUN_DIR/ready\"");
+        return (recipe with { Sampling = recipe.Sampling with { HeapCounters = true } }, seen);
+    }
+
+    /// <summary>A library every Debian system has, preloaded by <see cref="PreloadRecipe"/>'s run.env.</summary>
+    public static string ExtraPreload => File.Exists("/lib/x86_64-linux-gnu/libm.so.6") ? "/lib/x86_64-linux-gnu/libm.so.6" : "libm.so.6";
+
+    public static string ExpectedPreload(string shim) => $"{shim} {ExtraPreload}";
+
     public TrialSpec Trial(Recipe recipe, string sha = "1111111111111111111111111111111111111111", int index = 0) =>
         new(
             new Commit(sha, "subject", "author", DateTimeOffset.UnixEpoch, []),

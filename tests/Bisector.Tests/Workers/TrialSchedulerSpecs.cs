@@ -116,6 +116,8 @@ public sealed class TrialSchedulerSpecs(TestDaemon daemon) : IClassFixture<TestD
 
         public string Name { get; } = name;
 
+        public WorkerKind Kind => WorkerKind.Ssh; // stands in for a remote host that stopped answering
+
         public int Attempts => _attempts;
 
         public Task<WorkerCheck> CheckAsync(CancellationToken ct = default) =>

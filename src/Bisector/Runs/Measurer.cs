@@ -1,0 +1,232 @@
+using Bisector.Building;
+using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Search;
+using Bisector.Statistics;
+using Bisector.Storage;
+using Bisector.Workers;
+
+namespace Bisector.Runs;
+
+/// <summary>
+/// The effects behind the search's <see cref="MeasureAsync"/>: one round = record the round, build what is asked for,
+/// plan the trials (<see cref="RoundPlan"/>), run them across the workers, store each as it ends and hand its series
+/// to the search from memory (<see cref="TrialLedger"/>). The database is the record of the run, not the channel:
+/// nothing is read back from it between rounds.
+/// </summary>
+internal sealed class Measurer(
+    ResultsStore store, string runId, Recipe recipe, CommitLine line, Builds builds, TrialLedger ledger, TrialScheduler pool,
+    Action<string> log, Reporting.RunProgress? progress)
+{
+    private readonly Dictionary<int, int> _wanted = [];
+    private int _round;
+
+    public async Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct)
+    {
+        _round++;
+        await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
+            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
+
+        var planned = new List<RoundPlan.Item>();
+        var unbuildable = new HashSet<int>();
+        foreach (var request in requests)
+        {
+            var build = await builds.EnsureAsync(line[request.Position], ct);
+            if (!build.Succeeded)
+            {
+                unbuildable.Add(request.Position);
+                continue;
+            }
+
+            // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
+            // idle workers in an earlier round, count towards it.
+            _wanted[request.Position] = _wanted.GetValueOrDefault(request.Position) + request.AdditionalTrials;
+            planned.Add(new RoundPlan.Item(request.Position, build.Artifact!, ledger.NextIndex(request.Position),
+                Math.Max(0, _wanted[request.Position] - ledger.OkCount(request.Position))));
+        }
+
+        var specs = RoundPlan.Specs(planned, pool.Active.Count, line, recipe, runId);
+        if (specs.Count > 0)
+        {
+            await RunRoundAsync(specs, ct);
+        }
+
+        // A commit whose daemon never completes a trial cannot be measured: treat it like an unbuildable one.
+        return requests.Select(r => unbuildable.Contains(r.Position)
+            ? new PositionEvidence(r.Position, true, [])
+            : ledger.Evidence(r.Position)).ToList();
+    }
+
+    private async Task RunRoundAsync(IReadOnlyList<TrialSpec> specs, CancellationToken ct)
+    {
+        var description = $"round {_round}: {specs.Count} trial(s) of {specs.Select(s => s.Commit.Sha).Distinct().Count()} commit(s)";
+        var step = progress?.AddStep(description, specs.Count);
+        if (step is null)
+        {
+            log(description);
+        }
+
+        await store.AddInFlightAsync(runId, "trial", specs.Select(s => s.TrialKey).ToList(), ct);
+        await pool.RunAsync(specs, async (spec, result) =>
+        {
+            var position = line.PositionOf(spec.Commit.Sha);
+            await store.AddTrialAsync(runId, new NewTrial(position, spec.Commit.Sha, spec.TrialIndex, _round, result.Worker ?? result.Host, result.Host,
+                result.Outcome, result.Reason, result.StartedAt, result.EndedAt, result.Samples, spec.TrialKey), CancellationToken.None);
+            // Only once stored: evidence the search acted on is always evidence a resume finds again.
+            ledger.Add(position, spec.TrialIndex, result);
+            var text = $"{spec.Commit.ShortSha} trial {spec.TrialIndex}: {result.Outcome}{(result.Reason is null ? string.Empty : " — " + result.Reason.Split('\n', 2)[0])}";
+            if (step is null)
+            {
+                log("  " + text);
+            }
+            else
+            {
+                step.Advance(1, text);
+            }
+        }, ct);
+        step?.Complete();
+        foreach (var removed in pool.Removed)
+        {
+            await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);
+        }
+    }
+}
+
+/// <summary>
+/// Every trial of a run the search may use, in memory: per position, the deciding metric's series of each Ok trial in
+/// the order they were stored (append-only, so the search's "trials beyond those already seen" is exact), and the next
+/// unused trial index. Filled once from the database when a run resumes, then only by trials as they are stored.
+/// </summary>
+internal sealed class TrialLedger(string metric)
+{
+    private readonly Dictionary<int, List<TrialSeries>> _ok = [];
+    private readonly Dictionary<int, int> _nextIndex = [];
+
+    /// <summary>The trials already stored for <paramref name="runId"/> (none for a new run).</summary>
+    public static async Task<TrialLedger> LoadAsync(ResultsStore store, string runId, string metric, CancellationToken ct)
+    {
+        var ledger = new TrialLedger(metric);
+        // In the order they were stored, which is the order the interrupted process handed them to the search.
+        foreach (var trial in await store.GetTrialsAsync(runId, ct))
+        {
+            var samples = trial.Outcome == TrialOutcome.Ok ? await store.GetSamplesAsync(trial.Id, metric, ct) : [];
+            ledger.Add((int)trial.Position, (int)trial.TrialIndex, trial.Outcome,
+                new TrialSeries(samples.Select(s => s.Seconds).ToList(), samples.Select(s => s.Value).ToList()));
+        }
+
+        return ledger;
+    }
+
+    /// <summary>Trials of any outcome recorded so far.</summary>
+    public int Count { get; private set; }
+
+    public int OkCount(int position) => _ok.TryGetValue(position, out var list) ? list.Count : 0;
+
+    /// <summary>After a crash the stored indexes can have gaps (a trial in flight was lost): an index is never reused.</summary>
+    public int NextIndex(int position) => _nextIndex.GetValueOrDefault(position);
+
+    public void Add(int position, int trialIndex, TrialResult result)
+    {
+        var samples = result.Samples.Where(s => s.Metric == metric).ToList();
+        Add(position, trialIndex, result.Outcome, new TrialSeries(samples.Select(s => s.Seconds).ToList(), samples.Select(s => s.Value).ToList()));
+    }
+
+    /// <summary>Everything measured at <paramref name="position"/>; no Ok trial means it cannot be measured (skipped).</summary>
+    public PositionEvidence Evidence(int position)
+    {
+        var ok = _ok.TryGetValue(position, out var list) ? list.ToArray() : [];
+        return new PositionEvidence(position, ok.Length == 0, ok);
+    }
+
+    private void Add(int position, int trialIndex, TrialOutcome outcome, TrialSeries series)
+    {
+        Count++;
+        _nextIndex[position] = Math.Max(_nextIndex.GetValueOrDefault(position), trialIndex + 1);
+        if (outcome == TrialOutcome.Ok)
+        {
+            (_ok.TryGetValue(position, out var list) ? list : _ok[position] = []).Add(series);
+        }
+    }
+}
+
+/// <summary>Which trials one round runs: per commit, the ones still missing, plus the ones that keep every worker busy.</summary>
+internal static class RoundPlan
+{
+    /// <summary>A built commit of the round, its first unused trial index and how many trials it still misses.</summary>
+    public sealed record Item(int Position, Artifact Artifact, int FirstIndex, int Missing);
+
+    public static IReadOnlyList<TrialSpec> Specs(IReadOnlyList<Item> items, int workers, CommitLine line, Recipe recipe, string runId)
+    {
+        var counts = FillIdleWorkers(items.Select(p => p.Missing).ToArray(), workers);
+        var specs = new List<TrialSpec>();
+        for (var k = 0; k < items.Count; k++)
+        {
+            var item = items[k];
+            for (var i = item.FirstIndex; i < item.FirstIndex + counts[k]; i++)
+            {
+                specs.Add(new TrialSpec(line[item.Position], item.Artifact, recipe, i, $"{runId}-{item.Position}-{i}"));
+            }
+        }
+
+        return specs;
+    }
+
+    /// <summary>
+    /// Trials per commit for one round, raised so the round's last slot keeps every worker busy: 5 trials on 2
+    /// workers would leave one idle for a whole trial, so the commits that are already in the round get one more
+    /// each, in request order. Nothing is measured twice: the search counts every Ok trial, and a later request
+    /// for the same commit runs that many fewer (its wanted total is unchanged).
+    /// </summary>
+    internal static int[] FillIdleWorkers(IReadOnlyList<int> missing, int workers)
+    {
+        var counts = missing.ToArray();
+        var total = counts.Sum();
+        var measured = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0).ToArray();
+        if (workers < 2 || total == 0)
+        {
+            return counts;
+        }
+
+        var idle = (workers - total % workers) % workers;
+        for (var k = 0; k < idle; k++)
+        {
+            counts[measured[k % measured.Length]]++;
+        }
+
+        return counts;
+    }
+}
+
+/// <summary>Builds each commit of a run at most once per process, recording every build (and which one is under way).</summary>
+internal sealed class Builds(ResultsStore store, string runId, string recipeHash, Builder builder, Action<string> log)
+{
+    private readonly Dictionary<string, BuildResult> _done = [];
+
+    public async Task<BuildResult> EnsureAsync(Commit commit, CancellationToken ct)
+    {
+        if (_done.TryGetValue(commit.Sha, out var known))
+        {
+            return known;
+        }
+
+        log($"build {commit.ShortSha} {commit.Subject}");
+        await store.AddInFlightAsync(runId, "build", [commit.Sha], ct);
+        BuildResult build;
+        try
+        {
+            build = await builder.BuildAsync(commit, ct);
+        }
+        catch (IOException e)
+        {
+            // The artifact cache lives in the results folder: a full disk there stops the run, it is no build failure.
+            throw new StorageException($"cannot build {commit.ShortSha} into the artifact cache: {e.Message}",
+                "Free space in the results folder (or move it with --results), then 'bisector resume' continues; everything stored before is kept", e);
+        }
+
+        log($"  {build.Status} in {build.Duration.TotalSeconds:0.0}s");
+        await store.AddBuildAsync(runId, build, recipeHash, ct);
+        await store.RemoveInFlightAsync(runId, "build", commit.Sha, ct);
+        _done[commit.Sha] = build;
+        return build;
+    }
+}
