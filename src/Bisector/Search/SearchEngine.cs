@@ -452,7 +452,9 @@ public static class SearchEngine
             mass = Mass(first, last);
             var passed = goodLlr >= Threshold && badLlr >= Threshold;
             var check = Explain(passed && _established ? Verdict.Regressed : passed ? Verdict.Unknown : Verdict.Same,
-                Values(good).Skip(goodBefore).Where(double.IsFinite).ToArray(), Values(last).Skip(badBefore).Where(double.IsFinite).ToArray(),
+                // The shift and its interval describe the two sides as the posterior split them (every trial), not only
+                // the few fresh ones: 2 vs 2 fresh trials have no 98 % interval at all.
+                Side(p => p < first), Side(p => p >= last),
                 string.Create(CultureInfo.InvariantCulture,
                     $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {_eValue:G4} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search)"),
                 Math.Min(1, Math.Min(Math.Exp(-Math.Min(goodLlr, badLlr)), 1 / _eValue)));
@@ -473,6 +475,9 @@ public static class SearchEngine
 
             static string badLl(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
         }
+
+        private double[] Side(Func<int, bool> on) =>
+            MeasuredPositions().Where(on).SelectMany(p => Values(p).Where(double.IsFinite)).ToArray();
 
         private double Mass(int first, int last)
         {
