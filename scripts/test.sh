@@ -37,7 +37,7 @@ smoke_failed=0
 smoke="$(mktemp -d /tmp/bisector-tool-smoke.XXXXXX)"
 version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)
 printf '<?xml version="1.0" encoding="utf-8"?>\n<configuration><packageSources><clear /><add key="local" value="%s" /></packageSources></configuration>\n' "$smoke/pkg" >"$smoke/nuget.config"
-if dotnet pack src/Bisector/Bisector.csproj -c Release -o "$smoke/pkg" --nologo -v q >&2 \
+if dotnet pack src/Bisector/Bisector.csproj -c Release --no-build -o "$smoke/pkg" --nologo -v q >&2 \
   && dotnet tool install Bisector --version "$version" --tool-path "$smoke/bin" --configfile "$smoke/nuget.config" >&2 \
   && "$smoke/bin/bisector" --version \
   && git init -q "$smoke/repo" \

@@ -30,11 +30,6 @@ internal static class RecipeCommand
         {
             file, commit, repo, trials, plot, results,
         };
-        check.Validators.Add(r =>
-        {
-            if (r.GetValue(trials) is < 2 or > 10)
-                r.AddError("--trials: must be from 2 to 10; noise needs at least 2 trials, e.g. --trials 3");
-        });
         check.SetAction((parse, ct) => App.GuardAsync(() => CheckAsync(
             parse.GetValue(file)!, parse.GetValue(commit)!, parse.GetValue(repo), parse.GetValue(trials), parse.GetValue(plot),
             ResultsLocation.Resolve(parse.GetValue(results)), Console.Out, ct)));
@@ -44,6 +39,8 @@ internal static class RecipeCommand
     public static async Task<int> CheckAsync(string recipeFile, string revision, string? repo, int trialCount, string? plotPath,
         string resultsDirectory, TextWriter output, CancellationToken ct = default)
     {
+        if (trialCount is < 2 or > 10)
+            throw new UsageException("--trials", $"{trialCount} trials cannot measure noise in a short check", "Give 2 to 10, e.g. --trials 3");
         var recipe = RecipeLoader.Load(recipeFile);
         var repository = await GitTopLevelAsync(repo ?? Directory.GetCurrentDirectory(), ct);
         var commit = await ResolveAsync(repository, revision, ct);
@@ -167,7 +164,7 @@ internal static class RecipeCommand
         warmup.LinePattern = LinePattern.Dashed;
         plot.XLabel("seconds since the daemon started");
         plot.YLabel($"{recipe.Decide.Metric}{(scale.Unit.Length > 0 ? $" ({scale.Unit})" : "")}");
-        plot.ShowLegend();
+        plot.ShowLegend(Alignment.UpperRight);
         plot.Add.Annotation($"bisector {ToolInfo.Version}", Alignment.LowerRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         plot.SavePng(path, 800, 450);

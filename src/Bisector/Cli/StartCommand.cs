@@ -4,6 +4,7 @@ using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Runs;
 using Bisector.Search;
+using Bisector.Workers;
 
 namespace Bisector.Cli;
 
@@ -67,20 +68,45 @@ internal static class StartCommand
             var options = resolved.Options with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
             if (settings.DryRun)
             {
-                var selection = await CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
-                    new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
-                foreach (var line in CommitSelector.DescribeDryRun(selection))
-                {
-                    await Console.Out.WriteLineAsync(line);
-                }
-
-                return 0;
+                var configFile = ConfigFile(settings);
+                return await DryRunAsync(resolved with { Options = options }, File.Exists(configFile) ? configFile : null, Console.Out, ct);
             }
 
             var summary = await Progress.RunAsync(progress => new RunEngine(progress.Note, progress).StartAsync(resolved with { Options = options }, ct));
             return await PrintAsync(summary, Console.Out, parse.GetValue(json), ct);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// After <see cref="Resolve"/> (recipe with its unknown keys, bisect.yaml, flags: exit 3 or 2), the checks
+    /// <see cref="RunEngine.StartAsync"/> makes before it stores anything, in its order — worker specs (exit 2), range
+    /// and paths (exit 4) — then the commits that would be tested and what was checked. Nothing is built or stored.
+    /// </summary>
+    internal static async Task<int> DryRunAsync(RunSettings resolved, string? configFile, TextWriter output, CancellationToken ct = default)
+    {
+        var (options, recipe) = resolved;
+        var workers = WorkerSpecs.Parse(options.Workers, Path.Combine(Path.GetTempPath(), "bisector-dry-run"));
+        foreach (var worker in workers)
+        {
+            await worker.DisposeAsync(); // parsing touches no host; nothing to keep
+        }
+
+        var selection = await CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
+            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
+        foreach (var line in CommitSelector.DescribeDryRun(selection))
+        {
+            await output.WriteLineAsync(line);
+        }
+
+        await output.WriteLineAsync("Checked, as a real run would before its first build:");
+        await output.WriteLineAsync($"  recipe      {recipe.SourceFile} valid: '{recipe.Name}' (hash {recipe.Hash[..12]}), decides on {recipe.Decide.Metric} " +
+            $"{recipe.Decide.Feature.ToString().ToLowerInvariant()} ({recipe.Decide.Direction.ToString().ToLowerInvariant()}), " +
+            $"{recipe.Trials.Repeats.ToString(CultureInfo.InvariantCulture)} trial(s) per commit first, at most {recipe.Trials.Max.ToString(CultureInfo.InvariantCulture)}");
+        await output.WriteLineAsync($"  bisect.yaml {(configFile is null ? "none (flags, recipe and built-in defaults)" : configFile + " valid")}");
+        await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))} (specs valid; hosts not contacted: 'bisector workers check' tries them)");
+        await output.WriteLineAsync("Dry run: nothing was built, run or stored.");
+        return 0;
     }
 
     /// <summary>
@@ -97,7 +123,7 @@ internal static class StartCommand
             throw new UsageException("--repo", $"'{repository}' does not exist", "Run in a git checkout or pass --repo PATH");
         }
 
-        var configPath = s.Config ?? Path.Combine(repository, ProjectConfigLoader.FileName);
+        var configPath = ConfigFile(s);
         if (s.Config is not null && !File.Exists(configPath))
         {
             throw new UsageException("--config", $"'{configPath}' does not exist", "Pass an existing bisect.yaml or leave --config out");
@@ -123,8 +149,11 @@ internal static class StartCommand
             Window = window is null ? config.Window : null,
             Warmup = warmup is null ? config.Warmup : null,
         };
-        var recipe = RecipeOverrides.WithFlags(
-            RecipeOverrides.WithProjectConfig(RecipeLoader.Load(recipePath), fromConfig), s.Repeats, s.MaxTrials, window, warmup);
+        var written = RecipeLoader.Load(recipePath);
+        var recipe = RecipeOverrides.WithFlags(RecipeOverrides.WithProjectConfig(written, fromConfig), s.Repeats, s.MaxTrials, window, warmup);
+        // The run stores the values the overrides ended with (a raised repeats lifts the cap), so a resume that applies
+        // them to the same recipe file gets the same recipe and hash.
+        var overridden = !ReferenceEquals(recipe, written);
 
         var workers = s.Workers.Length > 0
             ? s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
@@ -168,10 +197,10 @@ internal static class StartCommand
             strategy,
             confidence,
             alpha,
-            s.Repeats ?? config.Repeats,
-            s.MaxTrials ?? config.MaxTrials,
-            window ?? config.Window,
-            warmup ?? config.Warmup,
+            overridden ? recipe.Trials.Repeats : null,
+            overridden ? recipe.Trials.Max : null,
+            overridden ? recipe.Sampling.Window : null,
+            overridden ? recipe.Sampling.Warmup : null,
             s.Results is not null ? Path.GetFullPath(s.Results)
                 : config.Results ?? Path.GetFullPath("results"),
             s.FirstParent,
@@ -179,6 +208,10 @@ internal static class StartCommand
             commandLine);
         return new RunSettings(options, recipe);
     }
+
+    /// <summary>The project defaults a run reads: --config, else bisect.yaml at the repository root (which may not exist).</summary>
+    private static string ConfigFile(Settings s) =>
+        s.Config ?? Path.Combine(Path.GetFullPath(s.Repo ?? Directory.GetCurrentDirectory()), ProjectConfigLoader.FileName);
 
     private static TimeSpan? Duration(string flag, string? text)
     {

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Bisector.Building;
 using Bisector.Runs;
+using Bisector.Search;
+using Bisector.Statistics;
 using Bisector.Storage;
 using Bisector.Workers;
 
@@ -74,14 +76,59 @@ internal static class StatusCommand
                 : $"process    {owner.Pid} on {owner.Host} is gone; 'bisector resume {row.Id}' continues it ({inFlight.Count} unfinished)");
         }
 
-        foreach (var group in trials.GroupBy(t => t.Position).OrderBy(g => g.Key))
-        {
-            var commit = commits.FirstOrDefault(c => c.Position == group.Key);
-            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {commit?.Subject}");
-        }
+        await WriteEvidenceAsync(store, row.Id, commits, trials, output, ct);
 
         await output.WriteLineAsync($"verdict    {row.Summary ?? "(not decided yet)"}");
         return 0;
+    }
+
+    /// <summary>
+    /// Per measured commit its trials, the median of the deciding feature and its verdict against the good end, then
+    /// the posterior's leading block: the final table as it stands now. A finished run shows its stored outcome; a run
+    /// still going gets the same numbers computed from the trials stored so far (<see cref="SearchStanding"/>).
+    /// </summary>
+    private static async Task WriteEvidenceAsync(
+        ResultsStore store, string runId, IReadOnlyList<CommitRow> commits, IReadOnlyList<TrialRow> trials, TextWriter output, CancellationToken ct)
+    {
+        var (_, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, runId, ct);
+        var decision = recipe.Decide;
+        var features = new Dictionary<int, List<double>>();
+        foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
+        {
+            var samples = await store.GetSamplesAsync(trial.Id, decision.Metric, ct);
+            var list = features.TryGetValue((int)trial.Position, out var l) ? l : features[(int)trial.Position] = [];
+            if (samples.Count > 0)
+                list.Add(Features.Extract(new TrialSeries([.. samples.Select(x => x.Seconds)], [.. samples.Select(x => x.Value)]), decision.Feature, recipe.Sampling.Warmup.TotalSeconds));
+        }
+
+        var n = commits.Count - 1;
+        IReadOnlyList<double> Values(int p) => features.TryGetValue(p, out var f) ? f : [];
+        SearchStanding? standing = n < 1 ? null
+            : outcome is null ? SearchStanding.From(n, Values, decision, options.Alpha)
+            : new SearchStanding(outcome.VersusGood, outcome.Posterior);
+        var unit = Reporting.MetricUnit.For(decision.Metric);
+        var suffix = decision.Feature == FeatureKind.Slope ? (unit.Unit.Length == 0 ? " per min" : $" {unit.Unit}/min") : unit.Suffix;
+        await output.WriteLineAsync($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), verdict against the good end" +
+            (outcome is null ? " as it stands now:" : ":"));
+        foreach (var group in trials.GroupBy(t => (int)t.Position).OrderBy(g => g.Key))
+        {
+            var commit = commits.FirstOrDefault(c => c.Position == group.Key);
+            var values = Values(group.Key);
+            var median = values.Count == 0 ? "median —" : $"median {Reporting.ReportFacts.F(unit.Scale(Robust.Median([.. values])))}{suffix}";
+            var verdict = group.Key == 0 ? "good end"
+                : standing?.VersusGood.TryGetValue(group.Key, out var cmp) == true ? $"{cmp.Verdict}, {PValueText.Statement(cmp.PValue)}"
+                : "no verdict yet";
+            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {median}  {verdict}  {commit?.Subject}");
+        }
+
+        if (standing is { Posterior.Count: > 0 })
+        {
+            var (first, last, mass) = standing.LeadingBlock;
+            var block = first == last
+                ? $"#{first} {commits.FirstOrDefault(c => c.Position == first)?.Sha[..10]} holds"
+                : $"#{first}..#{last} ({(last - first + 1).ToString(CultureInfo.InvariantCulture)} commits) hold";
+            await output.WriteLineAsync($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the culprit posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
+        }
     }
 
     /// <summary>The status as the database stores it and scripts grep for.</summary>

@@ -136,7 +136,7 @@ public static class BoundaryProfiler
                 info.Environment[k] = v;
             var process = Process.Start(info) ?? throw new ProcessFailedException("sh", -1, spec.Artifact.Directory, "could not start");
             // Drained so a chatty daemon can never block on a full pipe.
-            tail.Attach(process);
+            _ = tail.Attach(process);
             return process;
         }
     }

@@ -63,14 +63,7 @@ public static partial class ConfigValues
             return true;
 
         var number = long.Parse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture);
-        var multiplier = char.ToUpperInvariant(match.Groups[2].Value.FirstOrDefault()) switch
-        {
-            'K' => 1L << 10,
-            'M' => 1L << 20,
-            'G' => 1L << 30,
-            'T' => 1L << 40,
-            _ => 1L,
-        };
+        var multiplier = Multiplier(match.Groups[2].Value);
         if (number > MaxSizeBytes / multiplier)
             return true;
         bytes = number * multiplier;
@@ -90,14 +83,7 @@ public static partial class ConfigValues
         var match = AmountSyntax().Match(text);
         if (text.Length > 256 || !match.Success)
             return false;
-        var multiplier = char.ToUpperInvariant(match.Groups[2].Value.FirstOrDefault()) switch
-        {
-            'K' => 1L << 10,
-            'M' => 1L << 20,
-            'G' => 1L << 30,
-            'T' => 1L << 40,
-            _ => 1L,
-        };
+        var multiplier = Multiplier(match.Groups[2].Value);
         amount = double.Parse(match.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture) * multiplier;
         per = match.Groups[3].Value.ToLowerInvariant() switch
         {
@@ -122,6 +108,16 @@ public static partial class ConfigValues
 
         return bytes.ToString("0.###", CultureInfo.InvariantCulture);
     }
+
+    /// <summary>The factor of a binary suffix (<c>K</c>, <c>M</c>, <c>G</c>, <c>T</c>, either case); 1 without one.</summary>
+    private static long Multiplier(string suffix) => char.ToUpperInvariant(suffix.FirstOrDefault()) switch
+    {
+        'K' => 1L << 10,
+        'M' => 1L << 20,
+        'G' => 1L << 30,
+        'T' => 1L << 40,
+        _ => 1L,
+    };
 
     /// <summary>Formats a duration the way a user would write it (<c>1m30s</c>, <c>100ms</c>), for messages and reports.</summary>
     public static string FormatDuration(TimeSpan duration)

@@ -77,7 +77,7 @@ internal sealed record ReportDocument(
         if (!string.IsNullOrWhiteSpace(m.Diagnosis))
             sections.Add(new Section("diagnosis", "Diagnosis", [new Preformatted(m.Diagnosis, "diagnosis")]));
         sections.Add(new Section("plots", "Plots", [new Figures(plots)]));
-        sections.Add(new Section("evidence", "Evidence", Evidence(m)));
+        sections.Add(new Section("evidence", "Evidence", EvidenceBlocks(m)));
         if (Skipped(m) is { } skipped)
             sections.Add(skipped);
         if (FailedTrialsSection(m) is { } failed)
@@ -132,31 +132,22 @@ internal sealed record ReportDocument(
         return lines;
     }
 
-    private static IReadOnlyList<Block> Evidence(ReportModel m)
+    private static IReadOnlyList<Block> EvidenceBlocks(ReportModel m)
     {
         var fu = FeatureUnit(m);
-        var post = Posterior(m).ToDictionary(p => p.Position, p => p.P);
-        var rows = new List<Row>();
-        foreach (var c in m.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
-        {
-            var side = SideOf(m, c.Position);
-            var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
-            var values = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
-            var status = c.Skipped ? $"skipped ({c.Build})" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            rows.Add(new Row(
-            [
-                c.Position.ToString(Inv),
-                new Line([new Span(c.Commit.ShortSha, Tone.Code), new Span(" " + OneLine(c.Commit.Subject, 80))]),
-                OneLine(c.Commit.Author, 40),
-                $"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}",
-                F(Statistics.Robust.Median(values)),
-                string.Join(", ", values.Select(v => F(v))),
-                side == Side.Culprit ? new Span($"{status} — culprit", Tone.Strong) : status,
-                cmp is null ? "—" : PValue(cmp.PValue),
-                cmp is null ? "—" : $"{Signed(ScaleFeature(m, cmp.Effect))} [{F(ScaleFeature(m, cmp.EffectLow))}, {F(ScaleFeature(m, cmp.EffectHigh))}]",
-                post.TryGetValue(c.Position, out var p) ? Percent(p) : "—",
-            ], side));
-        }
+        var rows = Evidence(m).Where(e => e.Listed).Select(e => new Row(
+        [
+            e.Report.Position.ToString(Inv),
+            new Line([new Span(e.Report.Commit.ShortSha, Tone.Code), new Span(" " + OneLine(e.Report.Commit.Subject, 80))]),
+            OneLine(e.Report.Commit.Author, 40),
+            $"{e.TrialsOk}/{e.Report.Trials.Count}",
+            F(e.Median),
+            string.Join(", ", e.Values.Select(v => F(v))),
+            e.IsCulprit ? new Span($"{e.Status} — culprit", Tone.Strong) : e.Status,
+            e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
+            e.VersusGood is { } c ? $"{Signed(ScaleFeature(m, c.Effect))} [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]" : "—",
+            e.Posterior is { } p ? Percent(p) : "—",
+        ], e.Side)).ToList();
 
         Column[] columns =
         [

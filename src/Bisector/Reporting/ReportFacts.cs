@@ -63,19 +63,15 @@ internal static class ReportFacts
         return s.Length <= max ? s : s[..(max - 1)] + "…";
     }
 
-    public static MetricUnit Unit(ReportModel m) => MetricUnit.For(m.Decision.Metric);
+    /// <summary>The deciding feature's display scale (MiB for memory, per minute for slopes): Statistics decides it once.</summary>
+    public static FeatureScale Scale(ReportModel m) => FeatureScale.For(m.Decision.Metric, m.Decision.Feature);
 
-    /// <summary>Unit of the deciding feature: slopes are per minute, the other features are levels.</summary>
-    public static string FeatureUnit(ReportModel m)
-    {
-        var u = Unit(m).Unit;
-        return m.Decision.Feature == FeatureKind.Slope ? (u.Length == 0 ? "per min" : u + "/min") : u;
-    }
+    public static string FeatureUnit(ReportModel m) => Scale(m).Unit;
 
     public static string FeatureName(ReportModel m) =>
         $"{m.Decision.Metric} {m.Decision.Feature.ToString().ToLowerInvariant()}";
 
-    public static double ScaleFeature(ReportModel m, double raw) => Unit(m).Scale(raw);
+    public static double ScaleFeature(ReportModel m, double raw) => Scale(m).Scale(raw);
 
     public static Side SideOf(ReportModel m, int position)
     {
@@ -215,6 +211,21 @@ internal static class ReportFacts
                "Anything else is Unknown and gets more trials, up to the cap.";
     }
 
+    /// <summary>Per commit in position order, the evidence every writer shows (HTML, Markdown, terminal, JSON): computed
+    /// here once, so the writers only choose columns and format.</summary>
+    public static IReadOnlyList<CommitEvidence> Evidence(ReportModel m)
+    {
+        var posterior = Posterior(m).ToDictionary(p => p.Position, p => p.P);
+        return m.Commits.OrderBy(c => c.Position).Select(c =>
+        {
+            var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
+            var values = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
+            return new CommitEvidence(c, SideOf(m, c.Position), cmp, values, Robust.Median(values),
+                c.Trials.Count(t => t.Outcome == Workers.TrialOutcome.Ok),
+                posterior.TryGetValue(c.Position, out var p) ? p : null);
+        }).ToList();
+    }
+
     public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();
 
     public static string DirectionText(RegressionDirection d) => d == RegressionDirection.Increase ? "higher is worse" : "lower is worse";
@@ -227,6 +238,19 @@ internal enum HeadlineKind
     NoRegression,
     Undecided,
     Partial,
+}
+
+/// <summary>One commit's evidence: its verdict against the good anchor, the deciding feature per successful trial in
+/// display units, their median (NaN when none), and its posterior share (null when the search gave none).</summary>
+internal sealed record CommitEvidence(
+    CommitReport Report, Side Side, Comparison? VersusGood, IReadOnlyList<double> Values, double Median, int TrialsOk, double? Posterior)
+{
+    /// <summary>Listed in the evidence tables: measured, skipped, or the good anchor.</summary>
+    public bool Listed => Report.Trials.Count > 0 || Report.Skipped || Report.Position == 0;
+
+    public string Status => Report.Skipped ? $"skipped ({Report.Build})" : Report.Position == 0 ? "good anchor" : ReportFacts.VerdictText(VersusGood);
+
+    public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
 
 internal sealed record Headline(HeadlineKind Kind, string Title, CommitReport? Culprit, IReadOnlyList<string> Lines);

@@ -36,7 +36,6 @@ public static class TerminalSummary
             console.MarkupLine("  " + Markup.Escape("Search: " + OneLine(o.Summary)));
 
         var fu = FeatureUnit(model);
-        var post = Posterior(model).ToDictionary(p => p.Position, p => p.P);
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumn("#", c => c.RightAligned());
         table.AddColumn("commit");
@@ -45,28 +44,18 @@ public static class TerminalSummary
         table.AddColumn("vs good");
         table.AddColumn("p", c => c.RightAligned());
         table.AddColumn("P(culprit)", c => c.RightAligned());
-        foreach (var c in model.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
+        foreach (var e in Evidence(model).Where(e => e.Listed))
         {
-            var cmp = c.VersusGood ?? ComparisonAt(model, c.Position);
-            var vals = c.FeatureValues.Select(v => ScaleFeature(model, v)).ToList();
-            var side = SideOf(model, c.Position);
-            var verdict = c.Skipped ? "skipped" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            var style = side switch
+            var style = e.Side switch
             {
                 Side.Culprit => "bold red",
                 Side.Bad => "red",
                 Side.Good => "blue",
                 _ => "grey",
             };
-            string Cell(string text) => $"[{style}]{Markup.Escape(text)}[/]";
-            table.AddRow(
-                Cell(c.Position.ToString(Inv)),
-                Cell($"{c.Commit.ShortSha} {OneLine(c.Commit.Subject, 40)}"),
-                Cell($"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}"),
-                Cell(vals.Count == 0 ? "—" : F(Statistics.Robust.Median(vals))),
-                Cell(side == Side.Culprit && !c.Skipped ? verdict + " ← culprit" : verdict),
-                Cell(cmp is null ? "—" : PValue(cmp.PValue)),
-                Cell(post.TryGetValue(c.Position, out var p) ? Percent(p) : "—"));
+            var cells = Cells(e);
+            cells[1] += " " + OneLine(e.Report.Commit.Subject, 40);
+            table.AddRow(cells.Select(text => $"[{style}]{Markup.Escape(text)}[/]").ToArray());
         }
 
         console.Write(table);
@@ -87,27 +76,8 @@ public static class TerminalSummary
         if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
             output.WriteLine("  Search: " + OneLine(o.Summary));
 
-        var post = Posterior(model).ToDictionary(p => p.Position, p => p.P);
         var rows = new List<string[]> { new[] { "#", "commit", "trials", $"median ({FeatureUnit(model)})", "vs good", "p", "P(culprit)", "subject" } };
-        foreach (var c in model.Commits.OrderBy(c => c.Position).Where(c => c.Trials.Count > 0 || c.Skipped || c.Position == 0))
-        {
-            var cmp = c.VersusGood ?? ComparisonAt(model, c.Position);
-            var vals = c.FeatureValues.Select(v => ScaleFeature(model, v)).ToList();
-            var verdict = c.Skipped ? "skipped" : c.Position == 0 ? "good anchor" : VerdictText(cmp);
-            if (SideOf(model, c.Position) == Side.Culprit && !c.Skipped)
-                verdict += " ← culprit";
-            rows.Add(
-            [
-                c.Position.ToString(Inv),
-                c.Commit.ShortSha,
-                $"{c.Trials.Count(t => t.Outcome == TrialOutcome.Ok)}/{c.Trials.Count}",
-                vals.Count == 0 ? "—" : F(Statistics.Robust.Median(vals)),
-                verdict,
-                cmp is null ? "—" : PValue(cmp.PValue),
-                post.TryGetValue(c.Position, out var p) ? Percent(p) : "—",
-                OneLine(c.Commit.Subject),
-            ]);
-        }
+        rows.AddRange(Evidence(model).Where(e => e.Listed).Select(e => (string[])[.. Cells(e), OneLine(e.Report.Commit.Subject)]));
 
         var widths = Enumerable.Range(0, rows[0].Length - 1).Select(i => rows.Max(r => r[i].Length)).ToArray();
         foreach (var row in rows)
@@ -119,4 +89,17 @@ public static class TerminalSummary
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
         output.Flush();
     }
+
+    /// <summary>The columns both layouts show for a commit; the subject is added by each layout (cut in the table,
+    /// whole and last in the plain lines).</summary>
+    private static string[] Cells(CommitEvidence e) =>
+    [
+        e.Report.Position.ToString(Inv),
+        e.Report.Commit.ShortSha,
+        $"{e.TrialsOk}/{e.Report.Trials.Count}",
+        e.Values.Count == 0 ? "—" : F(e.Median),
+        e.IsCulprit ? e.Status + " ← culprit" : e.Status,
+        e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
+        e.Posterior is { } p ? Percent(p) : "—",
+    ];
 }

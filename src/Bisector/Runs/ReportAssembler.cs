@@ -55,7 +55,7 @@ public static class ReportAssembler
     }
 
     /// <summary>A stored run with its recipe, options and outcome (null until it finished) read back.</summary>
-    private static async Task<(RunRow Run, Recipe Recipe, RunOptions Options, SearchOutcome? Outcome)> ReadRunAsync(
+    internal static async Task<(RunRow Run, Recipe Recipe, RunOptions Options, SearchOutcome? Outcome)> ReadRunAsync(
         ResultsStore store, string runId, CancellationToken ct)
     {
         var run = await store.GetRunAsync(runId, ct) ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status --list'");

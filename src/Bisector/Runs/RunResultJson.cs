@@ -136,23 +136,21 @@ public static class RunResultJson
 
     private static void WriteCommits(Utf8JsonWriter w, ReportModel m, FeatureScale scale)
     {
-        var posterior = Posterior(m).ToDictionary(p => p.Position, p => p.P);
         w.WriteStartArray();
-        foreach (var c in m.Commits.OrderBy(c => c.Position))
+        foreach (var e in Evidence(m))
         {
-            var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
-            var values = c.FeatureValues.Select(scale.Scale).ToList();
+            var (c, cmp) = (e.Report, e.VersusGood);
             w.WriteStartObject();
             w.WriteNumber("position", c.Position);
             w.WriteString("sha", c.Commit.Sha);
             w.WriteString("subject", OneLine(c.Commit.Subject));
-            w.WriteString("side", SideOf(m, c.Position).ToString().ToLowerInvariant());
+            w.WriteString("side", e.Side.ToString().ToLowerInvariant());
             if (c.Build is { } build) w.WriteString("build", build.ToString());
             else w.WriteNull("build");
-            w.WriteNumber("trialsOk", c.Trials.Count(t => t.Outcome == TrialOutcome.Ok));
+            w.WriteNumber("trialsOk", e.TrialsOk);
             w.WriteNumber("trials", c.Trials.Count);
-            if (values.Count == 0) w.WriteNull("median");
-            else Number(w, "median", Statistics.Robust.Median(values));
+            if (e.Values.Count == 0) w.WriteNull("median");
+            else Number(w, "median", e.Median);
             if (cmp is null)
             {
                 w.WriteNull("versusGood");
@@ -168,7 +166,7 @@ public static class RunResultJson
                 w.WriteEndObject();
             }
 
-            if (posterior.TryGetValue(c.Position, out var p)) w.WriteNumber("posterior", Round(p, 6));
+            if (e.Posterior is { } p) w.WriteNumber("posterior", Round(p, 6));
             else w.WriteNull("posterior");
             w.WriteEndObject();
         }

@@ -490,12 +490,9 @@ public static class SearchEngine
 
         private SearchOutcome Finish(SearchStatus status, int? culprit, int first, int last, double confidence, Comparison? boundary, string summary)
         {
-            var measured = _features.Keys.Where(p => p >= 1 && !Skipped(p) && Count(p) > 0).Order().ToArray();
-            var versusGood = new Dictionary<int, Comparison>();
-            if (Count(0) > 0)
-                foreach (var p in measured)
-                    versusGood[p] = Comparisons.Compare(Values(0), Values(p), o.Decision.Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha, o.Scale);
-            var posterior = Count(0) > 0 && Count(n) > 0 ? Posterior() : Uniform();
+            // The final table is computed as 'bisector status' computes it during a run: one place for both.
+            var standing = SearchStanding.From(n, p => Skipped(p) ? [] : Values(p), o.Decision, o.Alpha);
+            var (versusGood, posterior) = (standing.VersusGood, standing.Posterior);
             var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2, o.Scale)).OfType<BimodalityWarning>().ToArray();
             var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal[0].Message}.";
             var drift = DriftCheck.Test(Values(0), o.Alpha);

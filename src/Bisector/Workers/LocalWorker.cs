@@ -104,6 +104,8 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
         private readonly OutputTail _daemonOutput = new();
         private readonly OutputTail _workloadOutput = new();
         private readonly List<Process> _workloads = [];
+        private Task _daemonOutputEnded = Task.CompletedTask;
+        private Task _workloadOutputEnded = Task.CompletedTask;
         private Process? _daemon;
         private CgroupMemory? _workloadCgroup;
 
@@ -122,7 +124,7 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
         {
             Cgroup = CgroupMemory.Create(worker.Name, unique, spec.Recipe.Run.MemoryLimitBytes, parentPath: worker.CgroupParent);
             _workloadCgroup = spec.Recipe.Workload is null ? null : CgroupMemory.Create(worker.Name, unique + "-workload", null, parentPath: worker.CgroupParent);
-            _daemon = Start(TrialCommands.Daemon(Cgroup.ProcsFile, Isolation, spec.Recipe.Run.Command), env, _daemonOutput);
+            (_daemon, _daemonOutputEnded) = Start(TrialCommands.Daemon(Cgroup.ProcsFile, Isolation, spec.Recipe.Run.Command), env, _daemonOutput);
             return Task.CompletedTask;
         }
 
@@ -132,14 +134,14 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
             !Isolation.Pid ? _daemon!.Id
             : parents.FirstOrDefault(kv => kv.Value == _daemon!.Id).Key is var child and > 0 ? child : null;
 
-        public Task<DaemonExit?> DaemonExitAsync(bool daemonSeen, CancellationToken ct)
+        public async Task<DaemonExit?> DaemonExitAsync(bool daemonSeen, CancellationToken ct)
         {
             if (!_daemon!.HasExited)
             {
-                return Task.FromResult<DaemonExit?>(null);
+                return null;
             }
 
-            _daemon.WaitForExit(1000);
+            await OutputTail.SettleAsync(_daemonOutputEnded);
             var code = _daemon.ExitCode;
             if (code == TrialCommands.PlumbingFailed || (!daemonSeen && _daemonOutput.ToString().Contains("unshare: ", StringComparison.Ordinal)))
             {
@@ -147,40 +149,41 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
                     "check unshare/mount work on this host (root, kernel namespaces enabled)");
             }
 
-            return Task.FromResult<DaemonExit?>(new DaemonExit(code));
+            return new DaemonExit(code);
         }
 
         public Task StartWorkloadAsync(IReadOnlyDictionary<string, string?> env, int root, CancellationToken ct)
         {
             var args = TrialCommands.Workload(_workloadCgroup!.ProcsFile, Isolation, root.ToString(CultureInfo.InvariantCulture), spec.Artifact.Directory, spec.Recipe.Workload!.Command);
-            _workloads.Add(Start(args, env, _workloadOutput));
+            var (process, ended) = Start(args, env, _workloadOutput);
+            _workloads.Add(process);
+            _workloadOutputEnded = ended;
             return Task.CompletedTask;
         }
 
-        public Task<int?> WorkloadExitAsync(CancellationToken ct)
+        public async Task<int?> WorkloadExitAsync(CancellationToken ct)
         {
             var running = _workloads[^1];
             if (!running.HasExited)
             {
-                return Task.FromResult<int?>(null);
+                return null;
             }
 
-            // Bounded: a background child may hold the output pipe open until clean-up kills it.
-            running.WaitForExit(1000);
+            await OutputTail.SettleAsync(_workloadOutputEnded);
             if (running.ExitCode == TrialCommands.PlumbingFailed)
             {
                 throw new WorkerException(worker.Name, $"could not place the workload in its cgroup or the daemon's namespaces:\n{_workloadOutput}",
                     "check nsenter is installed and the cgroup hierarchy is writable");
             }
 
-            return Task.FromResult<int?>(running.ExitCode);
+            return running.ExitCode;
         }
 
         public Task<string> DaemonOutputAsync(CancellationToken ct) => Task.FromResult(_daemonOutput.ToString());
 
         public Task<string> WorkloadOutputAsync(CancellationToken ct) => Task.FromResult(_workloadOutput.ToString());
 
-        private Process Start(List<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail)
+        private (Process, Task OutputEnded) Start(List<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail)
         {
             // setsid: a session of its own, so a Ctrl+C in the terminal reaches Bisector (which stops the trial and
             // records it as Cancelled) and not the daemon or workload directly. A .NET child is never a process group
@@ -208,8 +211,7 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
             {
                 var process = Process.Start(info) ?? throw new WorkerException(worker.Name, "sh did not start", "check /bin/sh exists");
                 process.StandardInput.Close();
-                tail.Attach(process);
-                return process;
+                return (process, tail.Attach(process));
             }
             catch (System.ComponentModel.Win32Exception e)
             {

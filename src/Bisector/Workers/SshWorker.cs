@@ -53,11 +53,15 @@ public sealed class SshWorker(SshTarget target) : IWorker
                 for t in sh setsid unshare nsenter mount; do command -v "$t" >/dev/null 2>&1 && echo "tool $t: $(command -v "$t")" || echo "FAIL tool $t: not found on PATH; install util-linux"; done
                 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then p=/sys/fs/cgroup/bisector; else p=/sys/fs/cgroup/memory/bisector; fi
                 if mkdir -p "$p" 2>/dev/null && mkdir "$p/$1" 2>/dev/null && rmdir "$p/$1"; then echo "cgroup $p writable"; else echo "FAIL cgroup $p: not writable; log in as root or delegate a memory cgroup"; fi
-                free=$(df -Pk "$2" | awk 'NR == 2 { print int($4 / 1024) }')
+                free=$(df -Pk "$2" | { read -r _; read -r _ _ _ kib _; echo $((kib / 1024)); })
                 if [ "${free:-0}" -ge 256 ]; then echo "disk: $free MiB free in $2"; else echo "FAIL disk: ${free:-0} MiB free in $2; free space or choose another root"; fi
                 """;
             var result = await ExecAsync($"sh -c {ShellQuote.Quote(check)} bisector-check {ShellQuote.Quote($"check-{Guid.NewGuid():N}")} {ShellQuote.Quote(_root!)}", ct);
             findings.AddRange(result.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            var version = (await ExecAsync($"{ShellQuote.Quote(_agentPath!)} --version 2>&1 || echo FAIL", ct)).Trim();
+            findings.Add(version.EndsWith("FAIL", StringComparison.Ordinal)
+                ? $"FAIL trial agent {_agentPath} does not run here ({version}); the host must run x86-64 Linux binaries"
+                : $"trial agent: {_agentPath} (bisector {version})");
         }
         catch (WorkerException e)
         {

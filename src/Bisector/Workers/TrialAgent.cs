@@ -26,11 +26,9 @@ public static class TrialAgent
     public const string RequestFile = "trial.json";
     public const string ResultFile = "result.json";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter() },
-    };
+    // Source-generated: the agent starts once per trial, and reflection-based serialization would JIT its emitted
+    // code on every start.
+    private static readonly JsonSerializerOptions Json = AgentJson.Default.Options;
 
     private static readonly SemaphoreSlim PublishGate = new(1, 1);
     private static Agent? _published;
@@ -354,3 +352,8 @@ public static class TrialAgent
         }
     }
 }
+
+[JsonSourceGenerationOptions(NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(TrialRequest))]
+[JsonSerializable(typeof(TrialResult))]
+internal sealed partial class AgentJson : JsonSerializerContext;

@@ -112,19 +112,28 @@ internal sealed partial class TrialLoop
         {
             (outcome, reason) = (TrialOutcome.WorkerFailed, e.Message);
         }
-        finally
+        catch
         {
-            loop._sampler?.Dispose();
+            // Anything else (a bad run.files path, a bug) still leaves nothing behind before it reaches the caller.
+            await loop.CleanUpAsync();
+            throw;
         }
 
-        var problems = new List<string>(await sandbox.CleanUpAsync(loop._daemonPid));
-        TrialCommands.RemoveRunDirectory(sandbox.RunDirectory, problems);
-        if (problems.Count > 0)
+        if (await loop.CleanUpAsync() is { } problems)
         {
-            reason = (reason is null ? "" : reason + "\n") + "clean-up: " + string.Join("; ", problems);
+            reason = (reason is null ? "" : reason + "\n") + problems;
         }
 
         return new TrialResult(outcome, reason, loop.Samples, startedAt, DateTimeOffset.Now, host);
+    }
+
+    /// <summary>Stops and removes everything the trial started; returns what could not be removed, if anything.</summary>
+    private async Task<string?> CleanUpAsync()
+    {
+        _sampler?.Dispose();
+        var problems = new List<string>(await _sandbox.CleanUpAsync(_daemonPid));
+        TrialCommands.RemoveRunDirectory(_sandbox.RunDirectory, problems);
+        return problems.Count == 0 ? null : "clean-up: " + string.Join("; ", problems);
     }
 
     /// <summary>The sampling interval: the recipe's, or 100 ms.</summary>

@@ -61,7 +61,7 @@ public sealed class FixDiagnosisSpecs : IAsyncLifetime
         var outcome = new SearchOutcome(SearchStatus.Found, 1, 1, 1, 0.99, null, [1.0], new Dictionary<int, Comparison>(), [], 6, false, "Found");
 
         // Act
-        var row = await Diagnoser.DiagnoseAsync(_store, run.Id, recipe, run.Positions, outcome, "/nonexistent/repo", ["src"], profile: false, _ => { });
+        var row = await Diagnoser.DiagnoseAsync(_store, run.Id, recipe, run.Line, outcome, "/nonexistent/repo", ["src"], profile: false, _ => { });
 
         // Assert: the fix is what it is, named from the same detail lines a regression gets
         Assert.NotNull(row);

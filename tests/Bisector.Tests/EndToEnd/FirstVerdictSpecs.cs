@@ -104,5 +104,37 @@ public sealed class FirstVerdictSpecs
         Assert.InRange(effect.GetProperty("shift").GetDouble(), 100, 400);
         Assert.Equal(7, root.GetProperty("commits").GetArrayLength());
         Assert.True(File.Exists(root.GetProperty("reports").GetProperty("markdown").GetString()));
+        foreach (var verb in new[] { "status", "report" })
+        {
+            var again = await ToolProcess.RunAsync(TimeSpan.FromMinutes(3), verb, "--results", results, "--json");
+            Assert.True(again.Exit == 0, $"{verb} --json: exit {again.Exit}\n{again.Err}\n{again.Out}");
+            using var read = JsonDocument.Parse(again.Out);
+            Assert.Equal(root.GetProperty("runId").GetString(), read.RootElement.GetProperty("runId").GetString());
+            Assert.Equal("culprit", read.RootElement.GetProperty("verdict").GetString());
+            Assert.Equal(culprit, read.RootElement.GetProperty("culprit").GetProperty("sha").GetString());
+            Assert.True(File.Exists(read.RootElement.GetProperty("reports").GetProperty("html").GetString()));
+        }
+    }
+
+    [Fact(Timeout = 900_000)]
+    public async Task I_can_check_the_demo_recipe_and_get_its_noise_and_a_suggested_min_effect_below_the_demo_effect()
+    {
+        // Arrange: the demo repository and recipe; the smallest culprit effect of any demo scenario is about 2.5 MiB
+        // of plateau (the recipe's own comment; docs/benchmarks.md).
+        await using var demo = await DemoRun.CreateAsync();
+
+        // Act
+        var check = await ToolProcess.RunAsync(TimeSpan.FromMinutes(10), "recipe", "check", demo.Recipe, "--repo", demo.Demo.Path,
+            "--commit", demo.Demo.GoodRef, "--results", demo.Results);
+
+        // Assert
+        Assert.True(check.Exit == 0, $"recipe check: exit {check.Exit}\n{check.Err}\n{check.Out}");
+        Assert.Matches(@"build     (Built|Cached) in ", check.Out);
+        Assert.Contains("daemon    started and found behind its wrappers in 3/3 trials", check.Out);
+        var plateau = Regex.Match(check.Out, @"plateau  median (\S+) MiB +SD (\S+) MiB +suggested min-effect (\S+)  ← decide.feature");
+        Assert.True(plateau.Success, check.Out);
+        Assert.True(Bisector.Recipes.ConfigValues.TryParseAmount(plateau.Groups[3].Value, out var suggested, out _), check.Out);
+        Assert.InRange(suggested, 64 * 1024, 2.5 * 1024 * 1024 - 1);
+        Assert.DoesNotMatch(@"\d[eE][+-]\d", check.Out);
     }
 }

@@ -31,6 +31,9 @@ internal sealed class StoredRun
 
     public CommitLine Positions { get; }
 
+    /// <summary>The positions as the run's commit line (0 = good end).</summary>
+    public CommitLine Line => Positions;
+
     /// <summary>A recipe whose decision is as given, parsed by the real loader.</summary>
     public static Recipe Recipe(string decide, string sampling = "") =>
         RecipeLoader.Parse($"""

@@ -2,11 +2,12 @@ using System.Diagnostics;
 using Bisector.Recipes;
 using Bisector.Sampling;
 using Bisector.Workers;
+using Xunit.Abstractions;
 
 namespace Bisector.Tests.Workers;
 
 /// <summary>SSH workers against real sshd processes in network namespaces (see <see cref="SshHosts"/>).</summary>
-public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon>, IClassFixture<TrialAgentFixture>
+public sealed class SshWorkerSpecs(TestDaemon daemon, ITestOutputHelper output) : IClassFixture<TestDaemon>, IClassFixture<TrialAgentFixture>
 {
     private const long Rate = 8L << 20;
 
@@ -25,6 +26,31 @@ public sealed class SshWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaemon
         Assert.Contains(check.Findings, f => f.StartsWith("cgroup ", StringComparison.Ordinal) && f.EndsWith("writable", StringComparison.Ordinal));
         Assert.Contains(check.Findings, f => f.StartsWith("disk: ", StringComparison.Ordinal));
         Assert.Contains(check.Findings, f => f.StartsWith("tool nsenter: ", StringComparison.Ordinal));
+        Assert.Contains(check.Findings, f => f.StartsWith("trial agent: ", StringComparison.Ordinal));
+    }
+
+    [SshFact(Timeout = 120000)]
+    public async Task I_can_deploy_the_trial_agent_once_per_host_by_content_hash()
+    {
+        // Arrange
+        await using var hosts = await SshHosts.StartAsync(1);
+        var agent = await TrialAgent.EnsurePublishedAsync();
+        await using var first = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
+        await using var second = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
+
+        // Act: the first check connects and deploys; the second worker finds the agent by its hash and sends nothing.
+        var clock = Stopwatch.StartNew();
+        var check = await first.CheckAsync();
+        var deployed = clock.Elapsed;
+        var again = await second.CheckAsync();
+
+        // Assert
+        Assert.True(check.Ok && again.Ok, string.Join('\n', check.Findings.Concat(again.Findings)));
+        Assert.Equal(agent.Bytes, first.AgentUploadedBytes);
+        Assert.Equal(0, second.AgentUploadedBytes);
+        Assert.True(File.Exists(Path.Combine(hosts.Hosts[0].RemoteRoot, "artifacts", agent.ContentHash, "bisector")));
+        // A measurement for docs/benchmarks-workers.md, not an assertion: connect + upload over loopback.
+        output.WriteLine($"agent {agent.Bytes} bytes deployed in {deployed.TotalSeconds:0.0} s (connect, check and upload)");
     }
 
     [SshFact(Timeout = 60000)]
