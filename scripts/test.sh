@@ -5,7 +5,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
-packages=(gcc libc6-dev make git util-linux iproute2 openssh-server openssh-client chromium procps docker.io podman busybox-static heaptrack slurm-wlm munge)
+packages=(gcc libc6-dev make git util-linux iproute2 openssh-server openssh-client chromium procps docker.io podman busybox-static heaptrack slurm-wlm munge libjemalloc2 libtcmalloc-minimal4)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,7 @@ public static class App
             ResumeCommand.Create(),
             StatusCommand.Create(),
             ReportCommand.Create(),
+            DiagnoseCommand.Create(),
             ExportCommand.Create(),
             WorkersCommand.Create(),
             BenchCommand.Create(),

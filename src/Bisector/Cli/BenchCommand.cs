@@ -1,6 +1,14 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using Bisector.Git;
+using Bisector.Recipes;
+using Bisector.Runs;
+using Bisector.Search;
 using Bisector.Search.Simulation;
+using Bisector.Statistics;
+using Bisector.Storage;
 
 namespace Bisector.Cli;
 
@@ -25,11 +33,17 @@ internal static class BenchCommand
                 r.AddError("--min-effect-share: must be in (0, 10]; e.g. 1 (the effect itself) or 0.5 (half of it)");
         });
         var firstSeed = new Option<int>("--first-seed") { Description = "First seed (default 1); another range checks a result is not owed to one set of seeds", DefaultValueFactory = _ => 1 };
-        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed };
+        var effect = new Option<double>("--effect") { Description = "Simulated effect in IQRs of the Pinpoint scalar (default 1, the hardest case; 10 or more: a large effect like the demo's)", DefaultValueFactory = _ => 1.0 };
+        effect.Validators.Add(r =>
+        {
+            if (r.GetValue(effect) is <= 0 or > 1000)
+                r.AddError("--effect: must be in (0, 1000]; e.g. 1 or 10");
+        });
+        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against a known-levels oracle and git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed, effect };
         search.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var chosen = parse.GetValue(sizes) is { Length: > 0 } s ? s : null;
-            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed)), ct));
+            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed), EffectInIqr: parse.GetValue(effect)), ct));
             return 0;
         }));
 
@@ -60,6 +74,93 @@ internal static class BenchCommand
             return 0;
         }));
 
-        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap, workers };
+        var replaySeeds = new Option<int>("--seeds") { Description = "Resampled searches per source (default 200)", DefaultValueFactory = _ => 200 };
+        var replayWorkers = new Option<int>("--workers") { Description = "Workers the trial slots are counted for (default 2)", DefaultValueFactory = _ => 2 };
+        var results = new Option<string?>("--results") { Description = "Results folder holding bisector.db (with --run); default: the journald runs of docs/case-journald.md" };
+        var runId = new Option<string?>("--run") { Description = "Run id in the results database to replay (its culprit is taken as the truth)" };
+        var replay = new Command("replay", "Re-run the search on stored per-trial features (a stored run, or journald runs 1, 2 and 4), resampling each position's trials with many seeds") { replaySeeds, replayWorkers, results, runId };
+        replay.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var seedsWanted = parse.GetValue(replaySeeds);
+            var w = parse.GetValue(replayWorkers);
+            if (seedsWanted < 1 || w < 1)
+                throw new UsageException("--seeds/--workers", "must be at least 1", "e.g. --seeds 200 --workers 2");
+            var output = new StringBuilder();
+            IReadOnlyList<ReplaySource> sources;
+            if (parse.GetValue(runId) is { } id)
+            {
+                var (source, window) = await LoadStoredRunAsync(parse.GetValue(results) ?? "results", id, ct);
+                sources = [source];
+                if (window is not null)
+                    output.AppendLine(RenderWindow(window, source.Decision));
+            }
+            else
+            {
+                sources = ReplayBenchmark.Journald();
+            }
+            var rows = new List<ReplayBenchmark.Result>();
+            foreach (var source in sources)
+                rows.Add(await ReplayBenchmark.RunAsync(source, seedsWanted, w, ct: ct));
+            output.Insert(0, string.Create(CultureInfo.InvariantCulture,
+                $"Replay: {seedsWanted} resampled searches per source, bisect on {w} worker(s), α = 0.01 per search, confidence 0.95; a round of t trials takes ⌈t/{w}⌉ slots.\n\n") + ReplayBenchmark.Render(rows) + "\n");
+            await Console.Out.WriteLineAsync(output.ToString());
+            return 0;
+        }));
+
+        var calibrationSeeds = new Option<int>("--seeds") { Description = "Simulated pools per kind (default 400)", DefaultValueFactory = _ => 400 };
+        var calibration = new Command("calibration", "A/A calibration on simulated pools: an iid pool, one drifting in time, one drifting between rounds — which are flagged") { calibrationSeeds };
+        calibration.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            await Console.Out.WriteLineAsync(CalibrationBenchmark.Run(parse.GetValue(calibrationSeeds)));
+            return 0;
+        }));
+
+        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap, workers, replay, calibration };
+    }
+
+    /// <summary>A stored run as a replay source: every Ok trial's deciding feature by position, the run's culprit as the
+    /// truth, and the window suggestion from its good-end and culprit trials.</summary>
+    private static async Task<(ReplaySource, WindowSuggestion?)> LoadStoredRunAsync(string resultsDirectory, string id, CancellationToken ct)
+    {
+        var path = Path.Combine(resultsDirectory, "bisector.db");
+        if (!File.Exists(path))
+            throw new UsageException("--results", $"no results database at {path}", "Give the results folder of the run (the one holding bisector.db)");
+        await using var store = await ResultsStore.OpenAsync(path, ct);
+        var run = await store.GetRunAsync(id, ct) ?? throw new UsageException("--run", $"no run '{id}' in {path}", "List runs with 'bisector status'");
+        var recipe = JsonSerializer.Deserialize<Recipe>(run.RecipeJson, RunEngine.Json)!;
+        var outcome = run.OutcomeJson is null ? null : JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json);
+        var commits = await store.GetCommitsAsync(run.Id, ct);
+        var candidates = (int)commits.Max(c => c.Position);
+        var warmup = recipe.Sampling.Warmup.TotalSeconds;
+        var series = new Dictionary<int, List<TrialSeries>>();
+        foreach (var trial in (await store.GetTrialsAsync(run.Id, ct)).Where(t => t.Outcome == Bisector.Workers.TrialOutcome.Ok))
+        {
+            var samples = await store.GetSamplesAsync(trial.Id, recipe.Decide.Metric, ct);
+            var list = series.TryGetValue((int)trial.Position, out var l) ? l : series[(int)trial.Position] = [];
+            list.Add(new TrialSeries(samples.Select(x => x.Seconds).ToArray(), samples.Select(x => x.Value).ToArray()));
+        }
+        if (!series.ContainsKey(0) || !series.ContainsKey(candidates))
+            throw new UsageException("--run", $"run {run.Id} has no stored trials of both ends", "Replay a run that measured its good and bad ends");
+        var values = series.ToDictionary(kv => kv.Key, kv => kv.Value.Select(t => Features.Extract(t, recipe.Decide.Feature, warmup)).Where(double.IsFinite).ToArray());
+        int? culprit = outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? outcome.RangeLast : null;
+        var trialSeconds = warmup + recipe.Sampling.Window.TotalSeconds;
+        var source = new ReplaySource($"run {run.Id}", candidates, culprit, values, recipe.Decide, recipe.Trials.Repeats, recipe.Trials.Max, trialSeconds);
+        var window = culprit is { } c && series.TryGetValue(c, out var bad)
+            ? WindowSuggestion.Compute(series[0], bad, recipe.Decide.Feature, warmup)
+            : null;
+        return (source, window);
+    }
+
+    private static string RenderWindow(WindowSuggestion w, DecisionSpec decision)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(c, $"Window: feature `{decision.Feature.ToString().ToLowerInvariant()}` of `{decision.Metric}` on the good end's and the culprit's stored trials, cut after the {w.WarmupSeconds:0} s warm-up. {w.Message}.");
+        sb.AppendLine();
+        sb.AppendLine("| window (s) | separation (noise widths) | good spread | bad spread | trials a side to decide | measuring time a side (s) |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|");
+        foreach (var cut in w.Cuts)
+            sb.AppendLine(c, $"| {cut.WindowSeconds:0} | {cut.Separation:0.0} | {cut.GoodSpread:G3} | {cut.BadSpread:G3} | {cut.TrialsPerSide} | {cut.Cost:0} |");
+        return sb.ToString();
     }
 }

@@ -18,9 +18,13 @@ internal static class DemoCommand
         var strategy = new Option<string>("--strategy") { Description = "bisect, kary or exhaustive", DefaultValueFactory = _ => "bisect" };
         var workers = new Option<string[]>("--workers") { Description = "Workers (default local:2)", AllowMultipleArgumentsPerToken = true };
         var results = CommonOptions.Results();
+        var experiments = new Option<bool>("--experiments")
+        {
+            Description = "After the verdict, run the culprit and its good neighbour again under other allocators, glibc tunables and a trim probe",
+        };
         var command = new Command("demo", "Generate a demo repository with a known regression, bisect it, and print the verdict and report path")
         {
-            directory, scenario, strategy, workers, results,
+            directory, scenario, strategy, workers, results, experiments,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -32,7 +36,8 @@ internal static class DemoCommand
 
             var folder = parse.GetValue(directory) ?? Directory.CreateTempSubdirectory("bisector-demo-").FullName;
             var summary = await Progress.RunAsync(progress => RunAsync(
-                folder, chosen, parse.GetValue(strategy)!, parse.GetValue(workers) ?? [], ResultsLocation.Resolve(parse.GetValue(results)), progress.Note, progress, ct));
+                folder, chosen, parse.GetValue(strategy)!, parse.GetValue(workers) ?? [], ResultsLocation.Resolve(parse.GetValue(results)), progress.Note, progress,
+                parse.GetValue(experiments), ct));
             return await ReportAsync(summary.Demo, summary.Run, Console.Out);
         }));
         return command;
@@ -40,7 +45,7 @@ internal static class DemoCommand
 
     public static async Task<(DemoRepository Demo, RunSummary Run)> RunAsync(
         string folder, DemoScenario scenario, string strategy, IReadOnlyList<string> workers, string resultsDirectory, Action<string> log,
-        Reporting.RunProgress? progress = null, CancellationToken ct = default)
+        Reporting.RunProgress? progress = null, bool experiments = false, CancellationToken ct = default)
     {
         log($"generating the demo repository ({scenario}) in {folder}");
         var demo = await DemoRepository.CreateAsync(folder, scenario, ct);
@@ -52,7 +57,7 @@ internal static class DemoCommand
         // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
         var resolved = StartCommand.Resolve(settings, command);
         var run = await new RunEngine(log, progress).StartAsync(
-            resolved with { Options = resolved.Options with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available } }, ct);
+            resolved with { Options = resolved.Options with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available, Experiments = experiments } }, ct);
         return (demo, run);
     }
 
@@ -87,6 +92,11 @@ internal static class DemoCommand
         if (run.Diagnosis is { } diagnosis)
         {
             await output.WriteLineAsync($"diagnosis: {diagnosis}");
+        }
+
+        if (run.Experiments is { } experiments)
+        {
+            await output.WriteLineAsync($"diagnosis by experiment: {experiments}");
         }
 
         var outcome = run.Outcome;

@@ -52,10 +52,14 @@ internal static class StartCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Say which commits would be tested and why, then stop" };
         var calibrate = new Option<bool>("--calibrate") { Description = "First measure the bad end's build as both sides (A/A) and report the false-positive rate" };
         var profileBoundary = new Option<bool>("--profile-boundary") { Description = "After the verdict, run the last good build and the culprit under heaptrack and compare allocation sites" };
+        var experiments = new Option<bool>("--experiments")
+        {
+            Description = "After the verdict, run the culprit and its good neighbour again under jemalloc, tcmalloc, pinned glibc tunables and a trim probe (diagnosis by experiment)",
+        };
         var json = CommonOptions.Json();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, json,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, json,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -65,7 +69,12 @@ internal static class StartCommand
                 parse.GetValue(window), parse.GetValue(warmup), parse.GetValue(results), parse.GetValue(repo), parse.GetValue(config),
                 parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun));
             var resolved = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1)));
-            var options = resolved.Options with { ProfileBoundary = parse.GetValue(profileBoundary), Calibrate = parse.GetValue(calibrate) };
+            var options = resolved.Options with
+            {
+                ProfileBoundary = parse.GetValue(profileBoundary),
+                Calibrate = parse.GetValue(calibrate),
+                Experiments = parse.GetValue(experiments),
+            };
             if (settings.DryRun)
             {
                 var configFile = ConfigFile(settings);
@@ -248,6 +257,11 @@ internal static class StartCommand
             {
                 Out = new Spectre.Console.AnsiConsoleOutput(output),
             }));
+        }
+
+        if (summary.Experiments is { } experiments)
+        {
+            await output.WriteLineAsync($"diagnosis by experiment: {experiments}");
         }
 
         var line = summary.Line;

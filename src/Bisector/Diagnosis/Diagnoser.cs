@@ -25,7 +25,7 @@ public static class Diagnoser
             return null;
 
         var trials = (await store.GetTrialsAsync(runId, ct)).Where(t => t.Outcome == TrialOutcome.Ok).ToList();
-        var good = trials.Where(t => t.Position < culprit).Select(t => (int)t.Position).DefaultIfEmpty(-1).Max();
+        var good = GoodNeighbour(trials, culprit);
         if (good < 0)
             return null;
 
@@ -37,7 +37,7 @@ public static class Diagnoser
         // A plateau/peak/mean decision states in bytes what the user calls a real change; a slope's min-effect is a
         // rate, so it cannot serve as a level threshold and the default applies to levels. It does say which growth
         // matters: half of it (where the verdict's indifference zone ends) over the window.
-        var significant = recipe.Decide.Feature != FeatureKind.Slope && recipe.Decide.MinEffect > 0 ? recipe.Decide.MinEffect : 1024 * 1024;
+        var significant = ExperimentAnalysis.SignificantBytes(recipe);
         double? significantGrowth = recipe.Decide.Feature == FeatureKind.Slope && recipe.Decide.MinEffect > 0
             ? recipe.Decide.MinEffect / 2 * Math.Max(badFigures.WindowSeconds, 1) / 60
             : null;
@@ -96,18 +96,13 @@ public static class Diagnoser
         }
     }
 
+    /// <summary>The last commit before the culprit with an Ok trial of the search (its good neighbour), or −1.</summary>
+    public static int GoodNeighbour(IEnumerable<TrialRow> trials, int culprit) =>
+        trials.Where(t => t.Position < culprit && t.Outcome == TrialOutcome.Ok).Select(t => (int)t.Position).DefaultIfEmpty(-1).Max();
+
     private static async Task<SideFigures?> FiguresAsync(ResultsStore store, IEnumerable<TrialRow> trials, Recipe recipe, CancellationToken ct)
     {
-        var series = new List<IReadOnlyDictionary<string, TrialSeries>>();
-        foreach (var trial in trials)
-        {
-            series.Add((await store.GetSamplesAsync(trial.Id, null, ct))
-                .GroupBy(s => s.Metric)
-                .ToDictionary(g => g.Key, g => new TrialSeries(g.Select(s => s.Seconds).ToList(), g.Select(s => s.Value).ToList())));
-        }
-
-        // rss_anon is where heap growth shows; the deciding metric stands in when it was not sampled.
-        var rss = series.Any(s => s.ContainsKey(Metrics.RssAnon)) ? Metrics.RssAnon : recipe.Decide.Metric;
-        return SideFigures.From(series, rss, recipe.Sampling.Warmup.TotalSeconds);
+        var series = await Experimenter.SeriesAsync(store, trials, ct);
+        return SideFigures.From(series, ExperimentAnalysis.RssMetric(series, recipe), recipe.Sampling.Warmup.TotalSeconds);
     }
 }

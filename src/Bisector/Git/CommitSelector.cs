@@ -1,4 +1,5 @@
 using System.Globalization;
+using LibGit2Sharp;
 
 namespace Bisector.Git;
 
@@ -17,9 +18,6 @@ public sealed record SelectionOptions(bool FirstParent = false, bool NoMerges = 
 /// </summary>
 public static class CommitSelector
 {
-    // One record per line; %s never holds a newline, and 0x1f does not occur in names or subjects.
-    private const string Format = "--format=%H%x1f%P%x1f%an%x1f%aI%x1f%s";
-
     public static async Task<CommitSelection> SelectAsync(
         string repositoryPath, string range, IReadOnlyList<string> paths, SelectionOptions? options = null,
         CancellationToken ct = default)
@@ -147,20 +145,25 @@ public static class CommitSelector
             : Path.GetFullPath(Path.Combine(repositoryPath, lines[1].Trim()));
     }
 
-    /// <summary>Commits as <c>git rev-list</c> lists them (newest first), parsed into <see cref="Commit"/>s.</summary>
+    /// <summary>
+    /// Commits as <c>git rev-list</c> lists them (newest first). git decides which commits (the pathspec and history
+    /// simplification are its definition); LibGit2Sharp then reads each listed commit in-process as a typed object, so
+    /// no subject, author or date is parsed back out of formatted text.
+    /// </summary>
     private static async Task<IReadOnlyList<Commit>> ListAsync(string top, string range, IReadOnlyList<string> userPaths,
         IEnumerable<string> revisions, IReadOnlyList<string> paths, CancellationToken ct)
     {
-        var output = await RevListAsync(top, range, userPaths, ["--no-commit-header", Format, .. revisions], paths, ct);
-        var commits = new List<Commit>();
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var f = line.Split('\x1f');
-            commits.Add(new Commit(f[0], f[4], f[2], DateTimeOffset.Parse(f[3], CultureInfo.InvariantCulture),
-                f[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-        }
-        return commits;
+        var output = await RevListAsync(top, range, userPaths, revisions, paths, ct);
+        var shas = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var repo = new LibGit2Sharp.Repository(top);
+        return shas.Select(sha => ToCommit(repo.Lookup<LibGit2Sharp.Commit>(sha)
+                ?? throw new GitSelectionException($"range '{range}': git listed {sha[..10]}, which the repository cannot read",
+                    $"Fix: check the repository with `git fsck` in {top}")))
+            .ToArray();
     }
+
+    internal static Commit ToCommit(LibGit2Sharp.Commit c) =>
+        new(c.Sha, c.MessageShort, c.Author.Name, c.Author.When, c.Parents.Select(p => p.Sha).ToArray());
 
     /// <summary><c>git rev-list args -- paths</c>; a failure names --paths when git blames the pathspec, else the range.</summary>
     private static async Task<string> RevListAsync(string top, string range, IReadOnlyList<string> userPaths,

@@ -148,14 +148,17 @@ public static class ReportAssembler
             HostFromJson(run.HostInfo));
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
         var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
+        var positions = CommitLine.InOrder(commits.OrderBy(c => c.Position).Select(c => c.Commit));
+        var experiments = await Experimenter.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct);
         return new ReportModel(info, decision, commits, run.Status == RunStatus.Finished ? outcome : null,
             diagnosis is null ? null : Diagnoser.Describe(diagnosis))
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
+            Experiments = experiments?.Describe(),
         };
     }
 
-    private static Commit ToCommit(CommitRow row) =>
+    internal static Commit ToCommit(CommitRow row) =>
         new(row.Sha, row.Subject, row.Author, DateTimeOffset.Parse(row.AuthoredAt, CultureInfo.InvariantCulture),
             row.Parents.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 

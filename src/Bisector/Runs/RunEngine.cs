@@ -24,6 +24,9 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 
     /// <summary>What the report was written from, for the terminal summary.</summary>
     public Reporting.ReportModel? Model { get; init; }
+
+    /// <summary>The one-line conclusion of diagnosis by experiment, when experiments ran.</summary>
+    public string? Experiments { get; init; }
 }
 
 /// <summary>
@@ -196,8 +199,37 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             log($"diagnosis: {diagnosis.Headline}");
         }
 
+        var experiments = options.Experiments ? await RunExperimentsAsync(store, runId, options, recipe, line, outcome, Diagnosis.Experiment.All, log, ct) : null;
+
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
-        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline, Model = model };
+        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline, Model = model, Experiments = experiments?.Headline };
+    }
+
+    /// <summary>
+    /// Diagnosis by experiment on the run's own workers (<c>start --experiments</c>, <c>bisector diagnose RUN</c>): the
+    /// run's work root and clean-up registration cover the experiment trials like the search's.
+    /// </summary>
+    public static async Task<ExperimentsReport?> RunExperimentsAsync(
+        ResultsStore store, string runId, RunOptions options, Recipe recipe, CommitLine positions, SearchOutcome? outcome,
+        IReadOnlyList<Experiment> experiments, Action<string> log, CancellationToken ct = default)
+    {
+        var workRoot = RunJanitor.WorkRoot(runId);
+        RunJanitor.Register(runId);
+        try
+        {
+            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, log, ct);
+            if (report is not null)
+            {
+                log($"diagnosis by experiment: {report.Headline}");
+            }
+
+            return report;
+        }
+        finally
+        {
+            TryDelete(workRoot);
+            RunJanitor.Unregister(runId);
+        }
     }
 
     /// <summary>Best effort: when the database itself failed (disk full), the original error is the one to report.</summary>

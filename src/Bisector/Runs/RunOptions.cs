@@ -26,4 +26,8 @@ public sealed record RunOptions(
 
     /// <summary>Measure the bad end's build as both sides (A/A) before the search and report the false-positive rate.</summary>
     public bool Calibrate { get; init; }
+
+    /// <summary>After a culprit is named, run it and its good neighbour again under other allocators, glibc tunables
+    /// and a trim probe (diagnosis by experiment).</summary>
+    public bool Experiments { get; init; }
 }

@@ -26,6 +26,11 @@ public static class Metrics
     public const string HeapReallocShrinks = "heap_realloc_shrinks";
     public const string HeapBigRequests = "heap_big_requests";
 
+    /// <summary>Diagnosis by experiment: malloc_trim(0) calls the shim made (the trim probe; 0 → 1 marks the moment),
+    /// and whether another preloaded allocator serves malloc() (1) or glibc does (0).</summary>
+    public const string HeapTrims = "heap_trims";
+    public const string HeapForeignMalloc = "heap_foreign_malloc";
+
     public static readonly IReadOnlyList<string> Heap = [HeapArena, HeapInUse, HeapFree, HeapMmapped, HeapReleasable];
 }
 

@@ -15,14 +15,20 @@ public sealed record CalibrationOutcome(
     bool FalsePositive,
     CalibrationResult? Resampled,
     BimodalityWarning? Bimodal,
-    string Summary);
+    string Summary)
+{
+    /// <summary>The build's trials in the order they ran, tested for drift in time and between rounds: the re-split
+    /// in <see cref="Resampled"/> is a permutation and cannot see either.</summary>
+    public DriftCheck? Drift { get; init; }
+}
 
 /// <summary>
 /// A/A calibration for real runs: measures one build as both ends of a one-candidate search through the same
 /// <see cref="MeasureAsync"/> callback a bisection uses. Trials are requested together and dealt alternately to the
-/// two sides, so drift over time, a warming cache or a noisy neighbour hits both sides alike — as it would hit good
-/// and bad in a real round. A "Regressed" here means the trials are not exchangeable and the run's verdicts cannot be
-/// taken at face value; the report should state the rate.
+/// two sides, so a false positive here means the two sides differ within a round (two workers that disagree, say). The
+/// real search also compares positions measured rounds apart, which alternate dealing hides, so the build's trials are
+/// also tested in the order they ran (<see cref="DriftCheck"/>: a trend over the trial index and the first half against
+/// the second); the summary says DRIFT when either rejects.
 /// </summary>
 /// <example>
 /// <code>var aa = await AaCalibration.RunAsync(position: candidates, measurer.MeasureAsync, searchOptions, ct);</code>
@@ -39,6 +45,7 @@ public static class AaCalibration
         var sides = new[] { new List<TrialSeries>(), new List<TrialSeries>() };
         var seen = 0;
         var skipped = false;
+        IReadOnlyList<TrialSeries> timeOrder = [];
 
         async Task<IReadOnlyList<PositionEvidence>> BothSides(IReadOnlyList<MeasureRequest> requests, CancellationToken token)
         {
@@ -46,6 +53,7 @@ public static class AaCalibration
             var evidence = await measure([new MeasureRequest(position, total)], token).ConfigureAwait(false);
             var real = evidence.Single(e => e.Position == position);
             skipped = real.Skipped;
+            timeOrder = real.Trials;
             // Deal new trials alternately; a side that already has its share takes none.
             var wanted = requests.ToDictionary(r => r.Position, r => sides[r.Position].Count + r.AdditionalTrials);
             for (; seen < real.Trials.Count; seen++)
@@ -65,12 +73,15 @@ public static class AaCalibration
             ? Calibration.RunAa(features, options.InitialTrials, Resamples, options.Decision.Direction, options.Decision.MinEffect, options.Alpha)
             : null;
         var bimodal = Modality.Check(position, features, options.Decision.MinEffect / 2, options.Scale);
+        // Trials come back in the order they ran (cumulative evidence), so this is the time order across rounds.
+        var drift = DriftCheck.Test(timeOrder.Select(t => Features.Extract(t, options.Decision.Feature, options.WarmupSeconds)).ToArray(), options.Alpha);
         var c = CultureInfo.InvariantCulture;
         var summary = string.Create(c, $"A/A on position {position}: {(falsePositive ? "FALSE POSITIVE" : "no false positive")} ({search.Boundary?.Verdict.ToString() ?? "no verdict"} after {search.TrialsSpent} trials)");
         if (resampled is not null)
             summary += string.Create(c, $"; {resampled.FalsePositiveRate:P1} of {resampled.Resamples} random {resampled.PerSide}-vs-{resampled.PerSide} splits called a change (α = {resampled.Alpha})");
+        summary += $"; {drift.Message}";
         if (bimodal is not null)
             summary += $"; warning: {bimodal.Message}";
-        return new CalibrationOutcome(position, search, falsePositive, resampled, bimodal, summary);
+        return new CalibrationOutcome(position, search, falsePositive, resampled, bimodal, summary) { Drift = drift };
     }
 }

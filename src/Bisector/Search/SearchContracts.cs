@@ -10,7 +10,12 @@ public sealed record MeasureRequest(int Position, int AdditionalTrials);
 
 /// <summary>Everything measured so far at a position: all its successful trials' series of the deciding metric,
 /// or <see cref="Skipped"/> when the commit cannot be built.</summary>
-public sealed record PositionEvidence(int Position, bool Skipped, IReadOnlyList<TrialSeries> Trials);
+public sealed record PositionEvidence(int Position, bool Skipped, IReadOnlyList<TrialSeries> Trials)
+{
+    /// <summary>The deciding feature of each trial when already known (a replay of stored features); null: the
+    /// search extracts it from <see cref="Trials"/>.</summary>
+    public IReadOnlyList<double>? Features { get; init; }
+}
 
 /// <summary>The effectful edge of the search: build, deploy, run and sample the requested positions (in parallel
 /// where workers allow) and return the cumulative evidence of each requested position.</summary>
@@ -32,7 +37,20 @@ public enum SearchStatus
 }
 
 /// <summary>One round of the search: which positions were measured and why.</summary>
-public sealed record SearchRound(int Number, IReadOnlyList<int> Positions, string Reason);
+public sealed record SearchRound(int Number, IReadOnlyList<int> Positions, string Reason)
+{
+    /// <summary>What the search asked for; the <see cref="Reason"/> ends with what actually ran.</summary>
+    public IReadOnlyList<MeasureRequest> Requested { get; init; } = [];
+}
+
+/// <summary>How the search held its error rates, for the report: α is per search (the e-value "the range holds a
+/// change" must reach 1/α before anything is blamed, valid by Ville's inequality at any number of looks), β the level of
+/// Wald's "no regression" ratio at the ends.</summary>
+public sealed record ErrorControl(double Alpha, double Beta, double EValue, bool RegressionShown)
+{
+    public string Statement => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"α = {Alpha} per search (anytime-valid: e-value {EValue:G4}, a regression is named only at ≥ {1 / Alpha:G4}); 'no regression' at β = {Beta} (Wald's ratio)");
+}
 
 public sealed record SearchOutcome(
     SearchStatus Status,
@@ -57,4 +75,14 @@ public sealed record SearchOutcome(
     /// <summary>Measured positions whose trials fall into two separated groups (see <see cref="Modality"/>); their
     /// medians and comparisons describe neither group, so the report must show them.</summary>
     public IReadOnlyList<BimodalityWarning> Bimodal { get; init; } = [];
+
+    /// <summary>The per-search error rates and the evidence reached (null for outcomes stored before they existed).</summary>
+    public ErrorControl? ErrorControl { get; init; }
+
+    /// <summary>Whether the good end's trials, in the order they ran, drift (they are compared with positions measured
+    /// rounds later).</summary>
+    public DriftCheck? GoodEndDrift { get; init; }
+
+    /// <summary>A shorter trial window the stored trials support, when one was computed (see <see cref="WindowSuggestion"/>).</summary>
+    public WindowSuggestion? SuggestedWindow { get; init; }
 }

@@ -6,16 +6,29 @@ namespace Bisector.Search;
 
 /// <summary>
 /// Finds the first bad position among 1..N given a good anchor at 0, through the <see cref="MeasureAsync"/> callback
-/// only: a pure function of its inputs and what the callback returns. The steps: confirm the ends differ (more trials
-/// while the verdict is Unknown, up to the cap), then measure positions chosen by the strategy until the culprit
-/// posterior reaches the requested confidence, then re-measure the culprit and its good neighbour with fresh trials
-/// and only name it if those fresh trials alone say Regressed and the posterior, with them added, still reaches the
-/// confidence. Every batch after a position's first adds <see cref="SearchOptions.InitialTrials"/> more (a sequential
-/// look every few trials, instead of doubling), and the ends are compared again before every round: when the trials
-/// the anchors gather during the search show "Same", the search ends with no regression rather than chase noise.
+/// only: a pure function of its inputs and what the callback returns.
+/// <para>Error control is per search, by construction (docs/benchmarks-search.md, "Error control"): a regression is
+/// only ever named once the e-value "the range holds a change" — the two-sample t e-value of
+/// <see cref="SequentialTests.EValue(IReadOnlyList{double}, IReadOnlyList{double})"/> on the two sides of every possible
+/// culprit, averaged with the weight of that culprit's commits — reaches 1/α. An average of e-processes is an
+/// e-process, so by Ville's inequality a range without a change is blamed with probability at most α, however many
+/// looks the search takes. "No regression" needs Wald's ratio at the ends to reach ln(1/β), β =
+/// <see cref="SearchOptions.SameAlpha"/>.</para>
+/// <para>Trials are sized by the evidence: each position gets as many trials as the fitted two-level model (per-side
+/// level and scale) says it needs for about <see cref="ProbeEvidence"/> nats, one when one trial decides; workers that
+/// would idle measure the next positions the search may need (both halves' next midpoints) instead. When the posterior
+/// reaches the confidence, the culprit and its good neighbour get fresh trials, scored against the two-level model
+/// fitted without them; the culprit is named only when they alone give ln(1/α) nats for the split, the posterior with
+/// them still reaches the confidence and the e-value has reached 1/α.</para>
 /// </summary>
 public static class SearchEngine
 {
+    /// <summary>Evidence in nats a probe aims at: ln 19, a side probability of 95 % from an even start.</summary>
+    public const double ProbeEvidence = 2.944;
+
+    /// <summary>Trials a side at the first look at the ends: the fewest an e-value can decide on.</summary>
+    public const int FirstLook = 2;
+
     public static async Task<SearchOutcome> RunAsync(int candidateCount, MeasureAsync measure, SearchOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(measure);
@@ -34,112 +47,217 @@ public static class SearchEngine
         private readonly List<SearchRound> _rounds = new();
         private int _trialsSpent;
         private bool _capHit;
+        private double _eValue = 1;
+        private bool _established;
 
-        private RegressionDirection Direction => o.Decision.Direction;
+        private double Sign => o.Decision.Direction == RegressionDirection.Increase ? 1 : -1;
         private int Count(int p) => _features.TryGetValue(p, out var f) ? f.Count : 0;
         private bool Skipped(int p) => _evidence.TryGetValue(p, out var e) && e.Skipped;
         private IReadOnlyList<double> Values(int p) => _features.TryGetValue(p, out var f) ? f : [];
+        private double[] Worse(int p) => Values(p).Where(double.IsFinite).Select(v => Sign * v).ToArray();
         private bool BudgetLeft => _trialsSpent < o.TrialBudget && _rounds.Count < o.MaxRounds;
-
-        private Comparison Compare(IReadOnlyList<double> a, IReadOnlyList<double> b) =>
-            Comparisons.Compare(a, b, Direction, o.Decision.MinEffect, o.Alpha, o.SameAlpha, o.Scale);
-
-        /// <summary>Next batch: the initial trials for a new position, else as many again, never above the cap. Small
-        /// steps are sequential looks: a search stops a position's measuring as soon as the evidence suffices, where
-        /// doubling (5 → 10 → 20 → 40) overshot by half a batch on average.</summary>
-        private int NextBatch(int p) => Math.Min(o.InitialTrials, o.MaxTrialsPerPosition - Count(p));
+        private int Room(int p) => o.MaxTrialsPerPosition - Count(p);
+        private double Threshold => ln(1 / o.Alpha);
+        private static double ln(double x) => Math.Log(x);
 
         private async Task MeasureAsync(IReadOnlyList<MeasureRequest> requests, string reason)
         {
-            var wanted = requests.Where(r => r.AdditionalTrials > 0).ToList();
+            var wanted = requests.Where(r => r.AdditionalTrials > 0).GroupBy(r => r.Position)
+                .Select(g => new MeasureRequest(g.Key, g.Sum(r => r.AdditionalTrials))).ToList();
             if (wanted.Count == 0)
                 return;
             ct.ThrowIfCancellationRequested();
             var results = await measure(wanted, ct).ConfigureAwait(false);
+            var ran = new List<string>();
             foreach (var e in results)
             {
                 _evidence[e.Position] = e;
                 var list = _features.TryGetValue(e.Position, out var l) ? l : _features[e.Position] = new List<double>();
                 // Evidence is cumulative: only trials beyond those already seen are new.
-                for (var i = list.Count; i < e.Trials.Count; i++)
+                var before = list.Count;
+                var values = e.Features ?? e.Trials.Select(t => Features.Extract(t, o.Decision.Feature, o.WarmupSeconds)).ToArray();
+                for (var i = list.Count; i < values.Count; i++)
                 {
-                    list.Add(Features.Extract(e.Trials[i], o.Decision.Feature, o.WarmupSeconds));
+                    list.Add(values[i]);
                     _trialsSpent++;
                 }
+                ran.Add(e.Skipped ? $"{e.Position} skipped" : $"{e.Position}+{list.Count - before}");
             }
-            _rounds.Add(new SearchRound(_rounds.Count + 1, wanted.Select(r => r.Position).ToArray(), reason));
+            // The log says what ran, which can differ from what was asked (failed trials, rounds filled to the workers).
+            _rounds.Add(new SearchRound(_rounds.Count + 1, wanted.Select(r => r.Position).ToArray(), $"{reason}; ran {string.Join(", ", ran)}")
+            {
+                Requested = wanted,
+            });
         }
 
         public async Task<SearchOutcome> ExecuteAsync()
         {
-            await MeasureAsync([new(0, o.InitialTrials), new(n, o.InitialTrials)], "anchors: good end (0) and bad end (N)").ConfigureAwait(false);
+            var first = new List<MeasureRequest> { new(0, FirstLook), new(n, FirstLook) };
+            if (o.Strategy != SearchStrategy.Exhaustive)
+                first.AddRange(Fill(Uniform(), 2 * FirstLook, first));
+            await MeasureAsync(first, "anchors: good end (0) and bad end (N), the fewest trials an e-value can decide on").ConfigureAwait(false);
             if (Skipped(0) || Skipped(n))
                 return Finish(SearchStatus.Undecided, null, 0, 0, 0, null,
                     $"the {(Skipped(0) ? "good anchor (position 0)" : $"bad end (position {n})")} could not be built; choose a buildable commit for that end");
-
-            var ends = Compare(Values(0), Values(n));
-            while (ends.Verdict == Verdict.Unknown && BudgetLeft)
-            {
-                if (NextBatch(0) <= 0 && NextBatch(n) <= 0) { _capHit = true; break; }
-                await MeasureAsync([new(0, NextBatch(0)), new(n, NextBatch(n))], "ends undecided: more trials at both ends").ConfigureAwait(false);
-                ends = Compare(Values(0), Values(n));
-            }
-            switch (ends.Verdict)
-            {
-                case Verdict.Same or Verdict.Improved:
-                    return Finish(SearchStatus.NoRegression, null, 0, 0, 0, ends, $"the bad end is not worse than the good end ({ends.Verdict}): {ends.Explanation}");
-                case Verdict.Unknown:
-                    return Finish(SearchStatus.Undecided, null, 0, 0, 0, ends, $"could not tell the ends apart within the trial cap: {ends.Explanation}");
-            }
-            if (n == 1)
-                return Finish(SearchStatus.Found, 1, 1, 1, 1, ends, "the only candidate is the bad end, which differs from the good anchor");
-
-            if (o.Strategy == SearchStrategy.Exhaustive)
+            if (o.Strategy == SearchStrategy.Exhaustive && n > 1)
                 await MeasureAsync(Enumerable.Range(1, n - 1).Select(p => new MeasureRequest(p, o.InitialTrials)).ToArray(), "exhaustive: every position").ConfigureAwait(false);
 
             var verifications = 0;
             while (true)
             {
-                // The anchors gain trials as the search goes (see Pick); if they now show no regression, the first
-                // verdict was a false alarm and the rest of the search would only chase noise.
-                var again = Compare(Values(0), Values(n));
-                if (again.Verdict is Verdict.Same or Verdict.Improved)
-                    return Finish(SearchStatus.NoRegression, null, 0, 0, 0, again,
-                        $"with the trials gathered since, the bad end is not worse than the good end ({again.Verdict}): {again.Explanation}");
-                // Everything rests on the ends differing; if at the cap they no longer do, measuring every commit to the
-                // cap (what a diffuse posterior asks for) cannot make them.
-                if (again.Verdict == Verdict.Unknown && NextBatch(0) <= 0 && NextBatch(n) <= 0)
+                UpdateEValue();
+                if (!_established)
                 {
-                    _capHit = true;
-                    return Finish(SearchStatus.Undecided, null, 0, 0, 0, again,
-                        $"with both ends at the cap of {o.MaxTrialsPerPosition} trials they no longer differ clearly: {again.Explanation}");
+                    var same = SameAtEnds();
+                    if (same is not null)
+                        return same;
                 }
                 var post = Posterior();
-                var (first, last, mass) = TopBlock(post);
-                if (mass >= o.Confidence)
+                var (lo, hi, mass) = TopBlock(post);
+                if (n == 1 && _established)
+                    return Finish(SearchStatus.Found, 1, 1, 1, 1, EndsComparison(), "the only candidate is the bad end, which differs from the good anchor");
+                if (n > 1 && mass >= o.Confidence && (_established || !EndsFirst()))
                 {
                     // A refuted culprit is not the end: the fresh trials join the evidence and the posterior moves on.
-                    var verified = await VerifyAsync(first, last, ++verifications >= MaxVerifications).ConfigureAwait(false);
+                    var verified = await VerifyAsync(lo, hi, ++verifications >= MaxVerifications).ConfigureAwait(false);
                     if (verified is not null)
                         return verified;
                     continue;
                 }
                 if (!BudgetLeft)
-                    return Finish(SearchStatus.Undecided, null, first, last, mass, null,
-                        $"budget spent ({_trialsSpent} trials, {_rounds.Count} rounds) with the best guess {Describe(first, last)} at {mass:P1}");
-                var picks = Pick(post);
-                if (picks.Count == 0)
+                    return Finish(SearchStatus.Undecided, null, lo, hi, mass, EndsComparison(),
+                        $"budget spent ({_trialsSpent} trials, {_rounds.Count} rounds) with the best guess {Describe(lo, hi)} at {mass:P1}");
+
+                var plan = Plan(post);
+                if (plan.Count == 0)
                 {
                     _capHit = true;
-                    return Finish(SearchStatus.Undecided, null, first, last, mass, null,
-                        $"every informative position reached the cap of {o.MaxTrialsPerPosition} trials; best guess {Describe(first, last)} at {mass:P1}");
+                    return Finish(SearchStatus.Undecided, null, lo, hi, mass, EndsComparison(),
+                        string.Create(CultureInfo.InvariantCulture,
+                            $"every informative position reached the cap of {o.MaxTrialsPerPosition} trials (e-value {_eValue:G3}, needs {1 / o.Alpha:G3}); best guess {Describe(lo, hi)} at {mass:P1}"));
                 }
-                await MeasureAsync(picks, string.Create(CultureInfo.InvariantCulture,
-                    $"posterior top {Describe(first, last)} at {mass:P1} < {o.Confidence:P0}: split the remaining probability")).ConfigureAwait(false);
+                var why = !_established && EndsFirst()
+                    ? string.Create(CultureInfo.InvariantCulture, $"ends not yet decided (e-value {_eValue:G3} of {1 / o.Alpha:G3}): more trials at the ends")
+                    : string.Create(CultureInfo.InvariantCulture, $"posterior top {Describe(lo, hi)} at {mass:P1} < {o.Confidence:P0}: split the remaining probability");
+                await MeasureAsync(plan, why).ConfigureAwait(false);
             }
         }
 
-        private double[] Posterior() => CulpritPosterior.Compute(n, Values(0), Values(n), Values);
+        /// <summary>Half the ends' two-sample e-value plus half the mixture over every possible culprit (weight: its
+        /// share of the N candidates) of the e-value of its two sides, each counted only where the bad side is the worse
+        /// one. A fixed average of e-processes is one. The ends' half keeps the search as strong as a test of the ends
+        /// alone (a factor 2, where the mixture alone pays up to N while the probes split the range); the mixture's half
+        /// lets every probe's trials count once the sides are clear. Positions between two measured ones give the same
+        /// sides, so the mixture runs over the gaps between measured positions.</summary>
+        private void UpdateEValue()
+        {
+            var measured = MeasuredPositions();
+            if (measured.Length < 2 || measured[0] != 0 || measured[^1] != n)
+                return;
+            var values = measured.Select(Worse).ToArray();
+            double e = 0;
+            for (var j = 0; j + 1 < measured.Length; j++)
+            {
+                var weight = (measured[j + 1] - measured[j]) / (double)n;
+                e += weight * SplitEValue(values[..(j + 1)].SelectMany(v => v).ToArray(), values[(j + 1)..].SelectMany(v => v).ToArray());
+            }
+            var endsE = SplitEValue(values[0], values[^1]);
+            e = (e + endsE) / 2;
+            _eValue = e;
+            // Once reached, the decision stands: a later dip of the e-value does not undo a crossing Ville accounts for.
+            if (e >= 1 / o.Alpha && EndsShift() >= o.Decision.MinEffect / 2)
+                _established = true;
+        }
+
+        /// <summary>The two-sample e-value of one split, counted only where the bad side is the worse one. Each side is
+        /// first clipped at its median ± <see cref="ClipWidths"/> robust spreads (pooled within the two sides): one
+        /// trial from a heavy tail would otherwise inflate the variance and hide a real shift (t₃ noise: 40 vs 40 trials
+        /// of a 1-IQR step left the unclipped e-value below 1). The clipping is location-scale equivariant, so the
+        /// e-value keeps its invariance; for Gaussian trials it touches 0.3 % of them (docs/benchmarks-search.md).</summary>
+        private static double SplitEValue(double[] a, double[] b)
+        {
+            if (a.Length == 0 || b.Length == 0)
+                return 0;
+            var spread = a.Length + b.Length > 2 ? SequentialTests.PooledScale(a, b) : 0;
+            var (ca, cb) = spread > 0 ? (Clip(a, spread), Clip(b, spread)) : (a, b);
+            if (!(cb.Average() > ca.Average()))
+                return 0;
+            return SequentialTests.EValue(ca, cb);
+
+            static double[] Clip(double[] v, double spread)
+            {
+                var m = Robust.Median(v);
+                return v.Select(x => Math.Clamp(x, m - ClipWidths * spread, m + ClipWidths * spread)).ToArray();
+            }
+        }
+
+        private const double ClipWidths = 3;
+
+        /// <summary>The Hodges–Lehmann shift bad end − good end in the worse direction.</summary>
+        private double EndsShift()
+        {
+            var (a, b) = (Worse(0), Worse(n));
+            return a.Length == 0 || b.Length == 0 ? double.NaN : HodgesLehmann.Estimate(a, b, 0.5).Shift;
+        }
+
+        private SearchOutcome? SameAtEnds()
+        {
+            var llr = SequentialTests.SameLogLikelihoodRatio(Worse(0), Worse(n), o.Decision.MinEffect);
+            if (llr >= ln(1 / o.SameAlpha))
+            {
+                var ends = EndsComparison(Verdict.Same, llr);
+                return Finish(SearchStatus.NoRegression, null, 0, 0, 0, ends,
+                    $"the bad end is not worse than the good end by {o.Scale.Format(o.Decision.MinEffect)} ({ends.Verdict}): {ends.Explanation}");
+            }
+            if (Room(0) <= 0 && Room(n) <= 0)
+            {
+                _capHit = true;
+                return Finish(SearchStatus.Undecided, null, 0, 0, 0, EndsComparison(),
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"with both ends at the cap of {o.MaxTrialsPerPosition} trials, neither a regression (e-value {_eValue:G3} < {1 / o.Alpha:G3}) nor 'no regression' could be shown"));
+            }
+            return null;
+        }
+
+        /// <summary>The ends' comparison as the report shows it: the e-value and Wald's ratio behind the verdict, with
+        /// the Hodges–Lehmann shift and its interval.</summary>
+        private Comparison EndsComparison(Verdict? verdict = null, double sameLlr = double.NaN)
+        {
+            var good = Values(0).Where(double.IsFinite).ToArray();
+            var bad = Values(n).Where(double.IsFinite).ToArray();
+            var v = verdict ?? (_established ? Verdict.Regressed : Verdict.Unknown);
+            if (v == Verdict.Same && Sign * (Robust.Median(bad) - Robust.Median(good)) < -o.Decision.MinEffect / 2
+                && SequentialTests.EValue(Worse(n), Worse(0)) >= 1 / o.Alpha)
+                v = Verdict.Improved;
+            var same = double.IsFinite(sameLlr)
+                ? string.Create(CultureInfo.InvariantCulture, $"; 'no regression' log ratio {sameLlr:0.##} ≥ ln(1/β) = {ln(1 / o.SameAlpha):0.##}")
+                : "";
+            return Explain(v, good, bad, string.Create(CultureInfo.InvariantCulture,
+                $"e-value for a change in the range {_eValue:G4} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){same}"),
+                Math.Min(1, 1 / _eValue));
+        }
+
+        private Comparison Explain(Verdict verdict, double[] good, double[] bad, string evidence, double anytimeP)
+        {
+            var level = 1 - 2 * o.Alpha;
+            var shift = good.Length > 0 && bad.Length > 0 ? HodgesLehmann.Estimate(good, bad, level) : new ShiftEstimate(double.NaN, double.NegativeInfinity, double.PositiveInfinity, level);
+            var explanation = string.Create(CultureInfo.InvariantCulture,
+                $"{verdict}: {evidence}; anytime-valid p {(anytimeP < 1e-4 ? "< 0.0001" : $"≤ {anytimeP:0.####}")}; shift = {o.Scale.Format(shift.Shift, signed: true)} [{o.Scale.Number(shift.Low, signed: true)}, {o.Scale.Number(shift.High, signed: true)}]{o.Scale.Suffix} at {level:P0}; threshold = {o.Scale.Format(o.Decision.MinEffect)}; n = {good.Length} vs {bad.Length}");
+            return new Comparison(verdict, "sequential e-value (t, Ville)", anytimeP, o.Alpha, shift.Shift, shift.Low, shift.High, level,
+                o.Decision.MinEffect, good, bad, explanation)
+            { Direction = o.Decision.Direction };
+        }
+
+        /// <summary>Before the e-value is near 1/α, trials go to the ends only: probing a range that may hold no change
+        /// wastes them. Once it is within a factor √(1/α), probes pay twice (they locate and, pooled, they decide).</summary>
+        private bool EndsFirst() => _eValue < Math.Sqrt(1 / o.Alpha) || n == 1;
+
+        private double[] Posterior() => CulpritPosterior.Compute(n, Values(0), Values(n), Values, o.Decision.MinEffect, Sign);
+
+        private double[] Uniform() => Enumerable.Repeat(1.0 / n, n).ToArray();
+
+        private int[] MeasuredPositions() =>
+            _features.Keys.Where(p => !Skipped(p) && Values(p).Any(double.IsFinite)).Order().ToArray();
 
         /// <summary>A skipped commit cannot be told from the next buildable one, so blame goes to blocks: a run of
         /// skipped positions plus the buildable position that ends it.</summary>
@@ -157,45 +275,125 @@ public static class SearchEngine
             return best;
         }
 
-        private List<MeasureRequest> Pick(double[] post)
+        /// <summary>The split the evidence favours (the posterior's top block), as a two-level model.</summary>
+        private SplitFit FitTop(double[] post, Func<int, IReadOnlyList<double>>? valuesAt = null)
+        {
+            var (first, _, _) = TopBlock(post);
+            return CulpritPosterior.FitSplit(n, first, valuesAt ?? Values, o.Decision.MinEffect, Sign);
+        }
+
+        /// <summary>Trials for about <paramref name="nats"/> of evidence at the fitted model's rate, at least 1.</summary>
+        private static int Sized(SplitFit fit, double nats, int cap)
+        {
+            var rate = fit.EvidencePerTrial();
+            var k = rate > 0 && double.IsFinite(rate) ? (int)Math.Ceiling(nats / rate) : cap;
+            return Math.Clamp(k, 1, Math.Max(1, cap));
+        }
+
+        private List<MeasureRequest> Plan(double[] post)
+        {
+            var slots = Math.Max(1, o.Workers);
+            var plan = new List<MeasureRequest>();
+            if (!_established && EndsFirst())
+            {
+                var add = EndsBatch();
+                foreach (var anchor in new[] { 0, n })
+                    if (Math.Min(add, Room(anchor)) > 0)
+                        plan.Add(new MeasureRequest(anchor, Math.Min(add, Room(anchor))));
+                // Idle workers measure where the search goes next if the ends do differ.
+                if (EndsShift() >= o.Decision.MinEffect / 2)
+                    plan.AddRange(Fill(post, plan.Sum(r => r.AdditionalTrials), plan));
+                return plan;
+            }
+
+            var fit = FitTop(post);
+            var cdf = Cdf(post);
+            var targets = o.Strategy == SearchStrategy.Kary ? slots : 1;
+            for (var k = 1; k <= targets; k++)
+            {
+                var p = Nearest(cdf, k / (double)(targets + 1), plan, k > 1);
+                if (p >= 0)
+                    plan.Add(new MeasureRequest(p, Math.Min(Sized(fit, ProbeEvidence, o.InitialTrials), Room(p))));
+            }
+            plan.AddRange(Fill(post, plan.Sum(r => r.AdditionalTrials), plan));
+            return plan;
+        }
+
+        /// <summary>One trial each at the next positions the search may need — the midpoints of both halves, then of
+        /// the quarters — until the round fills the workers' slots.</summary>
+        private List<MeasureRequest> Fill(double[] post, int used, IReadOnlyList<MeasureRequest> already)
+        {
+            var slots = Math.Max(1, o.Workers);
+            var free = (slots - used % slots) % slots;
+            var fill = new List<MeasureRequest>();
+            var cdf = Cdf(post);
+            for (var depth = 2; free > 0 && depth <= 16; depth *= 2)
+            {
+                for (var k = 1; k < depth && free > 0; k += 2)
+                {
+                    var p = Nearest(cdf, k / (double)depth, [.. already, .. fill], true);
+                    if (p < 0) continue;
+                    fill.Add(new MeasureRequest(p, 1));
+                    free--;
+                }
+            }
+            return fill;
+        }
+
+        private double[] Cdf(double[] post)
         {
             // cdf[i] = P(culprit ≤ i) = P(position i already looks like the bad end).
             var cdf = new double[n];
             double acc = 0;
             for (var i = 1; i < n; i++) { acc += post[i - 1]; cdf[i] = acc; }
-            var targets = o.Strategy == SearchStrategy.Bisect ? 1 : o.Workers;
-            var chosen = new List<MeasureRequest>();
-            for (var k = 1; k <= targets; k++)
-            {
-                var q = k / (double)(targets + 1);
-                int best = -1;
-                var bestDistance = double.MaxValue;
-                for (var i = 1; i < n; i++)
-                {
-                    if (Skipped(i) || NextBatch(i) <= 0 || chosen.Any(r => r.Position == i)) continue;
-                    // Beyond the first pick, a position whose side is all but known cannot move the posterior; a
-                    // round with fewer positions is filled with more trials of the useful ones (RunEngine).
-                    if (k > 1 && Math.Min(cdf[i], 1 - cdf[i]) < SettledSide) continue;
-                    var d = Math.Abs(cdf[i] - q);
-                    if (d < bestDistance - 1e-12) { best = i; bestDistance = d; }
-                }
-                if (best >= 0) chosen.Add(new MeasureRequest(best, NextBatch(best)));
-            }
-            // Every split's side levels lean on the anchors; an anchor known from 5 trials cannot tell a 40-trial
-            // position apart from itself, so the anchors keep up with the most-measured position.
-            if (chosen.Count > 0)
-            {
-                var most = chosen.Max(r => Count(r.Position) + r.AdditionalTrials);
-                foreach (var anchor in new[] { 0, n })
-                    if (Count(anchor) < most && NextBatch(anchor) > 0)
-                        chosen.Add(new MeasureRequest(anchor, NextBatch(anchor)));
-            }
-            return chosen;
+            return cdf;
         }
 
-        /// <summary>Beyond its first pick, a k-ary round skips positions whose side (good or bad) is known with
-        /// probability above 1 − this (113 → 105 trials for a level step at N = 10, same accuracy and rounds;
-        /// docs/benchmarks-search.md).</summary>
+        private int Nearest(double[] cdf, double q, IReadOnlyList<MeasureRequest> taken, bool skipSettled)
+        {
+            int best = -1;
+            var bestDistance = double.MaxValue;
+            for (var i = 1; i < n; i++)
+            {
+                if (Skipped(i) || Room(i) <= 0 || taken.Any(r => r.Position == i)) continue;
+                // A position whose side is all but known cannot move the posterior.
+                if (skipSettled && Math.Min(cdf[i], 1 - cdf[i]) < SettledSide) continue;
+                var d = Math.Abs(cdf[i] - q);
+                if (d < bestDistance - 1e-12) { best = i; bestDistance = d; }
+            }
+            return best;
+        }
+
+        /// <summary>Trials a side for the ends' next look: as many as the fitted separation says the e-value (or,
+        /// with no separation, Wald's "no regression" ratio) needs, at most one batch, never a look that cannot reach
+        /// 1/α.</summary>
+        private int EndsBatch()
+        {
+            var (a, b) = (Worse(0), Worse(n));
+            var have = Math.Min(a.Length, b.Length);
+            var sigma = SequentialTests.PooledScale(a, b);
+            var shift = EndsShift();
+            var cap = o.MaxTrialsPerPosition;
+            int need;
+            if (!(sigma > 0))
+                need = have + 1;
+            else
+            {
+                var toDecide = shift > 0 ? SequentialTests.TrialsToReach(shift / sigma, o.Alpha / 2, cap) : cap;
+                var d = o.Decision.MinEffect;
+                var room = d * (d / 2 - Math.Max(shift, 0));
+                var toSame = room > 0 ? (int)Math.Ceiling(2 * Math.PI / 3 * sigma * sigma * ln(1 / o.SameAlpha) / room) : cap;
+                need = Math.Min(toDecide, toSame);
+            }
+            // Estimates from few trials are rough: grow by at most half of what is there (+1), and one batch.
+            var add = Math.Clamp(need - have, 1, Math.Min(Math.Max(o.InitialTrials, 1), have / 2 + 1));
+            while (have + add < cap && SequentialTests.MaxEValue(have + add, have + add) / 2 < 1 / o.Alpha)
+                add++;
+            return add;
+        }
+
+        /// <summary>Beyond its first pick, a round skips positions whose side (good or bad) is known with
+        /// probability above 1 − this.</summary>
         private const double SettledSide = 0.05;
 
         /// <summary>Verification attempts before a refuted culprit ends the search as Undecided.</summary>
@@ -204,36 +402,87 @@ public static class SearchEngine
         private async Task<SearchOutcome?> VerifyAsync(int first, int last, bool lastAttempt)
         {
             var good = first - 1; // buildable by construction (or the anchor)
-            int goodBefore = Count(good), badBefore = Count(last), fresh = 0;
-            Comparison check;
+            int goodBefore = Count(good), badBefore = Count(last);
+            IReadOnlyList<double> Old(int p) => p == good ? Values(p).Take(goodBefore).ToArray() : p == last ? Values(p).Take(badBefore).ToArray() : Values(p);
+            // The model the fresh trials are scored against is fitted before they exist: a fixed likelihood ratio. Both
+            // sides of the boundary must be confirmed on their own: the culprit's fresh trials that it is bad, the
+            // neighbour's that it is good (one side alone can be decisive while the other is ambiguous).
+            var fit = CulpritPosterior.FitSplit(n, first, Old, o.Decision.MinEffect, Sign);
+            var max = fit.MaxEvidencePerTrial();
+            double badLlr = 0, goodLlr = 0;
+            int freshGood = 0, freshBad = 0;
+            double mass;
             while (true)
             {
-                var add = Math.Min(o.InitialTrials, o.MaxTrialsPerPosition - fresh);
-                await MeasureAsync([new(good, add), new(last, add)],
-                    $"verify: fresh trials of {good} (good side) and {last} (culprit)").ConfigureAwait(false);
-                fresh += add;
-                check = Compare(Values(good).Skip(goodBefore).ToArray(), Values(last).Skip(badBefore).ToArray());
-                if (check.Verdict != Verdict.Unknown || fresh >= o.MaxTrialsPerPosition || !BudgetLeft)
+                var plan = new List<MeasureRequest>();
+                foreach (var (p, llr, fresh) in new[] { (good, goodLlr, freshGood), (last, badLlr, freshBad) })
+                {
+                    if (llr >= Threshold)
+                        continue;
+                    var remaining = Threshold - llr;
+                    var k = Math.Min(Sized(fit, remaining, o.InitialTrials), o.MaxTrialsPerPosition - fresh);
+                    // Never a look that cannot reach the decision: enough trials that the largest evidence they can give does.
+                    while (max * k < remaining && fresh + k < o.MaxTrialsPerPosition)
+                        k++;
+                    if (k > 0)
+                        plan.Add(new MeasureRequest(p, k));
+                }
+                if (plan.Count == 0)
+                {
+                    if (_established || Room(0) <= 0 && Room(n) <= 0)
+                        break;
+                    // Both sides confirmed but the range's e-value is short: fresh trials at both ends of the boundary add to it.
+                    plan.AddRange([new MeasureRequest(good, 1), new MeasureRequest(last, 1)]);
+                }
+                await MeasureAsync(plan, string.Create(CultureInfo.InvariantCulture,
+                    $"verify: fresh trials of {good} (good side) and {last} (culprit), scored against the split fitted without them")).ConfigureAwait(false);
+                var newGood = Values(good).Skip(goodBefore + freshGood).Where(double.IsFinite).ToArray();
+                var newBad = Values(last).Skip(badBefore + freshBad).Where(double.IsFinite).ToArray();
+                goodLlr -= newGood.Sum(fit.BadOverGood);
+                badLlr += newBad.Sum(fit.BadOverGood);
+                freshGood = Count(good) - goodBefore;
+                freshBad = Count(last) - badBefore;
+                UpdateEValue();
+                mass = Mass(first, last);
+                var refuted = goodLlr <= -Threshold || badLlr <= -Threshold || mass < o.Confidence;
+                var confirmed = goodLlr >= Threshold && badLlr >= Threshold && _established;
+                if (refuted || confirmed || freshGood >= o.MaxTrialsPerPosition || freshBad >= o.MaxTrialsPerPosition || !BudgetLeft)
                     break;
             }
-            if (check.Verdict == Verdict.Unknown && fresh >= o.MaxTrialsPerPosition)
+            mass = Mass(first, last);
+            var passed = goodLlr >= Threshold && badLlr >= Threshold;
+            var check = Explain(passed && _established ? Verdict.Regressed : passed ? Verdict.Unknown : Verdict.Same,
+                // The shift and its interval describe the two sides as the posterior split them (every trial), not only
+                // the few fresh ones: 2 vs 2 fresh trials have no 98 % interval at all.
+                Side(p => p < first), Side(p => p >= last),
+                string.Create(CultureInfo.InvariantCulture,
+                    $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {_eValue:G4} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search)"),
+                Math.Min(1, Math.Min(Math.Exp(-Math.Min(goodLlr, badLlr)), 1 / _eValue)));
+            var ok = passed && _established && mass >= o.Confidence;
+            if (!ok && (freshGood >= o.MaxTrialsPerPosition || freshBad >= o.MaxTrialsPerPosition))
                 _capHit = true;
-            var post = Posterior();
-            var mass = Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
-            // The fresh trials are evidence for the posterior too: if they pull it below the confidence, the boundary
-            // is less certain than it looked, even when the fresh pair alone differs.
-            var confirmed = check.Verdict == Verdict.Regressed && mass >= o.Confidence;
-            if (!confirmed && !lastAttempt && BudgetLeft)
+            if (!ok && !lastAttempt && BudgetLeft)
                 return null;
-            if (check.Verdict != Verdict.Regressed)
+            if (!passed)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
-                    $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it ({check.Verdict}): {check.Explanation}");
-            if (!confirmed)
+                    $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it: {check.Explanation}");
+            if (!ok)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
-                    string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed a difference at {Describe(first, last)}, but with them the posterior fell to {mass:P1} < {o.Confidence:P0}: {check.Explanation}"));
+                    string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed the split at {Describe(first, last)}, but the posterior is {mass:P1} (needs {o.Confidence:P0}) or the e-value {_eValue:G3} < {1 / o.Alpha:G3}: {check.Explanation}"));
             var status = first == last ? SearchStatus.Found : SearchStatus.FoundRange;
             return Finish(status, first == last ? last : null, first, last, mass, check,
                 $"{Describe(first, last)} with posterior {mass:P1}, confirmed by fresh trials: {check.Explanation}");
+
+            static string badLl(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
+        }
+
+        private double[] Side(Func<int, bool> on) =>
+            MeasuredPositions().Where(on).SelectMany(p => Values(p).Where(double.IsFinite)).ToArray();
+
+        private double Mass(int first, int last)
+        {
+            var post = Posterior();
+            return Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
         }
 
         private static string Describe(int first, int last) =>
@@ -245,13 +494,17 @@ public static class SearchEngine
             var standing = SearchStanding.From(n, p => Skipped(p) ? [] : Values(p), o.Decision, o.Alpha);
             var (versusGood, posterior) = (standing.VersusGood, standing.Posterior);
             var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2, o.Scale)).OfType<BimodalityWarning>().ToArray();
-            var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal.Length} commit(s) with bimodal trials: {bimodal[0].Message}.";
+            var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal[0].Message}.";
+            var drift = DriftCheck.Test(Values(0), o.Alpha);
+            var driftNote = drift.Drifting ? $" Warning: the good end's trials drift in time ({drift.Message}); verdicts compare trials taken rounds apart." : "";
             return new SearchOutcome(status, culprit, first, last, confidence, boundary, posterior, versusGood, _rounds,
-                _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}{warning}"))
+                _trialsSpent, _capHit, string.Create(CultureInfo.InvariantCulture, $"{status}: {summary}{warning}{driftNote}"))
             {
                 Strategy = o.Strategy,
                 ChangePoints = o.Strategy == SearchStrategy.Exhaustive ? DetectChanges() : [],
                 Bimodal = bimodal,
+                ErrorControl = new ErrorControl(o.Alpha, o.SameAlpha, _eValue, _established),
+                GoodEndDrift = drift,
             };
         }
 

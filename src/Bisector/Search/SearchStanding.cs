@@ -28,7 +28,8 @@ public sealed record SearchStanding(IReadOnlyDictionary<int, Comparison> VersusG
         }
 
         var posterior = good.Count > 0 && values(candidateCount).Count > 0
-            ? CulpritPosterior.Compute(candidateCount, good, values(candidateCount), values)
+            ? CulpritPosterior.Compute(candidateCount, good, values(candidateCount), values, decision.MinEffect,
+                decision.Direction == RegressionDirection.Increase ? 1 : -1)
             : Enumerable.Repeat(1.0 / candidateCount, candidateCount).ToArray();
         return new SearchStanding(versusGood, posterior);
     }

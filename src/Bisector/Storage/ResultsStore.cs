@@ -240,11 +240,11 @@ public sealed class ResultsStore : IAsyncDisposable
     {
         var trialId = await _connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
-            INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at)
-            VALUES (@runId, @Position, @Sha, @TrialIndex, @Round, @Worker, @Host, @Outcome, @Reason, @startedAt, @endedAt);
+            INSERT INTO trials (run_id, position, sha, trial_index, round, worker, host, outcome, reason, started_at, ended_at, variant)
+            VALUES (@runId, @Position, @Sha, @TrialIndex, @Round, @Worker, @Host, @Outcome, @Reason, @startedAt, @endedAt, @Variant);
             SELECT last_insert_rowid();
             """,
-            new { runId, t.Position, t.Sha, t.TrialIndex, t.Round, t.Worker, t.Host, t.Outcome, t.Reason, startedAt = Iso(t.StartedAt), endedAt = Iso(t.EndedAt) },
+            new { runId, t.Position, t.Sha, t.TrialIndex, t.Round, t.Worker, t.Host, t.Outcome, t.Reason, startedAt = Iso(t.StartedAt), endedAt = Iso(t.EndedAt), t.Variant },
             tx, cancellationToken: ct));
 
         // A prepared command reused for every sample: thousands of rows per trial stay a few milliseconds.
@@ -267,12 +267,32 @@ public sealed class ResultsStore : IAsyncDisposable
         return trialId;
     }
 
+    /// <summary>The search's trials of a run (experiment trials are left out: <see cref="GetVariantTrialsAsync"/>).</summary>
     public async Task<IReadOnlyList<TrialRow>> GetTrialsAsync(string runId, CancellationToken ct = default) =>
+        await GetVariantTrialsAsync(runId, "", ct);
+
+    /// <summary>The trials of one experiment of a run ('' = the search's own).</summary>
+    public async Task<IReadOnlyList<TrialRow>> GetVariantTrialsAsync(string runId, string variant, CancellationToken ct = default) =>
         (await _connection.QueryAsync<TrialRow>(new CommandDefinition(
             """
             SELECT id AS Id, position AS Position, sha AS Sha, trial_index AS TrialIndex, round AS Round, worker AS Worker,
                    host AS Host, outcome AS Outcome, reason AS Reason, started_at AS StartedAt, ended_at AS EndedAt
-            FROM trials WHERE run_id = @runId ORDER BY id
+            FROM trials WHERE run_id = @runId AND variant = @variant ORDER BY id
+            """, new { runId, variant }, cancellationToken: ct))).ToList();
+
+    /// <summary>Records an experiment of a run (replacing an earlier record of the same name).</summary>
+    public async Task SaveExperimentAsync(ExperimentRow row, CancellationToken ct = default) =>
+        await WritingAsync($"experiment {row.Variant}", () => _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR REPLACE INTO experiments (run_id, variant, recipe_hash, not_run, created_at)
+            VALUES (@RunId, @Variant, @RecipeHash, @NotRun, @CreatedAt)
+            """, row, cancellationToken: ct)));
+
+    public async Task<IReadOnlyList<ExperimentRow>> GetExperimentsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<ExperimentRow>(new CommandDefinition(
+            """
+            SELECT run_id AS RunId, variant AS Variant, recipe_hash AS RecipeHash, not_run AS NotRun, created_at AS CreatedAt
+            FROM experiments WHERE run_id = @runId ORDER BY rowid
             """, new { runId }, cancellationToken: ct))).ToList();
 
     public async Task<IReadOnlyList<SampleRow>> GetSamplesAsync(long trialId, string? metric = null, CancellationToken ct = default) =>
@@ -396,14 +416,15 @@ public sealed class ResultsStore : IAsyncDisposable
             "SELECT worker AS Worker, reason AS Reason, removed_at AS RemovedAt FROM removed_workers WHERE run_id = @runId ORDER BY removed_at, worker",
             new { runId }, cancellationToken: ct))).ToList();
 
-    /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit and worker).</summary>
+    /// <summary>Writes every sample of a run as CSV (one row per sample, with its trial's commit, experiment variant —
+    /// empty for the search's own trials — and worker).</summary>
     public async Task ExportCsvAsync(string runId, TextWriter writer, CancellationToken ct = default)
     {
-        await writer.WriteLineAsync("run_id,position,sha,trial_id,trial_index,worker,outcome,seconds,metric,value");
+        await writer.WriteLineAsync("run_id,position,sha,variant,trial_id,trial_index,worker,outcome,seconds,metric,value");
         await using var command = _connection.CreateCommand();
         command.CommandText =
             """
-            SELECT t.position, t.sha, t.id, t.trial_index, t.worker, t.outcome, s.seconds, s.metric, s.value
+            SELECT t.position, t.sha, t.id, t.trial_index, t.worker, t.outcome, s.seconds, s.metric, s.value, t.variant
             FROM samples s JOIN trials t ON t.id = s.trial_id
             WHERE t.run_id = $runId ORDER BY t.id, s.rowid
             """;
@@ -415,6 +436,7 @@ public sealed class ResultsStore : IAsyncDisposable
                 Csv(runId),
                 reader.GetInt64(0).ToString(CultureInfo.InvariantCulture),
                 reader.GetString(1),
+                Csv(reader.GetString(9)),
                 reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
                 reader.GetInt64(3).ToString(CultureInfo.InvariantCulture),
                 Csv(reader.GetString(4)),

@@ -64,7 +64,8 @@ public sealed record TrialRow(
     string EndedAt);
 
 /// <summary>A finished trial to store with its samples: where it sits on the commit line, which round and worker ran
-/// it, and what came of it. <see cref="TrialKey"/>, when set, is the in-flight entry the same transaction removes.</summary>
+/// it, and what came of it. <see cref="TrialKey"/>, when set, is the in-flight entry the same transaction removes.
+/// An experiment's trial carries its <see cref="Variant"/>, which keeps it out of every search query.</summary>
 public sealed record NewTrial(
     int Position,
     string Sha,
@@ -77,7 +78,11 @@ public sealed record NewTrial(
     DateTimeOffset StartedAt,
     DateTimeOffset EndedAt,
     IReadOnlyList<Sample> Samples,
-    string? TrialKey = null);
+    string? TrialKey = null)
+{
+    /// <summary>The experiment the trial belongs to (diagnosis by experiment); '' for the search's own trials.</summary>
+    public string Variant { get; init; } = "";
+}
 
 public sealed record SampleRow(long TrialId, double Seconds, string Metric, double Value);
 
@@ -103,3 +108,7 @@ public sealed record DiagnosisRow(
     string CreatedAt);
 
 public sealed record RemovedWorkerRow(string Worker, string Reason, string RemovedAt);
+
+/// <summary>One experiment of a run's diagnosis by experiment: its name (the trials' variant), the derived recipe's hash,
+/// and why it could not run at all (no such allocator, a statically linked daemon), null when it ran.</summary>
+public sealed record ExperimentRow(string RunId, string Variant, string RecipeHash, string? NotRun, string CreatedAt);

@@ -135,5 +135,20 @@ internal static class Schema
             PRIMARY KEY (run_id, worker)
         );
         """,
+
+        // 6: diagnosis by experiment. Experiment trials are ordinary trials of the run, told apart by their variant
+        // (the experiment's name; '' for the search's own trials, which every search query keeps to), and each
+        // experiment records the derived recipe's hash and, when it could not run at all, why.
+        """
+        ALTER TABLE trials ADD COLUMN variant TEXT NOT NULL DEFAULT '';
+        CREATE TABLE experiments (
+            run_id        TEXT NOT NULL REFERENCES runs(id),
+            variant       TEXT NOT NULL,
+            recipe_hash   TEXT NOT NULL,
+            not_run       TEXT,
+            created_at    TEXT NOT NULL,
+            PRIMARY KEY (run_id, variant)
+        );
+        """,
     ];
 }

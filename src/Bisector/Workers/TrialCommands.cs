@@ -20,12 +20,14 @@ internal static class TrialCommands
     private const string JoinCgroupScript = "echo $$ > \"$1\" || exit 125; shift; exec \"$@\"";
 
     // Runs inside the new namespaces: $1 = the recipe's command, $2 = "net" to bring loopback up, rest = tmpfs paths.
-    // The heap-counter shim is preloaded only from here on, so ip and mount never load it.
+    // The heap-counter shim is preloaded only from here on, so ip and mount never load it. It comes after the recipe's
+    // own LD_PRELOAD: an allocator preloaded there (jemalloc, tcmalloc) must bind malloc() first, or the shim's
+    // wrappers would hand every call to glibc and the allocator would be loaded but unused.
     private const string InsideScript =
         "c=$1; n=$2; shift 2; " +
         "if [ \"$n\" = net ] && command -v ip >/dev/null 2>&1; then ip link set lo up || exit 125; fi; " +
         "for p do mount -t tmpfs -o mode=0755 bisector-tmpfs \"$p\" || exit 125; done; " +
-        "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"$BISECTOR_HEAP_PRELOAD${LD_PRELOAD:+ $LD_PRELOAD}\"; export LD_PRELOAD; fi; " +
+        "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"${LD_PRELOAD:+$LD_PRELOAD }$BISECTOR_HEAP_PRELOAD\"; export LD_PRELOAD; fi; " +
         "unset BISECTOR_HEAP_PRELOAD; exec sh -c \"$c\"";
 
     public static bool MountNamespace(IsolationSpec isolation) => isolation.Mount || isolation.Tmpfs.Count > 0;

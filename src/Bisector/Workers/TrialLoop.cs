@@ -175,7 +175,7 @@ internal sealed partial class TrialLoop
         {
             // The shim publishes as often as we sample, but at most every 100 ms: mallinfo2() walks the free lists
             // under the arena lock (~1 ms on a busy heap, docs/benchmarks-diagnosis.md), so faster would cost the
-            // daemon more than 1% CPU. The recipe's own LD_PRELOAD is appended to the shim's where the daemon starts.
+            // daemon more than 1% CPU. The recipe's own LD_PRELOAD goes before the shim's where the daemon starts.
             _heapFile = Path.Combine(_sandbox.RunDirectory, "heapstats");
             daemonEnv["BISECTOR_HEAP_PRELOAD"] = await Diagnosis.HeapShim.EnsureBuiltAsync(_worker, ct: ct);
             daemonEnv[Diagnosis.HeapShim.FileEnv] = _heapFile;

@@ -34,4 +34,39 @@ public class CulpritPosteriorSpecs
         Assert.All(none, p => Assert.Equal(0.25, p, 12));
         Assert.True(twoEach.Max() < 0.95);
     }
+
+    [Fact]
+    public void I_get_a_scale_per_side_so_a_wide_bad_side_does_not_look_like_outliers_of_the_good_one()
+    {
+        // Arrange: journald-like slopes: good builds tight, the culprit's trials twice as wide
+        double[] good = [0.00, 0.02, 0.01, 0.03, 0.00, 0.02];
+        double[] bad = [0.26, 0.12, 0.47, 0.29, 0.17, 0.36];
+        IReadOnlyList<double> At(int p) => p == 0 ? good : p == 3 ? bad : [];
+
+        // Act
+        var fit = CulpritPosterior.FitSplit(3, 3, At);
+
+        // Assert
+        Assert.True(fit.Bad.Scale > 2 * fit.Good.Scale, $"good {fit.Good.Scale}, bad {fit.Bad.Scale}");
+        Assert.True(fit.BadOverGood(0.30) > 0 && fit.BadOverGood(0.01) < 0);
+    }
+
+    [Fact]
+    public void I_do_not_blame_a_difference_between_good_commits_smaller_than_the_min_effect()
+    {
+        // Arrange: positions 1..2 at 0.00, position 3 at 0.05 (a real but small difference), 4 and the bad end at 0.26;
+        // min-effect 0.2
+        IReadOnlyList<double> At(int p) => p switch
+        {
+            0 or 1 or 2 => [0.00, 0.00, 0.01, 0.00],
+            3 => [0.05, 0.04, 0.06, 0.05],
+            _ => [0.26, 0.22, 0.31, 0.25],
+        };
+
+        // Act
+        var post = CulpritPosterior.Compute(5, At(0), At(5), At, minShift: 0.2);
+
+        // Assert: the culprit is 4 (between 3 and 4), not 3
+        Assert.True(post[3] > 0.9, string.Join(", ", post));
+    }
 }

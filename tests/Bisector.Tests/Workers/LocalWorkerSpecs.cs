@@ -245,9 +245,9 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     }
 
     [Fact(Timeout = 60000)]
-    public async Task I_can_give_the_daemon_the_recipes_environment_unchanged_with_its_ld_preload_after_the_heap_shim()
+    public async Task I_can_give_the_daemon_the_recipes_environment_unchanged_with_its_ld_preload_before_the_heap_shim()
     {
-        // Arrange: a derived recipe (diagnosis by experiment) adds its own LD_PRELOAD; the heap shim must stay first.
+        // Arrange: a derived recipe (diagnosis by experiment) adds its own LD_PRELOAD; it must bind malloc() before the heap shim.
         var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
         var (recipe, seen) = TestDaemon.PreloadRecipe(daemon.Root);
 

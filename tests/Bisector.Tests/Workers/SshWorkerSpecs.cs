@@ -199,7 +199,7 @@ public sealed class SshWorkerSpecs(TestDaemon daemon, ITestOutputHelper output) 
     }
 
     [SshFact(Timeout = 90000)]
-    public async Task I_can_give_a_remote_daemon_the_recipes_environment_unchanged_with_its_ld_preload_after_the_heap_shim()
+    public async Task I_can_give_a_remote_daemon_the_recipes_environment_unchanged_with_its_ld_preload_before_the_heap_shim()
     {
         // Arrange
         await using var hosts = await SshHosts.StartAsync(1);

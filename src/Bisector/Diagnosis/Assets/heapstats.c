@@ -8,6 +8,10 @@
  *   BISECTOR_HEAP_FILE         file to publish into (created/truncated; without it the shim stays idle);
  *                              removed from the environment so children of the daemon do not publish
  *   BISECTOR_HEAP_INTERVAL_MS  publish period in milliseconds (default 100, minimum 1)
+ *   BISECTOR_HEAP_TRIM_AT      the trim probe of diagnosis by experiment: seconds after the shim started (decimal,
+ *                              e.g. 5.5) at which the publishing thread calls malloc_trim(0) once; the record's
+ *                              trims= key turns 0 -> 1 in the first record published after it, so a sampler sees
+ *                              exactly which samples came before and after
  *
  *   Shells and exec wrappers (sh, dash, bash, unshare, nsenter, env, ...) stay idle and leave the environment
  *   alone: a recipe's command reaches the daemon through `sh -c`, and a shell that consumed the variable
@@ -35,6 +39,9 @@
  *     big        malloc/calloc/realloc requests >= 1 MiB
  *     h0 .. h7   request-size histogram of malloc/calloc/realloc: <=64, <=256, <=1K, <=4K,
  *                <=16K, <=128K, <=1M, >1M bytes
+ *     trims      malloc_trim(0) calls made for BISECTOR_HEAP_TRIM_AT (0 or 1)
+ *     foreign    1 when malloc() is served by another allocator preloaded before this shim (jemalloc,
+ *                tcmalloc: then the glibc counters above describe an unused heap), else 0
  *     end        equal to seq
  *
  * Why it does not change the allocation behaviour: the malloc/calloc/realloc/free wrappers only bump
@@ -45,6 +52,7 @@
  * their effect instead.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -121,6 +129,8 @@ static size_t put(char *buf, size_t at, const char *key, uint64_t v) {
 
 static int out_fd = -1;
 static long interval_ms = 100;
+static long trim_at_ms = -1;
+static uint64_t n_trims, foreign;
 
 static void publish(uint64_t seq) {
     static char buf[HEAPSTATS_RECORD_SIZE];
@@ -147,16 +157,32 @@ static void publish(uint64_t seq) {
     at = put(buf, at, "big", LOAD(n_big));
     static const char *hk[8] = { "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7" };
     for (int i = 0; i < 8; i++) at = put(buf, at, hk[i], LOAD(hist[i]));
+    at = put(buf, at, "trims", LOAD(n_trims));
+    at = put(buf, at, "foreign", foreign);
     at = put(buf, at, "end", seq);
     memset(buf + at, ' ', HEAPSTATS_RECORD_SIZE - 1 - at);
     buf[HEAPSTATS_RECORD_SIZE - 1] = '\n';
     (void)!pwrite(out_fd, buf, HEAPSTATS_RECORD_SIZE, 0);
 }
 
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *publisher(void *arg) {
     (void)arg;
+    long started = now_ms();
     struct timespec period = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
     for (uint64_t seq = 1;; seq++) {
+        /* malloc_trim neither allocates nor creates an arena; it gives free pages of every arena back (madvise)
+         * and shrinks the top of the main heap. Done here, before publishing, so trims=1 first appears in a
+         * record written after the trim. */
+        if (trim_at_ms >= 0 && LOAD(n_trims) == 0 && now_ms() - started >= trim_at_ms) {
+            malloc_trim(0);
+            BUMP(n_trims);
+        }
         publish(seq);
         while (nanosleep(&period, &period) < 0 && errno == EINTR) {}
         period.tv_sec = interval_ms / 1000;
@@ -187,6 +213,26 @@ __attribute__((constructor)) static void heapstats_start(void) {
         long v = strtol(iv, NULL, 10);
         if (v >= 1) interval_ms = v;
     }
+    const char *trim = getenv("BISECTOR_HEAP_TRIM_AT");
+    if (trim && *trim) {
+        /* Seconds with an optional fraction, parsed by hand: strtod may allocate (locale) before main. */
+        long whole = 0, frac = 0, scale = 1000;
+        int ok = 1, dot = 0;
+        for (const char *c = trim; *c && ok; c++) {
+            if (*c == '.' && !dot) dot = 1;
+            else if (*c < '0' || *c > '9') ok = 0;
+            else if (!dot) whole = whole * 10 + (*c - '0');
+            else if (scale > 1) { scale /= 10; frac += (*c - '0') * scale; }
+        }
+        if (ok) trim_at_ms = whole * 1000 + frac;
+    }
+    unsetenv("BISECTOR_HEAP_TRIM_AT");
+    /* Which library's malloc the dynamic linker binds first: ours (then glibc serves every request) or an
+     * allocator preloaded before us. dladdr compares load bases, so it holds whatever the symbol's GOT says. */
+    Dl_info mine, bound;
+    void *m = dlsym(RTLD_DEFAULT, "malloc");
+    if (m && dladdr((void *)heapstats_start, &mine) && dladdr(m, &bound))
+        foreign = mine.dli_fbase != bound.dli_fbase;
 
     /* The daemon may take signals through signalfd with them blocked in its (only) thread; our
      * thread must never be the one the kernel picks, so it starts with every signal blocked. */

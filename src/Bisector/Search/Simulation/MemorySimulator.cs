@@ -94,7 +94,7 @@ public sealed class MemorySimulator(SimulationScenario scenario, int seed)
     }
 
     /// <summary>Stable across processes, unlike HashCode.Combine, which is randomised per process.</summary>
-    private static int Mix(int seed, int position, int index)
+    internal static int Mix(int seed, int position, int index)
     {
         var h = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL;
         h = (h ^ (uint)position) * 0xBF58476D1CE4E5B9UL;

@@ -27,6 +27,9 @@ public sealed record BenchmarkOptions(
 /// </summary>
 public static class SearchBenchmark
 {
+    /// <summary>The oracle stops at a posterior of 1 − ε (99 % accuracy).</summary>
+    public const double OracleEpsilon = 0.01;
+
     private sealed record Row(string Setting, string Method, int Runs, int Correct, int Wrong, int Ranges, int NoCall, double Trials, double Rounds);
 
     public static async Task<string> RunAsync(BenchmarkOptions options, CancellationToken ct = default)
@@ -38,6 +41,7 @@ public static class SearchBenchmark
         // Same shift of the mean over the window as the step, but as growth: mean of t over [warm-up, window] is their midpoint.
         var slope = step * 60 / ((template.WarmupSeconds + template.WindowSeconds) / 2);
         var rows = new List<Row>();
+        var oracles = new List<string>();
         var started = DateTime.UtcNow;
 
         foreach (var size in sizes)
@@ -57,6 +61,18 @@ public static class SearchBenchmark
                     ("Bisector bisect", s => RunEngine(s, SearchStrategy.Bisect, 1, decision, template.WarmupSeconds, ct)),
                     ($"Bisector k-ary (W={options.Workers})", s => RunEngine(s, SearchStrategy.Kary, options.Workers, decision, template.WarmupSeconds, ct)),
                 };
+                if (hasCulprit)
+                {
+                    var oracle = new KnownLevelsOracle(MakeScenario(size, 0, true, levelStep, slopeStep), feature);
+                    oracles.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"{setting}: known-levels oracle ≈ {oracle.Approximation(size, OracleEpsilon):0.0} trials by log₂N/C + 2 ln(1/ε)/D (C = {oracle.CapacityBits:0.###} bits, D = {oracle.DivergenceNats:0.###} nats a trial, ε = {OracleEpsilon})"));
+                    methods.Insert(0, ("Oracle: known levels, 1 trial at the median", s =>
+                    {
+                        var (culprit, t) = oracle.Search(s, feature, OracleEpsilon);
+                        return Task.FromResult(culprit > 0 ? (SearchStatus.Found, culprit, culprit, t, t) : (SearchStatus.Undecided, 0, 0, t, t));
+                    }
+                    ));
+                }
                 if (size <= options.ExhaustiveUpTo)
                     methods.Add(("Bisector exhaustive", s => RunEngine(s, SearchStrategy.Exhaustive, options.Workers, decision, template.WarmupSeconds, ct)));
                 methods.Add(("git bisect (1 trial, fixed threshold)", s => Task.FromResult(Score(Baselines.GitBisect(s, decision, template.WarmupSeconds)))));
@@ -84,7 +100,7 @@ public static class SearchBenchmark
                 }
             }
         }
-        return Render(rows, options, iqr, step, slope, DateTime.UtcNow - started);
+        return Render(rows, options, iqr, step, slope, DateTime.UtcNow - started) + Environment.NewLine + string.Join(Environment.NewLine, oracles.Select(o => "- " + o)) + Environment.NewLine;
     }
 
     /// <summary>Culprit uniform over 1..N; about 3% of the other positions (at least one) unbuildable, one of them
@@ -111,6 +127,8 @@ public static class SearchBenchmark
     {
         var options = new SearchOptions(strategy, workers, decision, warmup);
         var outcome = await SearchEngine.RunAsync(sim.Scenario.Candidates, sim.MeasureAsync, options, ct).ConfigureAwait(false);
+        if (Environment.GetEnvironmentVariable("BISECTOR_TRACE") is not null)
+            Console.Error.WriteLine($"TRACE N={sim.Scenario.Candidates} culprit={sim.Scenario.Culprit} {strategy} trials={outcome.TrialsSpent} {outcome.Summary}\n  " + string.Join("\n  ", outcome.Rounds.Select(r => r.Reason)));
         return (outcome.Status, outcome.RangeFirst, outcome.RangeLast, outcome.TrialsSpent, outcome.Rounds.Count);
     }
 
@@ -122,7 +140,7 @@ public static class SearchBenchmark
         var sb = new StringBuilder();
         sb.AppendLine(c, $"Seeds per setting: {o.Seeds} (first {o.FirstSeed}); effect = {o.EffectInIqr} IQR of the Pinpoint scalar " +
                          $"(IQR = {iqr / 1024:0} KiB → level step {step / 1024:0} KiB, or slope {slope / 1024:0} KiB/min); " +
-                         $"Student-t ν=3 noise, 4 KiB pages, ~3% unbuildable commits; Bisector: 5 initial trials (+5 a look), cap 40, α = 0.01, confidence 0.95, feature `level` (step, A/A) or `slope`, " +
+                         $"Student-t ν=3 noise, 4 KiB pages, ~3% unbuildable commits; Bisector: trials sized by the evidence (at most 5 a look), cap 40, α = 0.01 per search, confidence 0.95, feature `level` (step, A/A) or `slope`, " +
                          $"min effect = {o.MinEffectShare:0.##} × the effect. " +
                          $"Elapsed {elapsed.TotalSeconds:0} s.");
         sb.AppendLine();
