@@ -12,6 +12,8 @@ namespace Bisector.Tests.Workers;
 /// <summary>Whole bisections of the demo repository with trials on SSH hosts (network namespaces + sshd) and locally.</summary>
 public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
 {
+    private const int KillAfter = 2;
+
     [SshFact(Timeout = 900000)]
     public async Task I_can_bisect_the_demo_across_two_ssh_hosts_and_a_local_worker_and_still_name_the_culprit_when_one_host_dies()
     {
@@ -27,8 +29,10 @@ public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
             lock (log)
             {
                 log.Add(line);
-                // Kill the second host once a few trials are stored, so it dies mid-run with trials of its own in flight.
-                if (TrialLine().IsMatch(line) && ++finished == 4)
+                // Kill the second host once the first trials are stored, so it dies mid-run with trials of its own in
+                // flight and enough of the search left (an evidence-sized search of the demo takes ~10 trials) for it to
+                // fail the scheduler's three times in a row.
+                if (TrialLine().IsMatch(line) && ++finished == KillAfter)
                 {
                     killedAfter = finished;
                     hosts.Kill(1);
@@ -45,7 +49,7 @@ public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
 
             // Assert
             var transcript = string.Join('\n', log);
-            Assert.True(killedAfter == 4, "the run ended before the host could be killed:\n" + transcript);
+            Assert.True(killedAfter == KillAfter, "the run ended before the host could be killed:\n" + transcript);
             Assert.True(run.Outcome is { Status: SearchStatus.Found, Culprit: { } }, transcript);
             Assert.Equal(demo.CulpritSha, run.Selection.Candidates[run.Outcome!.Culprit!.Value - 1].Sha);
 
