@@ -178,7 +178,9 @@ internal static class ReportFacts
                     $"{partial}Culprit range: {first?.ShortSha ?? "?"}..{last?.ShortSha ?? "?"} ({n} commits)", null, rangeLines);
 
             case SearchStatus.NoRegression:
-                evidence.Insert(0, "The bad end does not differ from the good anchor on " + FeatureName(m));
+                // "No regression" means no change of at least min-effect, which a small but significant change also is.
+                evidence.Insert(0, $"The bad end is not worse than the good anchor by the smallest effect that counts " +
+                    $"({F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}) on {FeatureName(m)}");
                 return new Headline(HeadlineKind.NoRegression, $"{partial}NO REGRESSION FOUND", null, evidence);
 
             default:

@@ -172,6 +172,22 @@ public sealed class ReportWriterSpecs : IDisposable
     }
 
     [Fact]
+    public async Task I_can_read_a_no_regression_verdict_as_no_change_of_the_size_that_counts()
+    {
+        // Arrange: "no regression" is a change below min-effect, which may still be a significant one (journald, under load:
+        // +0.11 MiB/min, p = 0.0007, against a 0.195 MiB/min threshold)
+        var model = SyntheticRun.Build(SearchStatus.NoRegression);
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        Assert.Contains("The bad end is not worse than the good anchor by the smallest effect that counts (", md);
+        Assert.DoesNotContain("does not differ", md);
+    }
+
+    [Fact]
     public async Task I_can_tell_good_bad_and_culprit_apart_by_colour()
     {
         // Arrange
