@@ -49,7 +49,7 @@ public sealed record SearchRound(int Number, IReadOnlyList<int> Positions, strin
 public sealed record ErrorControl(double Alpha, double Beta, double EValue, bool RegressionShown)
 {
     public string Statement => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"α = {Alpha} per search (anytime-valid: e-value {EValue:G4}, a regression is named only at ≥ {1 / Alpha:G4}); 'no regression' at β = {Beta} (Wald's ratio)");
+        $"α = {Alpha} per search (anytime-valid: e-value {EValueText.Value(EValue)}, a regression is named only at ≥ {1 / Alpha:G4}); 'no regression' at β = {Beta} (Wald's ratio)");
 }
 
 public sealed record SearchOutcome(

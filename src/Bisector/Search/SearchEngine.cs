@@ -134,10 +134,10 @@ public static class SearchEngine
                     _capHit = true;
                     return Finish(SearchStatus.Undecided, null, lo, hi, mass, EndsComparison(),
                         string.Create(CultureInfo.InvariantCulture,
-                            $"every informative position reached the cap of {o.MaxTrialsPerPosition} trials (e-value {_eValue:G3}, needs {1 / o.Alpha:G3}); best guess {Describe(lo, hi)} at {mass:P1}"));
+                            $"every informative position reached the cap of {o.MaxTrialsPerPosition} trials (e-value {EValueText.Value(_eValue)}, needs {1 / o.Alpha:G3}); best guess {Describe(lo, hi)} at {mass:P1}"));
                 }
                 var why = !_established && EndsFirst()
-                    ? string.Create(CultureInfo.InvariantCulture, $"ends not yet decided (e-value {_eValue:G3} of {1 / o.Alpha:G3}): more trials at the ends")
+                    ? string.Create(CultureInfo.InvariantCulture, $"ends not yet decided (e-value {EValueText.Value(_eValue)} of {1 / o.Alpha:G3}): more trials at the ends")
                     : string.Create(CultureInfo.InvariantCulture, $"posterior top {Describe(lo, hi)} at {mass:P1} < {o.Confidence:P0}: split the remaining probability");
                 await MeasureAsync(plan, why).ConfigureAwait(false);
             }
@@ -214,7 +214,7 @@ public static class SearchEngine
                 _capHit = true;
                 return Finish(SearchStatus.Undecided, null, 0, 0, 0, EndsComparison(),
                     string.Create(CultureInfo.InvariantCulture,
-                        $"with both ends at the cap of {o.MaxTrialsPerPosition} trials, neither a regression (e-value {_eValue:G3} < {1 / o.Alpha:G3}) nor 'no regression' could be shown"));
+                        $"with both ends at the cap of {o.MaxTrialsPerPosition} trials, neither a regression (e-value {EValueText.Value(_eValue)} < {1 / o.Alpha:G3}) nor 'no regression' could be shown"));
             }
             return null;
         }
@@ -233,7 +233,7 @@ public static class SearchEngine
                 ? string.Create(CultureInfo.InvariantCulture, $"; 'no regression' log ratio {sameLlr:0.##} ≥ ln(1/β) = {ln(1 / o.SameAlpha):0.##}")
                 : "";
             return Explain(v, good, bad, string.Create(CultureInfo.InvariantCulture,
-                $"e-value for a change in the range {_eValue:G4} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){same}"),
+                $"e-value for a change in the range {EValueText.Value(_eValue)} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){same}"),
                 Math.Min(1, 1 / _eValue));
         }
 
@@ -456,7 +456,7 @@ public static class SearchEngine
                 // the few fresh ones: 2 vs 2 fresh trials have no 98 % interval at all.
                 Side(p => p < first), Side(p => p >= last),
                 string.Create(CultureInfo.InvariantCulture,
-                    $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {_eValue:G4} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search)"),
+                    $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {EValueText.Value(_eValue)} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search)"),
                 Math.Min(1, Math.Min(Math.Exp(-Math.Min(goodLlr, badLlr)), 1 / _eValue)));
             var ok = passed && _established && mass >= o.Confidence;
             if (!ok && (freshGood >= o.MaxTrialsPerPosition || freshBad >= o.MaxTrialsPerPosition))
@@ -468,7 +468,7 @@ public static class SearchEngine
                     $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it: {check.Explanation}");
             if (!ok)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
-                    string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed the split at {Describe(first, last)}, but the posterior is {mass:P1} (needs {o.Confidence:P0}) or the e-value {_eValue:G3} < {1 / o.Alpha:G3}: {check.Explanation}"));
+                    string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed the split at {Describe(first, last)}, but the posterior is {mass:P1} (needs {o.Confidence:P0}) or the e-value {EValueText.Value(_eValue)} < {1 / o.Alpha:G3}: {check.Explanation}"));
             var status = first == last ? SearchStatus.Found : SearchStatus.FoundRange;
             return Finish(status, first == last ? last : null, first, last, mass, check,
                 $"{Describe(first, last)} with posterior {mass:P1}, confirmed by fresh trials: {check.Explanation}");
