@@ -101,8 +101,7 @@ internal static class StartCommand
             await worker.DisposeAsync(); // parsing touches no host; nothing to keep
         }
 
-        var selection = await CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
-            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
+        var selection = await RunEngine.SelectAsync(options, ct);
         foreach (var line in CommitSelector.DescribeDryRun(selection))
         {
             await output.WriteLineAsync(line);

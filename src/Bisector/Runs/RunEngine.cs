@@ -40,6 +40,11 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
 {
     public static readonly JsonSerializerOptions Json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
+    /// <summary>The run's candidates: its range and paths with its history options, as start, resume and a dry run select them.</summary>
+    internal static Task<CommitSelection> SelectAsync(RunOptions options, CancellationToken ct = default) =>
+        CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
+            new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
+
     /// <summary>Starts a run from resolved settings. Everything that can be checked without building is checked before
     /// the run is stored, so a run that fails to start leaves the database as it was.</summary>
     public async Task<RunSummary> StartAsync(RunSettings settings, CancellationToken ct = default)
@@ -50,9 +55,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
-            var selection = await CommitSelector.SelectAsync(
-                options.RepositoryPath, options.Range, options.Paths,
-                new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
+            var selection = await SelectAsync(options, ct);
             log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
                 (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
             var line = CommitLine.Of(selection);
@@ -100,9 +103,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
-            var selection = await CommitSelector.SelectAsync(
-                options.RepositoryPath, options.Range, options.Paths,
-                new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
+            var selection = await SelectAsync(options, ct);
             // A killed orchestrator leaves daemons, cgroups, worktrees and half-done work behind; a live one must be left alone.
             var cleanup = await RunJanitor.CleanAsync(store, run, ct);
             if (cleanup.FoundAnything)
