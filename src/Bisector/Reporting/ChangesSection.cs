@@ -71,12 +71,14 @@ internal static class ChangesSection
         lines.AddRange(scan.Ranked.Select(c =>
             $"  {Signed(ScaleFeature(m, c.Shift))} {fu} at #{c.Position} {Sha(m, c.Position)} {OneLine(m.At(c.Position)?.Commit.Subject ?? "", 60)} " +
             $"({DirectionWord(c.Direction)}, e-value {EValueText.Value(c.EValue)}, α = {F(c.Alpha, "G3")}){(c.IsAnswer ? "  ← the answer (first change)" : "")}"));
-        var quiet = scan.Segments.Where(s => s.Verdict == SegmentVerdict.NoFurtherChange).Select(s => $"{s.From}..{s.To} {DirectionWord(s.Direction)}").ToList();
-        var open = scan.Segments.Where(s => s.Verdict is SegmentVerdict.NotChecked or SegmentVerdict.Undecided).Select(s => $"{s.From}..{s.To} {DirectionWord(s.Direction)}").ToList();
+        var segments = scan.Segments.Where(s => s.Verdict != SegmentVerdict.Empty).GroupBy(s => (s.From, s.To)).ToList();
+        var quiet = segments.Where(g => g.All(s => s.Verdict == SegmentVerdict.NoFurtherChange)).Select(g => $"{g.Key.From}..{g.Key.To}").ToList();
+        var open = segments.SelectMany(g => g.Where(s => s.Verdict is SegmentVerdict.NotChecked or SegmentVerdict.Undecided))
+            .Select(s => $"{s.From}..{s.To} {(s.Direction == ChangeDirection.Worse ? "worse" : "better")} ({VerdictWord(s.Verdict)})").ToList();
         if (quiet.Count > 0)
-            lines.Add($"  no further change (measured): {string.Join(", ", quiet)}");
+            lines.Add($"  no further change, either direction (measured): {string.Join(", ", quiet)}");
         if (open.Count > 0)
-            lines.Add($"  not decided (no claim either way): {string.Join(", ", open)}");
+            lines.Add($"  no claim either way: {string.Join(", ", open)}");
         return lines;
     }
 

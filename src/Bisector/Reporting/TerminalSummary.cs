@@ -89,7 +89,7 @@ public static class TerminalSummary
         }
 
         foreach (var line in ChangesSection.TerminalLines(model))
-            output.WriteLine(OneLine(line));
+            output.WriteLine(line); // one line each already: subjects are made one-line where they are written
 
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
         output.Flush();
