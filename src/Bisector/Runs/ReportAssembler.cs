@@ -154,7 +154,7 @@ public static class ReportAssembler
             diagnosis is null ? null : Diagnoser.Describe(diagnosis))
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
-            Experiments = experiments?.Describe(),
+            Experiments = experiments,
         };
     }
 
