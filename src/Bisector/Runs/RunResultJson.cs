@@ -124,12 +124,7 @@ public static class RunResultJson
         w.WriteString("metric", m.Decision.Metric);
         w.WriteString("feature", m.Decision.Feature.ToString().ToLowerInvariant());
         w.WriteString("direction", m.Decision.Direction == Recipes.RegressionDirection.Increase ? "increase" : "decrease");
-        w.WriteString("unit", scale.Unit);
-        Number(w, "shift", scale.Scale(c.Effect));
-        Number(w, "low", scale.Scale(c.EffectLow));
-        Number(w, "high", scale.Scale(c.EffectHigh));
-        w.WriteNumber("confidenceLevel", Round(c.ConfidenceLevel, 4));
-        Number(w, "threshold", scale.Scale(c.Threshold));
+        WriteInterval(w, c, scale);
         w.WriteString("test", c.Test);
         Number(w, "p", c.PValue, 6);
         w.WriteNumber("alpha", c.Alpha);
@@ -241,16 +236,22 @@ public static class RunResultJson
 
         w.WriteStartObject(name);
         w.WriteString("verdict", c.Verdict.ToString());
+        WriteInterval(w, c, scale);
+        Number(w, "p", c.PValue, 6);
+        w.WriteNumber("baselineTrials", c.Baseline.Count);
+        w.WriteNumber("candidateTrials", c.Candidate.Count);
+        w.WriteEndObject();
+    }
+
+    /// <summary>A comparison's effect with its interval and threshold, in <paramref name="scale"/>'s unit.</summary>
+    private static void WriteInterval(Utf8JsonWriter w, Comparison c, FeatureScale scale)
+    {
         w.WriteString("unit", scale.Unit);
         Number(w, "shift", scale.Scale(c.Effect));
         Number(w, "low", scale.Scale(c.EffectLow));
         Number(w, "high", scale.Scale(c.EffectHigh));
         w.WriteNumber("confidenceLevel", Round(c.ConfidenceLevel, 4));
         Number(w, "threshold", scale.Scale(c.Threshold));
-        Number(w, "p", c.PValue, 6);
-        w.WriteNumber("baselineTrials", c.Baseline.Count);
-        w.WriteNumber("candidateTrials", c.Candidate.Count);
-        w.WriteEndObject();
     }
 
     /// <summary>JSON has no NaN or infinity: an unknown or unbounded value is null.</summary>
