@@ -162,6 +162,8 @@ internal static class ReportFacts
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
                 };
                 lines.AddRange(evidence);
+                if (ChangesSection.HeadlineNote(m) is { } firstChange)
+                    lines.Add(firstChange);
                 return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Found,
                     $"{partial}Culprit: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
 
