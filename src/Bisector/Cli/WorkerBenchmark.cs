@@ -89,7 +89,7 @@ internal static class WorkerBenchmark
             var samples = new List<Sample>();
             while (await process.StandardOutput.ReadLineAsync(ct) is { } line)
             {
-                TrialAgent.ReadLine(line, samples, null);
+                TrialAgent.ReadLine(line, samples);
             }
 
             await process.WaitForExitAsync(ct);

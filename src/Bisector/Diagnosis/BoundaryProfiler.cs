@@ -78,7 +78,7 @@ public static class BoundaryProfiler
 
         public bool PrivateRoot => false;
 
-        public bool HeapShim => false;
+        public Task<string?> HeapShimAsync(CancellationToken ct) => Task.FromResult<string?>(null);
 
         public Sampling.CgroupMemory? Cgroup => null;
 

@@ -265,7 +265,7 @@ public static class ExperimentAnalysis
         if (good.Count + culprit.Count == 0)
         {
             return new ExperimentResult(experiment, ExperimentFinding.NotRun, trials.Spent,
-                "no trial recorded a trim: the worker did not load the heapstats shim (heap counters are sampled by local workers)", null, null, null, caveat);
+                "no trial recorded a trim: the daemon did not load the heapstats shim (a statically linked daemon, or a container worker with host-libs=false)", null, null, null, caveat);
         }
 
         var threshold = SignificantBytes(recipe);

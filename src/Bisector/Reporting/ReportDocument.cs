@@ -76,8 +76,8 @@ internal sealed record ReportDocument(
         var sections = new List<Section> { new("run", "Run", RunFacts(m)) };
         if (!string.IsNullOrWhiteSpace(m.Diagnosis))
             sections.Add(new Section("diagnosis", "Diagnosis", [new Preformatted(m.Diagnosis, "diagnosis")]));
-        if (!string.IsNullOrWhiteSpace(m.Experiments))
-            sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(m.Experiments, "diagnosis")]));
+        if (m.Experiments is { } experiments)
+            sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(experiments.Describe(), "diagnosis")]));
         if (ChangesSection.Build(m) is { } changes)
             sections.Add(changes);
         sections.Add(new Section("plots", "Plots", [new Figures(plots)]));

@@ -30,9 +30,9 @@ public sealed record ReportModel(
     /// <summary>The run's A/A calibration (one build measured as both ends), when it was asked for.</summary>
     public string? Calibration { get; init; }
 
-    /// <summary>Diagnosis by experiment (the culprit under other allocators, glibc tunables, a trim probe), as text;
-    /// null when no experiment ran.</summary>
-    public string? Experiments { get; init; }
+    /// <summary>Diagnosis by experiment (the culprit under other allocators, glibc tunables, a trim probe); null when no
+    /// experiment ran. The report shows its text, the JSON result its figures.</summary>
+    public Diagnosis.ExperimentsReport? Experiments { get; init; }
 
     /// <summary>Every change found in the range by the search and the scan after it, and what each segment's search
     /// concluded; null when there was no scan (see <see cref="ScanNotRun"/>).</summary>

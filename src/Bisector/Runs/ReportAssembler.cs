@@ -155,7 +155,7 @@ public static class ReportAssembler
             diagnosis is null ? null : Diagnoser.Describe(diagnosis))
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
-            Experiments = experiments?.Describe(),
+            Experiments = experiments,
             Changes = changes,
             ScanNotRun = changes is null && outcome?.Status == SearchStatus.Found
                 ? options.NoScan ? "not run: the run was started with --no-scan" : "not run: the run stopped before the scan, or was stored by a version without it"

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Bisector.Diagnosis;
 using Bisector.Reporting;
 using Bisector.Search;
 using Bisector.Statistics;
@@ -61,6 +62,8 @@ public static class RunResultJson
                 w.WriteEndObject();
             }
 
+            w.WritePropertyName("experiments");
+            WriteExperiments(w, m.Experiments, scale);
             w.WriteString("wallTime", Duration(m.Run.WallTime));
             w.WriteNumber("wallSeconds", Math.Round(m.Run.WallTime.TotalSeconds, 1));
             if (o is null) w.WriteNull("summary");
@@ -123,12 +126,7 @@ public static class RunResultJson
         w.WriteString("metric", m.Decision.Metric);
         w.WriteString("feature", m.Decision.Feature.ToString().ToLowerInvariant());
         w.WriteString("direction", m.Decision.Direction == Recipes.RegressionDirection.Increase ? "increase" : "decrease");
-        w.WriteString("unit", scale.Unit);
-        Number(w, "shift", scale.Scale(c.Effect));
-        Number(w, "low", scale.Scale(c.EffectLow));
-        Number(w, "high", scale.Scale(c.EffectHigh));
-        w.WriteNumber("confidenceLevel", Round(c.ConfidenceLevel, 4));
-        Number(w, "threshold", scale.Scale(c.Threshold));
+        WriteInterval(w, c, scale);
         w.WriteString("test", c.Test);
         Number(w, "p", c.PValue, 6);
         w.WriteNumber("alpha", c.Alpha);
@@ -153,20 +151,7 @@ public static class RunResultJson
             w.WriteNumber("trials", c.Trials.Count);
             if (e.Values.Count == 0) w.WriteNull("median");
             else Number(w, "median", e.Median);
-            if (cmp is null)
-            {
-                w.WriteNull("versusGood");
-            }
-            else
-            {
-                w.WriteStartObject("versusGood");
-                w.WriteString("verdict", cmp.Verdict.ToString());
-                Number(w, "p", cmp.PValue, 6);
-                Number(w, "shift", scale.Scale(cmp.Effect));
-                Number(w, "low", scale.Scale(cmp.EffectLow));
-                Number(w, "high", scale.Scale(cmp.EffectHigh));
-                w.WriteEndObject();
-            }
+            WriteComparison(w, "versusGood", cmp, scale);
 
             if (e.Posterior is { } p) w.WriteNumber("posterior", Round(p, 6));
             else w.WriteNull("posterior");
@@ -245,6 +230,101 @@ public static class RunResultJson
         w.WriteNumber("newTrials", scan.NewTrials);
         w.WriteNumber("budget", scan.Budget);
         w.WriteEndObject();
+    }
+
+    /// <summary>Diagnosis by experiment: the conclusion, then each experiment with its trials, finding, effect and
+    /// interval (culprit vs good neighbour under it, and vs the culprit as built), the trim's figures, and why it could
+    /// not run. Effects are in the run's unit; the trim's returned bytes in MiB.</summary>
+    private static void WriteExperiments(Utf8JsonWriter w, ExperimentsReport? report, FeatureScale scale)
+    {
+        if (report is null)
+        {
+            w.WriteNullValue();
+            return;
+        }
+
+        var mib = FeatureScale.For(Sampling.Metrics.RssAnon, FeatureKind.Plateau);
+        w.WriteStartObject();
+        w.WriteString("conclusion", OneLine(report.Headline));
+        w.WriteString("goodSha", report.GoodSha);
+        w.WriteString("culpritSha", report.CulpritSha);
+        w.WriteBoolean("growth", report.Growth);
+        Number(w, "stepMiB", mib.Scale(report.StepBytes));
+        w.WriteNumber("trials", report.TrialsSpent);
+        w.WriteStartArray("results");
+        foreach (var r in report.Results)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", r.Experiment.Name);
+            w.WriteString("kind", r.Experiment.Kind switch
+            {
+                ExperimentKind.Allocator => "allocator",
+                ExperimentKind.Tunable => "tunable",
+                _ => "trim-probe",
+            });
+            w.WriteString("change", r.Experiment.Change);
+            w.WriteString("finding", r.Finding switch
+            {
+                ExperimentFinding.GrowthGone => "growth-gone",
+                ExperimentFinding.GrowthStays => "growth-stays",
+                ExperimentFinding.Undecided => "undecided",
+                _ => "not-run",
+            });
+            w.WriteNumber("trials", r.TrialsSpent);
+            if (r.NotRun is null) w.WriteNull("notRun");
+            else w.WriteString("notRun", OneLine(r.NotRun));
+            var trim = r.Experiment.Kind == ExperimentKind.TrimProbe;
+            WriteComparison(w, trim ? "returnedByTrim" : "regression", r.Regression, trim ? mib : scale);
+            WriteComparison(w, "versusBuilt", r.VersusBuilt, scale);
+            if (r.Trim is { } t)
+            {
+                w.WriteStartObject("trim");
+                Number(w, "returnedCulpritMiB", mib.Scale(t.ReturnedCulprit));
+                Number(w, "returnedGoodMiB", mib.Scale(t.ReturnedGood));
+                Number(w, "growthAtTrimMiB", mib.Scale(t.GrowthAtTrim));
+                Number(w, "share", t.Share);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("trim");
+            }
+
+            if (r.Caveat is null) w.WriteNull("caveat");
+            else w.WriteString("caveat", OneLine(r.Caveat));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteComparison(Utf8JsonWriter w, string name, Comparison? c, FeatureScale scale)
+    {
+        if (c is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+
+        w.WriteStartObject(name);
+        w.WriteString("verdict", c.Verdict.ToString());
+        WriteInterval(w, c, scale);
+        Number(w, "p", c.PValue, 6);
+        w.WriteNumber("baselineTrials", c.Baseline.Count);
+        w.WriteNumber("candidateTrials", c.Candidate.Count);
+        w.WriteEndObject();
+    }
+
+    /// <summary>A comparison's effect with its interval and threshold, in <paramref name="scale"/>'s unit.</summary>
+    private static void WriteInterval(Utf8JsonWriter w, Comparison c, FeatureScale scale)
+    {
+        w.WriteString("unit", scale.Unit);
+        Number(w, "shift", scale.Scale(c.Effect));
+        Number(w, "low", scale.Scale(c.EffectLow));
+        Number(w, "high", scale.Scale(c.EffectHigh));
+        w.WriteNumber("confidenceLevel", Round(c.ConfidenceLevel, 4));
+        Number(w, "threshold", scale.Scale(c.Threshold));
     }
 
     /// <summary>JSON has no NaN or infinity: an unknown or unbounded value is null.</summary>

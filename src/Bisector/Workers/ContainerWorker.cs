@@ -200,7 +200,10 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
 
         public bool PrivateRoot => true;
 
-        public bool HeapShim => false;
+        // The shim is compiled against this machine's glibc: it can be preloaded only where the container runs the
+        // daemon on this machine's libraries (host-libs, the default). A static build ignores LD_PRELOAD anyway.
+        public async Task<string?> HeapShimAsync(CancellationToken ct) =>
+            worker.Engine.HostLibraries ? await Diagnosis.HeapShim.EnsureBuiltAsync(worker.Name, ct: ct) : null;
 
         public CgroupMemory? Cgroup { get; private set; }
 
@@ -210,7 +213,7 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
 
         public async Task StartDaemonAsync(IReadOnlyDictionary<string, string?> env, CancellationToken ct)
         {
-            _daemonId = await CreateAsync(_unique, ["sh", "-c", Recipe.Run.Command], env, daemon: true, ct);
+            _daemonId = await CreateAsync(_unique, TrialCommands.ContainerDaemon(Recipe.Run.Command), env, daemon: true, ct);
             await worker.Call(() => Client.Containers.StartContainerAsync(_daemonId, new ContainerStartParameters(), ct),
                 "start the daemon container", "read the engine's log; the message above is its answer");
             _initPid = await PidOfAsync(_daemonId, ct);
@@ -271,6 +274,11 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
             if (worker.Engine.HostLibraries)
             {
                 binds.AddRange(LibraryDirectories.Where(Directory.Exists).Select(d => $"{d}:{d}:ro"));
+            }
+
+            if (env.TryGetValue("BISECTOR_HEAP_PRELOAD", out var shim) && shim is not null)
+            {
+                binds.Add($"{shim}:{shim}:ro");
             }
 
             var isolation = Recipe.Run.Isolation;

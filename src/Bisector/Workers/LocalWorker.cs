@@ -25,6 +25,10 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
     /// <summary>Where trial cgroups are created instead of <c>bisector/</c> (a Slurm job nests them under its own cgroup).</summary>
     public string? CgroupParent { get; init; }
 
+    /// <summary>A heap-counter shim the controller built and shipped (the trial agent on an SSH host or a Slurm node,
+    /// which need no gcc); null compiles it on this machine on first use.</summary>
+    public string? HeapShimLibrary { get; init; }
+
     private string Host => $"{Environment.MachineName}/{Name}";
 
     public async Task<WorkerCheck> CheckAsync(CancellationToken ct = default)
@@ -114,7 +118,8 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
 
         public bool PrivateRoot => TrialCommands.MountNamespace(Isolation);
 
-        public bool HeapShim => true;
+        public async Task<string?> HeapShimAsync(CancellationToken ct) =>
+            worker.HeapShimLibrary ?? await Diagnosis.HeapShim.EnsureBuiltAsync(worker.Name, ct: ct);
 
         public CgroupMemory? Cgroup { get; private set; }
 

@@ -90,7 +90,8 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         var host = $"{Environment.MachineName} [slurm partition {Cluster.Partition}]/{Name}";
         try
         {
-            WriteJobFiles(jobDir, spec, unique, await ShipAgentAsync(ct));
+            var shim = spec.Recipe.Sampling.HeapCounters ? await ShipHeapShimAsync(ct) : null;
+            WriteJobFiles(jobDir, spec, unique, await ShipAgentAsync(ct), shim);
             var jobId = await SubmitAsync(jobDir, spec, ct);
             host = $"{Environment.MachineName} [slurm job {jobId}, partition {Cluster.Partition}]/{Name}";
             var end = await WaitAsync(jobId, ct);
@@ -152,12 +153,12 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         return reason is null ? note : $"{reason}\n{note}";
     }
 
-    private void WriteJobFiles(string jobDir, TrialSpec spec, string unique, string agent)
+    private void WriteJobFiles(string jobDir, TrialSpec spec, string unique, string agent, string? shim)
     {
         try
         {
             Directory.CreateDirectory(jobDir);
-            File.WriteAllText(Path.Combine(jobDir, TrialAgent.RequestFile), TrialAgent.Serialize(new TrialRequest(Name, spec)));
+            File.WriteAllText(Path.Combine(jobDir, TrialAgent.RequestFile), TrialAgent.Serialize(new TrialRequest(Name, spec, HeapShim: shim)));
             var script = $"#!/bin/sh\n# Bisector trial {unique}\nexec {ShellQuote.Join([agent, "trial-agent", "--job", jobDir])}\n";
             File.WriteAllText(Path.Combine(jobDir, ScriptFile), script);
         }
@@ -171,20 +172,32 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
     private async Task<string> ShipAgentAsync(CancellationToken ct)
     {
         var agent = await TrialAgent.EnsurePublishedAsync(ct: ct);
-        var target = Path.Combine(WorkRoot, agent.ContentHash, TrialAgent.ExecutableName);
+        return Ship(agent.Executable, Path.Combine(WorkRoot, agent.ContentHash, TrialAgent.ExecutableName), "the trial agent");
+    }
+
+    /// <summary>The heap-counter shim, compiled here and copied once per source hash to the shared directory, so nodes
+    /// need no gcc and a job's trial records the same heap counters (and trim probe) as a local trial.</summary>
+    private async Task<string> ShipHeapShimAsync(CancellationToken ct)
+    {
+        var shim = await Diagnosis.HeapShim.EnsureBuiltAsync(Name, ct: ct);
+        return Ship(shim, Path.Combine(WorkRoot, Path.GetFileName(shim)), "the heap-counter shim");
+    }
+
+    private string Ship(string source, string target, string what)
+    {
         try
         {
             if (!File.Exists(target))
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 var temp = $"{target}.{Guid.NewGuid():N}";
-                File.Copy(agent.Executable, temp);
+                File.Copy(source, temp);
                 File.Move(temp, target, overwrite: true);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new WorkerException(Name, $"cannot copy the trial agent to {target}: {e.Message}", "check shared= (or the work root) is writable and has free space", e);
+            throw new WorkerException(Name, $"cannot copy {what} to {target}: {e.Message}", "check shared= (or the work root) is writable and has free space", e);
         }
 
         return target;

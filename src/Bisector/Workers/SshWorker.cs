@@ -23,6 +23,7 @@ public sealed class SshWorker(SshTarget target) : IWorker
     private SftpClient? _sftp;
     private string? _root;
     private string? _agentPath;
+    private string? _heapShim;
     private string _remoteName = target.Host;
 
     public string Name => Target.Name;
@@ -113,13 +114,13 @@ public sealed class SshWorker(SshTarget target) : IWorker
         var recipe = spec.Recipe;
         var request = $"{_root}/runs/{TrialLoop.SafeName(spec.TrialKey)}-{Guid.NewGuid():N}.json";
         var remoteSpec = spec with { Artifact = spec.Artifact with { Directory = artifact } };
+        var shim = recipe.Sampling.HeapCounters ? await DeployHeapShimAsync(ct) : null;
         await SftpAsync(sftp =>
         {
-            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(TrialAgent.Serialize(new TrialRequest(Name, remoteSpec, _root))));
+            using var stream = new MemoryStream(Encoding.UTF8.GetBytes(TrialAgent.Serialize(new TrialRequest(Name, remoteSpec, _root, shim))));
             sftp.UploadFile(stream, request, canOverride: true);
         }, "cannot upload the trial request " + request, ct);
 
-        var wanted = recipe.Sampling.Metrics.Count == 0 ? null : new HashSet<string>(recipe.Sampling.Metrics) { recipe.Decide.Metric };
         TrialResult? end = null;
         int? agentPid = null;
         using var cmd = _ssh!.CreateCommand($"exec {ShellQuote.Join([_agentPath!, "trial-agent", request])}");
@@ -154,7 +155,7 @@ public sealed class SshWorker(SshTarget target) : IWorker
             {
                 while (reader.ReadLine() is { } line)
                 {
-                    var (pid, result) = TrialAgent.ReadLine(line, samples, wanted);
+                    var (pid, result) = TrialAgent.ReadLine(line, samples);
                     if (pid is not null)
                     {
                         agentPid = pid;
@@ -186,6 +187,47 @@ public sealed class SshWorker(SshTarget target) : IWorker
         return end.Outcome == TrialOutcome.WorkerFailed
             ? throw new WorkerException(Name, end.Reason ?? "the trial agent failed", "check the host with 'bisector workers check'")
             : (end.Outcome, end.Reason);
+    }
+
+    /// <summary>
+    /// The heap-counter shim, compiled here and uploaded once per source hash to <c>ROOT/artifacts/heapstats-HASH.so</c>,
+    /// so the host needs no gcc and its trials record the same heap counters (and trim probe) as a local trial. The shim
+    /// needs glibc ≥ 2.34 on the host (mallinfo2, and pthread in libc), as a shim compiled there would.
+    /// </summary>
+    private async Task<string> DeployHeapShimAsync(CancellationToken ct)
+    {
+        var local = await Diagnosis.HeapShim.EnsureBuiltAsync(Name, ct: ct);
+        var target = $"{_root}/artifacts/{Path.GetFileName(local)}";
+        if (_heapShim == target)
+        {
+            return target;
+        }
+
+        await SftpAsync(sftp =>
+        {
+            if (sftp.Exists(target))
+            {
+                return;
+            }
+
+            var temporary = $"{_root}/artifacts/.tmp-{Guid.NewGuid():N}.so";
+            using (var stream = File.OpenRead(local))
+            {
+                sftp.UploadFile(stream, temporary);
+            }
+
+            sftp.ChangePermissions(temporary, 644);
+            // Another worker on the same host may have placed it meanwhile; the same source hash is the same shim.
+            if (sftp.Exists(target))
+            {
+                sftp.DeleteFile(temporary);
+            }
+            else
+            {
+                sftp.RenameFile(temporary, target);
+            }
+        }, $"cannot deploy the heap-counter shim to {target}", ct);
+        return _heapShim = target;
     }
 
     /// <summary>Uploads the artifact directory unless <c>ROOT/artifacts/HASH/.bisector-complete</c> already exists;

@@ -8,8 +8,9 @@ using Bisector.Sampling;
 namespace Bisector.Workers;
 
 /// <summary>What a remote transport hands the far side: the worker's name (cgroup names, messages), the trial with its
-/// artifact path as it is there, and the directory trials work in (null: the request's own directory).</summary>
-public sealed record TrialRequest(string Worker, TrialSpec Spec, string? WorkRoot = null);
+/// artifact path as it is there, the directory trials work in (null: the request's own directory), and the heap-counter
+/// shim the controller shipped there (null: compiled there when the recipe wants heap counters).</summary>
+public sealed record TrialRequest(string Worker, TrialSpec Spec, string? WorkRoot = null, string? HeapShim = null);
 
 /// <summary>
 /// The far side of the remote transports: <c>bisector-agent trial-agent</c> runs one trial with the local cgroup
@@ -60,7 +61,10 @@ public static partial class TrialAgent
         }
 
         Write($"pid {Environment.ProcessId}\n");
-        await using var worker = new LocalWorker(request.Worker, request.WorkRoot ?? Path.GetDirectoryName(Path.GetFullPath(requestFile))!);
+        await using var worker = new LocalWorker(request.Worker, request.WorkRoot ?? Path.GetDirectoryName(Path.GetFullPath(requestFile))!)
+        {
+            HeapShimLibrary = request.HeapShim,
+        };
         var result = await worker.RunTrialAsync(request.Spec, (samples, from) =>
         {
             line.Clear();
@@ -77,14 +81,15 @@ public static partial class TrialAgent
     }
 
     /// <summary>Parses one line of <see cref="StreamAsync"/>'s output into <paramref name="samples"/>; returns the pid
-    /// or the result when the line carries one.</summary>
-    internal static (int? Pid, TrialResult? Result) ReadLine(string line, List<Sample> samples, IReadOnlySet<string>? wanted)
+    /// or the result when the line carries one. Every sample is kept: the far side's sampler already recorded exactly
+    /// what a local trial records (the recipe's metrics and, with heap counters, the shim's).</summary>
+    internal static (int? Pid, TrialResult? Result) ReadLine(string line, List<Sample> samples)
     {
         if (line.StartsWith("s ", StringComparison.Ordinal))
         {
             var f = line.Split(' ');
             if (f.Length == 4 && double.TryParse(f[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-                && double.TryParse(f[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && (wanted is null || wanted.Contains(f[2])))
+                && double.TryParse(f[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
             {
                 samples.Add(new Sample(seconds, f[2], value));
             }
@@ -113,7 +118,11 @@ public static partial class TrialAgent
         // --mem in force over the daemon. Without it (task/none) the job sits in the root cgroup: use Bisector's default.
         var own = CgroupMemory.OfProcess(Environment.ProcessId);
         var jobChain = own?.SelfAndAncestors() ?? [];
-        await using var worker = new LocalWorker(request.Worker, jobDir) { CgroupParent = jobChain.Count > 0 ? own!.Path : null };
+        await using var worker = new LocalWorker(request.Worker, jobDir)
+        {
+            CgroupParent = jobChain.Count > 0 ? own!.Path : null,
+            HeapShimLibrary = request.HeapShim,
+        };
         var hitsBefore = LimitHits(jobChain);
         var result = await worker.RunTrialAsync(request.Spec, ct);
 

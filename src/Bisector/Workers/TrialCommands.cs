@@ -19,16 +19,19 @@ internal static class TrialCommands
     // Values arrive as argv ($1 = cgroup.procs, rest = the command), never pasted into this text.
     private const string JoinCgroupScript = "echo $$ > \"$1\" || exit 125; shift; exec \"$@\"";
 
+    // The heap-counter shim comes after the recipe's own LD_PRELOAD: an allocator preloaded there (jemalloc, tcmalloc)
+    // must bind malloc() first, or the shim's wrappers would hand every call to glibc and the allocator would be loaded
+    // but unused. Then the recipe's command ($c) runs.
+    private const string PreloadShimThenRun =
+        "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"${LD_PRELOAD:+$LD_PRELOAD }$BISECTOR_HEAP_PRELOAD\"; export LD_PRELOAD; fi; " +
+        "unset BISECTOR_HEAP_PRELOAD; exec sh -c \"$c\"";
+
     // Runs inside the new namespaces: $1 = the recipe's command, $2 = "net" to bring loopback up, rest = tmpfs paths.
-    // The heap-counter shim is preloaded only from here on, so ip and mount never load it. It comes after the recipe's
-    // own LD_PRELOAD: an allocator preloaded there (jemalloc, tcmalloc) must bind malloc() first, or the shim's
-    // wrappers would hand every call to glibc and the allocator would be loaded but unused.
+    // The shim is preloaded only from here on, so ip and mount never load it.
     private const string InsideScript =
         "c=$1; n=$2; shift 2; " +
         "if [ \"$n\" = net ] && command -v ip >/dev/null 2>&1; then ip link set lo up || exit 125; fi; " +
-        "for p do mount -t tmpfs -o mode=0755 bisector-tmpfs \"$p\" || exit 125; done; " +
-        "if [ -n \"$BISECTOR_HEAP_PRELOAD\" ]; then LD_PRELOAD=\"${LD_PRELOAD:+$LD_PRELOAD }$BISECTOR_HEAP_PRELOAD\"; export LD_PRELOAD; fi; " +
-        "unset BISECTOR_HEAP_PRELOAD; exec sh -c \"$c\"";
+        "for p do mount -t tmpfs -o mode=0755 bisector-tmpfs \"$p\" || exit 125; done; " + PreloadShimThenRun;
 
     public static bool MountNamespace(IsolationSpec isolation) => isolation.Mount || isolation.Tmpfs.Count > 0;
 
@@ -70,6 +73,10 @@ internal static class TrialCommands
 
         return args;
     }
+
+    /// <summary>The command of a container's daemon (the engine made its namespaces and mounts): the heap-counter shim
+    /// preloaded exactly as in the local sandbox, then <paramref name="command"/>.</summary>
+    public static List<string> ContainerDaemon(string command) => ["sh", "-c", "c=$1; " + PreloadShimThenRun, "bisector-inside", command];
 
     /// <summary>The arguments to <c>sh</c> that start the workload: join <paramref name="procsFile"/>, enter the
     /// namespaces of <paramref name="rootPid"/> (the daemon's namespace root), run <paramref name="command"/>.</summary>

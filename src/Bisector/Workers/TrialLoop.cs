@@ -20,8 +20,9 @@ internal interface ITrialSandbox
     /// is looked for through <c>/proc/ROOT/root</c>.</summary>
     bool PrivateRoot { get; }
 
-    /// <summary>Whether the heap-counter shim can be preloaded into this sandbox's daemon.</summary>
-    bool HeapShim { get; }
+    /// <summary>The heap-counter shim (a path the daemon can open) this sandbox preloads into its daemon, compiled or
+    /// shipped on first use; null when this sandbox cannot preload it. Asked only when the recipe wants heap counters.</summary>
+    Task<string?> HeapShimAsync(CancellationToken ct);
 
     /// <summary>The daemon's memory cgroup once known (sampled, and read for OOM kills); null without one.</summary>
     CgroupMemory? Cgroup { get; }
@@ -171,13 +172,13 @@ internal sealed partial class TrialLoop
         var env = PrepareRunDirectory();
         var interval = Interval(Recipe);
         var daemonEnv = new Dictionary<string, string?>(env);
-        if (Recipe.Sampling.HeapCounters && _sandbox.HeapShim)
+        if (Recipe.Sampling.HeapCounters && await _sandbox.HeapShimAsync(ct) is { } shim)
         {
             // The shim publishes as often as we sample, but at most every 100 ms: mallinfo2() walks the free lists
             // under the arena lock (~1 ms on a busy heap, docs/benchmarks-diagnosis.md), so faster would cost the
             // daemon more than 1% CPU. The recipe's own LD_PRELOAD goes before the shim's where the daemon starts.
             _heapFile = Path.Combine(_sandbox.RunDirectory, "heapstats");
-            daemonEnv["BISECTOR_HEAP_PRELOAD"] = await Diagnosis.HeapShim.EnsureBuiltAsync(_worker, ct: ct);
+            daemonEnv["BISECTOR_HEAP_PRELOAD"] = shim;
             daemonEnv[Diagnosis.HeapShim.FileEnv] = _heapFile;
             daemonEnv[Diagnosis.HeapShim.IntervalEnv] = Math.Max(100, (long)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         }

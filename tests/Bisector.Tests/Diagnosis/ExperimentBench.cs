@@ -69,6 +69,16 @@ internal sealed class ExperimentBench : IDisposable
     public Task<ExperimentsReport?> RunAsync(IReadOnlyList<string> workers, IReadOnlyList<Experiment> experiments, Action<string> log, CancellationToken ct) =>
         Experimenter.RunAsync(Store, RunId, Recipe, Positions, Outcome, workers, Temp.Sub("x"), 0.01, experiments, log, ct);
 
+    /// <summary>The stored trials of <paramref name="experiment"/>, each with where it ran and the metrics it recorded.</summary>
+    public async Task<IReadOnlyList<(TrialRow Trial, IReadOnlySet<string> Metrics)>> TrialsOfAsync(Experiment experiment, CancellationToken ct = default)
+    {
+        var variant = $"{experiment.Name}@{experiment.Derive(Recipe).Hash[..12]}";
+        var trials = new List<(TrialRow, IReadOnlySet<string>)>();
+        foreach (var trial in await Store.GetVariantTrialsAsync(RunId, variant, ct))
+            trials.Add((trial, (await Store.GetSamplesAsync(trial.Id, null, ct)).Select(s => s.Metric).ToHashSet()));
+        return trials;
+    }
+
     public void Dispose()
     {
         Store.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -66,4 +66,62 @@ public sealed class RunResultJsonSpecs
         Assert.Equal("running", live.RootElement.GetProperty("verdict").GetString());
         Assert.Equal(JsonValueKind.Null, stopped.RootElement.GetProperty("confidence").ValueKind);
     }
+
+    [Fact]
+    public void I_can_read_each_experiment_its_trials_effect_interval_and_why_one_could_not_run_from_the_json()
+    {
+        // Arrange: the experiments were analysed with the demo recipe, which decides on the plateau (MiB)
+        var synthetic = SyntheticRun.Build();
+        var model = synthetic with
+        {
+            Decision = synthetic.Decision with { Feature = Bisector.Statistics.FeatureKind.Plateau },
+            Experiments = Bisector.Tests.Diagnosis.ExperimentAnalysisSpecs.FragmentationReport(),
+        };
+
+        // Act
+        using var json = JsonDocument.Parse(RunResultJson.Render(model, null));
+
+        // Assert
+        var experiments = json.RootElement.GetProperty("experiments");
+        Assert.Equal(model.Experiments!.Headline, experiments.GetProperty("conclusion").GetString());
+        Assert.Equal(new string('b', 40), experiments.GetProperty("culpritSha").GetString());
+        Assert.True(experiments.GetProperty("growth").GetBoolean());
+        Assert.Equal(30, experiments.GetProperty("trials").GetInt32());
+        var results = experiments.GetProperty("results").EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+        Assert.Equal(["jemalloc", "tcmalloc", "mmap_threshold=131072", "trim"], results.Keys);
+
+        var jemalloc = results["jemalloc"];
+        Assert.Equal("allocator", jemalloc.GetProperty("kind").GetString());
+        Assert.Equal("growth-gone", jemalloc.GetProperty("finding").GetString());
+        Assert.Equal(10, jemalloc.GetProperty("trials").GetInt32());
+        Assert.Equal(JsonValueKind.Null, jemalloc.GetProperty("notRun").ValueKind);
+        var regression = jemalloc.GetProperty("regression");
+        Assert.Equal("Same", regression.GetProperty("verdict").GetString());
+        Assert.Equal("MiB", regression.GetProperty("unit").GetString());
+        Assert.True(regression.GetProperty("low").GetDouble() <= regression.GetProperty("shift").GetDouble());
+        Assert.True(regression.GetProperty("shift").GetDouble() <= regression.GetProperty("high").GetDouble());
+        Assert.Equal(5, regression.GetProperty("candidateTrials").GetInt32());
+        Assert.InRange(jemalloc.GetProperty("versusBuilt").GetProperty("shift").GetDouble(), -7.4, -7.0);
+
+        var tcmalloc = results["tcmalloc"];
+        Assert.Equal("not-run", tcmalloc.GetProperty("finding").GetString());
+        Assert.Equal("libtcmalloc_minimal.so.4 is not installed", tcmalloc.GetProperty("notRun").GetString());
+        Assert.Equal(JsonValueKind.Null, tcmalloc.GetProperty("regression").ValueKind);
+
+        var trim = results["trim"];
+        Assert.Equal("trim-probe", trim.GetProperty("kind").GetString());
+        Assert.Equal("Regressed", trim.GetProperty("returnedByTrim").GetProperty("verdict").GetString());
+        Assert.InRange(trim.GetProperty("trim").GetProperty("returnedCulpritMiB").GetDouble(), 5.9, 6.1);
+        Assert.InRange(trim.GetProperty("trim").GetProperty("share").GetDouble(), 0.85, 0.9);
+    }
+
+    [Fact]
+    public void I_see_null_experiments_in_the_json_of_a_run_that_ran_none()
+    {
+        // Act
+        using var json = JsonDocument.Parse(RunResultJson.Render(SyntheticRun.Build(), null));
+
+        // Assert
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("experiments").ValueKind);
+    }
 }

@@ -112,7 +112,7 @@ public sealed class TrialAgentSpecs(TestDaemon daemon) : IClassFixture<TestDaemo
         while (await process.StandardOutput.ReadLineAsync() is { } line)
         {
             lines.Add(line);
-            var (linePid, lineResult) = TrialAgent.ReadLine(line, samples, null);
+            var (linePid, lineResult) = TrialAgent.ReadLine(line, samples);
             pid ??= linePid;
             result ??= lineResult;
             if (samples.Count > 0 && onFirstSample is not null && pid is { } agentPid)
@@ -131,7 +131,7 @@ public sealed class TrialAgentSpecs(TestDaemon daemon) : IClassFixture<TestDaemo
         var samples = new List<Sample>();
         foreach (var line in lines)
         {
-            TrialAgent.ReadLine(line, samples, null);
+            TrialAgent.ReadLine(line, samples);
         }
 
         return samples;
