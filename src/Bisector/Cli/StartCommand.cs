@@ -56,10 +56,14 @@ internal static class StartCommand
         {
             Description = "After the verdict, run the culprit and its good neighbour again under jemalloc, tcmalloc, pinned glibc tunables and a trim probe (diagnosis by experiment)",
         };
+        var noScan = new Option<bool>("--no-scan")
+        {
+            Description = "After a culprit is named, do not scan the rest of the range (before and after it) for further changes (the scan is on by default; its cost is bounded)",
+        };
         var json = CommonOptions.Json();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, json,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, json,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -74,6 +78,7 @@ internal static class StartCommand
                 ProfileBoundary = parse.GetValue(profileBoundary),
                 Calibrate = parse.GetValue(calibrate),
                 Experiments = parse.GetValue(experiments),
+                NoScan = parse.GetValue(noScan),
             };
             if (settings.DryRun)
             {

@@ -34,4 +34,7 @@ public sealed record RunOptions(
     /// <summary>After a culprit is named, run it and its good neighbour again under other allocators, glibc tunables
     /// and a trim probe (diagnosis by experiment).</summary>
     public bool Experiments { get; init; }
+
+    /// <summary>Skip the scan for further changes before and after a named culprit (<c>--no-scan</c>).</summary>
+    public bool NoScan { get; init; }
 }
