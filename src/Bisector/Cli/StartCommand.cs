@@ -117,7 +117,7 @@ internal static class StartCommand
             $"{recipe.Decide.Feature.ToString().ToLowerInvariant()} ({recipe.Decide.Direction.ToString().ToLowerInvariant()}), " +
             $"{recipe.Trials.Repeats.ToString(CultureInfo.InvariantCulture)} trial(s) per commit first, at most {recipe.Trials.Max.ToString(CultureInfo.InvariantCulture)}");
         await output.WriteLineAsync($"  bisect.yaml {(configFile is null ? "none (flags, recipe and built-in defaults)" : configFile + " valid")}");
-        await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))}{(options.WorkersFrom is { } from ? $" from {from}" : "")} (specs valid; hosts not contacted: 'bisector workers check' tries them)");
+        await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))} (specs valid; hosts not contacted: 'bisector workers check' tries them){(options.WorkersFrom is { } from ? $"; from {from}" : "")}");
         await output.WriteLineAsync("Dry run: nothing was built, run or stored.");
         return 0;
     }

@@ -55,8 +55,9 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
-            log($"workers: {string.Join(", ", options.Workers)}{(options.WorkersFrom is { } from ? $" ({from})" : "")}");
             var selection = await SelectAsync(options, ct);
+            // The run's first line (after the checks that fail a run before it starts, so a dry run prints the same error).
+            log($"workers: {string.Join(", ", options.Workers)}{(options.WorkersFrom is { } from ? $" ({from})" : "")}");
             log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
                 (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
             var line = CommitLine.Of(selection);

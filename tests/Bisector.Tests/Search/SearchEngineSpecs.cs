@@ -226,6 +226,31 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_do_not_get_no_regression_from_trials_whose_interval_reaches_past_the_min_effect()
+    {
+        // Arrange: both ends' trials sit within ±0.01 of 0, except every fifth trial of the bad end, which reads +5 (a
+        // heavy tail). The robust spread is tiny, so Wald's ratio with that plug-in spread says "no regression" at 5 vs 5
+        // trials, while the shift's exact interval reaches far past the min-effect of 1.
+        var counts = new Dictionary<int, int>();
+        static double Quiet(int k) => (k % 3 - 1) * 0.01;
+        Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+            Task.FromResult<IReadOnlyList<PositionEvidence>>(requests.Select(r =>
+            {
+                var count = counts[r.Position] = counts.GetValueOrDefault(r.Position) + r.AdditionalTrials;
+                var values = Enumerable.Range(0, count).Select(k => r.Position == 1 && k % 5 == 4 ? 5 : Quiet(k)).ToArray();
+                return new PositionEvidence(r.Position, false, []) { Features = values };
+            }).ToArray());
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(1, Measure, Options(SearchStrategy.Bisect, 1, workers: 1));
+
+        // Assert: "no regression" (if at all) only once the interval, on more trials, ends below the min-effect
+        Assert.True(counts[0] > 5 && counts[1] > 5, $"decided at {counts[0]} vs {counts[1]} trials: {outcome.Summary}");
+        if (outcome.Status == SearchStatus.NoRegression)
+            Assert.True(outcome.Boundary!.EffectHigh < 1, outcome.Summary);
+    }
+
+    [Fact]
     public async Task I_get_Undecided_on_pure_noise_and_never_a_culprit()
     {
         // Arrange: no change, and a zero minimum effect so "Same" cannot be shown either
