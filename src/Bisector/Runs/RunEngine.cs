@@ -55,6 +55,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
+            log($"workers: {string.Join(", ", options.Workers)}{(options.WorkersFrom is { } from ? $" ({from})" : "")}");
             var selection = await SelectAsync(options, ct);
             log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
                 (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));

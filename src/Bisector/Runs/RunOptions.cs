@@ -21,6 +21,10 @@ public sealed record RunOptions(
     bool NoMerges,
     string CommandLine)
 {
+    /// <summary>Where <see cref="Workers"/> came from, as the run's first line says it: "--workers", "bisect.yaml", or
+    /// the machine default ("default: 2 cores"); null for runs stored before it was recorded.</summary>
+    public string? WorkersFrom { get; init; }
+
     /// <summary>Run the last good build and the culprit once each under heaptrack and compare allocation sites.</summary>
     public bool ProfileBoundary { get; init; }
 
