@@ -176,7 +176,14 @@ public static class RangeScan
         SearchOptions options, CancellationToken ct)
     {
         var decision = direction == ChangeDirection.Worse ? options.Decision : options.Decision with { Direction = Flip(options.Decision.Direction) };
-        var subOptions = options with { Alpha = alpha, Decision = decision };
+        // A segment is searched by bisection whatever the run's strategy: an exhaustive pass over it again would only
+        // re-read what the run's own exhaustive pass measured.
+        var subOptions = options with
+        {
+            Alpha = alpha,
+            Decision = decision,
+            Strategy = options.Strategy == SearchStrategy.Exhaustive ? SearchStrategy.Bisect : options.Strategy,
+        };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var line = new SubLine(from, ensure, okTrials, allowance, stop);
         SearchOutcome sub;
