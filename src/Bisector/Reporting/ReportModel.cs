@@ -34,6 +34,10 @@ public sealed record ReportModel(
     /// null when no experiment ran.</summary>
     public string? Experiments { get; init; }
 
+    /// <summary>The run's cost plans (before the run, and re-planned after its first round), oldest first; empty for
+    /// runs stored before plans existed.</summary>
+    public IReadOnlyList<Runs.CostPlan> Plans { get; init; } = [];
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

@@ -61,6 +61,8 @@ public static class TerminalSummary
         console.Write(table);
         console.MarkupLine(Markup.Escape(
             $"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}"));
+        if (PlanSection.Versus(model) is { } versus)
+            console.MarkupLine(Markup.Escape(versus));
     }
 
     /// <summary>The layout for logs: the headline, then a header and one line per commit, columns padded to their
@@ -87,6 +89,8 @@ public static class TerminalSummary
         }
 
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
+        if (PlanSection.Versus(model) is { } versus)
+            output.WriteLine(versus);
         output.Flush();
     }
 

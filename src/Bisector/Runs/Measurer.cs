@@ -18,7 +18,7 @@ internal sealed class Measurer(
     ResultsStore store, string runId, Recipe recipe, CommitLine line, Builds builds, TrialLedger ledger, TrialScheduler pool,
     Action<string> log, Reporting.RunProgress? progress)
 {
-    private readonly Dictionary<int, int> _wanted = [];
+    private readonly TrialWants _wanted = new();
     private int _round;
 
     public async Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct)
@@ -38,11 +38,8 @@ internal sealed class Measurer(
                 continue;
             }
 
-            // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
-            // idle workers in an earlier round, count towards it.
-            _wanted[request.Position] = _wanted.GetValueOrDefault(request.Position) + request.AdditionalTrials;
             planned.Add(new RoundPlan.Item(request.Position, build.Artifact!, ledger.NextIndex(request.Position),
-                Math.Max(0, _wanted[request.Position] - ledger.OkCount(request.Position))));
+                _wanted.Missing(request.Position, request.AdditionalTrials, ledger.OkCount(request.Position))));
         }
 
         var specs = RoundPlan.Specs(planned, pool.Active.Count, line, recipe, runId);
@@ -146,6 +143,24 @@ internal sealed class TrialLedger(string metric)
         {
             (_ok.TryGetValue(position, out var list) ? list : _ok[position] = []).Add(series);
         }
+    }
+}
+
+/// <summary>
+/// Per commit, the total of Ok trials the search has asked for so far. A wanted total, not a count of new trials:
+/// trials stored before a resume, and the extra ones that filled idle workers in an earlier round, count towards it.
+/// The run's <see cref="Measurer"/> and the <see cref="CostPlanner"/>'s simulated rounds both size rounds with it.
+/// </summary>
+internal sealed class TrialWants
+{
+    private readonly Dictionary<int, int> _wanted = [];
+
+    /// <summary>Adds a request's trials to the commit's wanted total and returns how many it still misses, given
+    /// <paramref name="have"/> Ok trials.</summary>
+    public int Missing(int position, int additional, int have)
+    {
+        var wanted = _wanted[position] = _wanted.GetValueOrDefault(position) + additional;
+        return Math.Max(0, wanted - have);
     }
 }
 

@@ -155,6 +155,7 @@ public static class ReportAssembler
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments?.Describe(),
+            Plans = await CostPlanner.LoadAsync(store, run.Id, ct),
         };
     }
 
