@@ -59,6 +59,23 @@ public sealed class CostPlanSpecs : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task I_can_plan_build_time_from_an_older_run_when_the_newest_found_every_build_in_the_cache()
+    {
+        // Arrange: an older run built 5 commits in 3 s each; the newest run of the recipe took every build from the cache
+        await using var store = await ResultsStore.OpenAsync(Path.Combine(_results, "bisector.db"));
+        var older = await StoreFinishedRunAsync(store);
+        var newest = await StoreFinishedRunAsync(store, BuildStatus.Cached);
+
+        // Act
+        var plan = await CostPlanner.PlanAsync(store, null, Plateau, Options(), 10, "local:2", _ => false);
+
+        // Assert
+        Assert.Contains($"stored run {newest.Id} of this recipe (finished, 10 trial(s), 0 build(s))", plan.Description);
+        Assert.EndsWith($"; build time from run {older.Id}", plan.Description);
+        Assert.Equal(3, plan.BuildSeconds);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task I_can_see_the_range_between_a_min_effect_and_a_large_change_when_nothing_was_measured()
     {
         // Act: no results database
@@ -149,7 +166,7 @@ public sealed class CostPlanSpecs : IDisposable
         Assert.Equal("StoredRun", start.GetProperty("basis").GetString());
     }
 
-    private static async Task<StoredRun> StoreFinishedRunAsync(ResultsStore store)
+    private static async Task<StoredRun> StoreFinishedRunAsync(ResultsStore store, BuildStatus builds = BuildStatus.Built)
     {
         var run = await StoredRun.CreateAsync(store, Plateau, candidates: 10);
         (int Position, int Trials)[] measured = [(0, 2), (10, 2), (5, 2), (8, 2), (7, 2)];
@@ -157,7 +174,7 @@ public sealed class CostPlanSpecs : IDisposable
         {
             for (var i = 0; i < trials; i++)
                 await AddTrialAsync(store, run, position, i, position >= 8 ? 8 : 4);
-            await store.AddBuildAsync(run.Id, new BuildResult(run.Line[position].Sha, BuildStatus.Built, null, "", TimeSpan.FromSeconds(3), []), Plateau.Hash);
+            await store.AddBuildAsync(run.Id, new BuildResult(run.Line[position].Sha, builds, null, "", builds == BuildStatus.Built ? TimeSpan.FromSeconds(3) : TimeSpan.Zero, []), Plateau.Hash);
         }
 
         var outcome = new SearchOutcome(SearchStatus.Found, 8, 8, 8, 0.99, null, [], new Dictionary<int, Comparison>(), [], 10, false, "Found: 8");
