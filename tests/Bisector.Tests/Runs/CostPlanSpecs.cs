@@ -95,6 +95,21 @@ public sealed class CostPlanSpecs : IDisposable
         Assert.Contains(plan.Lines, l => l.Contains("builds not counted", StringComparison.Ordinal));
     }
 
+    [Theory(Timeout = 60_000)]
+    [InlineData(SearchStrategy.Kary)]
+    [InlineData(SearchStrategy.Exhaustive)]
+    public async Task I_can_plan_the_other_strategies(SearchStrategy strategy)
+    {
+        // Act
+        var plan = await CostPlanner.PlanAsync(null, null, Plateau, Options() with { Strategy = strategy }, 10, "local:2", _ => false);
+
+        // Assert: exhaustive measures all 11 positions, 3 trials each after the anchors' 2
+        Assert.Equal(2, plan.Cases.Count);
+        if (strategy == SearchStrategy.Exhaustive)
+            Assert.True(plan.Cases[1].Trials.Low >= 2 * 2 + 9 * 3, $"{plan.Cases[1].Trials.Low} trials");
+        Assert.All(plan.Cases, c => Assert.True(c.Trials.Low >= 4, $"{c.Trials.Low} trials"));
+    }
+
     [Fact(Timeout = 60_000)]
     public async Task I_can_have_a_run_store_its_plan_and_re_plan_from_its_first_round()
     {
