@@ -64,13 +64,18 @@ public sealed record CostPlan(
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    /// <summary>Below this share of simulated searches naming the culprit, the headline says so: the trials are then
+    /// mostly those of searches that end undecided (typically at the trial cap).</summary>
+    public const double MostlyNamed = 0.9;
+
     /// <summary>The case a single figure stands for: the measured change, else a change of min-effect (the dearer one).</summary>
     public PlanCase Main => Cases[0];
 
     /// <summary>"≈ 30 trials (22–41) in ≈ 9 rounds ≈ 25 min on local:2", one clause per case.</summary>
     public string Headline => string.Join("; ", Cases.Select(c =>
         (Cases.Count > 1 ? c.Change + ": " : string.Empty) +
-        string.Create(Inv, $"≈ {c.Trials.Median:0} trials ({c.Trials.Low:0}–{c.Trials.High:0}) in ≈ {c.Rounds.Median:0} rounds ≈ {Minutes(c.Seconds.Median)} ({Minutes(c.Seconds.Low)}–{Minutes(c.Seconds.High)})"))) +
+        string.Create(Inv, $"≈ {c.Trials.Median:0} trials ({c.Trials.Low:0}–{c.Trials.High:0}) in ≈ {c.Rounds.Median:0} rounds ≈ {Minutes(c.Seconds.Median)} ({Minutes(c.Seconds.Low)}–{Minutes(c.Seconds.High)})") +
+        (c.Named < MostlyNamed ? string.Create(Inv, $", naming a culprit in only {c.Named:P0} of the simulated searches") : string.Empty))) +
         $" on {Workers}";
 
     /// <summary>The lines a terminal and a dry run print: the estimate, its basis, and how the time was counted.</summary>

@@ -92,6 +92,10 @@ public sealed class CostPlanSpecs : IDisposable
         Assert.Null(plan.BuildSeconds);
         Assert.Contains("a change of min-effect (1.00 MiB): ≈ ", plan.Headline);
         Assert.Contains("; a large change (10 × min-effect): ≈ ", plan.Headline);
+        // Noise as wide as min-effect and a cap of 12 trials a commit: most such searches end undecided, and the plan says so
+        Assert.True(plan.Cases[0].Named < CostPlan.MostlyNamed, $"named {plan.Cases[0].Named}");
+        Assert.Contains("naming a culprit in only ", plan.Headline);
+        Assert.Equal(1.0, plan.Cases[1].Named);
         Assert.Contains(plan.Lines, l => l.Contains("builds not counted", StringComparison.Ordinal));
     }
 
