@@ -34,6 +34,12 @@ public sealed record ReportModel(
     /// null when no experiment ran.</summary>
     public string? Experiments { get; init; }
 
+    /// <summary>Every change found in the range by the search and the scan after it, and what each segment's search
+    /// concluded; null when there was no scan (see <see cref="ScanNotRun"/>).</summary>
+    public RangeChanges? Changes { get; init; }
+
+    /// <summary>Why a run that named a culprit has no scan for further changes (e.g. <c>--no-scan</c>); null otherwise.</summary>
+    public string? ScanNotRun { get; init; }
     /// <summary>The run's cost plans (before the run, and re-planned after its first round), oldest first; empty for
     /// runs stored before plans existed.</summary>
     public IReadOnlyList<Runs.CostPlan> Plans { get; init; } = [];

@@ -269,7 +269,7 @@ internal static class CostPlanner
             {
                 token.ThrowIfCancellationRequested();
                 var lists = requests.Select(r => values.TryGetValue(r.Position, out var l) ? l : values[r.Position] = []).ToArray();
-                var missing = requests.Select((r, k) => wants.Missing(r.Position, r.AdditionalTrials, lists[k].Count)).ToArray();
+                var missing = requests.Select((r, k) => wants.Missing(r.Position, wants.Of(r.Position) + r.AdditionalTrials, lists[k].Count)).ToArray();
                 wall += requests.Count(r => built.Add(r.Position) && !cached(r.Position)) * buildSeconds;
                 var counts = RoundPlan.FillIdleWorkers(missing, options.Workers);
                 for (var k = 0; k < requests.Count; k++)

@@ -21,11 +21,33 @@ internal sealed class Measurer(
     private readonly TrialWants _wanted = new();
     private int _round;
 
-    public async Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct)
+    public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+        RoundAsync(requests, "+", (position, trials) => _wanted.Of(position) + trials, ct);
+
+    /// <summary>The scan's callback (<see cref="EnsureTrialsAsync"/>): at least this many Ok trials per position. A
+    /// position that already holds them is handed over as it is, without a round; only missing trials are run.</summary>
+    public async Task<IReadOnlyList<PositionEvidence>> EnsureAsync(IReadOnlyList<TrialTarget> targets, CancellationToken ct)
+    {
+        if (targets.All(t => ledger.OkCount(t.Position) >= t.Trials))
+        {
+            return targets.Select(t => ledger.Evidence(t.Position)).ToList();
+        }
+
+        return await RoundAsync(targets.Select(t => new MeasureRequest(t.Position, t.Trials)).ToList(), "≥",
+            (position, trials) => Math.Max(_wanted.Of(position), trials), ct);
+    }
+
+    /// <summary>Ok trials of a position so far.</summary>
+    public int OkTrials(int position) => ledger.OkCount(position);
+
+    /// <param name="mark">How the round's record writes a request's number: "+" more trials, "≥" a total.</param>
+    /// <param name="wanted">The position's wanted total after this request, from the request's number of trials.</param>
+    private async Task<IReadOnlyList<PositionEvidence>> RoundAsync(
+        IReadOnlyList<MeasureRequest> requests, string mark, Func<int, int, int> wanted, CancellationToken ct)
     {
         _round++;
         await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
-            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
+            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}{mark}{r.AdditionalTrials}")), ct);
 
         var planned = new List<RoundPlan.Item>();
         var unbuildable = new HashSet<int>();
@@ -39,7 +61,7 @@ internal sealed class Measurer(
             }
 
             planned.Add(new RoundPlan.Item(request.Position, build.Artifact!, ledger.NextIndex(request.Position),
-                _wanted.Missing(request.Position, request.AdditionalTrials, ledger.OkCount(request.Position))));
+                _wanted.Missing(request.Position, wanted(request.Position, request.AdditionalTrials), ledger.OkCount(request.Position))));
         }
 
         var specs = RoundPlan.Specs(planned, pool.Active.Count, line, recipe, runId);
@@ -155,11 +177,13 @@ internal sealed class TrialWants
 {
     private readonly Dictionary<int, int> _wanted = [];
 
-    /// <summary>Adds a request's trials to the commit's wanted total and returns how many it still misses, given
-    /// <paramref name="have"/> Ok trials.</summary>
-    public int Missing(int position, int additional, int have)
+    /// <summary>The commit's wanted total so far.</summary>
+    public int Of(int position) => _wanted.GetValueOrDefault(position);
+
+    /// <summary>Sets the commit's wanted total and returns how many trials it still misses, given <paramref name="have"/> Ok trials.</summary>
+    public int Missing(int position, int wanted, int have)
     {
-        var wanted = _wanted[position] = _wanted.GetValueOrDefault(position) + additional;
+        _wanted[position] = wanted;
         return Math.Max(0, wanted - have);
     }
 }

@@ -384,6 +384,15 @@ public sealed class ResultsStore : IAsyncDisposable
         await _connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT calibration FROM runs WHERE id = @runId", new { runId }, cancellationToken: ct));
 
+    /// <summary>Stores (or replaces) the scan for further changes of a run, as JSON.</summary>
+    public async Task SetRangeChangesAsync(string runId, string json, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE runs SET range_changes = @json WHERE id = @runId", new { runId, json }, cancellationToken: ct));
+
+    public async Task<string?> GetRangeChangesAsync(string runId, CancellationToken ct = default) =>
+        await _connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT range_changes FROM runs WHERE id = @runId", new { runId }, cancellationToken: ct));
+
     /// <summary>Stores (or replaces) the run's plan of one stage (<c>start</c>, <c>firstround</c>) as JSON.</summary>
     public async Task SavePlanAsync(string runId, string stage, string planJson, CancellationToken ct = default) =>
         await WritingAsync($"plan of run {runId}", () => _connection.ExecuteAsync(new CommandDefinition(

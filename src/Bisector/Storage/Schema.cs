@@ -151,7 +151,13 @@ internal static class Schema
         );
         """,
 
-        // 7: the run's cost plan (issue 18): what the simulated search expected before the run ('start') and after its
+        // 7: the scan for further changes after a named culprit (every change found in the range and what each segment's
+        // search concluded), as JSON: one value per run, replaced when a resumed run scans again. Self-contained.
+        """
+        ALTER TABLE runs ADD COLUMN range_changes TEXT;
+        """,
+
+        // 8: the run's cost plan (issue 18): what the simulated search expected before the run ('start') and after its
         // first round ('firstround'), as JSON, so the report compares plan and spending. Self-contained: one new table.
         """
         CREATE TABLE plans (
