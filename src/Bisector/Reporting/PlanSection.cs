@@ -13,7 +13,7 @@ internal static class PlanSection
             return null;
         var first = m.Plans[0];
         var replan = m.Plans.Skip(1).LastOrDefault();
-        var text = first.Versus(SpentTrials(m), m.Run.WallTime);
+        var text = first.Versus(SpentTrials(m), m.SearchWallTime ?? m.Run.WallTime);
         if (replan is not null)
         {
             var cut = text.IndexOf("; spent:", StringComparison.Ordinal);
@@ -46,7 +46,7 @@ internal static class PlanSection
         blocks.AddRange(m.Plans.SelectMany(p => p.Lines.Skip(1)).Select(l => new Paragraph(l.Trim(), IsNote: true)));
         blocks.Add(new Paragraph("Each plan runs the search itself over simulated trials (the fitted noise resampled, the culprit at a uniform position) " +
             "with this run's candidates, workers and options; trials and rounds are the simulated searches' median (10th–90th percentile). " +
-            "Spent wall time runs from the run's start to its verdict (calibration included, diagnosis and report not).", IsNote: true));
+            "Spent wall time runs from the run's start to the end of the search's last round (calibration included; the scan for further changes, diagnosis and report not).", IsNote: true));
         return new Section("plan", "Cost plan", blocks);
     }
 

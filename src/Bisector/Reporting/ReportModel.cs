@@ -44,6 +44,10 @@ public sealed record ReportModel(
     /// runs stored before plans existed.</summary>
     public IReadOnlyList<Runs.CostPlan> Plans { get; init; } = [];
 
+    /// <summary>Wall time from the run's start to the end of its search's last round (what the plan estimates; the
+    /// scan and diagnosis after the verdict are not planned); null for runs without a plan.</summary>
+    public TimeSpan? SearchWallTime { get; init; }
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

@@ -90,24 +90,25 @@ internal static class CostPlanner
         ResultsStore store, string runId, Recipe recipe, SearchOptions options, int candidates, string workers, Func<int, bool> cached,
         Action<string> log, MeasureAsync measure, CancellationToken ct = default)
     {
-        if ((await store.GetPlansAsync(runId, ct)).Count > 0)
+        if ((await store.GetPlansAsync(runId, ct)).Any(p => p.Stage == StartStage))
         {
-            return measure;
+            return MarkingSearchEnd(store, runId, measure);
         }
 
         // Builds this run makes are not free for the plan: what is cached is decided once, before the first build.
         var cachedAtStart = Enumerable.Range(0, candidates + 1).Where(cached).ToHashSet();
         var plan = await PlanAsync(store, runId, recipe, options, candidates, workers, cachedAtStart.Contains, ct);
         await SaveAsync(store, runId, plan, log, ct);
+        var marked = MarkingSearchEnd(store, runId, measure);
         if (plan.Basis == PlanBasis.StoredRun)
         {
-            return measure;
+            return marked;
         }
 
         var replanned = false;
         return async (requests, token) =>
         {
-            var evidence = await measure(requests, token);
+            var evidence = await marked(requests, token);
             if (!replanned)
             {
                 replanned = true;
@@ -121,6 +122,19 @@ internal static class CostPlanner
         };
     }
 
+    private const string StartStage = "start";
+
+    /// <summary>Stage of the row whose time is the end of the planned work's last round (calibration and search, not
+    /// what runs after the verdict), so "spent" compares like with like.</summary>
+    public const string SearchEndStage = "searchend";
+
+    private static MeasureAsync MarkingSearchEnd(ResultsStore store, string runId, MeasureAsync measure) => async (requests, token) =>
+    {
+        var evidence = await measure(requests, token);
+        await store.SavePlanAsync(runId, SearchEndStage, "{}", token);
+        return evidence;
+    };
+
     private static async Task SaveAsync(ResultsStore store, string runId, CostPlan plan, Action<string> log, CancellationToken ct)
     {
         await store.SavePlanAsync(runId, plan.Stage.ToString().ToLowerInvariant(), JsonSerializer.Serialize(plan, RunEngine.Json), ct);
@@ -132,7 +146,14 @@ internal static class CostPlanner
 
     /// <summary>The plans a run stored, in the order they were made.</summary>
     public static async Task<IReadOnlyList<CostPlan>> LoadAsync(ResultsStore store, string runId, CancellationToken ct = default) =>
-        (await store.GetPlansAsync(runId, ct)).Select(j => JsonSerializer.Deserialize<CostPlan>(j, RunEngine.Json)!).ToList();
+        (await store.GetPlansAsync(runId, ct)).Where(p => p.Stage != SearchEndStage)
+            .Select(p => JsonSerializer.Deserialize<CostPlan>(p.PlanJson, RunEngine.Json)!).ToList();
+
+    /// <summary>When the search's last round ended (null for runs without a plan).</summary>
+    public static async Task<DateTimeOffset?> SearchEndAsync(ResultsStore store, string runId, CancellationToken ct = default) =>
+        (await store.GetPlansAsync(runId, ct)).LastOrDefault(p => p.Stage == SearchEndStage) is { } row
+            ? DateTimeOffset.Parse(row.CreatedAt, CultureInfo.InvariantCulture)
+            : null;
 
     /// <summary>
     /// Fits noise, effect and times on one run's stored trials and builds. A run that named a culprit gives both sides

@@ -399,10 +399,11 @@ public sealed class ResultsStore : IAsyncDisposable
             "INSERT OR REPLACE INTO plans (run_id, stage, plan_json, created_at) VALUES (@runId, @stage, @planJson, @now)",
             new { runId, stage, planJson, now = Now() }, cancellationToken: ct)));
 
-    /// <summary>The run's plans as JSON, in the order they were made.</summary>
-    public async Task<IReadOnlyList<string>> GetPlansAsync(string runId, CancellationToken ct = default) =>
-        (await _connection.QueryAsync<string>(new CommandDefinition(
-            "SELECT plan_json FROM plans WHERE run_id = @runId ORDER BY created_at, rowid", new { runId }, cancellationToken: ct))).ToList();
+    /// <summary>The run's plan rows, in the order they were last written.</summary>
+    public async Task<IReadOnlyList<PlanRow>> GetPlansAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<PlanRow>(new CommandDefinition(
+            "SELECT stage AS Stage, plan_json AS PlanJson, created_at AS CreatedAt FROM plans WHERE run_id = @runId ORDER BY created_at, rowid",
+            new { runId }, cancellationToken: ct))).ToList();
 
     public async Task<IReadOnlyList<RoundRow>> GetRoundsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<RoundRow>(new CommandDefinition(

@@ -141,18 +141,22 @@ public sealed class CostPlanSpecs : IDisposable
         var measure = await CostPlanner.PlanRunAsync(store, run.Id, Plateau, Options(), 10, "local:2", _ => false, logged.Add, inner);
         await measure([new MeasureRequest(0, 2), new MeasureRequest(10, 2)], CancellationToken.None);
         await measure([new MeasureRequest(5, 1)], CancellationToken.None);
+        var searchEnd = await CostPlanner.SearchEndAsync(store, run.Id);
         var resumed = await CostPlanner.PlanRunAsync(store, run.Id, Plateau, Options(), 10, "local:2", _ => false, logged.Add, inner);
+        await resumed([new MeasureRequest(6, 1)], CancellationToken.None);
         var plans = await CostPlanner.LoadAsync(store, run.Id);
 
-        // Assert: the plan before the run had no basis; after round 1 it is fitted on the ends (4 vs 8 MiB), once
-        Assert.Equal(2, rounds);
+        // Assert: the plan before the run had no basis; after round 1 it is fitted on the ends (4 vs 8 MiB), once; a resumed
+        // run plans nothing new
+        Assert.Equal(3, rounds);
+        Assert.NotNull(searchEnd);
+        Assert.True(await CostPlanner.SearchEndAsync(store, run.Id) >= searchEnd, "the resumed run's round moves the search's end");
         Assert.Equal([PlanStage.Start, PlanStage.FirstRound], plans.Select(p => p.Stage));
         Assert.Equal(PlanBasis.None, plans[0].Basis);
         Assert.Equal(PlanBasis.FirstTrials, plans[1].Basis);
         Assert.InRange(plans[1].Main.Effect / MiB, 3.9, 4.1);
         Assert.Equal(10, plans[1].TrialSeconds);
         Assert.Contains(logged, l => l.StartsWith("plan (re-planned after round 1): ≈ ", StringComparison.Ordinal));
-        Assert.Same(inner, resumed);
     }
 
     [Fact(Timeout = 60_000)]
