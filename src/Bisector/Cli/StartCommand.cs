@@ -118,8 +118,31 @@ internal static class StartCommand
             $"{recipe.Trials.Repeats.ToString(CultureInfo.InvariantCulture)} trial(s) per commit first, at most {recipe.Trials.Max.ToString(CultureInfo.InvariantCulture)}");
         await output.WriteLineAsync($"  bisect.yaml {(configFile is null ? "none (flags, recipe and built-in defaults)" : configFile + " valid")}");
         await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))} (specs valid; hosts not contacted: 'bisector workers check' tries them){(options.WorkersFrom is { } from ? $"; from {from}" : "")}");
+        foreach (var line in await PlanAsync(options, recipe, selection, workers.Count, ct))
+        {
+            await output.WriteLineAsync(line);
+        }
+
         await output.WriteLineAsync("Dry run: nothing was built, run or stored.");
         return 0;
+    }
+
+    /// <summary>The cost plan of the run a dry run describes, from the results folder's database when there is one (a
+    /// dry run never creates it) and the artifact cache.</summary>
+    private static async Task<IReadOnlyList<string>> PlanAsync(RunOptions options, Recipe recipe, CommitSelection selection, int workers, CancellationToken ct)
+    {
+        var line = CommitLine.Of(selection);
+        if (line.CandidateCount < 1)
+        {
+            return [];
+        }
+
+        var database = RunEngine.DatabasePath(options.ResultsDirectory);
+        await using var store = File.Exists(database) ? await Storage.ResultsStore.OpenAsync(database, ct) : null;
+        var builder = new Building.Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.GetTempPath());
+        var plan = await CostPlanner.PlanAsync(store, null, recipe, RunEngine.SearchOptionsFor(options, recipe, workers), line.CandidateCount,
+            string.Join(",", options.Workers), p => builder.TryGetCached(line[p].Sha) is not null, ct);
+        return plan.Lines;
     }
 
     /// <summary>

@@ -80,6 +80,8 @@ internal sealed record ReportDocument(
             sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(experiments.Describe(), "diagnosis")]));
         if (ChangesSection.Build(m) is { } changes)
             sections.Add(changes);
+        if (PlanSection.Build(m) is { } plan)
+            sections.Add(plan);
         sections.Add(new Section("plots", "Plots", [new Figures(plots)]));
         sections.Add(new Section("evidence", "Evidence", EvidenceBlocks(m)));
         if (Skipped(m) is { } skipped)

@@ -40,6 +40,13 @@ public sealed record ReportModel(
 
     /// <summary>Why a run that named a culprit has no scan for further changes (e.g. <c>--no-scan</c>); null otherwise.</summary>
     public string? ScanNotRun { get; init; }
+    /// <summary>The run's cost plans (before the run, and re-planned after its first round), oldest first; empty for
+    /// runs stored before plans existed.</summary>
+    public IReadOnlyList<Runs.CostPlan> Plans { get; init; } = [];
+
+    /// <summary>Wall time from the run's start to the end of its search's last round (what the plan estimates; the
+    /// scan and diagnosis after the verdict are not planned); null for runs without a plan.</summary>
+    public TimeSpan? SearchWallTime { get; init; }
 
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }

@@ -63,6 +63,8 @@ public static class TerminalSummary
             console.MarkupLine(Markup.Escape(line));
         console.MarkupLine(Markup.Escape(
             $"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}"));
+        if (PlanSection.Versus(model) is { } versus)
+            console.MarkupLine(Markup.Escape(versus));
     }
 
     /// <summary>The layout for logs: the headline, then a header and one line per commit, columns padded to their
@@ -92,6 +94,8 @@ public static class TerminalSummary
             output.WriteLine(line); // one line each already: subjects are made one-line where they are written
 
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
+        if (PlanSection.Versus(model) is { } versus)
+            output.WriteLine(versus);
         output.Flush();
     }
 

@@ -18,11 +18,11 @@ internal sealed class Measurer(
     ResultsStore store, string runId, Recipe recipe, CommitLine line, Builds builds, TrialLedger ledger, TrialScheduler pool,
     Action<string> log, Reporting.RunProgress? progress)
 {
-    private readonly Dictionary<int, int> _wanted = [];
+    private readonly TrialWants _wanted = new();
     private int _round;
 
     public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
-        RoundAsync(requests, "+", (position, trials) => _wanted.GetValueOrDefault(position) + trials, ct);
+        RoundAsync(requests, "+", (position, trials) => _wanted.Of(position) + trials, ct);
 
     /// <summary>The scan's callback (<see cref="EnsureTrialsAsync"/>): at least this many Ok trials per position. A
     /// position that already holds them is handed over as it is, without a round; only missing trials are run.</summary>
@@ -34,7 +34,7 @@ internal sealed class Measurer(
         }
 
         return await RoundAsync(targets.Select(t => new MeasureRequest(t.Position, t.Trials)).ToList(), "≥",
-            (position, trials) => Math.Max(_wanted.GetValueOrDefault(position), trials), ct);
+            (position, trials) => Math.Max(_wanted.Of(position), trials), ct);
     }
 
     /// <summary>Ok trials of a position so far.</summary>
@@ -60,11 +60,8 @@ internal sealed class Measurer(
                 continue;
             }
 
-            // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
-            // idle workers in an earlier round, count towards it.
-            _wanted[request.Position] = wanted(request.Position, request.AdditionalTrials);
             planned.Add(new RoundPlan.Item(request.Position, build.Artifact!, ledger.NextIndex(request.Position),
-                Math.Max(0, _wanted[request.Position] - ledger.OkCount(request.Position))));
+                _wanted.Missing(request.Position, wanted(request.Position, request.AdditionalTrials), ledger.OkCount(request.Position))));
         }
 
         var specs = RoundPlan.Specs(planned, pool.Active.Count, line, recipe, runId);
@@ -168,6 +165,26 @@ internal sealed class TrialLedger(string metric)
         {
             (_ok.TryGetValue(position, out var list) ? list : _ok[position] = []).Add(series);
         }
+    }
+}
+
+/// <summary>
+/// Per commit, the total of Ok trials the search has asked for so far. A wanted total, not a count of new trials:
+/// trials stored before a resume, and the extra ones that filled idle workers in an earlier round, count towards it.
+/// The run's <see cref="Measurer"/> and the <see cref="CostPlanner"/>'s simulated rounds both size rounds with it.
+/// </summary>
+internal sealed class TrialWants
+{
+    private readonly Dictionary<int, int> _wanted = [];
+
+    /// <summary>The commit's wanted total so far.</summary>
+    public int Of(int position) => _wanted.GetValueOrDefault(position);
+
+    /// <summary>Sets the commit's wanted total and returns how many trials it still misses, given <paramref name="have"/> Ok trials.</summary>
+    public int Missing(int position, int wanted, int have)
+    {
+        _wanted[position] = wanted;
+        return Math.Max(0, wanted - have);
     }
 }
 

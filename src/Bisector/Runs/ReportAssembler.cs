@@ -160,6 +160,8 @@ public static class ReportAssembler
             ScanNotRun = changes is null && outcome?.Status == SearchStatus.Found
                 ? options.NoScan ? "not run: the run was started with --no-scan" : "not run: the run stopped before the scan, or was stored by a version without it"
                 : null,
+            Plans = await CostPlanner.LoadAsync(store, run.Id, ct),
+            SearchWallTime = await CostPlanner.SearchEndAsync(store, run.Id, ct) is { } searchEnd ? searchEnd - started : null,
         };
     }
 

@@ -45,6 +45,10 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         CommitSelector.SelectAsync(options.RepositoryPath, options.Range, options.Paths,
             new SelectionOptions { FirstParent = options.FirstParent, NoMerges = options.NoMerges }, ct);
 
+    /// <summary>The search's options for a run on <paramref name="workers"/> workers: the run itself and its cost plan use these.</summary>
+    internal static SearchOptions SearchOptionsFor(RunOptions options, Recipe recipe, int workers) =>
+        new(options.Strategy, workers, recipe.Decide, recipe.Sampling.Warmup.TotalSeconds, recipe.Trials.Repeats, recipe.Trials.Max, options.Alpha, options.Confidence);
+
     /// <summary>Starts a run from resolved settings. Everything that can be checked without building is checked before
     /// the run is stored, so a run that fails to start leaves the database as it was.</summary>
     public async Task<RunSummary> StartAsync(RunSettings settings, CancellationToken ct = default)
@@ -144,25 +148,19 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         RunJanitor.Register(runId);
         try
         {
-            var searchOptions = new SearchOptions(
-                options.Strategy,
-                workers.Count,
-                recipe.Decide,
-                recipe.Sampling.Warmup.TotalSeconds,
-                recipe.Trials.Repeats,
-                recipe.Trials.Max,
-                options.Alpha,
-                options.Confidence);
+            var searchOptions = SearchOptionsFor(options, recipe, workers.Count);
+            var measure = await CostPlanner.PlanRunAsync(store, runId, recipe, searchOptions, line.CandidateCount, string.Join(",", options.Workers),
+                p => builder.TryGetCached(line[p].Sha) is not null, log, measurer.MeasureAsync, ct);
             if (options.Calibrate && await store.GetCalibrationAsync(runId, ct) is null)
             {
                 // The bad end's trials taken here are real trials of that build, so the search reuses them as evidence.
                 log($"A/A calibration: measuring {line[line.CandidateCount].ShortSha} as both ends");
-                var calibration = await AaCalibration.RunAsync(line.CandidateCount, measurer.MeasureAsync, searchOptions, ct);
+                var calibration = await AaCalibration.RunAsync(line.CandidateCount, measure, searchOptions, ct);
                 await store.SetCalibrationAsync(runId, calibration.Summary, ct);
                 log($"A/A calibration: {calibration.Summary}");
             }
 
-            outcome = await SearchEngine.RunAsync(line.CandidateCount, measurer.MeasureAsync, searchOptions, ct);
+            outcome = await SearchEngine.RunAsync(line.CandidateCount, measure, searchOptions, ct);
             await RangeScanStep.RunAsync(store, runId, options, measurer, line, outcome, searchOptions, log, ct);
             await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
         }

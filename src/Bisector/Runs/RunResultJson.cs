@@ -68,10 +68,41 @@ public static class RunResultJson
             w.WriteNumber("wallSeconds", Math.Round(m.Run.WallTime.TotalSeconds, 1));
             if (o is null) w.WriteNull("summary");
             else w.WriteString("summary", OneLine(o.Summary));
+            w.WritePropertyName("plan");
+            WritePlan(w, m);
             w.WriteEndObject();
         }
 
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The plan made before the run (its main case) and the re-plan after round 1 if any; null for runs without one.</summary>
+    private static void WritePlan(Utf8JsonWriter w, ReportModel m)
+    {
+        if (m.Plans.Count == 0)
+        {
+            w.WriteNullValue();
+            return;
+        }
+
+        w.WriteStartObject();
+        foreach (var plan in m.Plans)
+        {
+            w.WriteStartObject(plan.Stage == PlanStage.Start ? "start" : "afterFirstRound");
+            w.WriteString("basis", plan.Basis.ToString());
+            w.WriteString("change", plan.Main.Change);
+            w.WriteNumber("trials", Math.Round(plan.Main.Trials.Median, 1));
+            w.WriteNumber("trialsLow", Math.Round(plan.Main.Trials.Low, 1));
+            w.WriteNumber("trialsHigh", Math.Round(plan.Main.Trials.High, 1));
+            w.WriteNumber("rounds", Math.Round(plan.Main.Rounds.Median, 1));
+            w.WriteNumber("wallSeconds", Math.Round(plan.Main.Seconds.Median, 1));
+            w.WriteNumber("wallSecondsLow", Math.Round(plan.Main.Seconds.Low, 1));
+            w.WriteNumber("wallSecondsHigh", Math.Round(plan.Main.Seconds.High, 1));
+            w.WriteString("headline", plan.Headline);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
     }
 
     /// <summary>culprit | culprit-range | no-regression | undecided | running | interrupted.</summary>

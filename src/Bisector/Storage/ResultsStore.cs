@@ -393,6 +393,18 @@ public sealed class ResultsStore : IAsyncDisposable
         await _connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT range_changes FROM runs WHERE id = @runId", new { runId }, cancellationToken: ct));
 
+    /// <summary>Stores (or replaces) the run's plan of one stage (<c>start</c>, <c>firstround</c>) as JSON.</summary>
+    public async Task SavePlanAsync(string runId, string stage, string planJson, CancellationToken ct = default) =>
+        await WritingAsync($"plan of run {runId}", () => _connection.ExecuteAsync(new CommandDefinition(
+            "INSERT OR REPLACE INTO plans (run_id, stage, plan_json, created_at) VALUES (@runId, @stage, @planJson, @now)",
+            new { runId, stage, planJson, now = Now() }, cancellationToken: ct)));
+
+    /// <summary>The run's plan rows, in the order they were last written.</summary>
+    public async Task<IReadOnlyList<PlanRow>> GetPlansAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<PlanRow>(new CommandDefinition(
+            "SELECT stage AS Stage, plan_json AS PlanJson, created_at AS CreatedAt FROM plans WHERE run_id = @runId ORDER BY created_at, rowid",
+            new { runId }, cancellationToken: ct))).ToList();
+
     public async Task<IReadOnlyList<RoundRow>> GetRoundsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<RoundRow>(new CommandDefinition(
             "SELECT number AS Number, positions AS Positions, reason AS Reason FROM rounds WHERE run_id = @runId ORDER BY number",

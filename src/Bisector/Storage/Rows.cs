@@ -112,3 +112,7 @@ public sealed record RemovedWorkerRow(string Worker, string Reason, string Remov
 /// <summary>One experiment of a run's diagnosis by experiment: its name (the trials' variant), the derived recipe's hash,
 /// and why it could not run at all (no such allocator, a statically linked daemon), null when it ran.</summary>
 public sealed record ExperimentRow(string RunId, string Variant, string RecipeHash, string? NotRun, string CreatedAt);
+
+/// <summary>A stored plan of a run: its stage (<c>start</c>, <c>firstround</c>, or <c>searchend</c>, whose time marks the
+/// end of the search's last round) and the plan as JSON.</summary>
+public sealed record PlanRow(string Stage, string PlanJson, string CreatedAt);

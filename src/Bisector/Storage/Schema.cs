@@ -156,5 +156,17 @@ internal static class Schema
         """
         ALTER TABLE runs ADD COLUMN range_changes TEXT;
         """,
+
+        // 8: the run's cost plan (issue 18): what the simulated search expected before the run ('start') and after its
+        // first round ('firstround'), as JSON, so the report compares plan and spending. Self-contained: one new table.
+        """
+        CREATE TABLE plans (
+            run_id        TEXT NOT NULL REFERENCES runs(id),
+            stage         TEXT NOT NULL,
+            plan_json     TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            PRIMARY KEY (run_id, stage)
+        );
+        """,
     ];
 }

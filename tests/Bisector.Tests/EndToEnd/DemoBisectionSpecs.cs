@@ -80,6 +80,10 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.True(File.Exists(run.ReportPath));
         var html = await File.ReadAllTextAsync(run.ReportPath!);
         Assert.Contains(demo.CulpritSha[..10], html);
+        // The cost plan: printed first (no stored run of the recipe in this results folder), re-planned from round 1, reported
+        Assert.Contains(log, l => l.StartsWith("plan: a change of min-effect (1.00 MiB): ≈ ", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.StartsWith("plan (re-planned after round 1): ≈ ", StringComparison.Ordinal));
+        Assert.Contains($"; spent: {run.Outcome.TrialsSpent} trials, ", html);
         Assert.True(File.Exists(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
         Assert.True(Directory.GetFiles(run.ReportDirectory, "*.png").Length >= 4);
         if (File.Exists(Reporting.ChromiumFactAttribute.Chromium))

@@ -1,5 +1,10 @@
 using Bisector.Cli;
 using Bisector.Demo;
+using Bisector.Recipes;
+using Bisector.Sampling;
+using Bisector.Statistics;
+using Bisector.Storage;
+using Bisector.Tests.Storage;
 
 namespace Bisector.Tests.Reliability;
 
@@ -40,8 +45,43 @@ public sealed class DryRunSpecs : IAsyncLifetime
         Assert.Contains("Checked, as a real run would before its first build:", dry.Out);
         Assert.Contains($"recipe      {_recipe} valid: 'demo-daemon'", dry.Out);
         Assert.Contains("workers     local-1, local-2 (specs valid;", dry.Out);
+        Assert.Contains("plan: a change of min-effect (1.00 MiB): ≈ ", dry.Out);
+        Assert.Contains("  basis: none: nothing measured with this recipe in this results folder yet", dry.Out);
         Assert.Contains("Dry run: nothing was built, run or stored.", dry.Out);
         Assert.False(File.Exists(Path.Combine(Results, "bisector.db")), "a dry run stored something");
+    }
+
+    [Fact(Timeout = 120_000)]
+    public async Task I_can_dry_run_and_see_a_cost_plan_from_a_stored_run_of_the_same_recipe()
+    {
+        // Arrange: a stored run of this recipe in the results folder (its good end's trials at 4.3 MiB, bad at 8.4 MiB)
+        var recipe = RecipeLoader.Load(_recipe);
+        string runId;
+        await using (var store = await ResultsStore.OpenAsync(Path.Combine(Results, "bisector.db")))
+        {
+            var run = await StoredRun.CreateAsync(store, recipe, candidates: 4);
+            runId = run.Id;
+            for (var i = 0; i < 3; i++)
+            {
+                await run.AddTrialAsync(0, i, Flat(4.3 + 0.01 * i));
+                await run.AddTrialAsync(4, i, Flat(8.4 - 0.01 * i));
+            }
+        }
+
+        // Act
+        var dry = await StartAsync(dryRun: true, ["--workers", "local:2"]);
+
+        // Assert
+        Assert.True(dry.Exit == 0, dry.Err);
+        Assert.Matches(@"plan: ≈ \d+ trials \(\d+–\d+\) in ≈ \d+ rounds ≈ .* on local:2", dry.Out);
+        Assert.Contains($"  basis: stored run {runId} of this recipe (running, 6 trial(s), 0 build(s))", dry.Out);
+        Assert.Contains("Dry run: nothing was built, run or stored.", dry.Out);
+    }
+
+    private static IReadOnlyDictionary<string, TrialSeries> Flat(double mib)
+    {
+        var t = Enumerable.Range(0, 80).Select(i => i / 10.0).ToList();
+        return new Dictionary<string, TrialSeries> { [Metrics.RssAnon] = new(t, t.Select(_ => mib * 1024 * 1024).ToList()) };
     }
 
     [Theory(Timeout = 180_000)]
