@@ -56,10 +56,11 @@ internal static class StartCommand
         {
             Description = "After the verdict, run the culprit and its good neighbour again under jemalloc, tcmalloc, pinned glibc tunables and a trim probe (diagnosis by experiment)",
         };
+        var noRevert = CommonOptions.NoRevert();
         var json = CommonOptions.Json();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, json,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noRevert, json,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -74,6 +75,7 @@ internal static class StartCommand
                 ProfileBoundary = parse.GetValue(profileBoundary),
                 Calibrate = parse.GetValue(calibrate),
                 Experiments = parse.GetValue(experiments),
+                NoRevert = parse.GetValue(noRevert),
             };
             if (settings.DryRun)
             {

@@ -22,4 +22,11 @@ public enum DemoScenario
     /// 4 KiB steps — a fix, found with <c>decide.direction: decrease</c>.
     /// </summary>
     Fix,
+
+    /// <summary>
+    /// <see cref="Fragmentation"/>'s culprit, then a later commit in the range rewrites one of the lines it changed (the
+    /// read size, spelled as a size_t: same behaviour), so <c>git revert</c> of the culprit on the bad end conflicts and
+    /// the revert proof must say so instead of measuring anything.
+    /// </summary>
+    Tangled,
 }

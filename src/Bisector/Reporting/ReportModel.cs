@@ -34,6 +34,10 @@ public sealed record ReportModel(
     /// null when no experiment ran.</summary>
     public string? Experiments { get; init; }
 
+    /// <summary>The revert proof of the named culprit (the bad end built with it reverted, measured against both ends);
+    /// null when none was made.</summary>
+    public Diagnosis.RevertReport? Revert { get; init; }
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

@@ -155,6 +155,7 @@ public static class ReportAssembler
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments?.Describe(),
+            Revert = await RevertProof.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct),
         };
     }
 

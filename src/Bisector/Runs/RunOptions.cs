@@ -30,4 +30,8 @@ public sealed record RunOptions(
     /// <summary>After a culprit is named, run it and its good neighbour again under other allocators, glibc tunables
     /// and a trim probe (diagnosis by experiment).</summary>
     public bool Experiments { get; init; }
+
+    /// <summary>Skip the revert proof (<c>--no-revert</c>): by default a named culprit is reverted on the bad end, built
+    /// and measured against both ends.</summary>
+    public bool NoRevert { get; init; }
 }

@@ -112,3 +112,26 @@ public sealed record RemovedWorkerRow(string Worker, string Reason, string Remov
 /// <summary>One experiment of a run's diagnosis by experiment: its name (the trials' variant), the derived recipe's hash,
 /// and why it could not run at all (no such allocator, a statically linked daemon), null when it ran.</summary>
 public sealed record ExperimentRow(string RunId, string Variant, string RecipeHash, string? NotRun, string CreatedAt);
+
+/// <summary>How a revert proof's build went: <see cref="Built"/> (the revert applied and the build has an artifact),
+/// <see cref="Conflict"/> (git left files unmerged), <see cref="BuildFailed"/> (applied, but the recipe's build failed).</summary>
+public enum RevertStatus
+{
+    Built,
+    Conflict,
+    BuildFailed,
+}
+
+/// <summary>A run's revert proof as stored: <see cref="Variant"/> is its trials' variant, <see cref="Conflicts"/> the
+/// unmerged files (newline-separated, empty when clean), <see cref="Detail"/> git's message or the build's failure.</summary>
+public sealed record RevertRow(
+    string RunId,
+    string Variant,
+    string CulpritSha,
+    string BaseSha,
+    string Command,
+    RevertStatus Status,
+    string Conflicts,
+    string? Detail,
+    string BuildKey,
+    string CreatedAt);
