@@ -65,7 +65,7 @@ public sealed record RevertEstimate(
     public string SharePercent => string.Create(CultureInfo.InvariantCulture, $"{Share * 100:0} %");
 
     public string ShareInterval => double.IsFinite(ShareLow) && double.IsFinite(ShareHigh)
-        ? string.Create(CultureInfo.InvariantCulture, $"[{ShareLow * 100:0}, {ShareHigh * 100:0}] %")
+        ? string.Create(CultureInfo.InvariantCulture, $"[{ShareLow * 100:0} %, {ShareHigh * 100:0} %]")
         : "[unbounded]";
 }
 

@@ -121,7 +121,7 @@ public static class RevertProof
         };
         await store.SaveRevertAsync(new RevertRow(runId, variant, culprit.Sha, onto.Sha, built.Applied?.Command ?? GitRevert.CommandLine(culprit), status,
             string.Join('\n', built.Applied?.Conflicts ?? []), detail, key, ResultsStore.Iso(DateTimeOffset.UtcNow)), ct);
-        log($"  {status}{(detail is null ? "" : ": " + detail.Split('\n')[^1])} in {built.Build.Duration.TotalSeconds:0.0}s");
+        log($"  {status}{(detail is null ? "" : ": " + detail.Split('\n')[0])} in {built.Build.Duration.TotalSeconds:0.0}s");
         if (status == RevertStatus.Built)
             await MeasureAsync(store, runId, recipe, positions, c, onto, built.Build.Artifact!, variant, workerSpecs, Path.Combine(workRoot, "t"), alpha, log, ct);
 

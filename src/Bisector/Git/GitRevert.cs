@@ -35,7 +35,9 @@ public static class GitRevert
         var conflicts = unmerged.ExitCode == 0
             ? unmerged.StandardOutput.Split('\0', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal).ToList()
             : [];
-        var message = GitCli.StderrTail(result, 4);
+        // git's hints say how to resolve the conflict by hand; the report needs its own words only.
+        var message = string.Join(Environment.NewLine, GitCli.StderrTail(result, 10).Split(Environment.NewLine)
+            .Where(l => !l.StartsWith("hint:", StringComparison.Ordinal)).TakeLast(3));
         return new RevertApplication(command, conflicts, message.Length == 0 ? $"git exited with code {result.ExitCode}" : message);
     }
 }
