@@ -76,7 +76,7 @@ public sealed class RevertStorageSpecs : IDisposable
         // Assert: report and JSON
         var markdown = await File.ReadAllTextAsync(files.Markdown);
         Assert.Contains("## Revert proof", markdown);
-        Assert.Contains("Revert: " + proof.Headline, markdown);
+        Assert.Contains($"- Revert: reverting {run.Line[2].ShortSha} alone removes 100 % ", markdown);
         var json = System.Text.Json.JsonDocument.Parse(RunResultJson.Render(model, null)).RootElement.GetProperty("revert");
         Assert.Equal("built", json.GetProperty("status").GetString());
         Assert.Equal("removes", json.GetProperty("finding").GetString());
