@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Bisector.Runs;
-using StoredStatus = Bisector.Storage.RunStatus;
 
 namespace Bisector.Cli;
 
@@ -25,18 +24,8 @@ internal static class RevertCommand
         {
             var resultsDirectory = ResultsLocation.Resolve(parse.GetValue(results));
             await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
-            var row = await store.GetRunAsync(parse.GetValue(run), ct)
-                ?? throw new StorageException("no such run", "List runs with 'bisector status --list'");
-            var (stored, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, row.Id, ct);
-            if (stored.Status != StoredStatus.Finished || outcome is not { Status: Search.SearchStatus.Found })
-            {
-                throw new UsageException("run", $"run {stored.Id} is {stored.Status.ToString().ToLowerInvariant()} and named no single culprit, so there is nothing to revert",
-                    "Give a finished run whose verdict names a culprit ('bisector status --list' lists runs)");
-            }
-
-            var chosenWorkers = (parse.GetValue(workers) ?? []).SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-            var runOptions = (chosenWorkers.Count > 0 ? options with { Workers = chosenWorkers } : options) with { ResultsDirectory = resultsDirectory };
-            var positions = Git.CommitLine.InOrder((await store.GetCommitsAsync(stored.Id, ct)).OrderBy(c => c.Position).Select(ReportAssembler.ToCommit));
+            var (stored, recipe, options, outcome, positions) = await CulpritRun.LoadAsync(store, parse.GetValue(run), parse.GetValue(workers) ?? [], "revert", ct);
+            var runOptions = options with { ResultsDirectory = resultsDirectory };
             var report = await RunEngine.RunRevertAsync(store, stored.Id, runOptions, recipe, positions, outcome, line => Console.Error.WriteLine(line), ct);
             var path = await ReportAssembler.WriteAsync(store, stored.Id, Path.Combine(resultsDirectory, stored.Id), ct);
             await Console.Out.WriteLineAsync(path);

@@ -17,11 +17,7 @@ public sealed class RevertStorageSpecs : IDisposable
     private const double MiB = 1024 * 1024;
     private readonly string _results = Directory.CreateTempSubdirectory("bisector-revert-store-").FullName;
 
-    private static Dictionary<string, TrialSeries> Flat(double mib, int trial)
-    {
-        var t = Enumerable.Range(0, 80).Select(i => i / 10.0).ToList();
-        return new Dictionary<string, TrialSeries> { [Metrics.RssAnon] = new(t, t.Select(_ => mib * MiB + 4096 * ((trial * 7) % 5)).ToList()) };
-    }
+    private static Dictionary<string, TrialSeries> Flat(double mib, int trial) => StoredRun.Flat(mib, trial);
 
     /// <summary>Three candidates, the culprit at 2; the search measured the good end at 4 MiB and the bad end (3) at 8 MiB.</summary>
     private static async Task<StoredRun> FoundRunAsync(ResultsStore store)
@@ -118,6 +114,22 @@ public sealed class RevertStorageSpecs : IDisposable
         Assert.Null(model.Revert);
         var json = System.Text.Json.JsonDocument.Parse(RunResultJson.Render(model, null)).RootElement;
         Assert.Equal(System.Text.Json.JsonValueKind.Null, json.GetProperty("revert").ValueKind);
+    }
+
+    [Fact]
+    public async Task I_can_not_revert_a_run_that_named_no_culprit_and_am_told_which_runs_can()
+    {
+        // Arrange: a run still going (no verdict)
+        await using var store = await ResultsStore.OpenAsync(Path.Combine(_results, "bisector.db"));
+        var recipe = StoredRun.Recipe("  metric: rss_anon\n  feature: plateau\n  min-effect: 1048576");
+        var run = await StoredRun.CreateAsync(store, recipe, candidates: 3);
+
+        // Act
+        var error = await Assert.ThrowsAsync<UsageException>(() => Bisector.Cli.CulpritRun.LoadAsync(store, run.Id, [], "revert", CancellationToken.None));
+
+        // Assert
+        Assert.Contains($"run {run.Id} is running and named no single culprit, so there is nothing to revert", error.Message);
+        Assert.Contains("bisector status --list", error.Message);
     }
 
     public void Dispose() => Directory.Delete(_results, recursive: true);
