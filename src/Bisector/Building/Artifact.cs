@@ -24,7 +24,3 @@ public sealed record BuildResult(string CommitSha, BuildStatus Status, Artifact?
 {
     public bool Succeeded => Status.Succeeded();
 }
-
-/// <summary>A build of one commit with another reverted: what the revert did (null when the tree could not even be
-/// checked out) and the build that followed (failed at once when the revert did not apply).</summary>
-public sealed record RevertBuild(Git.RevertApplication? Applied, BuildResult Build);

@@ -314,3 +314,7 @@ public sealed class Builder
         }
     }
 }
+
+/// <summary>A build of one commit with another reverted: what the revert did (null when the tree could not even be
+/// checked out) and the build that followed (failed at once when the revert did not apply).</summary>
+public sealed record RevertBuild(Git.RevertApplication? Applied, BuildResult Build);

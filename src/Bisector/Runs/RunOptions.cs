@@ -21,6 +21,10 @@ public sealed record RunOptions(
     bool NoMerges,
     string CommandLine)
 {
+    /// <summary>Where <see cref="Workers"/> came from, as the run's first line says it: "--workers", "bisect.yaml", or
+    /// the machine default ("default: 2 cores"); null for runs stored before it was recorded.</summary>
+    public string? WorkersFrom { get; init; }
+
     /// <summary>Run the last good build and the culprit once each under heaptrack and compare allocation sites.</summary>
     public bool ProfileBoundary { get; init; }
 
@@ -34,4 +38,7 @@ public sealed record RunOptions(
     /// <summary>Skip the revert proof (<c>--no-revert</c>): by default a named culprit is reverted on the bad end, built
     /// and measured against both ends.</summary>
     public bool NoRevert { get; init; }
+
+    /// <summary>Skip the scan for further changes before and after a named culprit (<c>--no-scan</c>).</summary>
+    public bool NoScan { get; init; }
 }

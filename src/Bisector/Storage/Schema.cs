@@ -151,7 +151,13 @@ internal static class Schema
         );
         """,
 
-        // 7: revert proof. The bad end built with the culprit reverted; its trials are ordinary trials of the run at the
+        // 7: the scan for further changes after a named culprit (every change found in the range and what each segment's
+        // search concluded), as JSON: one value per run, replaced when a resumed run scans again. Self-contained.
+        """
+        ALTER TABLE runs ADD COLUMN range_changes TEXT;
+        """,
+
+        // 8: revert proof. Self-contained. The bad end built with the culprit reverted; its trials are ordinary trials of the run at the
         // bad end's position under their own variant ('revert:' and the culprit's SHA), and this row says what was
         // reverted onto what, whether git applied it cleanly (else the conflicting files), and the build's cache key.
         """
