@@ -46,13 +46,56 @@ public sealed class Builder
             return new BuildResult(commit.Sha, BuildStatus.Cached, cached, "(cached build)", TimeSpan.Zero, []);
         }
 
+        return await BuildTreeAsync(commit.Sha, commit, _recipe.Build.Mode == BuildMode.Incremental, null, ct);
+    }
+
+    /// <summary>The cache key of <paramref name="onto"/> with <paramref name="culprit"/> reverted: it names two commits
+    /// and starts with a word, so it can never be a commit's SHA (the key of every other build).</summary>
+    public static string RevertKey(Commit culprit, Commit onto) => $"revert-{culprit.Sha}-on-{onto.Sha}";
+
+    /// <summary>
+    /// Builds <paramref name="onto"/> with <paramref name="culprit"/> reverted (<c>git revert --no-commit</c>) in a fresh
+    /// worktree — also for an incremental recipe, whose tree holds another commit's objects — with the recipe's patches,
+    /// fix-ups and steps, and caches it under <see cref="RevertKey"/>. A revert that does not apply is a failed build
+    /// whose <see cref="RevertBuild.Applied"/> names the conflicting files.
+    /// </summary>
+    public async Task<RevertBuild> BuildRevertAsync(Commit onto, Commit culprit, CancellationToken ct = default)
+    {
+        var key = RevertKey(culprit, onto);
+        if (TryGetCached(key) is { } cached)
+        {
+            // Only a clean revert is ever cached.
+            return new RevertBuild(new RevertApplication(GitRevert.CommandLine(culprit), [], null),
+                new BuildResult(key, BuildStatus.Cached, cached, "(cached build)", TimeSpan.Zero, []));
+        }
+
+        RevertApplication? applied = null;
+        var build = await BuildTreeAsync(key, onto, incremental: false, async (tree, log, token) =>
+        {
+            log.Line("$ " + GitRevert.CommandLine(culprit));
+            applied = await GitRevert.ApplyAsync(tree, culprit, token);
+            if (applied.Clean)
+                return null;
+            log.Line(applied.Message!);
+            return applied.Conflicts.Count > 0
+                ? $"the revert of {culprit.ShortSha} does not apply cleanly to {onto.ShortSha}: conflicts in {string.Join(", ", applied.Conflicts)}"
+                : $"the revert of {culprit.ShortSha} does not apply to {onto.ShortSha}: {applied.Message}";
+        }, ct);
+        return new RevertBuild(applied, build);
+    }
+
+    /// <summary>Checks <paramref name="commit"/> out (the incremental tree or a new worktree), lets
+    /// <paramref name="afterCheckout"/> change the tree (null or a reason it failed), then runs the recipe's patches,
+    /// fix-ups and steps and caches the artifacts under <paramref name="key"/>.</summary>
+    private async Task<BuildResult> BuildTreeAsync(
+        string key, Commit commit, bool incremental, Func<string, BuildLog, CancellationToken, Task<string?>>? afterCheckout, CancellationToken ct)
+    {
         var log = new BuildLog();
         var fixUps = new List<string>();
         var stopwatch = Stopwatch.StartNew();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_recipe.Build.Timeout);
 
-        var incremental = _recipe.Build.Mode == BuildMode.Incremental;
         if (incremental)
         {
             await _incrementalTree.WaitAsync(ct);
@@ -73,6 +116,11 @@ public sealed class Builder
             {
                 log.Line($"$ git worktree add --detach {tree} {commit.Sha}");
                 await GitWorktree.AddDetachedAsync(_repositoryPath, tree, commit.Sha, _recipe.Build.SparseExclude, timeout.Token);
+            }
+
+            if (afterCheckout is not null && await afterCheckout(tree, log, timeout.Token) is { } refused)
+            {
+                return Failed(BuildStatus.Failed, refused);
             }
 
             var environment = BuildEnvironment(commit, tree);
@@ -103,10 +151,10 @@ public sealed class Builder
                 }
             }
 
-            var artifact = await CollectAsync(commit.Sha, tree, log, ct);
+            var artifact = await CollectAsync(key, tree, log, ct);
             return artifact is null
                 ? Failed(BuildStatus.Failed, "the build did not produce every artifact the recipe lists")
-                : new BuildResult(commit.Sha, BuildStatus.Built, artifact, log.ToString(), stopwatch.Elapsed, fixUps);
+                : new BuildResult(key, BuildStatus.Built, artifact, log.ToString(), stopwatch.Elapsed, fixUps);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
@@ -132,7 +180,7 @@ public sealed class Builder
         BuildResult Failed(BuildStatus status, string why)
         {
             log.Line($"bisector: {why}");
-            return new BuildResult(commit.Sha, status, null, log.ToString(), stopwatch.Elapsed, fixUps);
+            return new BuildResult(key, status, null, log.ToString(), stopwatch.Elapsed, fixUps);
         }
     }
 
@@ -173,9 +221,9 @@ public sealed class Builder
 
     /// <summary>Copies the artifacts into a temporary folder and renames it into place, so a crash never leaves a
     /// half-copied artifact that looks complete.</summary>
-    private async Task<Artifact?> CollectAsync(string sha, string tree, BuildLog log, CancellationToken ct)
+    private async Task<Artifact?> CollectAsync(string key, string tree, BuildLog log, CancellationToken ct)
     {
-        var staging = Path.Combine(_cacheDirectory, $".staging-{sha[..12]}-{Guid.NewGuid():N}");
+        var staging = Path.Combine(_cacheDirectory, $".staging-{key[..12]}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         var files = new List<string>();
         foreach (var pattern in _recipe.Build.Artifacts)
@@ -200,7 +248,7 @@ public sealed class Builder
 
         var contentHash = await HashAsync(staging, files, ct);
         await File.WriteAllTextAsync(Path.Combine(staging, Marker), contentHash, ct);
-        var final = ArtifactDirectory(sha);
+        var final = ArtifactDirectory(key);
         if (Directory.Exists(final))
         {
             Directory.Delete(final, recursive: true);
@@ -208,7 +256,7 @@ public sealed class Builder
 
         Directory.Move(staging, final);
         log.Line($"bisector: cached {files.Count} artifact file(s) in {final} (sha256 {contentHash[..16]})");
-        return new Artifact(sha, _recipe.Hash, final, contentHash);
+        return new Artifact(key, _recipe.Hash, final, contentHash);
     }
 
     private static List<string> Expand(string tree, string pattern)
@@ -266,3 +314,7 @@ public sealed class Builder
         }
     }
 }
+
+/// <summary>A build of one commit with another reverted: what the revert did (null when the tree could not even be
+/// checked out) and the build that followed (failed at once when the revert did not apply).</summary>
+public sealed record RevertBuild(Git.RevertApplication? Applied, BuildResult Build);

@@ -17,6 +17,7 @@ public static class App
             StatusCommand.Create(),
             ReportCommand.Create(),
             DiagnoseCommand.Create(),
+            RevertCommand.Create(),
             ExportCommand.Create(),
             WorkersCommand.Create(),
             BenchCommand.Create(),

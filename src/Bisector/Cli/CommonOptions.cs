@@ -15,6 +15,11 @@ internal static class CommonOptions
         Description = "Write one machine-readable result to standard output instead of the summary (shape: docs/json.md)",
     };
 
+    public static Option<bool> NoRevert() => new("--no-revert")
+    {
+        Description = "Skip the revert proof (by default a named culprit is reverted on the bad end, built and measured against both ends)",
+    };
+
     public static Argument<string?> RunId() => new("run")
     {
         Description = "Run id or a unique prefix of it (default: the latest run)",

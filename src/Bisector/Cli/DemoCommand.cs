@@ -14,7 +14,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var directory = new Option<string?>("--dir") { Description = "Empty or new folder for the demo repository (default: a new temporary folder)" };
-        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak, static-table, fix (the fragmentation is in the good release and a later commit fixes it: decide.direction decrease), or two-changes (a 16 MiB level step, then later a leak: both must be reported, the step as the answer)", DefaultValueFactory = _ => "fragmentation" };
+        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak, static-table, fix (the fragmentation is in the good release and a later commit fixes it: decide.direction decrease), two-changes (a 16 MiB level step, then later a leak: both must be reported, the step as the answer), or tangled (the fragmentation, and a later commit edits the culprit's lines, so its revert conflicts)", DefaultValueFactory = _ => "fragmentation" };
         var strategy = new Option<string>("--strategy") { Description = "bisect, kary or exhaustive", DefaultValueFactory = _ => "bisect" };
         var workers = new Option<string[]>("--workers") { Description = "Workers (default local:2)", AllowMultipleArgumentsPerToken = true };
         var results = CommonOptions.Results();
@@ -22,22 +22,23 @@ internal static class DemoCommand
         {
             Description = "After the verdict, run the culprit and its good neighbour again under other allocators, glibc tunables and a trim probe",
         };
+        var noRevert = CommonOptions.NoRevert();
         var command = new Command("demo", "Generate a demo repository with a known regression, bisect it, and print the verdict and report path")
         {
-            directory, scenario, strategy, workers, results, experiments,
+            directory, scenario, strategy, workers, results, experiments, noRevert,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var kind = parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal);
             if (!Enum.TryParse<DemoScenario>(kind, ignoreCase: true, out var chosen) || int.TryParse(kind, out _))
             {
-                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak, static-table, fix or two-changes");
+                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak, static-table, fix, two-changes or tangled");
             }
 
             var folder = parse.GetValue(directory) ?? Directory.CreateTempSubdirectory("bisector-demo-").FullName;
             var summary = await Progress.RunAsync(progress => RunAsync(
                 folder, chosen, parse.GetValue(strategy)!, parse.GetValue(workers) ?? [], ResultsLocation.Resolve(parse.GetValue(results)), progress.Note, progress,
-                parse.GetValue(experiments), ct));
+                parse.GetValue(experiments), !parse.GetValue(noRevert), ct));
             return await ReportAsync(summary.Demo, summary.Run, Console.Out);
         }));
         return command;
@@ -45,7 +46,7 @@ internal static class DemoCommand
 
     public static async Task<(DemoRepository Demo, RunSummary Run)> RunAsync(
         string folder, DemoScenario scenario, string strategy, IReadOnlyList<string> workers, string resultsDirectory, Action<string> log,
-        Reporting.RunProgress? progress = null, bool experiments = false, CancellationToken ct = default)
+        Reporting.RunProgress? progress = null, bool experiments = false, bool revert = true, CancellationToken ct = default)
     {
         log($"generating the demo repository ({scenario}) in {folder}");
         var demo = await DemoRepository.CreateAsync(folder, scenario, ct);
@@ -57,7 +58,7 @@ internal static class DemoCommand
         // The demo shows everything Bisector can explain, so it profiles the boundary whenever heaptrack is here.
         var resolved = StartCommand.Resolve(settings, command);
         var run = await new RunEngine(log, progress).StartAsync(
-            resolved with { Options = resolved.Options with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available, Experiments = experiments } }, ct);
+            resolved with { Options = resolved.Options with { ProfileBoundary = Diagnosis.BoundaryProfiler.Available, Experiments = experiments, NoRevert = !revert } }, ct);
         return (demo, run);
     }
 

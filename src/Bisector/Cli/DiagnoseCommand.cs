@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Bisector.Diagnosis;
 using Bisector.Runs;
-using StoredStatus = Bisector.Storage.RunStatus;
 
 namespace Bisector.Cli;
 
@@ -31,18 +30,7 @@ internal static class DiagnoseCommand
             var experiments = Experiment.Select(parse.GetValue(only) ?? [], "--only");
             var resultsDirectory = ResultsLocation.Resolve(parse.GetValue(results));
             await using var store = await ResultsLocation.OpenExistingAsync(resultsDirectory, ct);
-            var row = await store.GetRunAsync(parse.GetValue(run), ct)
-                ?? throw new StorageException("no such run", "List runs with 'bisector status --list'");
-            var (stored, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, row.Id, ct);
-            if (stored.Status != StoredStatus.Finished || outcome is not { Status: Search.SearchStatus.Found })
-            {
-                throw new UsageException("run", $"run {stored.Id} is {stored.Status} and named no single culprit, so there is nothing to diagnose",
-                    "Diagnose a finished run whose verdict names a culprit ('bisector status' lists runs)");
-            }
-
-            var chosenWorkers = (parse.GetValue(workers) ?? []).SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-            var runOptions = chosenWorkers.Count > 0 ? options with { Workers = chosenWorkers } : options;
-            var positions = Git.CommitLine.InOrder((await store.GetCommitsAsync(stored.Id, ct)).OrderBy(c => c.Position).Select(ReportAssembler.ToCommit));
+            var (stored, recipe, runOptions, outcome, positions) = await CulpritRun.LoadAsync(store, parse.GetValue(run), parse.GetValue(workers) ?? [], "diagnose", ct);
             var report = await RunEngine.RunExperimentsAsync(store, stored.Id, runOptions, recipe, positions, outcome, experiments,
                 line => Console.Error.WriteLine(line), ct);
             var path = await ReportAssembler.WriteAsync(store, stored.Id, Path.Combine(resultsDirectory, stored.Id), ct);

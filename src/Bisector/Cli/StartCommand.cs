@@ -60,10 +60,11 @@ internal static class StartCommand
         {
             Description = "After a culprit is named, do not scan the rest of the range (before and after it) for further changes (the scan is on by default; its cost is bounded)",
         };
+        var noRevert = CommonOptions.NoRevert();
         var json = CommonOptions.Json();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, json,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, noRevert, json,
         };
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -79,6 +80,7 @@ internal static class StartCommand
                 Calibrate = parse.GetValue(calibrate),
                 Experiments = parse.GetValue(experiments),
                 NoScan = parse.GetValue(noScan),
+                NoRevert = parse.GetValue(noRevert),
             };
             if (settings.DryRun)
             {

@@ -165,6 +165,14 @@ internal static class DemoHistory
 
         // The seed bug (see SingleRead), or in the fix scenario its undoing.
         Culprit(DemoScenario.Fragmentation, SingleReadSubject, Chen, [.. SingleRead]);
+        Culprit(DemoScenario.Tangled, SingleReadSubject, Chen, [.. SingleRead]);
+        if (scenario == DemoScenario.Tangled)
+        {
+            // Edits a line the culprit wrote, with the same behaviour: the culprit no longer reverts cleanly on v1.1.
+            Commit("store/reader: spell the read size as a size_t", Chen,
+                new ReplaceInFile(ReaderC, "#define READ_CHUNK (4u << 20)\n", "#define READ_CHUNK ((size_t) 4 << 20)\n"));
+        }
+
         Culprit(DemoScenario.Fix, "store/reader: read virtual files in 4 KiB steps again", Chen,
             [.. SingleRead.Select(e => new ReplaceInFile(e.Path, e.New, e.Old))]);
 

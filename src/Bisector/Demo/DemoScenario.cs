@@ -25,6 +25,13 @@ public enum DemoScenario
     Fix,
 
     /// <summary>
+    /// <see cref="Fragmentation"/>'s culprit, then a later commit in the range rewrites one of the lines it changed (the
+    /// read size, spelled as a size_t: same behaviour), so <c>git revert</c> of the culprit on the bad end conflicts and
+    /// the revert proof must say so instead of measuring anything.
+    /// </summary>
+    Tangled,
+
+    /// <summary>
     /// Two changes in one range: the 16 MiB table of <see cref="StaticTable"/> lands early (a level step, the known
     /// culprit: the first change), and the in-place refresh of <see cref="Leak"/> lands later (growth on top of the
     /// step). Both change the deciding feature (the plateau), so a scan after the verdict must report both.

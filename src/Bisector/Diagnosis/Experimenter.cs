@@ -169,7 +169,9 @@ public static class Experimenter
         return new Boundary(good, culprit, ArtifactOf(positions[good]), ArtifactOf(positions[culprit]));
     }
 
-    private static async Task RunTrialsAsync(
+    /// <summary>Runs <paramref name="specs"/> on the pool and stores each trial as it ends under <paramref name="variant"/>
+    /// (experiments and the revert proof share this).</summary>
+    internal static async Task RunTrialsAsync(
         ResultsStore store, string runId, string variant, List<TrialSpec> specs, CommitLine positions, TrialScheduler pool, Action<string> log,
         CancellationToken ct)
     {

@@ -72,10 +72,14 @@ internal sealed record ReportDocument(
         var lines = head.Lines.Select(l => (Line)l).ToList();
         if (m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
             lines.Add("Search: " + o.Summary);
+        if (m.Revert is { } proof)
+            lines.Add("Revert: " + proof.Headline);
 
         var sections = new List<Section> { new("run", "Run", RunFacts(m)) };
         if (!string.IsNullOrWhiteSpace(m.Diagnosis))
             sections.Add(new Section("diagnosis", "Diagnosis", [new Preformatted(m.Diagnosis, "diagnosis")]));
+        if (RevertSection.Build(m) is { } revert)
+            sections.Add(revert);
         if (m.Experiments is { } experiments)
             sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(experiments.Describe(), "diagnosis")]));
         if (ChangesSection.Build(m) is { } changes)

@@ -34,6 +34,10 @@ public sealed record ReportModel(
     /// experiment ran. The report shows its text, the JSON result its figures.</summary>
     public Diagnosis.ExperimentsReport? Experiments { get; init; }
 
+    /// <summary>The revert proof of the named culprit (the bad end built with it reverted, measured against both ends);
+    /// null when none was made.</summary>
+    public Diagnosis.RevertReport? Revert { get; init; }
+
     /// <summary>Every change found in the range by the search and the scan after it, and what each segment's search
     /// concluded; null when there was no scan (see <see cref="ScanNotRun"/>).</summary>
     public RangeChanges? Changes { get; init; }

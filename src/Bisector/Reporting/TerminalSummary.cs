@@ -34,6 +34,8 @@ public static class TerminalSummary
             console.MarkupLine("  " + Markup.Escape(line));
         if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
             console.MarkupLine("  " + Markup.Escape("Search: " + OneLine(o.Summary)));
+        if (model.Revert is { } revert)
+            console.MarkupLine("  " + Markup.Escape("Revert: " + revert.Headline));
 
         var fu = FeatureUnit(model);
         var table = new Table().Border(TableBorder.Rounded);
@@ -79,6 +81,8 @@ public static class TerminalSummary
             output.WriteLine("  " + OneLine(line));
         if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
             output.WriteLine("  Search: " + OneLine(o.Summary));
+        if (model.Revert is { } revert)
+            output.WriteLine("  Revert: " + revert.Headline);
 
         var rows = new List<string[]> { new[] { "#", "commit", "trials", $"median ({FeatureUnit(model)})", "vs good", "p", "P(culprit)", "subject" } };
         rows.AddRange(Evidence(model).Where(e => e.Listed).Select(e => (string[])[.. Cells(e), OneLine(e.Report.Commit.Subject)]));

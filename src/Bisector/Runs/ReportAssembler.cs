@@ -156,6 +156,7 @@ public static class ReportAssembler
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments,
+            Revert = await RevertProof.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct),
             Changes = changes,
             ScanNotRun = changes is null && outcome?.Status == SearchStatus.Found
                 ? options.NoScan ? "not run: the run was started with --no-scan" : "not run: the run stopped before the scan, or was stored by a version without it"

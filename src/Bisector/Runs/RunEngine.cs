@@ -27,6 +27,9 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 
     /// <summary>The one-line conclusion of diagnosis by experiment, when experiments ran.</summary>
     public string? Experiments { get; init; }
+
+    /// <summary>The one-line revert proof of the culprit ("reverting … alone removes N % of the regression"), when made.</summary>
+    public string? Revert { get; init; }
 }
 
 /// <summary>
@@ -201,10 +204,17 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             log($"diagnosis: {diagnosis.Headline}");
         }
 
+        var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, log, ct);
         var experiments = options.Experiments ? await RunExperimentsAsync(store, runId, options, recipe, line, outcome, Diagnosis.Experiment.All, log, ct) : null;
 
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
-        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline, Model = model, Experiments = experiments?.Headline };
+        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report)
+        {
+            Diagnosis = diagnosis?.Headline,
+            Model = model,
+            Experiments = experiments?.Headline,
+            Revert = revert?.Headline,
+        };
     }
 
     /// <summary>
@@ -230,6 +240,37 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         finally
         {
             TryDelete(workRoot);
+            RunJanitor.Unregister(runId);
+        }
+    }
+
+    /// <summary>
+    /// The revert proof of a named culprit (after the search unless <c>--no-revert</c>; <c>bisector revert RUN</c>): the
+    /// bad end with the culprit reverted is built in a worktree under the run's work root, which is unregistered from the
+    /// user's repository afterwards like the build worktrees, and measured on the run's workers.
+    /// </summary>
+    public static async Task<RevertReport?> RunRevertAsync(
+        ResultsStore store, string runId, RunOptions options, Recipe recipe, CommitLine positions, SearchOutcome? outcome, Action<string> log,
+        CancellationToken ct = default)
+    {
+        if (outcome is not { Status: SearchStatus.Found })
+            return null;
+        var workRoot = Path.Combine(RunJanitor.WorkRoot(runId), "r");
+        RunJanitor.Register(runId);
+        try
+        {
+            return await RevertProof.RunAsync(store, runId, options.RepositoryPath, Path.Combine(options.ResultsDirectory, "cache"), recipe, positions, outcome,
+                options.Workers, workRoot, options.Alpha, log, ct);
+        }
+        finally
+        {
+            var (_, problems) = await GitWorktree.RemoveAllUnderAsync(options.RepositoryPath, workRoot, CancellationToken.None);
+            foreach (var problem in problems)
+            {
+                log($"not removed: {problem}");
+            }
+
+            TryDelete(RunJanitor.WorkRoot(runId));
             RunJanitor.Unregister(runId);
         }
     }

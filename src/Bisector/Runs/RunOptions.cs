@@ -35,6 +35,10 @@ public sealed record RunOptions(
     /// and a trim probe (diagnosis by experiment).</summary>
     public bool Experiments { get; init; }
 
+    /// <summary>Skip the revert proof (<c>--no-revert</c>): by default a named culprit is reverted on the bad end, built
+    /// and measured against both ends.</summary>
+    public bool NoRevert { get; init; }
+
     /// <summary>Skip the scan for further changes before and after a named culprit (<c>--no-scan</c>).</summary>
     public bool NoScan { get; init; }
 }

@@ -44,6 +44,8 @@ public static class RunResultJson
             WriteCulprit(w, m);
             w.WritePropertyName("effect");
             WriteEffect(w, m, scale);
+            w.WritePropertyName("revert");
+            WriteRevert(w, m, scale);
             w.WritePropertyName("commits");
             WriteCommits(w, m, scale);
             w.WritePropertyName("changes");
@@ -162,6 +164,76 @@ public static class RunResultJson
         Number(w, "p", c.PValue, 6);
         w.WriteNumber("alpha", c.Alpha);
         w.WriteString("comparison", c.Verdict.ToString());
+        w.WriteEndObject();
+    }
+
+    /// <summary>The revert proof: null when none was made (no single culprit, <c>--no-revert</c>, an older run).</summary>
+    private static void WriteRevert(Utf8JsonWriter w, ReportModel m, FeatureScale scale)
+    {
+        if (m.Revert is not { } r)
+        {
+            w.WriteNullValue();
+            return;
+        }
+
+        w.WriteStartObject();
+        w.WriteString("culpritSha", r.Culprit.Sha);
+        w.WriteString("ontoSha", r.Base.Sha);
+        w.WriteString("command", r.Command);
+        w.WriteString("status", r.Status switch
+        {
+            Storage.RevertStatus.Built => "built",
+            Storage.RevertStatus.Conflict => "conflict",
+            _ => "build-failed",
+        });
+        w.WriteStartArray("conflicts");
+        foreach (var file in r.Conflicts)
+            w.WriteStringValue(file);
+        w.WriteEndArray();
+        if (r.Detail is null) w.WriteNull("detail");
+        else w.WriteString("detail", OneLine(r.Detail));
+        w.WriteNumber("trials", r.TrialsSpent);
+        w.WriteNumber("failedTrials", r.FailedTrials);
+        if (r.Estimate is not { } e)
+        {
+            w.WriteNull("finding");
+            w.WriteNull("share");
+        }
+        else
+        {
+            w.WriteString("finding", e.Finding switch
+            {
+                Diagnosis.RevertFinding.Removes => "removes",
+                Diagnosis.RevertFinding.RemovesPart => "removes-part",
+                Diagnosis.RevertFinding.RemovesNone => "removes-none",
+                _ => "undecided",
+            });
+            w.WriteStartObject("share");
+            Number(w, "value", e.Share);
+            Number(w, "low", e.ShareLow);
+            Number(w, "high", e.ShareHigh);
+            w.WriteNumber("confidenceLevel", Round(e.ConfidenceLevel, 4));
+            w.WriteEndObject();
+            w.WriteString("unit", scale.Unit);
+            foreach (var (name, shift, low, high, ev) in new[]
+            {
+                ("versusBad", e.VersusBad, e.VersusBadLow, e.VersusBadHigh, e.EValueBad),
+                ("versusGood", e.VersusGood, e.VersusGoodLow, e.VersusGoodHigh, e.EValueGood),
+            })
+            {
+                w.WriteStartObject(name);
+                Number(w, "shift", scale.Scale(shift));
+                Number(w, "low", scale.Scale(low));
+                Number(w, "high", scale.Scale(high));
+                Number(w, "eValue", ev, 2);
+                w.WriteEndObject();
+            }
+
+            w.WriteNumber("goodTrials", e.GoodTrials);
+            w.WriteNumber("badTrials", e.BadTrials);
+        }
+
+        w.WriteString("headline", OneLine(r.Headline));
         w.WriteEndObject();
     }
 

@@ -26,6 +26,7 @@ public sealed class ResultsStore : IAsyncDisposable
         SqlMapper.AddTypeHandler(new EnumText<BuildStatus>());
         SqlMapper.AddTypeHandler(new EnumText<TrialOutcome>());
         SqlMapper.AddTypeHandler(new EnumText<GrowthKind>());
+        SqlMapper.AddTypeHandler(new EnumText<RevertStatus>());
     }
 
     private ResultsStore(SqliteConnection connection, string path)
@@ -293,6 +294,22 @@ public sealed class ResultsStore : IAsyncDisposable
             """
             SELECT run_id AS RunId, variant AS Variant, recipe_hash AS RecipeHash, not_run AS NotRun, created_at AS CreatedAt
             FROM experiments WHERE run_id = @runId ORDER BY rowid
+            """, new { runId }, cancellationToken: ct))).ToList();
+
+    /// <summary>Records (or replaces) a run's revert proof of one culprit.</summary>
+    public async Task SaveRevertAsync(RevertRow row, CancellationToken ct = default) =>
+        await WritingAsync($"revert proof {row.Variant}", () => _connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT OR REPLACE INTO reverts (run_id, variant, culprit_sha, base_sha, command, status, conflicts, detail, build_key, created_at)
+            VALUES (@RunId, @Variant, @CulpritSha, @BaseSha, @Command, @Status, @Conflicts, @Detail, @BuildKey, @CreatedAt)
+            """, row, cancellationToken: ct)));
+
+    public async Task<IReadOnlyList<RevertRow>> GetRevertsAsync(string runId, CancellationToken ct = default) =>
+        (await _connection.QueryAsync<RevertRow>(new CommandDefinition(
+            """
+            SELECT run_id AS RunId, variant AS Variant, culprit_sha AS CulpritSha, base_sha AS BaseSha, command AS Command,
+                   status AS Status, conflicts AS Conflicts, detail AS Detail, build_key AS BuildKey, created_at AS CreatedAt
+            FROM reverts WHERE run_id = @runId ORDER BY rowid
             """, new { runId }, cancellationToken: ct))).ToList();
 
     public async Task<IReadOnlyList<SampleRow>> GetSamplesAsync(long trialId, string? metric = null, CancellationToken ct = default) =>

@@ -116,3 +116,26 @@ public sealed record ExperimentRow(string RunId, string Variant, string RecipeHa
 /// <summary>A stored plan of a run: its stage (<c>start</c>, <c>firstround</c>, or <c>searchend</c>, whose time marks the
 /// end of the search's last round) and the plan as JSON.</summary>
 public sealed record PlanRow(string Stage, string PlanJson, string CreatedAt);
+
+/// <summary>How a revert proof's build went: <see cref="Built"/> (the revert applied and the build has an artifact),
+/// <see cref="Conflict"/> (git left files unmerged), <see cref="BuildFailed"/> (applied, but the recipe's build failed).</summary>
+public enum RevertStatus
+{
+    Built,
+    Conflict,
+    BuildFailed,
+}
+
+/// <summary>A run's revert proof as stored: <see cref="Variant"/> is its trials' variant, <see cref="Conflicts"/> the
+/// unmerged files (newline-separated, empty when clean), <see cref="Detail"/> git's message or the build's failure.</summary>
+public sealed record RevertRow(
+    string RunId,
+    string Variant,
+    string CulpritSha,
+    string BaseSha,
+    string Command,
+    RevertStatus Status,
+    string Conflicts,
+    string? Detail,
+    string BuildKey,
+    string CreatedAt);

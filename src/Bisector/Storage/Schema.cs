@@ -168,5 +168,24 @@ internal static class Schema
             PRIMARY KEY (run_id, stage)
         );
         """,
+
+        // 9: revert proof. Self-contained. The bad end built with the culprit reverted; its trials are ordinary trials of the run at the
+        // bad end's position under their own variant ('revert:' and the culprit's SHA), and this row says what was
+        // reverted onto what, whether git applied it cleanly (else the conflicting files), and the build's cache key.
+        """
+        CREATE TABLE reverts (
+            run_id        TEXT NOT NULL REFERENCES runs(id),
+            variant       TEXT NOT NULL,
+            culprit_sha   TEXT NOT NULL,
+            base_sha      TEXT NOT NULL,
+            command       TEXT NOT NULL,
+            status        TEXT NOT NULL,
+            conflicts     TEXT NOT NULL,
+            detail        TEXT,
+            build_key     TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            PRIMARY KEY (run_id, variant)
+        );
+        """,
     ];
 }

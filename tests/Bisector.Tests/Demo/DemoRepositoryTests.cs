@@ -10,6 +10,7 @@ public sealed class DemoRepositoryTests
     [InlineData(DemoScenario.Leak)]
     [InlineData(DemoScenario.StaticTable)]
     [InlineData(DemoScenario.Fix)]
+    [InlineData(DemoScenario.Tangled)]
     [InlineData(DemoScenario.TwoChanges)]
     public async Task I_can_generate_a_demo_repository_with_the_documented_shape(DemoScenario scenario)
     {

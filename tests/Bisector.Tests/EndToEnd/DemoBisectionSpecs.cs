@@ -56,10 +56,23 @@ public sealed class DemoBisectionSpecs : IDisposable
                 Assert.Matches("^(not checked|not finished|undecided)", s.Explanation);
         });
 
+        // Assert: the revert proof — the bad end with the culprit reverted is back at the good end's level
+        Assert.StartsWith($"reverting {demo.CulpritSha[..10]} alone removes ", run.Revert);
+        var proof = run.Model.Revert!;
+        Assert.Equal(Bisector.Storage.RevertStatus.Built, proof.Status);
+        Assert.Equal(Bisector.Diagnosis.RevertFinding.Removes, proof.Estimate!.Finding);
+        Assert.InRange(proof.Estimate.Share, 0.9, 1.1);
+        Assert.InRange(proof.TrialsSpent, 2, 12);
+        Assert.Contains("## Revert proof", await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
+        Assert.Contains("\"finding\": \"removes\"", RunResultJson.Render(run.Model, run.ReportDirectory));
+
         // Assert: every trial and its samples are in the database
         await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);
         var trials = await store.GetTrialsAsync(run.RunId);
         Assert.NotEmpty(trials);
+        Assert.Equal(proof.TrialsSpent, (await store.GetVariantTrialsAsync(run.RunId, Bisector.Diagnosis.RevertProof.Variant(proof.Culprit))).Count);
+        // The revert's trials sit at the bad end's position under their own variant; the search's trials there stay apart.
+        Assert.Equal(proof.Estimate.BadTrials, trials.Count(t => t.Sha == proof.Base.Sha && t.Outcome == Bisector.Workers.TrialOutcome.Ok));
         foreach (var trial in trials.Where(t => t.Outcome == Bisector.Workers.TrialOutcome.Ok))
         {
             var anon = await store.GetSamplesAsync(trial.Id, Metrics.RssAnon);
@@ -164,6 +177,33 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Equal(Bisector.Recipes.RegressionDirection.Decrease, run.Outcome.Boundary.Direction);
         Assert.StartsWith("the growth stops, heap fragmentation is gone: ", run.Diagnosis);
         Assert.Contains("the big-block/realloc pattern is gone", run.Diagnosis);
+        // Reverting the fix on the bad end brings the growth back: the revert removes the whole change it made.
+        Assert.StartsWith($"reverting {demo.CulpritSha[..10]} alone removes ", run.Revert);
+        Assert.Contains("of the change", run.Revert);
+    }
+
+    [Fact(Timeout = 600_000)]
+    public async Task I_can_see_that_the_culprit_of_the_tangled_demo_does_not_revert_cleanly()
+    {
+        // Arrange: the fragmentation culprit, then a later commit rewrites one of its lines
+        var results = Path.Combine(_root, "results-tangled");
+
+        // Act
+        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-tangled"), DemoScenario.Tangled, "bisect", ["local:2"], results, _ => { });
+
+        // Assert: the culprit is named as in the fragmentation demo, and the revert proof says why it has no number
+        Assert.True(run.Outcome!.Status == SearchStatus.Found, run.Outcome.Summary);
+        Assert.Equal(demo.CulpritSha, run.Line[run.Outcome.Culprit!.Value].Sha);
+        Assert.Equal($"reverting {demo.CulpritSha[..10]} does not apply cleanly to the bad end {run.Line[run.Line.CandidateCount].ShortSha}: conflicts in src/store/reader.c — not measured", run.Revert);
+        Assert.Equal(Bisector.Storage.RevertStatus.Conflict, run.Model!.Revert!.Status);
+        Assert.Null(run.Model.Revert.Estimate);
+        Assert.Contains("conflicts in src/store/reader.c", await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
+        var json = RunResultJson.Render(run.Model, run.ReportDirectory);
+        Assert.Contains("\"status\": \"conflict\"", json);
+        Assert.Contains("\"src/store/reader.c\"", json);
+        await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);
+        Assert.Empty(await store.GetVariantTrialsAsync(run.RunId, Bisector.Diagnosis.RevertProof.Variant(run.Model.Revert.Culprit)));
+        Assert.Equal([demo.Path], await Bisector.Git.GitWorktree.ListAsync(demo.Path));
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);

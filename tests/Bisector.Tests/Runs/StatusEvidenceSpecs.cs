@@ -15,12 +15,7 @@ public sealed class StatusEvidenceSpecs : IDisposable
     private const double MiB = 1024 * 1024;
     private readonly string _results = Directory.CreateTempSubdirectory("bisector-status-").FullName;
 
-    /// <summary>10 Hz for 8 s at a flat level (the plateau feature is that level), a few KiB of per-trial noise.</summary>
-    private static Dictionary<string, TrialSeries> Flat(double mib, int trial)
-    {
-        var t = Enumerable.Range(0, 80).Select(i => i / 10.0).ToList();
-        return new Dictionary<string, TrialSeries> { [Metrics.RssAnon] = new(t, t.Select(_ => mib * MiB + 4096 * ((trial * 7) % 5)).ToList()) };
-    }
+    private static Dictionary<string, TrialSeries> Flat(double mib, int trial) => StoredRun.Flat(mib, trial);
 
     [Fact]
     public async Task I_can_see_each_measured_commits_median_verdict_and_the_leading_block_while_a_run_is_going()

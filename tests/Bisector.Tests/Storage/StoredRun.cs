@@ -72,6 +72,13 @@ internal sealed class StoredRun
             DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, samples));
     }
 
+    /// <summary>rss_anon at 10 Hz for 8 s at a flat level (the plateau feature is that level), a few KiB of per-trial noise.</summary>
+    public static Dictionary<string, TrialSeries> Flat(double mib, int trial)
+    {
+        var t = Enumerable.Range(0, 80).Select(i => i / 10.0).ToList();
+        return new Dictionary<string, TrialSeries> { [Metrics.RssAnon] = new(t, t.Select(_ => mib * 1024 * 1024 + 4096 * ((trial * 7) % 5)).ToList()) };
+    }
+
     private static string Sha(int position) =>
         Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(BitConverter.GetBytes(position))).ToLower(CultureInfo.InvariantCulture);
 }
