@@ -20,6 +20,7 @@ internal sealed class Measurer(
 {
     private readonly Dictionary<int, int> _wanted = [];
     private readonly BuildTwins _twins = new();
+    private readonly HashSet<int> _told = [];
     private int _round;
 
     /// <summary>Whether a position whose build is identical to an earlier measured one's shares that one's trials
@@ -32,9 +33,8 @@ internal sealed class Measurer(
         await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
             string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
 
-        var added = new Dictionary<int, (Artifact Artifact, int Trials)>();
+        var built = new List<(MeasureRequest Request, string? Fingerprint)>();
         var unbuildable = new HashSet<int>();
-        var sameBuildAs = new Dictionary<int, int>();
         foreach (var request in requests)
         {
             var build = await builds.EnsureAsync(line[request.Position], ct);
@@ -44,37 +44,23 @@ internal sealed class Measurer(
                 continue;
             }
 
-            var position = request.Position;
-            if (ShareIdenticalBuilds)
-            {
-                var known = _twins.Knows(position);
-                var twin = _twins.Place(position, build.Artifact!.Fingerprint);
-                if (twin != position)
-                {
-                    sameBuildAs[position] = twin;
-                    // Found identical just now: the earlier build's trials answer it, no new ones. Asked again, the
-                    // trials run at that build, so they land with the others.
-                    if (!known)
-                    {
-                        log($"  {line[position].ShortSha}: build identical to {line[twin].ShortSha}'s (code and data): its trials stand for both");
-                        continue;
-                    }
+            built.Add((request, ShareIdenticalBuilds ? build.Artifact!.Fingerprint : null));
+        }
 
-                    position = twin;
-                }
-            }
-
-            var artifact = position == request.Position ? build.Artifact! : (await builds.EnsureAsync(line[position], ct)).Artifact!;
-            added[position] = (artifact, added.GetValueOrDefault(position).Trials + request.AdditionalTrials);
+        var routing = _twins.Route(built);
+        foreach (var (position, twin) in routing.SameBuildAs.Where(kv => _told.Add(kv.Key)))
+        {
+            log($"  {line[position].ShortSha}: build identical to {line[twin].ShortSha}'s (code and data), whose trials stand for both");
         }
 
         var planned = new List<RoundPlan.Item>();
-        foreach (var (position, (artifact, trials)) in added)
+        foreach (var request in routing.Run)
         {
+            var position = request.Position;
             // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
             // idle workers in an earlier round, count towards it.
-            _wanted[position] = _wanted.GetValueOrDefault(position) + trials;
-            planned.Add(new RoundPlan.Item(position, artifact, ledger.NextIndex(position),
+            _wanted[position] = _wanted.GetValueOrDefault(position) + request.AdditionalTrials;
+            planned.Add(new RoundPlan.Item(position, (await builds.EnsureAsync(line[position], ct)).Artifact!, ledger.NextIndex(position),
                 Math.Max(0, _wanted[position] - ledger.OkCount(position))));
         }
 
@@ -85,9 +71,7 @@ internal sealed class Measurer(
         }
 
         // A commit whose daemon never completes a trial cannot be measured: treat it like an unbuildable one.
-        return requests.Select(r => unbuildable.Contains(r.Position) ? new PositionEvidence(r.Position, true, [])
-            : sameBuildAs.TryGetValue(r.Position, out var twin) ? ledger.Evidence(twin) with { Position = r.Position, SameBuildAs = twin }
-            : ledger.Evidence(r.Position)).ToList();
+        return routing.Answer(requests, p => unbuildable.Contains(p) ? new PositionEvidence(p, true, []) : ledger.Evidence(p));
     }
 
     private async Task RunRoundAsync(IReadOnlyList<TrialSpec> specs, CancellationToken ct)
@@ -179,33 +163,6 @@ internal sealed class TrialLedger(string metric)
         {
             (_ok.TryGetValue(position, out var list) ? list : _ok[position] = []).Add(series);
         }
-    }
-}
-
-/// <summary>
-/// Which positions of a run have identical builds (<see cref="Artifact.Fingerprint"/>): the first position built with a
-/// fingerprint is the one measured for every later one. Builds happen in the order the search asks for positions, and a
-/// resumed run asks again in the same order, so the same position is measured after a resume.
-/// </summary>
-internal sealed class BuildTwins
-{
-    private readonly Dictionary<string, int> _first = new(StringComparer.Ordinal);
-    private readonly Dictionary<int, int> _measuredAt = [];
-
-    public bool Knows(int position) => _measuredAt.ContainsKey(position);
-
-    /// <summary>Records <paramref name="position"/>'s build and returns the position measured for it. A build without a
-    /// fingerprint stands alone.</summary>
-    public int Place(int position, string? fingerprint)
-    {
-        if (_measuredAt.TryGetValue(position, out var known))
-        {
-            return known;
-        }
-
-        var at = fingerprint is null ? position : _first.TryAdd(fingerprint, position) ? position : _first[fingerprint];
-        _measuredAt[position] = at;
-        return at;
     }
 }
 
