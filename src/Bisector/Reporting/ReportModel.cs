@@ -34,6 +34,10 @@ public sealed record ReportModel(
     /// null when no experiment ran.</summary>
     public string? Experiments { get; init; }
 
+    /// <summary>Commits whose builds were identical (same code and data) and shared one commit's trials, from the
+    /// stored builds (so an interrupted run shows them too).</summary>
+    public IReadOnlyList<BuildGroup> IdenticalBuilds { get; init; } = [];
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

@@ -59,6 +59,8 @@ public static class TerminalSummary
         }
 
         console.Write(table);
+        if (IdenticalBuildsSection.Text(model) is { } identical)
+            console.MarkupLine(Markup.Escape(identical));
         console.MarkupLine(Markup.Escape(
             $"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}"));
     }
@@ -86,6 +88,8 @@ public static class TerminalSummary
             output.WriteLine(string.Join("  ", cells) + "  " + row[^1]);
         }
 
+        if (IdenticalBuildsSection.Text(model) is { } identical)
+            output.WriteLine(identical);
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
         output.Flush();
     }

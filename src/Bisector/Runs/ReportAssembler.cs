@@ -155,7 +155,16 @@ public static class ReportAssembler
         {
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments?.Describe(),
+            IdenticalBuilds = IdenticalBuilds(commits.Select(c => (c.Position, c.Commit.Sha)), builds),
         };
+    }
+
+    /// <summary>The run's identical builds as its Measurer routed them: builds in the order they were made.</summary>
+    internal static IReadOnlyList<BuildGroup> IdenticalBuilds(IEnumerable<(int Position, string Sha)> commits, IReadOnlyList<BuildRow> builds)
+    {
+        var positionOf = commits.GroupBy(c => c.Sha).ToDictionary(g => g.Key, g => g.First().Position);
+        return BuildTwins.Groups(builds.Where(b => b.Fingerprint is not null && positionOf.ContainsKey(b.Sha))
+            .Select(b => (positionOf[b.Sha], b.Fingerprint)));
     }
 
     internal static Commit ToCommit(CommitRow row) =>

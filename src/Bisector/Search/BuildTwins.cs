@@ -51,6 +51,18 @@ internal sealed class BuildTwins
         return new Routing(run, same);
     }
 
+    /// <summary>The groups (two or more positions) that builds made in this order form, as the run routed them: the
+    /// first position built with a fingerprint is the one measured. For a report or status read from stored builds.</summary>
+    public static IReadOnlyList<BuildGroup> Groups(IEnumerable<(int Position, string? Fingerprint)> inBuildOrder)
+    {
+        var twins = new BuildTwins();
+        foreach (var (position, fingerprint) in inBuildOrder)
+            twins.Place(position, fingerprint);
+        return twins._measuredAt.GroupBy(kv => kv.Value).Where(g => g.Count() > 1)
+            .Select(g => new BuildGroup(g.Key, g.Select(kv => kv.Key).Order().ToArray()))
+            .OrderBy(g => g.Positions[0]).ToArray();
+    }
+
     private int Place(int position, string? fingerprint)
     {
         if (_measuredAt.TryGetValue(position, out var known))
