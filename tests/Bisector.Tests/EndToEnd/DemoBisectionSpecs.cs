@@ -54,6 +54,27 @@ public sealed class DemoBisectionSpecs : IDisposable
         }
 
         Assert.Equal(Bisector.Storage.RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
+
+        // Assert: identical builds (the demo's comment-only commits) shared one build's trials and none is named
+        var groups = run.Outcome.IdenticalBuilds;
+        Assert.All(groups, g =>
+        {
+            Assert.DoesNotContain(trials, t => g.Positions.Contains((int)t.Position) && t.Position != g.MeasuredAt);
+            Assert.False(run.Outcome.Culprit > g.Positions[0] && run.Outcome.Culprit <= g.Positions[^1], $"culprit {run.Outcome.Culprit} inside group {string.Join(",", g.Positions)}");
+        });
+        Assert.Equal(groups, run.Model!.IdenticalBuilds, (a, b) => a.MeasuredAt == b.MeasuredAt && a.Positions.SequenceEqual(b.Positions));
+        if (strategy == "exhaustive")
+        {
+            // Every commit is probed, oldest first: each comment-only commit joins the one before it.
+            string Subject(int p) => run.Selection.Candidates[p - 1].Subject;
+            Assert.Equal(
+                ["store/cache: explain why the cache is bounded", "store/cache: say what a client's label holds",
+                 "store/reader: say why the buffer is NUL-terminated", "store/cache: allow overriding the number of slots at build time"],
+                groups.Select(g => Subject(g.Positions[1])));
+            Assert.All(groups, g => Assert.Equal(g.Positions[0], g.MeasuredAt));
+            Assert.Contains("Identical builds (4 commit", await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
+            Assert.Contains(log, l => l.Contains("build identical to", StringComparison.Ordinal));
+        }
         Assert.Contains(await store.GetBuildsAsync(run.RunId), b => b.Sha == demo.CulpritSha && Bisector.Building.BuildStatusExtensions.Succeeded(b.Status));
 
         // Assert: the report and the raw data export
