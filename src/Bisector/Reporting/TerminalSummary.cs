@@ -61,6 +61,8 @@ public static class TerminalSummary
         console.Write(table);
         if (IdenticalBuildsSection.Text(model) is { } identical)
             console.MarkupLine(Markup.Escape(identical));
+        foreach (var line in ChangesSection.TerminalLines(model))
+            console.MarkupLine(Markup.Escape(line));
         console.MarkupLine(Markup.Escape(
             $"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}"));
     }
@@ -90,6 +92,9 @@ public static class TerminalSummary
 
         if (IdenticalBuildsSection.Text(model) is { } identical)
             output.WriteLine(identical);
+        foreach (var line in ChangesSection.TerminalLines(model))
+            output.WriteLine(line); // one line each already: subjects are made one-line where they are written
+
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
         output.Flush();
     }

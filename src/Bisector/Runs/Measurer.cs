@@ -27,11 +27,33 @@ internal sealed class Measurer(
     /// (on unless a benchmark measures what that saves).</summary>
     public bool ShareIdenticalBuilds { get; init; } = true;
 
-    public async Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct)
+    public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+        RoundAsync(requests, "+", (position, trials) => _wanted.GetValueOrDefault(position) + trials, ct);
+
+    /// <summary>The scan's callback (<see cref="EnsureTrialsAsync"/>): at least this many Ok trials per position. A
+    /// position that already holds them is handed over as it is, without a round; only missing trials are run.</summary>
+    public async Task<IReadOnlyList<PositionEvidence>> EnsureAsync(IReadOnlyList<TrialTarget> targets, CancellationToken ct)
+    {
+        if (targets.All(t => ledger.OkCount(t.Position) >= t.Trials))
+        {
+            return targets.Select(t => ledger.Evidence(t.Position)).ToList();
+        }
+
+        return await RoundAsync(targets.Select(t => new MeasureRequest(t.Position, t.Trials)).ToList(), "≥",
+            (position, trials) => Math.Max(_wanted.GetValueOrDefault(position), trials), ct);
+    }
+
+    /// <summary>Ok trials of a position so far.</summary>
+    public int OkTrials(int position) => ledger.OkCount(position);
+
+    /// <param name="mark">How the round's record writes a request's number: "+" more trials, "≥" a total.</param>
+    /// <param name="wanted">The position's wanted total after this request, from the request's number of trials.</param>
+    private async Task<IReadOnlyList<PositionEvidence>> RoundAsync(
+        IReadOnlyList<MeasureRequest> requests, string mark, Func<int, int, int> wanted, CancellationToken ct)
     {
         _round++;
         await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
-            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
+            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}{mark}{r.AdditionalTrials}")), ct);
 
         var built = new List<(MeasureRequest Request, string? Fingerprint)>();
         var unbuildable = new HashSet<int>();
@@ -59,7 +81,7 @@ internal sealed class Measurer(
             var position = request.Position;
             // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
             // idle workers in an earlier round, count towards it.
-            _wanted[position] = _wanted.GetValueOrDefault(position) + request.AdditionalTrials;
+            _wanted[position] = wanted(position, request.AdditionalTrials);
             planned.Add(new RoundPlan.Item(position, (await builds.EnsureAsync(line[position], ct)).Artifact!, ledger.NextIndex(position),
                 Math.Max(0, _wanted[position] - ledger.OkCount(position))));
         }

@@ -21,6 +21,10 @@ public sealed record RunOptions(
     bool NoMerges,
     string CommandLine)
 {
+    /// <summary>Where <see cref="Workers"/> came from, as the run's first line says it: "--workers", "bisect.yaml", or
+    /// the machine default ("default: 2 cores"); null for runs stored before it was recorded.</summary>
+    public string? WorkersFrom { get; init; }
+
     /// <summary>Run the last good build and the culprit once each under heaptrack and compare allocation sites.</summary>
     public bool ProfileBoundary { get; init; }
 
@@ -30,4 +34,7 @@ public sealed record RunOptions(
     /// <summary>After a culprit is named, run it and its good neighbour again under other allocators, glibc tunables
     /// and a trim probe (diagnosis by experiment).</summary>
     public bool Experiments { get; init; }
+
+    /// <summary>Skip the scan for further changes before and after a named culprit (<c>--no-scan</c>).</summary>
+    public bool NoScan { get; init; }
 }

@@ -151,7 +151,13 @@ internal static class Schema
         );
         """,
 
-        // 7: identical builds. A build's code and data without debug info or build id (Building/BuildFingerprint):
+        // 7: the scan for further changes after a named culprit (every change found in the range and what each segment's
+        // search concluded), as JSON: one value per run, replaced when a resumed run scans again. Self-contained.
+        """
+        ALTER TABLE runs ADD COLUMN range_changes TEXT;
+        """,
+
+        // 8: identical builds. A build's code and data without debug info or build id (Building/BuildFingerprint):
         // commits whose builds share it share their trials. Null for builds stored before it existed.
         """
         ALTER TABLE builds ADD COLUMN fingerprint TEXT;
