@@ -4,7 +4,12 @@ namespace Bisector.Building;
 /// A built commit in the cache: the directory holds the recipe's artifact files, addressed by
 /// commit SHA and recipe hash so a commit is never built twice for the same recipe.
 /// </summary>
-public sealed record Artifact(string CommitSha, string RecipeHash, string Directory, string ContentHash);
+public sealed record Artifact(string CommitSha, string RecipeHash, string Directory, string ContentHash)
+{
+    /// <summary>Code and data without debug info or build id (<see cref="BuildFingerprint"/>): equal for builds that
+    /// measure the same. Null for an artifact described without it (a build stored before fingerprints existed).</summary>
+    public string? Fingerprint { get; init; }
+}
 
 public enum BuildStatus
 {

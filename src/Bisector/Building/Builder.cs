@@ -43,7 +43,8 @@ public sealed class Builder
     {
         if (TryGetCached(commit.Sha) is { } cached)
         {
-            return new BuildResult(commit.Sha, BuildStatus.Cached, cached, "(cached build)", TimeSpan.Zero, []);
+            return new BuildResult(commit.Sha, BuildStatus.Cached, cached with { Fingerprint = await CachedFingerprintAsync(cached.Directory, ct) },
+                "(cached build)", TimeSpan.Zero, []);
         }
 
         return await BuildTreeAsync(commit.Sha, commit, _recipe.Build.Mode == BuildMode.Incremental, null, ct);
@@ -247,6 +248,8 @@ public sealed class Builder
         }
 
         var contentHash = await HashAsync(staging, files, ct);
+        var fingerprint = await BuildFingerprint.ComputeAsync(staging, files, ct);
+        await File.WriteAllTextAsync(Path.Combine(staging, BuildFingerprint.MarkerFile), fingerprint, ct);
         await File.WriteAllTextAsync(Path.Combine(staging, Marker), contentHash, ct);
         var final = ArtifactDirectory(key);
         if (Directory.Exists(final))
@@ -255,8 +258,26 @@ public sealed class Builder
         }
 
         Directory.Move(staging, final);
-        log.Line($"bisector: cached {files.Count} artifact file(s) in {final} (sha256 {contentHash[..16]})");
-        return new Artifact(key, _recipe.Hash, final, contentHash);
+        log.Line($"bisector: cached {files.Count} artifact file(s) in {final} (sha256 {contentHash[..16]}, code and data {fingerprint[..16]})");
+        return new Artifact(key, _recipe.Hash, final, contentHash) { Fingerprint = fingerprint };
+    }
+
+    /// <summary>A cached artifact's fingerprint; one cached before fingerprints existed gets it now (its marker is
+    /// written last, so it is complete).</summary>
+    private static async Task<string> CachedFingerprintAsync(string directory, CancellationToken ct)
+    {
+        var file = Path.Combine(directory, BuildFingerprint.MarkerFile);
+        if (File.Exists(file))
+        {
+            return (await File.ReadAllTextAsync(file, ct)).Trim();
+        }
+
+        var files = Directory.GetFiles(directory, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(directory, f))
+            .Where(f => f != Marker && f != BuildFingerprint.MarkerFile);
+        var fingerprint = await BuildFingerprint.ComputeAsync(directory, files, ct);
+        await File.WriteAllTextAsync(file, fingerprint, ct);
+        return fingerprint;
     }
 
     private static List<string> Expand(string tree, string pattern)

@@ -67,6 +67,11 @@ internal static class StatusCommand
         var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
         await output.WriteLineAsync($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
         await output.WriteLineAsync($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
+        var identical = ReportAssembler.IdenticalBuilds(commits.Select(c => ((int)c.Position, c.Sha)), builds);
+        if (Reporting.IdenticalBuildsSection.Text(identical, p => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}") is { } twins)
+        {
+            await output.WriteLineAsync($"identical  {twins}");
+        }
         if (row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner)
         {
             // 'running' in the database only means nobody marked it otherwise; a killed process cannot.
@@ -76,7 +81,7 @@ internal static class StatusCommand
                 : $"process    {owner.Pid} on {owner.Host} is gone; 'bisector resume {row.Id}' continues it ({inFlight.Count} unfinished)");
         }
 
-        await WriteEvidenceAsync(store, row.Id, commits, trials, output, ct);
+        await WriteEvidenceAsync(store, row.Id, commits, trials, identical, output, ct);
 
         await output.WriteLineAsync($"verdict    {row.Summary ?? "(not decided yet)"}");
         return 0;
@@ -88,7 +93,8 @@ internal static class StatusCommand
     /// still going gets the same numbers computed from the trials stored so far (<see cref="SearchStanding"/>).
     /// </summary>
     private static async Task WriteEvidenceAsync(
-        ResultsStore store, string runId, IReadOnlyList<CommitRow> commits, IReadOnlyList<TrialRow> trials, TextWriter output, CancellationToken ct)
+        ResultsStore store, string runId, IReadOnlyList<CommitRow> commits, IReadOnlyList<TrialRow> trials, IReadOnlyList<BuildGroup> identical,
+        TextWriter output, CancellationToken ct)
     {
         var (_, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, runId, ct);
         var decision = recipe.Decide;
@@ -104,7 +110,8 @@ internal static class StatusCommand
         var n = commits.Count - 1;
         IReadOnlyList<double> Values(int p) => features.TryGetValue(p, out var f) ? f : [];
         SearchStanding? standing = n < 1 ? null
-            : outcome is null ? SearchStanding.From(n, Values, decision, options.Alpha)
+            : outcome is null ? SearchStanding.From(n, Values, decision, options.Alpha,
+                identical.SelectMany(g => g.Positions.Where(p => p != g.MeasuredAt).Select(p => (p, g.MeasuredAt))).ToDictionary(x => x.p, x => x.MeasuredAt))
             : new SearchStanding(outcome.VersusGood, outcome.Posterior);
         var unit = Reporting.MetricUnit.For(decision.Metric);
         var suffix = decision.Feature == FeatureKind.Slope ? (unit.Unit.Length == 0 ? " per min" : $" {unit.Unit}/min") : unit.Suffix;

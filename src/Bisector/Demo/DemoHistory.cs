@@ -54,8 +54,10 @@ internal sealed record TagAction(string Tag) : HistoryAction;
 
 /// <summary>
 /// The scripted history of the demo daemon: a few commits up to <c>v1.0</c>, then about forty commits up to <c>v1.1</c>
-/// (one merged topic branch among them), of which ten touch <c>src/store/</c>: nine harmless ones and the scenario's culprit.
-/// Only the culprit changes memory behaviour; the workload client never changes, so every build sees the same load.
+/// (one merged topic branch among them), of which twelve touch <c>src/store/</c>: eleven harmless ones and the scenario's
+/// culprit. Only the culprit changes memory behaviour; the workload client never changes, so every build sees the same load.
+/// Several candidates build identically to the candidate before them (comments, a README, a preprocessor guard):
+/// a run shares one build's trials among them (Search/BuildTwins).
 /// </summary>
 internal static class DemoHistory
 {
@@ -153,6 +155,11 @@ internal static class DemoHistory
         // Two changes: the level step comes first (the answer), the leak later (see below).
         Culprit(DemoScenario.TwoChanges, StaticTableSubject, Chen, [.. StaticTableEdits]);
 
+        // Comment-only: its build is identical to the commit before it (the leak culprit, or the store README), so a run
+        // shares that build's trials instead of measuring it again.
+        Commit("store/cache: say what a client's label holds", Chen,
+            new ReplaceInFile(CacheC, "/* \"client-N (comm)\": the comm is the second field of /proc/PID/stat. */",
+                "/* \"client-N (comm)\": the comm is the second field of /proc/PID/stat.\n * The label is rebuilt whenever the entry is. */"));
         Commit("tests: check the status reply in the smoke test", Ada,
             new AppendToFile("tests/smoke.sh", "printf 'status\\n' | timeout 2 socat - UNIX-CONNECT:\"$sock\" | grep -q '^status '\necho ok\n"));
         Commit("daemon: print a progress line every million requests", Bram,
@@ -162,6 +169,10 @@ internal static class DemoHistory
                 " * NUL-terminated buffer in *ret (the caller frees it) and its length in *ret_size. On failure returns a negative\n * errno-style code and leaves *ret untouched. */"));
         Commit("contrib: harden the systemd unit", Dana,
             new ReplaceInFile("contrib/demod.service", "[Install]", "ProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\n\n[Install]"));
+
+        // Comment-only, just before the fragmentation culprit: identical to the error-convention commit's build.
+        Commit("store/reader: say why the buffer is NUL-terminated", Chen,
+            new ReplaceInFile(ReaderC, "        close(fd);\n\n        buf[n] = 0;\n", "        close(fd);\n\n        /* Callers parse the data as one C string. */\n        buf[n] = 0;\n"));
 
         // The seed bug (see SingleRead), or in the fix scenario its undoing.
         Culprit(DemoScenario.Fragmentation, SingleReadSubject, Chen, [.. SingleRead]);

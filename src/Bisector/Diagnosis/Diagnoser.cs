@@ -30,7 +30,8 @@ public static class Diagnoser
             return null;
 
         var goodFigures = await FiguresAsync(store, trials.Where(t => t.Position == good), recipe, ct);
-        var badFigures = await FiguresAsync(store, trials.Where(t => t.Position == culprit), recipe, ct);
+        // A culprit whose build was identical to a commit measured before it has its trials there.
+        var badFigures = await FiguresAsync(store, trials.Where(t => t.Position == outcome.MeasuredAs(culprit)), recipe, ct);
         if (goodFigures is null || badFigures is null)
             return null;
 

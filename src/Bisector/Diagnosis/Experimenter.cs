@@ -42,7 +42,9 @@ public static class Experimenter
     }
 
     /// <summary>What an experiment needs to run: the boundary of a found culprit and the builds in the artifact cache.</summary>
-    private sealed record Boundary(int Good, int Culprit, Artifact? GoodArtifact, Artifact? CulpritArtifact);
+    /// <param name="CulpritTrialsAt">Where the search's trials of the culprit are stored: the culprit itself, or the
+    /// earlier measured commit whose build was identical (<see cref="SearchOutcome.MeasuredAs"/>).</param>
+    private sealed record Boundary(int Good, int Culprit, Artifact? GoodArtifact, Artifact? CulpritArtifact, int CulpritTrialsAt);
 
     public static async Task<ExperimentsReport?> RunAsync(
         ResultsStore store, string runId, Recipe recipe, CommitLine positions, SearchOutcome? outcome,
@@ -82,7 +84,7 @@ public static class Experimenter
                 }
 
                 var started = DateTimeOffset.UtcNow;
-                var culpritAsBuilt = await SeriesAsync(store, (await store.GetTrialsAsync(runId, ct)).Where(t => t.Position == boundary.Culprit), ct);
+                var culpritAsBuilt = await SeriesAsync(store, (await store.GetTrialsAsync(runId, ct)).Where(t => t.Position == boundary.CulpritTrialsAt), ct);
                 var first = FirstBatch(alpha);
                 for (var perSide = first; perSide <= first + ExtraPerSide; perSide++)
                 {
@@ -135,7 +137,7 @@ public static class Experimenter
             return null;
         var search = await store.GetTrialsAsync(runId, ct);
         var good = await SeriesAsync(store, search.Where(t => t.Position == boundary.Good), ct);
-        var culprit = await SeriesAsync(store, search.Where(t => t.Position == boundary.Culprit), ct);
+        var culprit = await SeriesAsync(store, search.Where(t => t.Position == boundary.CulpritTrialsAt), ct);
         var (growth, step) = ExperimentAnalysis.Growth(good, culprit, recipe);
         var results = new List<ExperimentResult>();
         // The latest record of each experiment (an earlier version's stays in the database with its own trials).
@@ -166,7 +168,7 @@ public static class Experimenter
             builds.LastOrDefault(b => b.Sha == commit.Sha && b.ArtifactDir is not null) is { } b && Directory.Exists(b.ArtifactDir)
                 ? new Artifact(commit.Sha, recipe.Hash, b.ArtifactDir!, b.ContentHash ?? "")
                 : null;
-        return new Boundary(good, culprit, ArtifactOf(positions[good]), ArtifactOf(positions[culprit]));
+        return new Boundary(good, culprit, ArtifactOf(positions[good]), ArtifactOf(positions[culprit]), outcome.MeasuredAs(culprit));
     }
 
     /// <summary>Runs <paramref name="specs"/> on the pool and stores each trial as it ends under <paramref name="variant"/>

@@ -88,6 +88,8 @@ internal sealed record ReportDocument(
             sections.Add(plan);
         sections.Add(new Section("plots", "Plots", [new Figures(plots)]));
         sections.Add(new Section("evidence", "Evidence", EvidenceBlocks(m)));
+        if (IdenticalBuildsSection.Build(m) is { } identical)
+            sections.Add(identical);
         if (Skipped(m) is { } skipped)
             sections.Add(skipped);
         if (FailedTrialsSection(m) is { } failed)

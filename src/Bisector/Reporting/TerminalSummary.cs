@@ -61,6 +61,8 @@ public static class TerminalSummary
         }
 
         console.Write(table);
+        if (IdenticalBuildsSection.Text(model) is { } identical)
+            console.MarkupLine(Markup.Escape(identical));
         foreach (var line in ChangesSection.TerminalLines(model))
             console.MarkupLine(Markup.Escape(line));
         console.MarkupLine(Markup.Escape(
@@ -94,6 +96,8 @@ public static class TerminalSummary
             output.WriteLine(string.Join("  ", cells) + "  " + row[^1]);
         }
 
+        if (IdenticalBuildsSection.Text(model) is { } identical)
+            output.WriteLine(identical);
         foreach (var line in ChangesSection.TerminalLines(model))
             output.WriteLine(line); // one line each already: subjects are made one-line where they are written
 

@@ -19,7 +19,13 @@ internal sealed class Measurer(
     Action<string> log, Reporting.RunProgress? progress)
 {
     private readonly TrialWants _wanted = new();
+    private readonly BuildTwins _twins = new();
+    private readonly HashSet<int> _told = [];
     private int _round;
+
+    /// <summary>Whether a position whose build is identical to an earlier measured one's shares that one's trials
+    /// (on unless a benchmark measures what that saves).</summary>
+    public bool ShareIdenticalBuilds { get; init; } = true;
 
     public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
         RoundAsync(requests, "+", (position, trials) => _wanted.Of(position) + trials, ct);
@@ -49,7 +55,7 @@ internal sealed class Measurer(
         await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
             string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}{mark}{r.AdditionalTrials}")), ct);
 
-        var planned = new List<RoundPlan.Item>();
+        var built = new List<(MeasureRequest Request, string? Fingerprint)>();
         var unbuildable = new HashSet<int>();
         foreach (var request in requests)
         {
@@ -60,8 +66,23 @@ internal sealed class Measurer(
                 continue;
             }
 
-            planned.Add(new RoundPlan.Item(request.Position, build.Artifact!, ledger.NextIndex(request.Position),
-                _wanted.Missing(request.Position, wanted(request.Position, request.AdditionalTrials), ledger.OkCount(request.Position))));
+            built.Add((request, ShareIdenticalBuilds ? build.Artifact!.Fingerprint : null));
+        }
+
+        var routing = _twins.Route(built);
+        foreach (var (position, twin) in routing.SameBuildAs.Where(kv => _told.Add(kv.Key)))
+        {
+            log($"  {line[position].ShortSha}: build identical to {line[twin].ShortSha}'s (code and data), whose trials stand for both");
+        }
+
+        var planned = new List<RoundPlan.Item>();
+        foreach (var request in routing.Run)
+        {
+            var position = request.Position;
+            // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
+            // idle workers in an earlier round, count towards it.
+            planned.Add(new RoundPlan.Item(position, (await builds.EnsureAsync(line[position], ct)).Artifact!, ledger.NextIndex(position),
+                _wanted.Missing(position, wanted(position, request.AdditionalTrials), ledger.OkCount(position))));
         }
 
         var specs = RoundPlan.Specs(planned, pool.Active.Count, line, recipe, runId);
@@ -71,9 +92,7 @@ internal sealed class Measurer(
         }
 
         // A commit whose daemon never completes a trial cannot be measured: treat it like an unbuildable one.
-        return requests.Select(r => unbuildable.Contains(r.Position)
-            ? new PositionEvidence(r.Position, true, [])
-            : ledger.Evidence(r.Position)).ToList();
+        return routing.Answer(requests, p => unbuildable.Contains(p) ? new PositionEvidence(p, true, []) : ledger.Evidence(p));
     }
 
     private async Task RunRoundAsync(IReadOnlyList<TrialSpec> specs, CancellationToken ct)

@@ -157,6 +157,7 @@ public static class ReportAssembler
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments,
             Revert = await RevertProof.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct),
+            IdenticalBuilds = IdenticalBuilds(commits.Select(c => (c.Position, c.Commit.Sha)), builds),
             Changes = changes,
             ScanNotRun = changes is null && outcome?.Status == SearchStatus.Found
                 ? options.NoScan ? "not run: the run was started with --no-scan" : "not run: the run stopped before the scan, or was stored by a version without it"
@@ -164,6 +165,14 @@ public static class ReportAssembler
             Plans = await CostPlanner.LoadAsync(store, run.Id, ct),
             SearchWallTime = await CostPlanner.SearchEndAsync(store, run.Id, ct) is { } searchEnd ? searchEnd - started : null,
         };
+    }
+
+    /// <summary>The run's identical builds as its Measurer routed them: builds in the order they were made.</summary>
+    internal static IReadOnlyList<BuildGroup> IdenticalBuilds(IEnumerable<(int Position, string Sha)> commits, IReadOnlyList<BuildRow> builds)
+    {
+        var positionOf = commits.GroupBy(c => c.Sha).ToDictionary(g => g.Key, g => g.First().Position);
+        return BuildTwins.Groups(builds.Where(b => b.Fingerprint is not null && positionOf.ContainsKey(b.Sha))
+            .Select(b => (positionOf[b.Sha], b.Fingerprint)));
     }
 
     internal static Commit ToCommit(CommitRow row) =>

@@ -48,6 +48,19 @@ public static class RunResultJson
             WriteRevert(w, m, scale);
             w.WritePropertyName("commits");
             WriteCommits(w, m, scale);
+            w.WriteStartArray("identicalBuilds");
+            foreach (var g in m.IdenticalBuilds)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("measuredAt", g.MeasuredAt);
+                w.WriteStartArray("positions");
+                foreach (var position in g.Positions)
+                    w.WriteNumberValue(position);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
             w.WritePropertyName("changes");
             WriteChanges(w, m, scale);
             w.WritePropertyName("reports");
@@ -258,6 +271,9 @@ public static class RunResultJson
 
             if (e.Posterior is { } p) w.WriteNumber("posterior", Round(p, 6));
             else w.WriteNull("posterior");
+            if (m.IdenticalBuilds.FirstOrDefault(g => g.MeasuredAt != c.Position && g.Positions.Contains(c.Position)) is { } twin)
+                w.WriteNumber("sameBuildAs", twin.MeasuredAt);
+            else w.WriteNull("sameBuildAs");
             w.WriteEndObject();
         }
 

@@ -80,16 +80,20 @@ public static class CulpritPosterior
     /// and no side's spread is taken below a quarter of it, so features quantised to a few steps (slopes rounded to 0.01,
     /// most of them 0) do not make a one-step difference decisive, and one trial half the min-effect away from a side
     /// stays ambiguous (journald's good builds have single trials up to 0.17 with a median of 0.01).</param>
+    /// <param name="sameBuildAs">Positions whose build is identical to another's (key → the position measured for
+    /// both, <see cref="PositionEvidence.SameBuildAs"/>): their values count once, at the measured position, and no
+    /// commit after the first of the two up to the second can be the culprit (identical builds measure the same, so under
+    /// one change they are on the same side of it).</param>
     public static double[] Compute(int candidateCount, IReadOnlyList<double> good, IReadOnlyList<double> bad,
-        Func<int, IReadOnlyList<double>> valuesAt, double minShift = 0, double sign = 1)
+        Func<int, IReadOnlyList<double>> valuesAt, double minShift = 0, double sign = 1, IReadOnlyDictionary<int, int>? sameBuildAs = null)
     {
         var n = candidateCount;
         var post = new double[n];
-        var measured = Measured(n, good, bad, valuesAt);
+        var measured = Measured(n, good, bad, Once(valuesAt, sameBuildAs));
         if (measured.Count < 2 || measured[0].Position != 0 || measured[^1].Position != n)
         {
             Array.Fill(post, 1.0 / n);
-            return post;
+            return WithoutIdenticalBuilds(post, sameBuildAs);
         }
 
         var sigma = Math.Max(PriorScale(measured), minShift / 4);
@@ -117,14 +121,39 @@ public static class CulpritPosterior
         }
         for (var c = 0; c < n; c++)
             post[c] /= sum;
+        return WithoutIdenticalBuilds(post, sameBuildAs);
+    }
+
+    /// <summary>An identical build's values count once: at the position that was measured for it.</summary>
+    private static Func<int, IReadOnlyList<double>> Once(Func<int, IReadOnlyList<double>> valuesAt, IReadOnlyDictionary<int, int>? sameBuildAs) =>
+        sameBuildAs is null || sameBuildAs.Count == 0 ? valuesAt : p => sameBuildAs.ContainsKey(p) ? [] : valuesAt(p);
+
+    /// <summary>No culprit mass between two identical builds (after the first, up to the second), renormalised. When
+    /// identical builds span the whole range (the ends are identical) nothing is left to blame and the posterior is 0.</summary>
+    private static double[] WithoutIdenticalBuilds(double[] post, IReadOnlyDictionary<int, int>? sameBuildAs)
+    {
+        if (sameBuildAs is null || sameBuildAs.Count == 0)
+            return post;
+        foreach (var (a, b) in sameBuildAs)
+        {
+            for (var c = Math.Min(a, b) + 1; c <= Math.Max(a, b) && c <= post.Length; c++)
+                post[c - 1] = 0;
+        }
+        var sum = post.Sum();
+        if (sum > 0)
+        {
+            for (var c = 0; c < post.Length; c++)
+                post[c] /= sum;
+        }
         return post;
     }
 
     /// <summary>The two-level model with the culprit at <paramref name="culprit"/>: positions before it good, from
     /// it on bad, every trial <paramref name="valuesAt"/> gives (a caller leaves out trials it wants to test on).</summary>
-    public static SplitFit FitSplit(int candidateCount, int culprit, Func<int, IReadOnlyList<double>> valuesAt, double minShift = 0, double sign = 1)
+    public static SplitFit FitSplit(int candidateCount, int culprit, Func<int, IReadOnlyList<double>> valuesAt, double minShift = 0, double sign = 1,
+        IReadOnlyDictionary<int, int>? sameBuildAs = null)
     {
-        var measured = Measured(candidateCount, valuesAt(0), valuesAt(candidateCount), valuesAt);
+        var measured = Measured(candidateCount, valuesAt(0), valuesAt(candidateCount), Once(valuesAt, sameBuildAs));
         var sigma = Math.Max(PriorScale(measured), minShift / 4);
         var goodSide = measured.Where(m => m.Position < culprit).SelectMany(m => m.Values).ToArray();
         var badSide = measured.Where(m => m.Position >= culprit).SelectMany(m => m.Values).ToArray();

@@ -15,7 +15,16 @@ public sealed record PositionEvidence(int Position, bool Skipped, IReadOnlyList<
     /// <summary>The deciding feature of each trial when already known (a replay of stored features); null: the
     /// search extracts it from <see cref="Trials"/>.</summary>
     public IReadOnlyList<double>? Features { get; init; }
+
+    /// <summary>Set when this position's build is identical (same code and data) to the build of the position given
+    /// here, which was measured first: the trials are that position's, shared, not new ones. Under one change the two
+    /// are on the same side of it, so no commit after the first of them up to the second can be the culprit.</summary>
+    public int? SameBuildAs { get; init; }
 }
+
+/// <summary>Positions whose builds are identical (same code and data, <see cref="PositionEvidence.SameBuildAs"/>):
+/// every trial ran at <see cref="MeasuredAt"/> and stands for all of them.</summary>
+public sealed record BuildGroup(int MeasuredAt, IReadOnlyList<int> Positions);
 
 /// <summary>The effectful edge of the search: build, deploy, run and sample the requested positions (in parallel
 /// where workers allow) and return the cumulative evidence of each requested position.</summary>
@@ -85,4 +94,12 @@ public sealed record SearchOutcome(
 
     /// <summary>A shorter trial window the stored trials support, when one was computed (see <see cref="WindowSuggestion"/>).</summary>
     public WindowSuggestion? SuggestedWindow { get; init; }
+
+    /// <summary>Groups of probed positions with identical builds (two or more each), which shared one position's trials.</summary>
+    public IReadOnlyList<BuildGroup> IdenticalBuilds { get; init; } = [];
+
+    /// <summary>The position whose stored trials stand for <paramref name="position"/>: itself unless its build was
+    /// identical to one measured before it.</summary>
+    public int MeasuredAs(int position) =>
+        IdenticalBuilds.FirstOrDefault(g => g.Positions.Contains(position))?.MeasuredAt ?? position;
 }

@@ -44,6 +44,8 @@ public static class SearchEngine
     {
         private readonly Dictionary<int, PositionEvidence> _evidence = new();
         private readonly Dictionary<int, List<double>> _features = new();
+        /// <summary>Positions whose build is identical to another's → the position measured for both.</summary>
+        private readonly Dictionary<int, int> _sameBuildAs = new();
         private readonly List<SearchRound> _rounds = new();
         private int _trialsSpent;
         private bool _capHit;
@@ -51,9 +53,11 @@ public static class SearchEngine
         private bool _established;
 
         private double Sign => o.Decision.Direction == RegressionDirection.Increase ? 1 : -1;
-        private int Count(int p) => _features.TryGetValue(p, out var f) ? f.Count : 0;
+        private int Count(int p) => _features.TryGetValue(Measured(p), out var f) ? f.Count : 0;
         private bool Skipped(int p) => _evidence.TryGetValue(p, out var e) && e.Skipped;
-        private IReadOnlyList<double> Values(int p) => _features.TryGetValue(p, out var f) ? f : [];
+        private IReadOnlyList<double> Values(int p) => _features.TryGetValue(Measured(p), out var f) ? f : [];
+        /// <summary>The position whose trials stand for <paramref name="p"/> (itself unless its build is identical to another's).</summary>
+        private int Measured(int p) => _sameBuildAs.TryGetValue(p, out var m) ? m : p;
         private double[] Worse(int p) => Values(p).Where(double.IsFinite).Select(v => Sign * v).ToArray();
         private bool BudgetLeft => _trialsSpent < o.TrialBudget && _rounds.Count < o.MaxRounds;
         private int Room(int p) => o.MaxTrialsPerPosition - Count(p);
@@ -62,15 +66,26 @@ public static class SearchEngine
 
         private async Task MeasureAsync(IReadOnlyList<MeasureRequest> requests, string reason)
         {
-            var wanted = requests.Where(r => r.AdditionalTrials > 0).GroupBy(r => r.Position)
+            // A position with an identical build is measured where its trials are.
+            var wanted = requests.Where(r => r.AdditionalTrials > 0).GroupBy(r => Measured(r.Position))
                 .Select(g => new MeasureRequest(g.Key, g.Sum(r => r.AdditionalTrials))).ToList();
             if (wanted.Count == 0)
                 return;
             ct.ThrowIfCancellationRequested();
             var results = await measure(wanted, ct).ConfigureAwait(false);
             var ran = new List<string>();
-            foreach (var e in results)
+            foreach (var r in results)
             {
+                var e = r;
+                if (r.SameBuildAs is { } same && same != r.Position)
+                {
+                    // The trials are the earlier position's: they count there, once, and stand for this one too.
+                    var at = Measured(same);
+                    _sameBuildAs[r.Position] = at;
+                    _evidence[r.Position] = r;
+                    e = r with { Position = at, SameBuildAs = null };
+                    ran.Add($"{r.Position} same build as {at}");
+                }
                 _evidence[e.Position] = e;
                 var list = _features.TryGetValue(e.Position, out var l) ? l : _features[e.Position] = new List<double>();
                 // Evidence is cumulative: only trials beyond those already seen are new.
@@ -81,7 +96,8 @@ public static class SearchEngine
                     list.Add(values[i]);
                     _trialsSpent++;
                 }
-                ran.Add(e.Skipped ? $"{e.Position} skipped" : $"{e.Position}+{list.Count - before}");
+                if (e.Position == r.Position || list.Count > before)
+                    ran.Add(e.Skipped ? $"{e.Position} skipped" : $"{e.Position}+{list.Count - before}");
             }
             // The log says what ran, which can differ from what was asked (failed trials, rounds filled to the workers).
             _rounds.Add(new SearchRound(_rounds.Count + 1, wanted.Select(r => r.Position).ToArray(), $"{reason}; ran {string.Join(", ", ran)}")
@@ -99,6 +115,9 @@ public static class SearchEngine
             if (Skipped(0) || Skipped(n))
                 return Finish(SearchStatus.Undecided, null, 0, 0, 0, null,
                     $"the {(Skipped(0) ? "good anchor (position 0)" : $"bad end (position {n})")} could not be built; choose a buildable commit for that end");
+            if (Measured(0) == Measured(n))
+                return Finish(SearchStatus.NoRegression, null, 0, 0, 0, null,
+                    "the bad end's build is identical to the good end's (same code and data, without debug info and build id): nothing in the range can change what it measures");
             if (o.Strategy == SearchStrategy.Exhaustive && n > 1)
                 await MeasureAsync(Enumerable.Range(1, n - 1).Select(p => new MeasureRequest(p, o.InitialTrials)).ToArray(), "exhaustive: every position").ConfigureAwait(false);
 
@@ -277,7 +296,7 @@ public static class SearchEngine
 
         private bool ProbeRoom() => Enumerable.Range(1, n - 1).Any(p => !Skipped(p) && Room(p) > 0);
 
-        private double[] Posterior() => CulpritPosterior.Compute(n, Values(0), Values(n), Values, o.Decision.MinEffect, Sign);
+        private double[] Posterior() => CulpritPosterior.Compute(n, Values(0), Values(n), Values, o.Decision.MinEffect, Sign, _sameBuildAs);
 
         private double[] Uniform() => Enumerable.Repeat(1.0 / n, n).ToArray();
 
@@ -304,7 +323,7 @@ public static class SearchEngine
         private SplitFit FitTop(double[] post, Func<int, IReadOnlyList<double>>? valuesAt = null)
         {
             var (first, _, _) = TopBlock(post);
-            return CulpritPosterior.FitSplit(n, first, valuesAt ?? Values, o.Decision.MinEffect, Sign);
+            return CulpritPosterior.FitSplit(n, first, valuesAt ?? Values, o.Decision.MinEffect, Sign, _sameBuildAs);
         }
 
         /// <summary>Trials for about <paramref name="nats"/> of evidence at the fitted model's rate, at least 1.</summary>
@@ -380,7 +399,8 @@ public static class SearchEngine
             var bestDistance = double.MaxValue;
             for (var i = 1; i < n; i++)
             {
-                if (Skipped(i) || Room(i) <= 0 || taken.Any(r => r.Position == i)) continue;
+                // A position with an identical build adds nothing of its own: its side is its twin's.
+                if (Skipped(i) || Room(i) <= 0 || _sameBuildAs.ContainsKey(i) || taken.Any(r => Measured(r.Position) == i)) continue;
                 // A position whose side is all but known cannot move the posterior.
                 if (skipSettled && Math.Min(cdf[i], 1 - cdf[i]) < SettledSide) continue;
                 var d = Math.Abs(cdf[i] - q);
@@ -428,11 +448,12 @@ public static class SearchEngine
         {
             var good = first - 1; // buildable by construction (or the anchor)
             int goodBefore = Count(good), badBefore = Count(last);
-            IReadOnlyList<double> Old(int p) => p == good ? Values(p).Take(goodBefore).ToArray() : p == last ? Values(p).Take(badBefore).ToArray() : Values(p);
+            IReadOnlyList<double> Old(int p) => Measured(p) == Measured(good) ? Values(p).Take(goodBefore).ToArray()
+                : Measured(p) == Measured(last) ? Values(p).Take(badBefore).ToArray() : Values(p);
             // The model the fresh trials are scored against is fitted before they exist: a fixed likelihood ratio. Both
             // sides of the boundary must be confirmed on their own: the culprit's fresh trials that it is bad, the
             // neighbour's that it is good (one side alone can be decisive while the other is ambiguous).
-            var fit = CulpritPosterior.FitSplit(n, first, Old, o.Decision.MinEffect, Sign);
+            var fit = CulpritPosterior.FitSplit(n, first, Old, o.Decision.MinEffect, Sign, _sameBuildAs);
             var max = fit.MaxEvidencePerTrial();
             double badLlr = 0, goodLlr = 0;
             int freshGood = 0, freshBad = 0;
@@ -518,7 +539,7 @@ public static class SearchEngine
         private SearchOutcome Finish(SearchStatus status, int? culprit, int first, int last, double confidence, Comparison? boundary, string summary)
         {
             // The final table is computed as 'bisector status' computes it during a run: one place for both.
-            var standing = SearchStanding.From(n, p => Skipped(p) ? [] : Values(p), o.Decision, o.Alpha);
+            var standing = SearchStanding.From(n, p => Skipped(p) ? [] : Values(p), o.Decision, o.Alpha, _sameBuildAs);
             var (versusGood, posterior) = (standing.VersusGood, standing.Posterior);
             var bimodal = _features.Keys.Order().Select(p => Modality.Check(p, Values(p), o.Decision.MinEffect / 2, o.Scale)).OfType<BimodalityWarning>().ToArray();
             var warning = bimodal.Length == 0 ? "" : $" Warning: {bimodal[0].Message}.";
@@ -532,6 +553,9 @@ public static class SearchEngine
                 Bimodal = bimodal,
                 ErrorControl = new ErrorControl(o.Alpha, o.SameAlpha, _eValue, _established),
                 GoodEndDrift = drift,
+                IdenticalBuilds = _sameBuildAs.GroupBy(kv => kv.Value)
+                    .Select(g => new BuildGroup(g.Key, g.Select(kv => kv.Key).Append(g.Key).Order().ToArray()))
+                    .OrderBy(g => g.Positions[0]).ToArray(),
             };
         }
 
@@ -539,7 +563,7 @@ public static class SearchEngine
         /// growth rate moves the slope (and, over time, the plateau too).</summary>
         private IReadOnlyList<ChangePoint> DetectChanges()
         {
-            var positions = _evidence.Values.Where(e => !e.Skipped && e.Trials.Count > 0).Select(e => e.Position).Order().ToArray();
+            var positions = _evidence.Values.Where(e => !e.Skipped && e.Trials.Count > 0 && !_sameBuildAs.ContainsKey(e.Position)).Select(e => e.Position).Order().ToArray();
             var found = new List<ChangePoint>();
             foreach (var kind in new[] { FeatureKind.Plateau, FeatureKind.Slope })
             {

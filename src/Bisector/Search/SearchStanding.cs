@@ -14,7 +14,10 @@ public sealed record SearchStanding(IReadOnlyDictionary<int, Comparison> VersusG
 {
     /// <param name="candidateCount">N: positions 1..N are candidates, 0 is the good end.</param>
     /// <param name="values">The deciding feature of each Ok trial at a position (empty when unmeasured or skipped).</param>
-    public static SearchStanding From(int candidateCount, Func<int, IReadOnlyList<double>> values, DecisionSpec decision, double alpha)
+    /// <param name="sameBuildAs">Positions whose build is identical to an earlier measured one's (see
+    /// <see cref="CulpritPosterior.Compute"/>); their rows show the shared trials.</param>
+    public static SearchStanding From(int candidateCount, Func<int, IReadOnlyList<double>> values, DecisionSpec decision, double alpha,
+        IReadOnlyDictionary<int, int>? sameBuildAs = null)
     {
         var good = values(0);
         var versusGood = new Dictionary<int, Comparison>();
@@ -29,7 +32,7 @@ public sealed record SearchStanding(IReadOnlyDictionary<int, Comparison> VersusG
 
         var posterior = good.Count > 0 && values(candidateCount).Count > 0
             ? CulpritPosterior.Compute(candidateCount, good, values(candidateCount), values, decision.MinEffect,
-                decision.Direction == RegressionDirection.Increase ? 1 : -1)
+                decision.Direction == RegressionDirection.Increase ? 1 : -1, sameBuildAs)
             : Enumerable.Repeat(1.0 / candidateCount, candidateCount).ToArray();
         return new SearchStanding(versusGood, posterior);
     }

@@ -48,7 +48,8 @@ public sealed record BuildRow(
     string FixupsJson,
     string? ArtifactDir,
     string? ContentHash,
-    string CreatedAt);
+    string CreatedAt,
+    string? Fingerprint);
 
 public sealed record TrialRow(
     long Id,

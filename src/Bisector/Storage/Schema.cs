@@ -187,5 +187,11 @@ internal static class Schema
             PRIMARY KEY (run_id, variant)
         );
         """,
+
+        // 10: identical builds. A build's code and data without debug info or build id (Building/BuildFingerprint):
+        // commits whose builds share it share their trials. Null for builds stored before it existed.
+        """
+        ALTER TABLE builds ADD COLUMN fingerprint TEXT;
+        """,
     ];
 }

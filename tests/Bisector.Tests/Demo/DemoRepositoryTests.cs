@@ -25,7 +25,7 @@ public sealed class DemoRepositoryTests
         var range = $"{demo.GoodRef}..{demo.BadRef}";
         var candidates = (await GitAsync(demo.Path, ["log", "--format=%H %s", range, "--", .. demo.Paths])).Split('\n');
         Assert.Equal(candidates.Length, demo.CandidateCount);
-        Assert.InRange(demo.CandidateCount, 8, 12);
+        Assert.InRange(demo.CandidateCount, 8, 14); // 12 with one culprit (4 of them comment-only), one more per extra change
         Assert.Contains($"{demo.CulpritSha} {demo.CulpritSubject}", candidates);
         Assert.Equal(int.Parse(await GitAsync(demo.Path, "rev-list", "--count", range)), demo.CommitsInRange);
         Assert.InRange(demo.CommitsInRange, 35, 45);

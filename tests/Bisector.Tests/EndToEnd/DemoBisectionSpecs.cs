@@ -81,9 +81,32 @@ public sealed class DemoBisectionSpecs : IDisposable
         }
 
         Assert.Equal(Bisector.Storage.RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
+
+        // Assert: identical builds (the demo's comment-only commits) shared one build's trials and none is named
+        // (the search's groups, and the model's from the stored builds, which also holds any the scan found after it)
+        var groups = run.Outcome.IdenticalBuilds;
+        int MeasuredAt(int p) => run.Model!.IdenticalBuilds.FirstOrDefault(g => g.Positions.Contains(p))?.MeasuredAt ?? p;
+        Assert.All(run.Model!.IdenticalBuilds, g =>
+        {
+            Assert.DoesNotContain(trials, t => g.Positions.Contains((int)t.Position) && t.Position != g.MeasuredAt);
+            Assert.False(run.Outcome.Culprit > g.Positions[0] && run.Outcome.Culprit <= g.Positions[^1], $"culprit {run.Outcome.Culprit} inside group {string.Join(",", g.Positions)}");
+        });
+        Assert.All(groups, g => Assert.All(g.Positions, p => Assert.Equal(g.MeasuredAt, MeasuredAt(p))));
+        if (strategy == "exhaustive")
+        {
+            // Every commit is probed, oldest first: each comment-only commit joins the one before it.
+            string Subject(int p) => run.Selection.Candidates[p - 1].Subject;
+            Assert.Equal(
+                ["store/cache: explain why the cache is bounded", "store/cache: say what a client's label holds",
+                 "store/reader: say why the buffer is NUL-terminated", "store/cache: allow overriding the number of slots at build time"],
+                groups.Select(g => Subject(g.Positions[1])));
+            Assert.All(groups, g => Assert.Equal(g.Positions[0], g.MeasuredAt));
+            Assert.Contains("Identical builds (4 commit", await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));
+            Assert.Contains(log, l => l.Contains("build identical to", StringComparison.Ordinal));
+        }
         foreach (var end in scan.Segments.Where(s => s.Verdict == SegmentVerdict.NoFurtherChange).SelectMany(s => new[] { s.From, s.To }).Distinct())
         {
-            Assert.True(trials.Count(t => t.Position == end && t.Outcome == Bisector.Workers.TrialOutcome.Ok) >= Bisector.Statistics.SequentialTests.MinSameTrials,
+            Assert.True(trials.Count(t => t.Position == MeasuredAt(end) && t.Outcome == Bisector.Workers.TrialOutcome.Ok) >= Bisector.Statistics.SequentialTests.MinSameTrials,
                 $"position {end} ends a segment called unchanged with fewer than {Bisector.Statistics.SequentialTests.MinSameTrials} trials");
         }
 
