@@ -34,6 +34,9 @@ public sealed record ReportModel(
     /// null when no experiment ran.</summary>
     public string? Experiments { get; init; }
 
+    /// <summary>The run's words (culprit or fix, its ends' states); every writer takes them from here.</summary>
+    public Terms Terms { get; init; } = Terms.Regression;
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

@@ -27,6 +27,9 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 
     /// <summary>The one-line conclusion of diagnosis by experiment, when experiments ran.</summary>
     public string? Experiments { get; init; }
+
+    /// <summary>The run's words: what its verdict names (culprit or fix) and its ends' states.</summary>
+    public Reporting.Terms Terms { get; init; } = Reporting.Terms.Regression;
 }
 
 /// <summary>
@@ -91,7 +94,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status'");
         var stored = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!;
         var options = stored with { ResultsDirectory = resultsDirectory };
-        var recipe = RecipeOverrides.WithStoredRun(RecipeLoader.Load(options.RecipePath), run.Id, options.Repeats, options.MaxTrials, options.Window, options.Warmup);
+        var recipe = options.ForKind(RecipeOverrides.WithStoredRun(RecipeLoader.Load(options.RecipePath), run.Id, options.Repeats, options.MaxTrials, options.Window, options.Warmup));
         if (recipe.Hash != run.RecipeHash)
         {
             throw new ConfigException(options.RecipePath, null,
@@ -197,13 +200,19 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, log, ct);
         if (diagnosis is not null)
         {
-            log($"diagnosis: {diagnosis.Headline}");
+            log($"diagnosis: {options.Terms.Speak(diagnosis.Headline)}");
         }
 
         var experiments = options.Experiments ? await RunExperimentsAsync(store, runId, options, recipe, line, outcome, Diagnosis.Experiment.All, log, ct) : null;
 
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
-        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report) { Diagnosis = diagnosis?.Headline, Model = model, Experiments = experiments?.Headline };
+        return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report)
+        {
+            Diagnosis = diagnosis is null ? null : options.Terms.Speak(diagnosis.Headline),
+            Model = model,
+            Experiments = experiments is null ? null : options.Terms.Speak(experiments.Headline),
+            Terms = options.Terms,
+        };
     }
 
     /// <summary>
@@ -221,7 +230,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, log, ct);
             if (report is not null)
             {
-                log($"diagnosis by experiment: {report.Headline}");
+                log($"diagnosis by experiment: {options.Terms.Speak(report.Headline)}");
             }
 
             return report;

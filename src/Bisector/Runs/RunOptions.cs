@@ -1,3 +1,5 @@
+using Bisector.Recipes;
+using Bisector.Reporting;
 using Bisector.Search;
 
 namespace Bisector.Runs;
@@ -30,4 +32,12 @@ public sealed record RunOptions(
     /// <summary>After a culprit is named, run it and its good neighbour again under other allocators, glibc tunables
     /// and a trim probe (diagnosis by experiment).</summary>
     public bool Experiments { get; init; }
+
+    /// <summary>The run's words and what it looks for (<c>--find-fix</c>, <c>--term-old</c>, <c>--term-new</c>); runs
+    /// stored before they existed read as a regression in git bisect's default words.</summary>
+    public Terms Terms { get; init; } = Terms.Regression;
+
+    /// <summary>The recipe as this run decides with it: a fix run looks for the opposite of the recipe's direction.
+    /// Start and resume both apply it, so a resumed run's recipe hash matches the stored one.</summary>
+    public Recipe ForKind(Recipe recipe) => Terms.IsFix ? RecipeOverrides.FindingFix(recipe) : recipe;
 }
