@@ -88,7 +88,8 @@ internal static class DemoCommand
         return new StreamReader(resource).ReadToEnd();
     }
 
-    private static async Task<int> ReportAsync(DemoRepository demo, RunSummary run, TextWriter output)
+    /// <summary>What <c>bisector demo</c> prints after the run, and its exit code.</summary>
+    internal static async Task<int> ReportAsync(DemoRepository demo, RunSummary run, TextWriter output)
     {
         var exit = await StartCommand.PrintAsync(run, output);
         if (run.Diagnosis is { } diagnosis)
