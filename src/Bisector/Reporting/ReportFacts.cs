@@ -217,7 +217,11 @@ internal static class ReportFacts
     /// here once, so the writers only choose columns and format.</summary>
     public static IReadOnlyList<CommitEvidence> Evidence(ReportModel m)
     {
-        var posterior = Posterior(m).ToDictionary(p => p.Position, p => p.P);
+        // The posterior is conditional on the range holding a change: beside a "no regression" verdict it would print
+        // "P(culprit) 100 %" for a commit nobody blames (seen on journald), so it is shown only when a change was shown.
+        var posterior = m.Outcome?.Status == SearchStatus.NoRegression
+            ? []
+            : Posterior(m).ToDictionary(p => p.Position, p => p.P);
         return m.Commits.OrderBy(c => c.Position).Select(c =>
         {
             var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);

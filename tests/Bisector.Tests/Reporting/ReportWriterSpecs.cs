@@ -188,6 +188,24 @@ public sealed class ReportWriterSpecs : IDisposable
     }
 
     [Fact]
+    public async Task I_can_read_no_culprit_probability_beside_a_no_regression_verdict()
+    {
+        // Arrange: the search's posterior is conditional on a change existing; the journald report printed
+        // "P(culprit) 100.0 %" for 2ac67221bb next to NO REGRESSION FOUND
+        var model = SyntheticRun.Build(SearchStatus.NoRegression);
+        Assert.Contains(model.Outcome!.Posterior, p => p > 0.5);
+
+        // Act
+        var evidence = ReportFacts.Evidence(model);
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        Assert.All(evidence, e => Assert.Null(e.Posterior));
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        Assert.DoesNotContain("100.0%", md);
+    }
+
+    [Fact]
     public async Task I_can_tell_good_bad_and_culprit_apart_by_colour()
     {
         // Arrange
