@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Bisector.Recipes;
 using Bisector.Statistics;
@@ -6,7 +7,8 @@ using Bisector.Statistics;
 namespace Bisector.Reporting;
 
 /// <summary>What a run looks for: the commit that made the deciding feature worse (git bisect's default), or, with
-/// <c>--find-fix</c>, the one that made it better.</summary>
+/// <c>--find-fix</c>, the one that made it better. Stored by name with the run's options.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RunKind>))]
 public enum RunKind
 {
     Regression,
@@ -73,30 +75,39 @@ public sealed partial record Terms(RunKind Kind, string Old, string New)
     [GeneratedRegex(@"^\p{L}[\p{L}\p{Nd}_-]{0,23}$")]
     private static partial Regex TermPattern();
 
+    [JsonIgnore]
     public bool IsFix => Kind == RunKind.Fix;
 
     /// <summary>True for git bisect's default words: the regression run every earlier version wrote.</summary>
+    [JsonIgnore]
     public bool IsDefault => this == Regression;
 
     /// <summary>"regression" or "fix", as JSON's <c>kind</c> spells it.</summary>
+    [JsonIgnore]
     public string KindName => IsFix ? "fix" : "regression";
 
     /// <summary>What a found verdict names: "culprit" or "fix".</summary>
+    [JsonIgnore]
     public string Answer => IsFix ? "fix" : "culprit";
 
     /// <summary>"Culprit" or "Fix", at the start of a headline.</summary>
+    [JsonIgnore]
     public string AnswerTitle => Capitalized(Answer);
 
     /// <summary>The change a run looks for, as a noun: "regression" or "fix".</summary>
+    [JsonIgnore]
     public string Change => IsFix ? "fix" : "regression";
 
     /// <summary>The headline when the new end does not differ: "NO REGRESSION FOUND" or "NO FIX FOUND".</summary>
+    [JsonIgnore]
     public string NoneFound => $"NO {Change.ToUpperInvariant()} FOUND";
 
     /// <summary>The anchor at position 0 in a table: "good anchor", "broken anchor".</summary>
+    [JsonIgnore]
     public string OldAnchor => Old + " anchor";
 
     /// <summary>The "vs good" column: how each commit compares with the old end.</summary>
+    [JsonIgnore]
     public string VersusOld => "vs " + Old;
 
     /// <summary>A commit's verdict against the old end in this run's words: Regressed/Same/Improved/Unknown for a

@@ -197,7 +197,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             RunJanitor.Unregister(runId);
         }
 
-        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, log, ct);
+        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, Spoken(log, options), ct);
         if (diagnosis is not null)
         {
             log($"diagnosis: {options.Terms.Speak(diagnosis.Headline)}");
@@ -227,7 +227,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         RunJanitor.Register(runId);
         try
         {
-            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, log, ct);
+            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, Spoken(log, options), ct);
             if (report is not null)
             {
                 log($"diagnosis by experiment: {options.Terms.Speak(report.Headline)}");
@@ -241,6 +241,11 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             RunJanitor.Unregister(runId);
         }
     }
+
+    /// <summary>The log of the post-verdict steps in the run's words: their lines are Bisector's own text (short SHAs,
+    /// figures), never a commit subject, so putting them into the run's terms cannot change what git said.</summary>
+    private static Action<string> Spoken(Action<string> log, RunOptions options) =>
+        options.Terms.IsDefault ? log : line => log(options.Terms.Speak(line));
 
     /// <summary>Best effort: when the database itself failed (disk full), the original error is the one to report.</summary>
     private static async Task TrySetStatusAsync(ResultsStore store, string runId, RunStatus status, string summary)

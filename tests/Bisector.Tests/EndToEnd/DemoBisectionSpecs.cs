@@ -96,9 +96,10 @@ public sealed class DemoBisectionSpecs : IDisposable
         // Arrange: fragmentation at v1.0 already; the known commit in v1.0..v1.1 removes it. The recipe is the
         // regression recipe (direction: increase); the demo runs it with --find-fix, as a user would.
         var results = Path.Combine(_root, "results-fix");
+        var log = new List<string>();
 
         // Act
-        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-fix"), DemoScenario.Fix, "bisect", ["local:2"], results, _ => { });
+        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-fix"), DemoScenario.Fix, "bisect", ["local:2"], results, line => { lock (log) { log.Add(line); } });
         var terminal = new StringWriter();
         var exit = await DemoCommand.ReportAsync(demo, run, terminal);
         var status = new StringWriter();
@@ -116,7 +117,10 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Contains("the big-block/realloc pattern is gone", run.Diagnosis);
         Assert.Equal(Terms.Fix, run.Terms);
 
-        // Assert: the terminal speaks of the fix (exit 0, as for a culprit)
+        // Assert: the live log and the terminal speak of the fix (exit 0, as for a culprit)
+        var live = string.Join('\n', log);
+        Assert.Contains("diagnosis: the growth stops", live);
+        Assert.DoesNotMatch(RegressionWords, live);
         var said = terminal.ToString();
         Assert.Equal(0, exit);
         Assert.Contains($"Fix: {demo.CulpritSha[..10]}", said);

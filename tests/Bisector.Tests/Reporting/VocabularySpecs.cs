@@ -183,5 +183,28 @@ public sealed class VocabularySpecs : IDisposable
         Assert.Contains("Leave out --find-fix", error.Message);
     }
 
+    [Fact]
+    public void I_can_store_a_runs_words_with_its_options_and_read_an_older_run_as_a_regression()
+    {
+        // Arrange: the options a fix run stores, and the same options as a version before --find-fix stored them
+        var options = new RunOptions("/repo", "v1.0..v1.1", ["src/"], "/repo/recipe.yaml", ["local:2"], Bisector.Search.SearchStrategy.Bisect,
+            0.95, 0.01, null, null, null, null, "/results", false, false, "bisector start v1.0..v1.1 --find-fix")
+        { Terms = Terms.Resolve(findFix: true, "leaky", "flat") };
+        var stored = JsonSerializer.Serialize(options, RunEngine.Json);
+        var node = System.Text.Json.Nodes.JsonNode.Parse(stored)!.AsObject();
+        node.Remove("Terms");
+        var older = node.ToJsonString();
+
+        // Act
+        var read = JsonSerializer.Deserialize<RunOptions>(stored, RunEngine.Json)!;
+        var readOlder = JsonSerializer.Deserialize<RunOptions>(older, RunEngine.Json)!;
+
+        // Assert: a resume reads the same words and so flips the recipe the same way
+        Assert.Contains("\"Terms\":{\"Kind\":\"Fix\",\"Old\":\"leaky\",\"New\":\"flat\"}", stored);
+        Assert.DoesNotContain("Terms", older);
+        Assert.Equal(new Terms(RunKind.Fix, "leaky", "flat"), read.Terms);
+        Assert.Equal(Terms.Regression, readOlder.Terms);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
