@@ -62,7 +62,7 @@ internal static class StatusCommand
         await output.WriteLineAsync($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}");
         await output.WriteLineAsync($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})");
         await output.WriteLineAsync($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
-        await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + good anchor");
+        await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + {ReportAssembler.TermsOf(row).OldAnchor}");
         var okBuilds = builds.Count(b => b.Status.Succeeded());
         var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
         await output.WriteLineAsync($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
