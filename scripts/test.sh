@@ -5,7 +5,8 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
-packages=(gcc libc6-dev make git util-linux iproute2 openssh-server openssh-client chromium procps docker.io podman busybox-static heaptrack slurm-wlm munge libjemalloc2 libtcmalloc-minimal4)
+packages=(gcc libc6-dev make git util-linux iproute2 openssh-server openssh-client chromium procps docker.io podman busybox-static heaptrack slurm-wlm munge libjemalloc2 libtcmalloc-minimal4
+  clang zlib1g-dev) # clang, zlib1g-dev: the NativeAOT trial agent (src/Bisector.Agent) is linked with them
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,6 +34,7 @@ status=$?
 
 # The packed .NET tool, installed into a temporary tool path from the package alone (a nuget.config that lists only
 # the pack folder: no registry is asked), then run as a user runs it: --version, init and a dry run on a tiny repo.
+# Packing publishes the native trial agent into the package (about a minute); it must be there and run.
 smoke_failed=0
 smoke="$(mktemp -d /tmp/bisector-tool-smoke.XXXXXX)"
 version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)
@@ -40,6 +42,9 @@ printf '<?xml version="1.0" encoding="utf-8"?>\n<configuration><packageSources><
 if dotnet pack src/Bisector/Bisector.csproj -c Release --no-build -o "$smoke/pkg" --nologo -v q >&2 \
   && dotnet tool install Bisector --version "$version" --tool-path "$smoke/bin" --configfile "$smoke/nuget.config" >&2 \
   && "$smoke/bin/bisector" --version \
+  && agent=$(find "$smoke/bin/.store" -name bisector-agent -type f | head -n 1) && [[ -n "$agent" ]] \
+  && echo "test.sh: the package carries the native trial agent: $agent ($(stat -c %s "$agent") bytes, $(ldd "$agent" | wc -l) shared libraries)" >&2 \
+  && "$agent" --version \
   && git init -q "$smoke/repo" \
   && printf 'all: smoked\nsmoked: smoked.c\n\t$(CC) -o smoked smoked.c\n' >"$smoke/repo/Makefile" \
   && printf 'int main(void) { for (;;) ; }\n' >"$smoke/repo/smoked.c" \
@@ -47,7 +52,7 @@ if dotnet pack src/Bisector/Bisector.csproj -c Release --no-build -o "$smoke/pkg
   && echo '/* two */' >>"$smoke/repo/smoked.c" && git -C "$smoke/repo" -c user.name=t -c user.email=t@t commit -qam two \
   && "$smoke/bin/bisector" init --repo "$smoke/repo" --yes \
   && (cd "$smoke/repo" && "$smoke/bin/bisector" start HEAD~1..HEAD --dry-run); then
-  echo "test.sh: the packed tool installs and runs (--version, init, start --dry-run)" >&2
+  echo "test.sh: the packed tool installs and runs (--version, the trial agent's --version, init, start --dry-run)" >&2
 else
   echo "test.sh: the packed .NET tool failed to pack, install or run; see above" >&2
   smoke_failed=1

@@ -21,7 +21,6 @@ public static class App
             WorkersCommand.Create(),
             BenchCommand.Create(),
             CleanCommand.Create(),
-            TrialAgentCommand.Create(),
         };
         using var interrupts = new Interrupts();
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupts.Token);

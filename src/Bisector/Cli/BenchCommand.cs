@@ -39,11 +39,23 @@ internal static class BenchCommand
             if (r.GetValue(effect) is <= 0 or > 1000)
                 r.AddError("--effect: must be in (0, 1000]; e.g. 1 or 10");
         });
-        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against a known-levels oracle and git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed, effect };
+        var methods = new Option<string[]>("--methods")
+        {
+            Description = $"Methods to run (default all): {string.Join(", ", BenchmarkOptions.MethodKeys)}",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        methods.Validators.Add(r =>
+        {
+            foreach (var m in r.GetValue(methods) ?? [])
+                if (!BenchmarkOptions.MethodKeys.Contains(m, StringComparer.OrdinalIgnoreCase))
+                    r.AddError($"--methods: '{m}' is not a method; use one or more of {string.Join(", ", BenchmarkOptions.MethodKeys)}");
+        });
+        var search = new Command("search", "Culprit accuracy, A/A false positives, trials and rounds on seeded simulations, against a known-levels oracle and git-bisect and Pinpoint-like baselines") { seeds, sizes, share, firstSeed, effect, methods };
         search.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var chosen = parse.GetValue(sizes) is { Length: > 0 } s ? s : null;
-            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed), EffectInIqr: parse.GetValue(effect)), ct));
+            await Console.Out.WriteLineAsync(await SearchBenchmark.RunAsync(new BenchmarkOptions(Seeds: parse.GetValue(seeds), Sizes: chosen, MinEffectShare: parse.GetValue(share), FirstSeed: parse.GetValue(firstSeed), EffectInIqr: parse.GetValue(effect),
+                Methods: parse.GetValue(methods) is { Length: > 0 } m ? m : null), ct));
             return 0;
         }));
 

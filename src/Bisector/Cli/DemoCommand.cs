@@ -14,7 +14,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var directory = new Option<string?>("--dir") { Description = "Empty or new folder for the demo repository (default: a new temporary folder)" };
-        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak, static-table, or fix (the fragmentation is already in v1.0 and a later commit fixes it: bisected with --find-fix)", DefaultValueFactory = _ => "fragmentation" };
+        var scenario = new Option<string>("--scenario") { Description = "fragmentation (default: realloc-shrink heap fragmentation), leak, static-table, fix (the fragmentation is already in v1.0 and a later commit fixes it: bisected with --find-fix), or two-changes (a 16 MiB level step, then later a leak: both must be reported, the step as the answer)", DefaultValueFactory = _ => "fragmentation" };
         var strategy = new Option<string>("--strategy") { Description = "bisect, kary or exhaustive", DefaultValueFactory = _ => "bisect" };
         var workers = new Option<string[]>("--workers") { Description = "Workers (default local:2)", AllowMultipleArgumentsPerToken = true };
         var results = CommonOptions.Results();
@@ -33,7 +33,7 @@ internal static class DemoCommand
             var kind = parse.GetValue(scenario)!.Replace("-", string.Empty, StringComparison.Ordinal);
             if (!Enum.TryParse<DemoScenario>(kind, ignoreCase: true, out var chosen) || int.TryParse(kind, out _))
             {
-                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak, static-table or fix");
+                throw new UsageException("--scenario", $"'{parse.GetValue(scenario)}' is not a demo scenario", "Use fragmentation, leak, static-table, fix or two-changes");
             }
 
             // Checked before anything is generated, so a bad term costs nothing.
@@ -103,11 +103,21 @@ internal static class DemoCommand
         }
 
         var outcome = run.Outcome;
-        var named = outcome is { Status: SearchStatus.Found, Culprit: { } p } ? run.Line[p].Sha : null;
         var known = $"the known {run.Terms.Answer} is {demo.CulpritSha[..10]} \"{demo.CulpritSubject}\"";
-        if (named == demo.CulpritSha)
+        // The answer is the first change (the scan may find one before the commit the search named).
+        var answer = run.Model?.Changes?.Answer?.Position ?? (outcome is { Status: SearchStatus.Found, Culprit: { } p } ? p : null);
+        var named = answer is { } a ? run.Line[a].Sha : null;
+        var reported = run.Model?.Changes?.Changes.Select(c => run.Line[c.Position].Sha).ToHashSet() ?? [];
+        var missed = demo.FurtherChangeShas.Where(sha => !reported.Contains(sha)).ToList();
+        foreach (var sha in missed)
         {
-            await output.WriteLineAsync($"demo: correct — {known}");
+            await output.WriteLineAsync($"demo: the known further change {sha[..10]} was not reported in 'Changes in this range'");
+        }
+
+        if (named == demo.CulpritSha && missed.Count == 0)
+        {
+            await output.WriteLineAsync($"demo: correct — {known}" +
+                (demo.FurtherChangeShas.Count > 0 ? $", and the further change{(demo.FurtherChangeShas.Count > 1 ? "s" : "")} {string.Join(", ", demo.FurtherChangeShas.Select(sha => sha[..10]))} {(demo.FurtherChangeShas.Count > 1 ? "were" : "was")} reported too" : ""));
             return exit;
         }
 

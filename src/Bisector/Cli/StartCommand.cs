@@ -60,7 +60,7 @@ internal static class StartCommand
         var range = new Argument<string>("range") { Description = "The range to bisect, A..B: A is known good, B is known bad (also 'B ^A'); with --find-fix A is broken and B fixed" };
         var paths = new Option<string[]>("--paths") { Description = "Git pathspecs: only commits touching them are candidates (globs like 'src/basic/fileio*')", AllowMultipleArgumentsPerToken = true };
         var recipe = new Option<string?>("--recipe") { Description = "Recipe YAML: how to build, run, drive and measure the daemon" };
-        var workers = new Option<string[]>("--workers") { Description = "Workers: local:N, ssh://user@host (comma-separated or repeated)", AllowMultipleArgumentsPerToken = true };
+        var workers = new Option<string[]>("--workers") { Description = "Workers: local:N, ssh://user@host (comma-separated or repeated; default: bisect.yaml, else one local worker per core, at most 4)", AllowMultipleArgumentsPerToken = true };
         var strategy = new Option<string?>("--strategy") { Description = "bisect (default), kary (N workers: N+1 parts a round) or exhaustive (all, then change points)" };
         var confidence = new Option<double?>("--confidence") { Description = "Posterior probability the named culprit must reach (default 0.95)" };
         var alpha = new Option<double?>("--alpha") { Description = "Significance level of each comparison (default 0.01)" };
@@ -80,11 +80,15 @@ internal static class StartCommand
         {
             Description = "After the verdict, run the culprit and its good neighbour again under jemalloc, tcmalloc, pinned glibc tunables and a trim probe (diagnosis by experiment)",
         };
+        var noScan = new Option<bool>("--no-scan")
+        {
+            Description = "After a culprit is named, do not scan the rest of the range (before and after it) for further changes (the scan is on by default; its cost is bounded)",
+        };
         var json = CommonOptions.Json();
         var terms = TermOptions.Create();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit (or with --find-fix the fix) is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, json,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, json,
         };
         foreach (var option in terms.All)
         {
@@ -104,6 +108,7 @@ internal static class StartCommand
                 ProfileBoundary = parse.GetValue(profileBoundary),
                 Calibrate = parse.GetValue(calibrate),
                 Experiments = parse.GetValue(experiments),
+                NoScan = parse.GetValue(noScan),
             };
             if (settings.DryRun)
             {
@@ -143,7 +148,7 @@ internal static class StartCommand
             $"{recipe.Trials.Repeats.ToString(CultureInfo.InvariantCulture)} trial(s) per commit first, at most {recipe.Trials.Max.ToString(CultureInfo.InvariantCulture)}");
         await output.WriteLineAsync($"  terms       {options.Terms.Describe(options.Range)}");
         await output.WriteLineAsync($"  bisect.yaml {(configFile is null ? "none (flags, recipe and built-in defaults)" : configFile + " valid")}");
-        await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))} (specs valid; hosts not contacted: 'bisector workers check' tries them)");
+        await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))}{(options.WorkersFrom is { } from ? $" from {from}" : "")} (specs valid; hosts not contacted: 'bisector workers check' tries them)");
         await output.WriteLineAsync("Dry run: nothing was built, run or stored.");
         return 0;
     }
@@ -195,9 +200,12 @@ internal static class StartCommand
         // them to the same recipe file gets the same recipe and hash.
         var overridden = !ReferenceEquals(recipe, written);
 
-        var workers = s.Workers.Length > 0
-            ? s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList()
-            : config.Workers?.ToList() ?? ["local:1"];
+        var machine = DefaultWorkers.ForThisMachine();
+        var (workers, workersFrom) = s.Workers.Length > 0
+            ? (s.Workers.SelectMany(w => w.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList(), "--workers")
+            : config.Workers is { } listed
+                ? (listed.ToList(), Path.GetFileName(config.SourceFile))
+                : ([machine.Spec], machine.Why);
         var strategyText = s.Strategy ?? config.Strategy?.ToString() ?? "bisect";
         if (!Enum.TryParse<SearchStrategy>(strategyText, ignoreCase: true, out var strategy) || int.TryParse(strategyText, out _))
         {
@@ -246,7 +254,10 @@ internal static class StartCommand
             s.FirstParent,
             s.NoMerges,
             commandLine)
-        { Terms = terms };
+        {
+            WorkersFrom = workersFrom,
+            Terms = terms,
+        };
         return new RunSettings(options, options.ForKind(recipe));
     }
 

@@ -24,7 +24,12 @@ internal static class WorkerBenchmark
         var md = new StringBuilder();
         md.Append(CultureInfo.InvariantCulture, $"## Workers ({Environment.ProcessorCount} CPUs, load average at start {LoadAverage()})\n\n");
         md.Append(CultureInfo.InvariantCulture, $"### Remote sampler CPU at 10 Hz ({samplerWindow.TotalSeconds:0} s window, idle daemon)\n\n");
-        var (cpu, wall, samples) = await SamplerOverheadAsync(samplerWindow, ct);
+        var locating = Stopwatch.StartNew();
+        var agent = await TrialAgent.EnsurePublishedAsync(Console.Error.WriteLine, ct);
+        var located = locating.Elapsed;
+        md.Append(CultureInfo.InvariantCulture,
+            $"Agent: {agent.Executable}, {agent.Bytes:N0} bytes, ready in {located.TotalSeconds:0.0} s (found, or published from this checkout by source hash)\n\n");
+        var (cpu, wall, samples) = await SamplerOverheadAsync(agent, samplerWindow, ct);
         md.Append("| Wall | CPU (user+sys, agent + sh + unshare) | Share of one core | Samples |\n|---|---|---|---|\n");
         md.Append(CultureInfo.InvariantCulture, $"| {wall.TotalSeconds:0.0} s | {cpu.TotalSeconds:0.000} s | {100 * cpu / wall:0.00} % | {samples} |\n\n");
 
@@ -55,12 +60,11 @@ internal static class WorkerBenchmark
     /// <summary>Runs the published trial agent around <c>sleep</c> for <paramref name="window"/>, as sshd would start it,
     /// and returns the CPU time of the agent and everything it waited for (RUSAGE_CHILDREN of this process grows by
     /// exactly that once the agent is reaped), the wall time, and the rss_anon samples streamed.</summary>
-    private static async Task<(TimeSpan Cpu, TimeSpan Wall, int Samples)> SamplerOverheadAsync(TimeSpan window, CancellationToken ct)
+    private static async Task<(TimeSpan Cpu, TimeSpan Wall, int Samples)> SamplerOverheadAsync(TrialAgent.Agent agent, TimeSpan window, CancellationToken ct)
     {
         var root = Directory.CreateTempSubdirectory("bisector-bench-sampler-").FullName;
         try
         {
-            var agent = await TrialAgent.EnsurePublishedAsync(Console.Error.WriteLine, ct);
             var artifact = Directory.CreateDirectory(Path.Combine(root, "artifact")).FullName;
             var recipe = new Recipe(
                 "sampler-bench", "idle daemon",

@@ -8,7 +8,7 @@ internal static class WorkersCommand
 {
     public static Command Create()
     {
-        var workers = new Option<string[]>("--workers") { Description = "Workers to check: local:N, ssh://user@host (default: bisect.yaml, else local:1)", AllowMultipleArgumentsPerToken = true };
+        var workers = new Option<string[]>("--workers") { Description = "Workers to check: local:N, ssh://user@host (default: bisect.yaml, else one local worker per core, at most 4)", AllowMultipleArgumentsPerToken = true };
         var check = new Command("check", "Check that each worker is reachable and can run trials (cgroup, tools, disk)") { workers };
         check.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
@@ -16,7 +16,7 @@ internal static class WorkersCommand
             if (specs.Count == 0)
             {
                 var config = Path.Combine(Directory.GetCurrentDirectory(), "bisect.yaml");
-                specs = File.Exists(config) && Recipes.ProjectConfigLoader.Load(config).Workers is { Count: > 0 } fromConfig ? fromConfig.ToList() : ["local:1"];
+                specs = File.Exists(config) && Recipes.ProjectConfigLoader.Load(config).Workers is { Count: > 0 } fromConfig ? fromConfig.ToList() : [DefaultWorkers.ForThisMachine().Spec];
             }
 
             var root = Path.Combine(Path.GetTempPath(), $"bisector-check-{Environment.ProcessId}");

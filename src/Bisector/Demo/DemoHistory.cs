@@ -39,6 +39,10 @@ internal abstract record HistoryAction;
 internal sealed record CommitAction(string Subject, Author Author, IReadOnlyList<FileEdit> Edits, bool IsCulprit = false)
     : HistoryAction
 {
+    /// <summary>A known change after the culprit (<see cref="DemoScenario.TwoChanges"/>): not the answer, but a change
+    /// the scan for further changes must find.</summary>
+    public bool IsFurtherChange { get; init; }
+
     public bool TouchesStore => Edits.Any(e => e.Path.StartsWith(DemoHistory.StorePath, StringComparison.Ordinal));
 }
 
@@ -145,20 +149,9 @@ internal static class DemoHistory
         Commit("store: add a README for the store module", Chen, new PutFile("src/store/README.md", Docs.StoreReadme));
         Commit("docs: explain how the cache is sized", Ada, new PutFile("docs/cache.md", Docs.Cache));
 
-        Culprit(DemoScenario.Leak, "store/cache: refresh a returning client's entry in place", Chen,
-            // The in-place path replaces the label without freeing the old one: every repeat request leaks LABEL_MAX bytes.
-            new ReplaceInFile(CacheC, "        cache_entry *e = calloc(1, sizeof(*e));\n",
-                "        /* The same client asks again: refresh its entry in place instead of reallocating it. */\n" +
-                "        cache_entry *old = slots[id % CACHE_SLOTS];\n" +
-                "        if (old && old->id == id) {\n" +
-                "                free(old->stat);\n" +
-                "                old->stat = stat;\n" +
-                "                old->stat_size = stat_size;\n" +
-                "                old->refreshed_ns = now_ns;\n" +
-                "                old->label = label_new(id, stat);\n" +
-                "                return old;\n" +
-                "        }\n\n" +
-                "        cache_entry *e = calloc(1, sizeof(*e));\n"));
+        Culprit(DemoScenario.Leak, LeakSubject, Chen, [.. LeakEdits]);
+        // Two changes: the level step comes first (the answer), the leak later (see below).
+        Culprit(DemoScenario.TwoChanges, StaticTableSubject, Chen, [.. StaticTableEdits]);
 
         Commit("tests: check the status reply in the smoke test", Ada,
             new AppendToFile("tests/smoke.sh", "printf 'status\\n' | timeout 2 socat - UNIX-CONNECT:\"$sock\" | grep -q '^status '\necho ok\n"));
@@ -187,20 +180,9 @@ internal static class DemoHistory
         Commit("tests: make the smoke test clean up on failure", Ada,
             new ReplaceInFile("tests/smoke.sh", "sock=\"$dir/demod.sock\"\n", "sock=\"$dir/demod.sock\"\ntrap 'kill $pid 2>/dev/null; rm -rf \"$dir\"' EXIT\n"));
 
-        Culprit(DemoScenario.StaticTable, "store/cache: precompute per-slot latency bucket bounds", Chen,
-            // 1024 slots x 2048 buckets x 8 bytes = 16 MiB of .bss, all written at startup: a level step, no growth.
-            new ReplaceInFile(CacheC, "static cache_entry *slots[CACHE_SLOTS];\n",
-                "static cache_entry *slots[CACHE_SLOTS];\n\n" +
-                "/* Upper bound (ns) of each latency bucket, per slot, so status output can show per-client histograms. */\n" +
-                "#define LATENCY_BUCKETS 2048\n" +
-                "static double latency_bounds[CACHE_SLOTS][LATENCY_BUCKETS];\n"),
-            new ReplaceInFile(CacheC, "        memset(slots, 0, sizeof(slots));\n",
-                "        memset(slots, 0, sizeof(slots));\n" +
-                "        for (unsigned s = 0; s < CACHE_SLOTS; s++)\n" +
-                "                for (unsigned b = 0; b < LATENCY_BUCKETS; b++)\n" +
-                "                        latency_bounds[s][b] = 1000.0 * (b + 1) * (1.0 + s / (double) CACHE_SLOTS);\n"),
-            new AppendToFile(CacheC, "\ndouble cache_latency_bound(unsigned slot, unsigned bucket) {\n        return latency_bounds[slot % CACHE_SLOTS][bucket % LATENCY_BUCKETS];\n}\n"),
-            new AppendToFile(CacheH, "double cache_latency_bound(unsigned slot, unsigned bucket);\n"));
+        Culprit(DemoScenario.StaticTable, StaticTableSubject, Chen, [.. StaticTableEdits]);
+        if (scenario == DemoScenario.TwoChanges)
+            actions.Add(new CommitAction(LeakSubject, Chen, LeakEdits) { IsFurtherChange = true });
 
         Commit("docs: add a troubleshooting section", Dana,
             new AppendToFile("docs/cache.md", "\n## Troubleshooting\n\nSend SIGUSR1 to print the number of cached clients; SIGHUP empties the cache.\n"));
@@ -222,6 +204,44 @@ internal static class DemoHistory
     }
 
     private const string SingleReadSubject = "store/reader: read virtual files with a single read()";
+
+    private const string LeakSubject = "store/cache: refresh a returning client's entry in place";
+
+    // The in-place path replaces the label without freeing the old one: every repeat request leaks LABEL_MAX bytes.
+    private static readonly FileEdit[] LeakEdits =
+    [
+        new ReplaceInFile(CacheC, "        cache_entry *e = calloc(1, sizeof(*e));\n",
+            "        /* The same client asks again: refresh its entry in place instead of reallocating it. */\n" +
+            "        cache_entry *old = slots[id % CACHE_SLOTS];\n" +
+            "        if (old && old->id == id) {\n" +
+            "                free(old->stat);\n" +
+            "                old->stat = stat;\n" +
+            "                old->stat_size = stat_size;\n" +
+            "                old->refreshed_ns = now_ns;\n" +
+            "                old->label = label_new(id, stat);\n" +
+            "                return old;\n" +
+            "        }\n\n" +
+            "        cache_entry *e = calloc(1, sizeof(*e));\n"),
+    ];
+
+    private const string StaticTableSubject = "store/cache: precompute per-slot latency bucket bounds";
+
+    // 1024 slots x 2048 buckets x 8 bytes = 16 MiB of .bss, all written at startup: a level step, no growth.
+    private static readonly FileEdit[] StaticTableEdits =
+    [
+        new ReplaceInFile(CacheC, "static cache_entry *slots[CACHE_SLOTS];\n",
+            "static cache_entry *slots[CACHE_SLOTS];\n\n" +
+            "/* Upper bound (ns) of each latency bucket, per slot, so status output can show per-client histograms. */\n" +
+            "#define LATENCY_BUCKETS 2048\n" +
+            "static double latency_bounds[CACHE_SLOTS][LATENCY_BUCKETS];\n"),
+        new ReplaceInFile(CacheC, "        memset(slots, 0, sizeof(slots));\n",
+            "        memset(slots, 0, sizeof(slots));\n" +
+            "        for (unsigned s = 0; s < CACHE_SLOTS; s++)\n" +
+            "                for (unsigned b = 0; b < LATENCY_BUCKETS; b++)\n" +
+            "                        latency_bounds[s][b] = 1000.0 * (b + 1) * (1.0 + s / (double) CACHE_SLOTS);\n"),
+        new AppendToFile(CacheC, "\ndouble cache_latency_bound(unsigned slot, unsigned bucket) {\n        return latency_bounds[slot % CACHE_SLOTS][bucket % LATENCY_BUCKETS];\n}\n"),
+        new AppendToFile(CacheH, "double cache_latency_bound(unsigned slot, unsigned bucket);\n"),
+    ];
 
     // The seed bug: 2ac67221bb in systemd ("basic/fileio: fix reading of not-too-small virtual files"). Why it grows:
     // demod's startup catalog buffer (6 MiB) was mmap()ed and freed, which raised glibc's dynamic mmap threshold to

@@ -28,6 +28,10 @@ public sealed record DemoRepository(
     int CandidateCount,
     int CommitsInRange)
 {
+    /// <summary>Known changes after the culprit (full SHAs), oldest first: the scan for further changes must report
+    /// them (<see cref="DemoScenario.TwoChanges"/>); empty for single-change scenarios.</summary>
+    public IReadOnlyList<string> FurtherChangeShas { get; init; } = [];
+
     private static readonly DateTimeOffset FirstCommitAt = new(2024, 3, 4, 9, 0, 0, TimeSpan.Zero);
 
     // Irregular but fixed spacing, so the log looks like people working and the dates stay deterministic.
@@ -54,6 +58,7 @@ public sealed record DemoRepository(
         var at = FirstCommitAt;
         var step = 0;
         string? culpritSha = null, culpritSubject = null;
+        var further = new List<string>();
 
         await git.RunAsync(["init", "-q", "-b", DemoHistory.MainBranch], at, DemoHistoryAuthor, ct);
         foreach (var action in DemoHistory.For(scenario))
@@ -70,6 +75,8 @@ public sealed record DemoRepository(
                         culpritSha = await git.ReadAsync(["rev-parse", "HEAD"], ct);
                         culpritSubject = commit.Subject;
                     }
+                    if (commit.IsFurtherChange)
+                        further.Add(await git.ReadAsync(["rev-parse", "HEAD"], ct));
                     at += Gaps[step++ % Gaps.Length];
                     break;
                 case BranchAction branch:
@@ -93,7 +100,8 @@ public sealed record DemoRepository(
         var inRange = await git.ReadAsync(["rev-list", "--count", range], ct);
         return new DemoRepository(
             path, scenario, DemoHistory.GoodTag, DemoHistory.BadTag, [DemoHistory.Pathspec], culpritSha, culpritSubject,
-            int.Parse(candidates, CultureInfo.InvariantCulture), int.Parse(inRange, CultureInfo.InvariantCulture));
+            int.Parse(candidates, CultureInfo.InvariantCulture), int.Parse(inRange, CultureInfo.InvariantCulture))
+        { FurtherChangeShas = further };
     }
 
     private static readonly Author DemoHistoryAuthor = new("Ada Okafor", "ada.okafor@example.org");

@@ -1,6 +1,7 @@
 namespace Bisector.Demo;
 
-/// <summary>Which regression (or fix) the generated demo history contains. Every scenario has exactly one known culprit commit.</summary>
+/// <summary>Which regression (or fix) the generated demo history contains. Every scenario has exactly one known culprit
+/// commit, the answer to "which commit made it worse first"; <see cref="TwoChanges"/> has one more change after it.</summary>
 public enum DemoScenario
 {
     /// <summary>
@@ -22,4 +23,11 @@ public enum DemoScenario
     /// 4 KiB steps — a fix, found with <c>--find-fix</c> on the unchanged regression recipe.
     /// </summary>
     Fix,
+
+    /// <summary>
+    /// Two changes in one range: the 16 MiB table of <see cref="StaticTable"/> lands early (a level step, the known
+    /// culprit: the first change), and the in-place refresh of <see cref="Leak"/> lands later (growth on top of the
+    /// step). Both change the deciding feature (the plateau), so a scan after the verdict must report both.
+    /// </summary>
+    TwoChanges,
 }

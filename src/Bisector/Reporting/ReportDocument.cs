@@ -78,6 +78,8 @@ internal sealed record ReportDocument(
             sections.Add(new Section("diagnosis", "Diagnosis", [new Preformatted(m.Diagnosis, "diagnosis")]));
         if (!string.IsNullOrWhiteSpace(m.Experiments))
             sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(m.Experiments, "diagnosis")]));
+        if (ChangesSection.Build(m) is { } changes)
+            sections.Add(changes);
         sections.Add(new Section("plots", "Plots", [new Figures(plots)]));
         sections.Add(new Section("evidence", "Evidence", EvidenceBlocks(m)));
         if (Skipped(m) is { } skipped)

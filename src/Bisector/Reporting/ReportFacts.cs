@@ -146,6 +146,7 @@ internal static class ReportFacts
             evidence.Add("Effect: " + Effect(m, cmp));
             evidence.Add("Test: " + TestLine(cmp));
         }
+        evidence.AddRange(ErrorControlLines(o));
 
         if (o is null)
             return new Headline(HeadlineKind.Partial,
@@ -161,6 +162,8 @@ internal static class ReportFacts
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
                 };
                 lines.AddRange(evidence);
+                if (ChangesSection.HeadlineNote(m) is { } firstChange)
+                    lines.Add(firstChange);
                 return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Found,
                     $"{partial}{m.Terms.AnswerTitle}: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
 
@@ -190,6 +193,21 @@ internal static class ReportFacts
                     evidence.Insert(1, "The trial cap was hit before the evidence was strong enough");
                 return new Headline(HeadlineKind.Undecided, $"{partial}UNDECIDED: no commit can be named with the requested confidence", null, evidence);
         }
+    }
+
+    /// <summary>The search's per-search α (with the e-value it reached) and whether the good end's trials drifted in
+    /// the order they ran: both qualify every verdict, so every writer shows them under the headline. Nothing for
+    /// outcomes stored before the search recorded them.</summary>
+    public static IReadOnlyList<string> ErrorControlLines(SearchOutcome? o)
+    {
+        var lines = new List<string>();
+        if (o?.ErrorControl is { } ec)
+            lines.Add("Error control: " + ec.Statement);
+        if (o?.GoodEndDrift is { } drift)
+            lines.Add(drift.Drifting
+                ? $"Drift: WARNING — the good end's trials drift in time ({drift.Message}); verdicts compare trials taken rounds apart"
+                : $"Drift of the good end: {drift.Message}");
+        return lines;
     }
 
     /// <summary>Posterior probability per position: the search reports it per candidate, so index i is position i + 1.</summary>

@@ -37,6 +37,13 @@ public sealed record ReportModel(
     /// <summary>The run's words (culprit or fix, its ends' states); every writer takes them from here.</summary>
     public Terms Terms { get; init; } = Terms.Regression;
 
+    /// <summary>Every change found in the range by the search and the scan after it, and what each segment's search
+    /// concluded; null when there was no scan (see <see cref="ScanNotRun"/>).</summary>
+    public RangeChanges? Changes { get; init; }
+
+    /// <summary>Why a run that named a culprit has no scan for further changes (e.g. <c>--no-scan</c>); null otherwise.</summary>
+    public string? ScanNotRun { get; init; }
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

@@ -59,6 +59,8 @@ public static class TerminalSummary
         }
 
         console.Write(table);
+        foreach (var line in ChangesSection.TerminalLines(model))
+            console.MarkupLine(Markup.Escape(line));
         console.MarkupLine(Markup.Escape(
             $"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}"));
     }
@@ -85,6 +87,9 @@ public static class TerminalSummary
             var cells = row.Take(widths.Length).Select((cell, i) => i is 0 or 2 or 3 or 5 or 6 ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]));
             output.WriteLine(string.Join("  ", cells) + "  " + row[^1]);
         }
+
+        foreach (var line in ChangesSection.TerminalLines(model))
+            output.WriteLine(line); // one line each already: subjects are made one-line where they are written
 
         output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
         output.Flush();

@@ -21,11 +21,33 @@ internal sealed class Measurer(
     private readonly Dictionary<int, int> _wanted = [];
     private int _round;
 
-    public async Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct)
+    public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+        RoundAsync(requests, "+", (position, trials) => _wanted.GetValueOrDefault(position) + trials, ct);
+
+    /// <summary>The scan's callback (<see cref="EnsureTrialsAsync"/>): at least this many Ok trials per position. A
+    /// position that already holds them is handed over as it is, without a round; only missing trials are run.</summary>
+    public async Task<IReadOnlyList<PositionEvidence>> EnsureAsync(IReadOnlyList<TrialTarget> targets, CancellationToken ct)
+    {
+        if (targets.All(t => ledger.OkCount(t.Position) >= t.Trials))
+        {
+            return targets.Select(t => ledger.Evidence(t.Position)).ToList();
+        }
+
+        return await RoundAsync(targets.Select(t => new MeasureRequest(t.Position, t.Trials)).ToList(), "≥",
+            (position, trials) => Math.Max(_wanted.GetValueOrDefault(position), trials), ct);
+    }
+
+    /// <summary>Ok trials of a position so far.</summary>
+    public int OkTrials(int position) => ledger.OkCount(position);
+
+    /// <param name="mark">How the round's record writes a request's number: "+" more trials, "≥" a total.</param>
+    /// <param name="wanted">The position's wanted total after this request, from the request's number of trials.</param>
+    private async Task<IReadOnlyList<PositionEvidence>> RoundAsync(
+        IReadOnlyList<MeasureRequest> requests, string mark, Func<int, int, int> wanted, CancellationToken ct)
     {
         _round++;
         await store.AddRoundAsync(runId, _round, requests.Select(r => r.Position).ToList(),
-            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}+{r.AdditionalTrials}")), ct);
+            string.Join(", ", requests.Select(r => $"{line[r.Position].ShortSha}{mark}{r.AdditionalTrials}")), ct);
 
         var planned = new List<RoundPlan.Item>();
         var unbuildable = new HashSet<int>();
@@ -40,7 +62,7 @@ internal sealed class Measurer(
 
             // A wanted total, not a count of new trials: trials stored before a resume, and the extra ones that filled
             // idle workers in an earlier round, count towards it.
-            _wanted[request.Position] = _wanted.GetValueOrDefault(request.Position) + request.AdditionalTrials;
+            _wanted[request.Position] = wanted(request.Position, request.AdditionalTrials);
             planned.Add(new RoundPlan.Item(request.Position, build.Artifact!, ledger.NextIndex(request.Position),
                 Math.Max(0, _wanted[request.Position] - ledger.OkCount(request.Position))));
         }

@@ -162,6 +162,7 @@ public static class ReportAssembler
         var decision = new DecisionInfo(recipe.Decide.Metric, recipe.Decide.Feature, recipe.Decide.Direction, recipe.Decide.MinEffect);
         var diagnosis = await store.GetDiagnosisAsync(run.Id, ct);
         var positions = CommitLine.InOrder(commits.OrderBy(c => c.Position).Select(c => c.Commit));
+        var changes = await RangeScanStep.LoadAsync(store, run.Id, ct);
         var experiments = await Experimenter.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct);
         return new ReportModel(info, decision, commits, run.Status == RunStatus.Finished ? outcome : null,
             diagnosis is null ? null : Diagnoser.Describe(diagnosis, options.Terms))
@@ -169,6 +170,10 @@ public static class ReportAssembler
             Terms = options.Terms,
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments is null ? null : options.Terms.Speak(experiments.Describe()),
+            Changes = changes,
+            ScanNotRun = changes is null && outcome?.Status == SearchStatus.Found
+                ? options.NoScan ? "not run: the run was started with --no-scan" : "not run: the run stopped before the scan, or was stored by a version without it"
+                : null,
         };
     }
 

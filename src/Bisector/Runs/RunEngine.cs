@@ -58,6 +58,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var handedOver = false;
         try
         {
+            log($"workers: {string.Join(", ", options.Workers)}{(options.WorkersFrom is { } from ? $" ({from})" : "")}");
             var selection = await SelectAsync(options, ct);
             log($"{selection.Candidates.Count} candidate commit(s) of {selection.CommitsInRange} in {options.Range}" +
                 (options.Paths.Count > 0 ? $" touching {string.Join(' ', options.Paths)}" : string.Empty));
@@ -164,6 +165,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             }
 
             outcome = await SearchEngine.RunAsync(line.CandidateCount, measurer.MeasureAsync, searchOptions, ct);
+            await RangeScanStep.RunAsync(store, runId, options, measurer, line, outcome, searchOptions, log, ct);
             await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
         }
         catch (OperationCanceledException)

@@ -23,6 +23,10 @@ public sealed record RunOptions(
     bool NoMerges,
     string CommandLine)
 {
+    /// <summary>Where <see cref="Workers"/> came from, as the run's first line says it: "--workers", "bisect.yaml", or
+    /// the machine default ("default: 2 cores"); null for runs stored before it was recorded.</summary>
+    public string? WorkersFrom { get; init; }
+
     /// <summary>Run the last good build and the culprit once each under heaptrack and compare allocation sites.</summary>
     public bool ProfileBoundary { get; init; }
 
@@ -40,4 +44,7 @@ public sealed record RunOptions(
     /// <summary>The recipe as this run decides with it: a fix run looks for the opposite of the recipe's direction.
     /// Start and resume both apply it, so a resumed run's recipe hash matches the stored one.</summary>
     public Recipe ForKind(Recipe recipe) => Terms.IsFix ? RecipeOverrides.FindingFix(recipe) : recipe;
+
+    /// <summary>Skip the scan for further changes before and after a named culprit (<c>--no-scan</c>).</summary>
+    public bool NoScan { get; init; }
 }

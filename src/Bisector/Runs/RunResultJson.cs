@@ -57,6 +57,8 @@ public static class RunResultJson
             WriteEffect(w, m, scale);
             w.WritePropertyName("commits");
             WriteCommits(w, m, scale);
+            w.WritePropertyName("changes");
+            WriteChanges(w, m, scale);
             w.WritePropertyName("reports");
             if (reportDirectory is null)
             {
@@ -184,6 +186,77 @@ public static class RunResultJson
         }
 
         w.WriteEndArray();
+    }
+
+    /// <summary>The scan for further changes: every change found (largest first, the answer marked) and each segment's
+    /// result; null when the run named no single culprit, or an object with only "notScanned" when it was not run.</summary>
+    private static void WriteChanges(Utf8JsonWriter w, ReportModel m, FeatureScale scale)
+    {
+        if (m.Changes is not { } scan)
+        {
+            if (m.ScanNotRun is { } why)
+            {
+                w.WriteStartObject();
+                w.WriteString("notScanned", why);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNullValue();
+            }
+
+            return;
+        }
+
+        string Sha(int position) => m.At(position)?.Commit.Sha ?? "";
+        string Direction(ChangeDirection d) => d == ChangeDirection.Worse ? "worse" : "better";
+        w.WriteStartObject();
+        if (scan.Answer is { } answer) w.WriteString("answer", Sha(answer.Position));
+        else w.WriteNull("answer");
+        w.WriteString("unit", scale.Unit);
+        w.WriteStartArray("items");
+        foreach (var c in scan.Ranked)
+        {
+            w.WriteStartObject();
+            w.WriteString("sha", Sha(c.Position));
+            w.WriteNumber("position", c.Position);
+            w.WriteString("direction", Direction(c.Direction));
+            Number(w, "shift", scale.Scale(c.Shift));
+            Number(w, "low", scale.Scale(c.ShiftLow));
+            Number(w, "high", scale.Scale(c.ShiftHigh));
+            Number(w, "eValue", c.EValue, 2);
+            w.WriteNumber("alpha", c.Alpha);
+            w.WriteString("foundBy", c.FoundBySearch ? "search" : "scan");
+            w.WriteBoolean("isAnswer", c.IsAnswer);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("segments");
+        foreach (var s in scan.Segments)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("from", s.From);
+            w.WriteNumber("to", s.To);
+            w.WriteString("direction", Direction(s.Direction));
+            w.WriteString("result", s.Verdict switch
+            {
+                SegmentVerdict.NoFurtherChange => "no-further-change",
+                SegmentVerdict.ChangeFound => "change-found",
+                SegmentVerdict.Undecided => "undecided",
+                SegmentVerdict.NotChecked => "not-checked",
+                _ => "empty",
+            });
+            w.WriteNumber("alpha", s.Alpha);
+            w.WriteNumber("newTrials", s.NewTrials);
+            w.WriteString("explanation", OneLine(s.Explanation));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteNumber("newTrials", scan.NewTrials);
+        w.WriteNumber("budget", scan.Budget);
+        w.WriteEndObject();
     }
 
     /// <summary>JSON has no NaN or infinity: an unknown or unbounded value is null.</summary>

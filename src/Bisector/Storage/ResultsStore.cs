@@ -384,6 +384,15 @@ public sealed class ResultsStore : IAsyncDisposable
         await _connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT calibration FROM runs WHERE id = @runId", new { runId }, cancellationToken: ct));
 
+    /// <summary>Stores (or replaces) the scan for further changes of a run, as JSON.</summary>
+    public async Task SetRangeChangesAsync(string runId, string json, CancellationToken ct = default) =>
+        await _connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE runs SET range_changes = @json WHERE id = @runId", new { runId, json }, cancellationToken: ct));
+
+    public async Task<string?> GetRangeChangesAsync(string runId, CancellationToken ct = default) =>
+        await _connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT range_changes FROM runs WHERE id = @runId", new { runId }, cancellationToken: ct));
+
     public async Task<IReadOnlyList<RoundRow>> GetRoundsAsync(string runId, CancellationToken ct = default) =>
         (await _connection.QueryAsync<RoundRow>(new CommandDefinition(
             "SELECT number AS Number, positions AS Positions, reason AS Reason FROM rounds WHERE run_id = @runId ORDER BY number",

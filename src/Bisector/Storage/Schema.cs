@@ -150,5 +150,11 @@ internal static class Schema
             PRIMARY KEY (run_id, variant)
         );
         """,
+
+        // 7: the scan for further changes after a named culprit (every change found in the range and what each segment's
+        // search concluded), as JSON: one value per run, replaced when a resumed run scans again. Self-contained.
+        """
+        ALTER TABLE runs ADD COLUMN range_changes TEXT;
+        """,
     ];
 }

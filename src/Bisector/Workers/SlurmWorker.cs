@@ -19,8 +19,8 @@ namespace Bisector.Workers;
 public sealed record SlurmClusterSpec(string Partition, string? Conf, long ExtraMemoryBytes, TimeSpan? TimeLimit, string? SharedDirectory);
 
 /// <summary>
-/// Runs each trial as one Slurm batch job. The job runs the trial agent (<c>bisector trial-agent --job DIR</c>, see
-/// <see cref="TrialAgent"/>, a self-contained build copied once per content hash to the shared directory, so nodes need
+/// Runs each trial as one Slurm batch job. The job runs the trial agent (<c>bisector-agent trial-agent --job DIR</c>, see
+/// <see cref="TrialAgent"/>, a native program copied once per content hash to the shared directory, so nodes need
 /// no .NET): the same trial loop and cgroup sandbox as a local worker, with the daemon's cgroup nested under the job's
 /// own so Slurm's <c>--mem</c> still bounds everything. Trial spec in and samples
 /// out travel as JSON files in a job directory on storage shared by the submit host and the nodes. Slurm's final job
@@ -77,7 +77,7 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         }
 
         var agent = await ShipAgentAsync(ct);
-        findings.Add($"jobs run: {agent} trial-agent --job DIR (a self-contained build of Bisector on the shared directory)");
+        findings.Add($"jobs run: {agent} trial-agent --job DIR (the native trial agent on the shared directory)");
         return new WorkerCheck(Name, ok, findings);
     }
 
@@ -171,7 +171,7 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
     private async Task<string> ShipAgentAsync(CancellationToken ct)
     {
         var agent = await TrialAgent.EnsurePublishedAsync(ct: ct);
-        var target = Path.Combine(WorkRoot, agent.ContentHash, "bisector");
+        var target = Path.Combine(WorkRoot, agent.ContentHash, TrialAgent.ExecutableName);
         try
         {
             if (!File.Exists(target))

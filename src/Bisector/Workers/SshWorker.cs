@@ -11,7 +11,7 @@ namespace Bisector.Workers;
 /// <summary>
 /// Runs trials on a Linux host over SSH (key authentication only, host key checked against known_hosts). The artifact
 /// directory is deployed once per content hash to <c>ROOT/artifacts/HASH</c>, and so is the trial agent (a
-/// self-contained build of Bisector, so the host needs no .NET); each trial runs <c>agent trial-agent REQUEST</c>,
+/// native, ahead-of-time compiled program, so the host needs no .NET); each trial runs <c>bisector-agent trial-agent REQUEST</c>,
 /// which runs the same trial loop as <see cref="LocalWorker"/> there and streams samples back on its output, so
 /// sampling costs no SSH round trips. A lost connection ends the trial as <see cref="TrialOutcome.WorkerFailed"/>, so the
 /// scheduler retries it elsewhere; the agent still cleans up (SIGHUP, or its output failing, stops it).
@@ -349,7 +349,7 @@ public sealed class SshWorker(SshTarget target) : IWorker
                 CreateDirectories(s, $"{_root}/runs");
             }, $"cannot create {_root}/artifacts and {_root}/runs", ct, connected: true);
             var agent = await TrialAgent.EnsurePublishedAsync(ct: ct);
-            _agentPath = $"{await DeployAsync(agent.Directory, agent.ContentHash, ct, artifact: false)}/bisector";
+            _agentPath = $"{await DeployAsync(agent.Directory, agent.ContentHash, ct, artifact: false)}/{TrialAgent.ExecutableName}";
         }
         finally
         {

@@ -1,13 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bisector.Sampling;
-using CliWrap;
-using CliWrap.Buffered;
 
 namespace Bisector.Workers;
 
@@ -16,25 +12,19 @@ namespace Bisector.Workers;
 public sealed record TrialRequest(string Worker, TrialSpec Spec, string? WorkRoot = null);
 
 /// <summary>
-/// The far side of the remote transports: <c>bisector trial-agent</c> runs one trial with the local cgroup sandbox and
-/// the one <see cref="TrialLoop"/>, on a host that has no .NET installed (the agent is this program published
-/// self-contained as one file, shipped once per host by content hash). Over SSH it streams each tick's samples on its
-/// output and ends with the result; in a Slurm job it writes the result into the job directory.
+/// The far side of the remote transports: <c>bisector-agent trial-agent</c> runs one trial with the local cgroup
+/// sandbox and the one <see cref="TrialLoop"/>, on a host that has no .NET installed. The agent is its own small
+/// program (src/Bisector.Agent: these sources compiled ahead of time to one native file, no runtime to start or JIT),
+/// shipped once per host by content hash. Over SSH it streams each tick's samples on its output and ends with the
+/// result; in a Slurm job it writes the result into the job directory.
 /// </summary>
-public static class TrialAgent
+public static partial class TrialAgent
 {
     public const string RequestFile = "trial.json";
     public const string ResultFile = "result.json";
 
-    // Source-generated: the agent starts once per trial, and reflection-based serialization would JIT its emitted
-    // code on every start.
-    private static readonly JsonSerializerOptions Json = AgentJson.Default.Options;
-
-    private static readonly SemaphoreSlim PublishGate = new(1, 1);
-    private static Agent? _published;
-
-    /// <summary>The published agent: a directory holding only the <c>bisector</c> executable, and its content hash.</summary>
-    public sealed record Agent(string Directory, string Executable, string ContentHash, long Bytes);
+    /// <summary>The agent's file name, on this machine and on every host it is shipped to.</summary>
+    public const string ExecutableName = "bisector-agent";
 
     /// <summary>
     /// <c>trial-agent FILE</c>: reads the request, deletes it, runs the trial and writes <c>pid PID</c>, then one
@@ -43,7 +33,7 @@ public static class TrialAgent
     /// </summary>
     public static async Task<int> StreamAsync(string requestFile, CancellationToken ct = default)
     {
-        var request = Read<TrialRequest>(requestFile, "the trial request");
+        var request = ReadRequest(requestFile);
         TryDelete(requestFile);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         // SSH sends SIGHUP when the session ends; the controller sends SIGTERM to cancel. Either way: stop and clean up.
@@ -82,7 +72,7 @@ public static class TrialAgent
 
             Write(line.ToString());
         }, stop.Token);
-        Write("result " + JsonSerializer.Serialize(result with { Samples = [] }, Json) + "\n");
+        Write("result " + JsonSerializer.Serialize(result with { Samples = [] }, AgentJson.Default.TrialResult) + "\n");
         return 0;
     }
 
@@ -108,7 +98,7 @@ public static class TrialAgent
         }
 
         return line.StartsWith("result ", StringComparison.Ordinal)
-            ? (null, JsonSerializer.Deserialize<TrialResult>(line["result ".Length..], Json))
+            ? (null, JsonSerializer.Deserialize(line["result ".Length..], AgentJson.Default.TrialResult))
             : (null, null);
     }
 
@@ -118,7 +108,7 @@ public static class TrialAgent
     /// </summary>
     public static async Task<int> RunJobAsync(string jobDir, CancellationToken ct = default)
     {
-        var request = Read<TrialRequest>(Path.Combine(jobDir, RequestFile), "the trial request");
+        var request = ReadRequest(Path.Combine(jobDir, RequestFile));
         // Under Slurm's task/cgroup the job has its own memory cgroup; nesting the trial's cgroups there keeps the job's
         // --mem in force over the daemon. Without it (task/none) the job sits in the root cgroup: use Bisector's default.
         var own = CgroupMemory.OfProcess(Environment.ProcessId);
@@ -141,7 +131,7 @@ public static class TrialAgent
         }
 
         var temp = Path.Combine(jobDir, ResultFile + ".tmp");
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(result, Json), CancellationToken.None);
+        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(result, AgentJson.Default.TrialResult), CancellationToken.None);
         File.Move(temp, Path.Combine(jobDir, ResultFile), overwrite: true);
         return 0;
     }
@@ -160,14 +150,14 @@ public static class TrialAgent
         return c.ReadLimitHits() + (peakReached ? 1 : 0);
     });
 
-    internal static string Serialize(TrialRequest request) => JsonSerializer.Serialize(request, Json);
+    internal static string Serialize(TrialRequest request) => JsonSerializer.Serialize(request, AgentJson.Default.TrialRequest);
 
     internal static TrialResult? ReadResult(string jobDir)
     {
         var path = Path.Combine(jobDir, ResultFile);
         try
         {
-            return File.Exists(path) ? JsonSerializer.Deserialize<TrialResult>(File.ReadAllText(path), Json) : null;
+            return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), AgentJson.Default.TrialResult) : null;
         }
         catch (Exception e) when (e is IOException or JsonException)
         {
@@ -175,168 +165,16 @@ public static class TrialAgent
         }
     }
 
-    private static T Read<T>(string path, string what)
+    private static TrialRequest ReadRequest(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), Json) ?? throw new JsonException("empty document");
+            return JsonSerializer.Deserialize(File.ReadAllText(path), AgentJson.Default.TrialRequest) ?? throw new JsonException("empty document");
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
-            throw new WorkerException("trial-agent", $"cannot read {what} {path}: {e.Message}",
+            throw new WorkerException("trial-agent", $"cannot read the trial request {path}: {e.Message}",
                 "the controller writes it just before starting the agent; for Slurm the job directory must be on storage shared with the node (shared=)", e);
-        }
-    }
-
-    /// <summary>
-    /// The agent to ship: <c>$BISECTOR_AGENT</c> if set; this very program when it runs as a published single file;
-    /// otherwise this checkout's sources published once (self-contained, single file, linux-x64) into
-    /// <c>~/.cache/bisector/agent/VERSION</c>, keyed by this build's module version id.
-    /// </summary>
-    public static async Task<Agent> EnsurePublishedAsync(Action<string>? log = null, CancellationToken ct = default)
-    {
-        if (_published is { } known)
-        {
-            return known;
-        }
-
-        await PublishGate.WaitAsync(ct);
-        try
-        {
-            return _published ??= await LocateAsync(log, ct);
-        }
-        finally
-        {
-            PublishGate.Release();
-        }
-    }
-
-    private static async Task<Agent> LocateAsync(Action<string>? log, CancellationToken ct)
-    {
-        var cache = Path.Combine(Diagnosis.HeapShim.DefaultCacheDirectory, "agent");
-        if (System.Environment.GetEnvironmentVariable("BISECTOR_AGENT") is { Length: > 0 } given)
-        {
-            return File.Exists(given)
-                ? Copy(given, cache)
-                : throw new WorkerException("trial-agent", $"BISECTOR_AGENT={given} does not exist", "point it at a published bisector or unset it");
-        }
-
-        // A single-file build has no bisector.dll beside it: then the running program is the agent.
-        if (!File.Exists(Path.Combine(AppContext.BaseDirectory, "bisector.dll")) && System.Environment.ProcessPath is { } self)
-        {
-            return Copy(self, cache);
-        }
-
-        var version = typeof(TrialAgent).Assembly.ManifestModule.ModuleVersionId.ToString("N")[..16];
-        var directory = Path.Combine(cache, "build-" + version);
-        var executable = Path.Combine(directory, "bisector");
-        if (!File.Exists(executable))
-        {
-            var sources = FindSources() ?? throw new WorkerException("trial-agent",
-                $"no trial agent for remote hosts: this build ({AppContext.BaseDirectory}) is not a checkout's and BISECTOR_AGENT is not set",
-                "publish one (dotnet publish src/Bisector -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true) and set BISECTOR_AGENT to it");
-            log?.Invoke($"publishing the trial agent for remote hosts (self-contained, once per build) into {directory}");
-            await PublishAsync(sources, directory, ct);
-        }
-
-        return Describe(directory, executable);
-    }
-
-    private static Agent Copy(string file, string cache)
-    {
-        var hash = Hash(file);
-        var directory = Path.Combine(cache, hash);
-        var executable = Path.Combine(directory, "bisector");
-        if (!File.Exists(executable))
-        {
-            Directory.CreateDirectory(directory);
-            var temp = executable + $".{Guid.NewGuid():N}";
-            File.Copy(file, temp);
-            File.Move(temp, executable, overwrite: true);
-        }
-
-        return new Agent(directory, executable, hash, new FileInfo(executable).Length);
-    }
-
-    private static Agent Describe(string directory, string executable) =>
-        new(directory, executable, Hash(executable), new FileInfo(executable).Length);
-
-    private static string Hash(string file)
-    {
-        using var stream = File.OpenRead(file);
-        return "agent-" + Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
-    }
-
-    /// <summary>The checkout this build came from: the first parent of the build directory with src/Bisector/Bisector.csproj.</summary>
-    private static string? FindSources()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "src", "Bisector", "Bisector.csproj")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Publishes from a copy of the sources (its own obj/ and bin/, so a build running in the checkout at the same
-    /// time is not disturbed) and moves the single file into place.</summary>
-    private static async Task PublishAsync(string checkout, string directory, CancellationToken ct)
-    {
-        var stage = Directory.CreateTempSubdirectory("bisector-agent-").FullName;
-        try
-        {
-            CopyTree(Path.Combine(checkout, "src", "Bisector"), Path.Combine(stage, "src", "Bisector"));
-            foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "nuget.config", "NuGet.Config", "recipes/demo-daemon.yaml" })
-            {
-                if (File.Exists(Path.Combine(checkout, file)))
-                {
-                    Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(stage, file))!);
-                    File.Copy(Path.Combine(checkout, file), Path.Combine(stage, file));
-                }
-            }
-
-            // Warnings are the checkout build's business (it treats them as errors); single-file analysis adds its own.
-            string[] args =
-            [
-                "publish", Path.Combine(stage, "src", "Bisector", "Bisector.csproj"), "-c", "Release", "-r", "linux-x64", "--self-contained",
-                "-p:PublishSingleFile=true", "-p:TreatWarningsAsErrors=false", "-p:DebugType=none", "-o", Path.Combine(stage, "out"), "-nologo", "-v", "q",
-            ];
-            var clock = Stopwatch.StartNew();
-            var result = await CliWrap.Cli.Wrap("dotnet").WithArguments(args).WithWorkingDirectory(stage)
-                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(ct);
-            if (result.ExitCode != 0 || !File.Exists(Path.Combine(stage, "out", "bisector")))
-            {
-                throw new ProcessFailedException("dotnet " + string.Join(' ', args), result.ExitCode, stage,
-                    string.Join('\n', (result.StandardOutput + result.StandardError).TrimEnd().Split('\n').TakeLast(20)));
-            }
-
-            Directory.CreateDirectory(directory);
-            var temp = Path.Combine(directory, $".bisector-{Guid.NewGuid():N}");
-            File.Move(Path.Combine(stage, "out", "bisector"), temp);
-            File.Move(temp, Path.Combine(directory, "bisector"), overwrite: true);
-            Trace.WriteLine($"trial agent published in {clock.Elapsed.TotalSeconds:0} s");
-        }
-        finally
-        {
-            Directory.Delete(stage, recursive: true);
-        }
-    }
-
-    private static void CopyTree(string from, string to)
-    {
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var relative = Path.GetRelativePath(from, file);
-            if (relative.StartsWith("bin/", StringComparison.Ordinal) || relative.StartsWith("obj/", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
-            File.Copy(file, Path.Combine(to, relative));
         }
     }
 

@@ -10,6 +10,7 @@ public sealed class DemoRepositoryTests
     [InlineData(DemoScenario.Leak)]
     [InlineData(DemoScenario.StaticTable)]
     [InlineData(DemoScenario.Fix)]
+    [InlineData(DemoScenario.TwoChanges)]
     public async Task I_can_generate_a_demo_repository_with_the_documented_shape(DemoScenario scenario)
     {
         // Arrange
@@ -32,6 +33,13 @@ public sealed class DemoRepositoryTests
         Assert.Equal("0", await GitAsync(demo.Path, "rev-list", "--count", $"{demo.CulpritSha}..{demo.GoodRef}"));
         Assert.NotEqual(await GitAsync(demo.Path, "rev-parse", $"{demo.CulpritSha}^"), await GitAsync(demo.Path, "rev-parse", "v1.0"));
         Assert.Equal("", await GitAsync(demo.Path, "status", "--porcelain"));
+        // A further change is a candidate too, after the culprit (the culprit is an ancestor of it).
+        Assert.Equal(scenario == DemoScenario.TwoChanges ? 1 : 0, demo.FurtherChangeShas.Count);
+        foreach (var further in demo.FurtherChangeShas)
+        {
+            Assert.Contains(candidates, c => c.StartsWith(further, StringComparison.Ordinal));
+            Assert.Equal(further, await GitAsync(demo.Path, "rev-list", "-1", "--ancestry-path", $"{demo.CulpritSha}..{further}"));
+        }
     }
 
     [Fact(Timeout = 120000)]

@@ -42,6 +42,13 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
         Assert.StartsWith("heap fragmentation: in-use flat at ", run.Diagnosis);
 
+        // Assert: one change in the range, and "no further change" before and after it only where both ends were measured
+        var scan = run.Model!.Changes!;
+        Assert.Equal(demo.CulpritSha, run.Line[Assert.Single(scan.Changes).Position].Sha);
+        Assert.Equal(4, scan.Segments.Count);
+        Assert.All(scan.Segments, s => Assert.Equal(SegmentVerdict.NoFurtherChange, s.Verdict));
+        Assert.Equal([run.Outcome.Culprit!.Value, 0], scan.Segments.Select(s => s.From).Distinct());
+
         // Assert: every trial and its samples are in the database
         await using var store = await Bisector.Storage.ResultsStore.OpenAsync(run.DatabasePath);
         var trials = await store.GetTrialsAsync(run.RunId);
@@ -54,6 +61,12 @@ public sealed class DemoBisectionSpecs : IDisposable
         }
 
         Assert.Equal(Bisector.Storage.RunStatus.Finished, (await store.GetRunAsync(run.RunId))!.Status);
+        foreach (var end in scan.Segments.SelectMany(s => new[] { s.From, s.To }).Distinct())
+        {
+            Assert.True(trials.Count(t => t.Position == end && t.Outcome == Bisector.Workers.TrialOutcome.Ok) >= Bisector.Statistics.SequentialTests.MinSameTrials,
+                $"position {end} ends a segment called unchanged with fewer than {Bisector.Statistics.SequentialTests.MinSameTrials} trials");
+        }
+
         Assert.Contains(await store.GetBuildsAsync(run.RunId), b => b.Sha == demo.CulpritSha && Bisector.Building.BuildStatusExtensions.Succeeded(b.Status));
 
         // Assert: the report and the raw data export
@@ -88,6 +101,40 @@ public sealed class DemoBisectionSpecs : IDisposable
 
         var csv = await File.ReadAllLinesAsync(Path.Combine(run.ReportDirectory, ReportWriter.SamplesFileName));
         Assert.Equal(await store.CountSamplesAsync(run.RunId) + 1, csv.Length);
+    }
+
+    [Fact(Timeout = 900_000)]
+    public async Task I_can_see_both_changes_of_a_range_with_two_and_the_first_marked_as_the_answer()
+    {
+        // Arrange: a 16 MiB level step (the known culprit), then later a leak that raises the plateau again
+        var results = Path.Combine(_root, "results-two");
+
+        // Act
+        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-two"), DemoScenario.TwoChanges, "bisect", ["local:2"], results, _ => { });
+
+        // Assert: both changes, each with its commit and size; the step (the first change) is the answer
+        Assert.True(run.Outcome!.Status == SearchStatus.Found, run.Outcome.Summary);
+        var scan = run.Model!.Changes;
+        Assert.NotNull(scan);
+        Assert.Equal([demo.CulpritSha, .. demo.FurtherChangeShas], scan!.Changes.Select(c => run.Line[c.Position].Sha));
+        Assert.Equal(demo.CulpritSha, run.Line[scan.Answer!.Position].Sha);
+        Assert.All(scan.Changes, c => Assert.Equal(ChangeDirection.Worse, c.Direction));
+        Assert.InRange(scan.Changes[0].Shift / (1024 * 1024), 12, 20);
+        Assert.InRange(scan.Changes[1].Shift / (1024 * 1024), 1, 12);
+        Assert.Equal(scan.Changes[0], scan.Ranked[0]);
+        Assert.DoesNotContain(scan.Segments, s => s.Verdict == SegmentVerdict.Undecided);
+
+        // Assert: the report, the terminal and --json say it
+        var html = await File.ReadAllTextAsync(run.ReportPath!);
+        Assert.Contains("Changes in this range (2)", html);
+        Assert.Contains(demo.FurtherChangeShas[0][..10], html);
+        var terminal = new StringWriter();
+        TerminalSummary.WritePlain(run.Model, terminal);
+        Assert.Contains($"#{scan.Answer.Position} {demo.CulpritSha[..10]}", terminal.ToString());
+        Assert.Contains("← the answer (first change)", terminal.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(RunResultJson.Render(run.Model, run.ReportDirectory));
+        Assert.Equal(demo.CulpritSha, json.RootElement.GetProperty("changes").GetProperty("answer").GetString());
+        Assert.Equal(2, json.RootElement.GetProperty("changes").GetProperty("items").GetArrayLength());
     }
 
     [Fact(Timeout = 600_000)]

@@ -17,6 +17,54 @@ public sealed class ReportWriterSpecs : IDisposable
     }
 
     [Fact]
+    public async Task I_can_read_the_per_search_alpha_and_a_drifting_good_end_in_the_report_and_the_terminal()
+    {
+        // Arrange: the good end's trials climb with the order they ran (a loaded machine warming up).
+        var synthetic = SyntheticRun.Build();
+        var drifting = Enumerable.Range(0, 12).Select(i => 10.0 + i).ToArray();
+        var outcome = synthetic.Outcome! with
+        {
+            ErrorControl = new ErrorControl(0.01, 0.0025, 3.7e13, true),
+            GoodEndDrift = Bisector.Statistics.DriftCheck.Test(drifting),
+        };
+        var model = synthetic with { Outcome = outcome };
+        var terminal = new StringWriter();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+        TerminalSummary.WritePlain(model, terminal);
+
+        // Assert
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        var html = await File.ReadAllTextAsync(files.Html);
+        foreach (var text in new[] { md, WebUtility.HtmlDecode(html), terminal.ToString() })
+        {
+            Assert.Contains("Error control: α = 0.01 per search", text);
+            Assert.Contains("e-value 3.7 × 10^13", text);
+            Assert.Contains("Drift: WARNING — the good end's trials drift in time (DRIFT over 12 trials", text);
+        }
+    }
+
+    [Fact]
+    public void I_can_read_that_the_good_end_did_not_drift_and_nothing_for_an_outcome_stored_before_error_control()
+    {
+        // Arrange
+        var synthetic = SyntheticRun.Build();
+        var steady = new[] { 10.0, 12, 9, 11, 10.5, 9.5, 11.5, 10.2 };
+        var withChecks = synthetic with { Outcome = synthetic.Outcome! with { GoodEndDrift = Bisector.Statistics.DriftCheck.Test(steady) } };
+        var (now, before) = (new StringWriter(), new StringWriter());
+
+        // Act
+        TerminalSummary.WritePlain(withChecks, now);
+        TerminalSummary.WritePlain(synthetic, before);
+
+        // Assert
+        Assert.Contains("Drift of the good end: no drift over 8 trials in time order", now.ToString());
+        Assert.DoesNotContain("Error control:", before.ToString());
+        Assert.DoesNotContain("Drift", before.ToString());
+    }
+
+    [Fact]
     public async Task I_can_write_a_report_with_html_markdown_and_five_plots()
     {
         // Arrange

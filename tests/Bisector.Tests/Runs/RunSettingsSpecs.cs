@@ -47,6 +47,41 @@ public sealed class RunSettingsSpecs : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(2), flagWins.Recipe.Sampling.Window);
     }
 
+    [Fact]
+    public void I_get_one_local_worker_per_core_when_neither_a_flag_nor_bisect_yaml_names_workers()
+    {
+        // Arrange: no bisect.yaml in the repository; a second folder has one that names workers
+        var recipe = _folder.Write("tiny.yaml", RecipeFixtures.Full);
+        var config = _folder.Write("with-workers.yaml", "workers: [local:3]\n");
+        var cores = Environment.ProcessorCount;
+
+        // Act
+        var machine = StartCommand.Resolve(Flags(recipe, null), "bisector start").Options;
+        var fromConfig = StartCommand.Resolve(Flags(recipe, config), "bisector start").Options;
+        var fromFlag = StartCommand.Resolve(Flags(recipe, config) with { Workers = ["local:1"] }, "bisector start").Options;
+
+        // Assert
+        Assert.Equal([$"local:{Math.Min(cores, Bisector.Workers.DefaultWorkers.Cap)}"], machine.Workers);
+        Assert.StartsWith($"default: {cores} core", machine.WorkersFrom);
+        Assert.Equal(["local:3"], fromConfig.Workers);
+        Assert.Equal("with-workers.yaml", fromConfig.WorkersFrom);
+        Assert.Equal(["local:1"], fromFlag.Workers);
+        Assert.Equal("--workers", fromFlag.WorkersFrom);
+    }
+
+    [Theory]
+    [InlineData(1, "local:1", "default: 1 core")]
+    [InlineData(2, "local:2", "default: 2 cores")]
+    [InlineData(16, "local:4", "default: 16 cores, at most 4")]
+    public void I_get_a_default_worker_count_from_the_cores_capped(int cores, string spec, string why)
+    {
+        // Act
+        var chosen = Bisector.Workers.DefaultWorkers.ForThisMachine(cores);
+
+        // Assert
+        Assert.Equal((spec, why), chosen);
+    }
+
     public void Dispose() => _folder.Dispose();
 
     private StartCommand.Settings Flags(string recipe, string? config) =>

@@ -48,7 +48,7 @@ public sealed class SshWorkerSpecs(TestDaemon daemon, ITestOutputHelper output) 
         Assert.True(check.Ok && again.Ok, string.Join('\n', check.Findings.Concat(again.Findings)));
         Assert.Equal(agent.Bytes, first.AgentUploadedBytes);
         Assert.Equal(0, second.AgentUploadedBytes);
-        Assert.True(File.Exists(Path.Combine(hosts.Hosts[0].RemoteRoot, "artifacts", agent.ContentHash, "bisector")));
+        Assert.True(File.Exists(Path.Combine(hosts.Hosts[0].RemoteRoot, "artifacts", agent.ContentHash, TrialAgent.ExecutableName)));
         // A measurement for docs/benchmarks-workers.md, not an assertion: connect + upload over loopback.
         output.WriteLine($"agent {agent.Bytes} bytes deployed in {deployed.TotalSeconds:0.0} s (connect, check and upload)");
     }

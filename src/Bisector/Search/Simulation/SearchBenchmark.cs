@@ -19,7 +19,14 @@ public sealed record BenchmarkOptions(
     double EffectInIqr = 1.0,
     int ExhaustiveUpTo = 100,
     int FirstSeed = 1,
-    double MinEffectShare = 1.0);
+    double MinEffectShare = 1.0,
+    IReadOnlyList<string>? Methods = null)
+{
+    /// <summary>The method keys <see cref="Methods"/> may name.</summary>
+    public static readonly IReadOnlyList<string> MethodKeys = ["oracle", "bisect", "kary", "exhaustive", "git", "pinpoint"];
+
+    internal bool Runs(string key) => Methods is null || Methods.Contains(key, StringComparer.OrdinalIgnoreCase);
+}
 
 /// <summary>
 /// Runs Bisector's strategies and the two baselines over seeded simulations — a level step, a growth-rate change and an
@@ -30,7 +37,40 @@ public static class SearchBenchmark
     /// <summary>The oracle stops at a posterior of 1 − ε (99 % accuracy).</summary>
     public const double OracleEpsilon = 0.01;
 
-    private sealed record Row(string Setting, string Method, int Runs, int Correct, int Wrong, int Ranges, int NoCall, double Trials, double Rounds);
+    private sealed record Row(string Setting, string Method, int Runs, int Correct, int Wrong, int Ranges, int NoCall, double Trials, double Rounds, TrialPhases? Phases);
+
+    /// <summary>Where a search's trials went: the ends before a regression was shown, probes the search chose, trials
+    /// that filled idle workers, and the fresh trials of verification.</summary>
+    public sealed record TrialPhases(double Ends, double Probes, double Fill, double Verify)
+    {
+        public static TrialPhases Of(SearchOutcome outcome, int candidates)
+        {
+            double ends = 0, probes = 0, fill = 0, verify = 0;
+            foreach (var round in outcome.Rounds)
+            {
+                for (var i = 0; i < round.Requested.Count; i++)
+                {
+                    var r = round.Requested[i];
+                    if (round.Reason.StartsWith("verify", StringComparison.Ordinal))
+                        verify += r.AdditionalTrials;
+                    else if (r.Position == 0 || r.Position == candidates)
+                        ends += r.AdditionalTrials;
+                    else if (IsProbe(round, i, outcome.Strategy))
+                        probes += r.AdditionalTrials;
+                    else
+                        fill += r.AdditionalTrials;
+                }
+            }
+            return new TrialPhases(ends, probes, fill, verify);
+        }
+
+        private static bool IsProbe(SearchRound round, int index, SearchStrategy strategy) =>
+            round.Reason.StartsWith("posterior", StringComparison.Ordinal) && (index == 0 || strategy != SearchStrategy.Bisect)
+            || round.Reason.StartsWith("exhaustive", StringComparison.Ordinal);
+
+        public TrialPhases Plus(TrialPhases o) => new(Ends + o.Ends, Probes + o.Probes, Fill + o.Fill, Verify + o.Verify);
+        public TrialPhases Over(double k) => new(Ends / k, Probes / k, Fill / k, Verify / k);
+    }
 
     public static async Task<string> RunAsync(BenchmarkOptions options, CancellationToken ct = default)
     {
@@ -56,38 +96,41 @@ public static class SearchBenchmark
                 var effectInFeature = feature == FeatureKind.Slope ? slope : step;
                 var decision = new DecisionSpec("vm_rss", feature, RegressionDirection.Increase, options.MinEffectShare * effectInFeature);
                 var setting = $"N={size}, {label}";
-                var methods = new List<(string Name, Func<MemorySimulator, Task<(SearchStatus, int, int, int, int)>> Run)>
+                var methods = new List<(string Key, string Name, Func<MemorySimulator, Task<Result>> Run)>
                 {
-                    ("Bisector bisect", s => RunEngine(s, SearchStrategy.Bisect, 1, decision, template.WarmupSeconds, ct)),
-                    ($"Bisector k-ary (W={options.Workers})", s => RunEngine(s, SearchStrategy.Kary, options.Workers, decision, template.WarmupSeconds, ct)),
+                    ("bisect", "Bisector bisect", s => RunEngine(s, SearchStrategy.Bisect, 1, decision, template.WarmupSeconds, ct)),
+                    ("kary", $"Bisector k-ary (W={options.Workers})", s => RunEngine(s, SearchStrategy.Kary, options.Workers, decision, template.WarmupSeconds, ct)),
                 };
-                if (hasCulprit)
+                if (hasCulprit && options.Runs("oracle"))
                 {
                     var oracle = new KnownLevelsOracle(MakeScenario(size, 0, true, levelStep, slopeStep), feature);
                     oracles.Add(string.Create(CultureInfo.InvariantCulture,
                         $"{setting}: known-levels oracle ≈ {oracle.Approximation(size, OracleEpsilon):0.0} trials by log₂N/C + 2 ln(1/ε)/D (C = {oracle.CapacityBits:0.###} bits, D = {oracle.DivergenceNats:0.###} nats a trial, ε = {OracleEpsilon})"));
-                    methods.Insert(0, ("Oracle: known levels, 1 trial at the median", s =>
+                    methods.Insert(0, ("oracle", "Oracle: known levels, 1 trial at the median", s =>
                     {
                         var (culprit, t) = oracle.Search(s, feature, OracleEpsilon);
-                        return Task.FromResult(culprit > 0 ? (SearchStatus.Found, culprit, culprit, t, t) : (SearchStatus.Undecided, 0, 0, t, t));
+                        return Task.FromResult(culprit > 0 ? new Result(SearchStatus.Found, culprit, culprit, t, t, null) : new Result(SearchStatus.Undecided, 0, 0, t, t, null));
                     }
                     ));
                 }
                 if (size <= options.ExhaustiveUpTo)
-                    methods.Add(("Bisector exhaustive", s => RunEngine(s, SearchStrategy.Exhaustive, options.Workers, decision, template.WarmupSeconds, ct)));
-                methods.Add(("git bisect (1 trial, fixed threshold)", s => Task.FromResult(Score(Baselines.GitBisect(s, decision, template.WarmupSeconds)))));
-                methods.Add(("Pinpoint-like (min(KS,MWU), 10→160)", s => Task.FromResult(Score(Baselines.Pinpoint(s, template.WarmupSeconds)))));
+                    methods.Add(("exhaustive", "Bisector exhaustive", s => RunEngine(s, SearchStrategy.Exhaustive, options.Workers, decision, template.WarmupSeconds, ct)));
+                methods.Add(("git", "git bisect (1 trial, fixed threshold)", s => Task.FromResult(Score(Baselines.GitBisect(s, decision, template.WarmupSeconds)))));
+                methods.Add(("pinpoint", "Pinpoint-like (min(KS,MWU), 10→160)", s => Task.FromResult(Score(Baselines.Pinpoint(s, template.WarmupSeconds)))));
 
-                foreach (var (name, run) in methods)
+                foreach (var (key, name, run) in methods.Where(m => options.Runs(m.Key)))
                 {
                     int correct = 0, wrong = 0, ranges = 0, noCall = 0;
                     double trials = 0, rounds = 0;
+                    TrialPhases? phases = null;
                     for (var k = 0; k < options.Seeds; k++)
                     {
                         ct.ThrowIfCancellationRequested();
                         var seed = options.FirstSeed + k;
                         var scenario = MakeScenario(size, seed, hasCulprit, levelStep, slopeStep);
-                        var (status, first, last, t, r) = await run(new MemorySimulator(scenario, seed)).ConfigureAwait(false);
+                        var (status, first, last, t, r, ph) = await run(new MemorySimulator(scenario, seed)).ConfigureAwait(false);
+                        if (ph is not null)
+                            phases = phases is null ? ph : phases.Plus(ph);
                         trials += t;
                         rounds += r;
                         var named = status is SearchStatus.Found or SearchStatus.FoundRange;
@@ -96,7 +139,7 @@ public static class SearchBenchmark
                         else if (scenario.Culprit is { } c && first <= c && c <= last) correct++;
                         else wrong++;
                     }
-                    rows.Add(new Row(setting, name, options.Seeds, correct, wrong, ranges, noCall, trials / options.Seeds, rounds / options.Seeds));
+                    rows.Add(new Row(setting, name, options.Seeds, correct, wrong, ranges, noCall, trials / options.Seeds, rounds / options.Seeds, phases?.Over(options.Seeds)));
                 }
             }
         }
@@ -122,17 +165,20 @@ public static class SearchBenchmark
         return new SimulationScenario(size, hasCulprit ? culprit : null, levelStep, slope, unbuildable.Order().ToArray());
     }
 
-    private static async Task<(SearchStatus, int, int, int, int)> RunEngine(MemorySimulator sim, SearchStrategy strategy, int workers,
+    private sealed record Result(SearchStatus Status, int First, int Last, int Trials, int Rounds, TrialPhases? Phases);
+
+    private static async Task<Result> RunEngine(MemorySimulator sim, SearchStrategy strategy, int workers,
         DecisionSpec decision, double warmup, CancellationToken ct)
     {
         var options = new SearchOptions(strategy, workers, decision, warmup);
         var outcome = await SearchEngine.RunAsync(sim.Scenario.Candidates, sim.MeasureAsync, options, ct).ConfigureAwait(false);
         if (Environment.GetEnvironmentVariable("BISECTOR_TRACE") is not null)
             Console.Error.WriteLine($"TRACE N={sim.Scenario.Candidates} culprit={sim.Scenario.Culprit} {strategy} trials={outcome.TrialsSpent} {outcome.Summary}\n  " + string.Join("\n  ", outcome.Rounds.Select(r => r.Reason)));
-        return (outcome.Status, outcome.RangeFirst, outcome.RangeLast, outcome.TrialsSpent, outcome.Rounds.Count);
+        return new Result(outcome.Status, outcome.RangeFirst, outcome.RangeLast, outcome.TrialsSpent, outcome.Rounds.Count,
+            TrialPhases.Of(outcome, sim.Scenario.Candidates));
     }
 
-    private static (SearchStatus, int, int, int, int) Score(BaselineOutcome o) => (o.Status, o.RangeFirst, o.RangeLast, o.Trials, o.Rounds);
+    private static Result Score(BaselineOutcome o) => new(o.Status, o.RangeFirst, o.RangeLast, o.Trials, o.Rounds, null);
 
     private static string Render(List<Row> rows, BenchmarkOptions o, double iqr, double step, double slope, TimeSpan elapsed)
     {
@@ -152,6 +198,17 @@ public static class SearchBenchmark
             var correct = aa ? "—" : Pct(r.Correct, r.Runs);
             var wrong = aa ? $"FP {Pct(r.Wrong, r.Runs)}" : Pct(r.Wrong, r.Runs);
             sb.AppendLine(c, $"| {r.Setting} | {r.Method} | {correct} | {wrong} | {r.Ranges} | {Pct(r.NoCall, r.Runs)} | {r.Trials:0.0} | {r.Rounds:0.0} |");
+        }
+        var phased = rows.Where(r => r.Phases is not null).ToArray();
+        if (phased.Length > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Where Bisector's trials went (mean a search, as requested): the ends before a regression was shown, probes the search chose, one-trial fills of idle workers, fresh trials of verification.");
+            sb.AppendLine();
+            sb.AppendLine("| Setting | Method | Ends | Probes | Fill | Verification |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|");
+            foreach (var r in phased)
+                sb.AppendLine(c, $"| {r.Setting} | {r.Method} | {r.Phases!.Ends:0.0} | {r.Phases.Probes:0.0} | {r.Phases.Fill:0.0} | {r.Phases.Verify:0.0} |");
         }
         return sb.ToString();
 
