@@ -20,12 +20,12 @@ internal static class ChangesSection
     {
         if (m.Changes is not { } scan)
             return m.ScanNotRun is { } why ? new Section("changes", "Changes in this range", [new Paragraph(
-                $"Scan for further changes {why}: changes other than the culprit, before or after it, were not looked for, so none is ruled out.", IsNote: true)]) : null;
+                m.Terms.Speak($"Scan for further changes {why}: changes other than the culprit, before or after it, were not looked for, so none is ruled out."), IsNote: true)]) : null;
 
         var fu = FeatureUnit(m);
         var blocks = new List<Block>
         {
-            new Paragraph(Summary(m, scan)),
+            new Paragraph(m.Terms.Speak(Summary(m, scan))),
             new DataTable("changes",
             [
                 new("rank", Numeric: true), new("#", Numeric: true), new("commit"), new("direction"), new($"size ({fu}) [CI]", Numeric: true),
@@ -85,7 +85,7 @@ internal static class ChangesSection
     /// <summary>A line for the headline when the first change is not the commit the search named.</summary>
     public static string? HeadlineNote(ReportModel m) =>
         m.Changes is { Answer: { FoundBySearch: false } answer } && m.At(answer.Position) is { } c
-            ? $"First change (the answer): {c.Commit.ShortSha} {OneLine(c.Commit.Subject, 80)} at #{answer.Position}, before the culprit the search named — see 'Changes in this range'"
+            ? $"First change (the answer): {c.Commit.ShortSha} {OneLine(c.Commit.Subject, 80)} at #{answer.Position}, before the {m.Terms.Answer} the search named — see 'Changes in this range'"
             : null;
 
     private static string Summary(ReportModel m, RangeChanges scan)

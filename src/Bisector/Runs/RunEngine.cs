@@ -165,7 +165,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             }
 
             outcome = await SearchEngine.RunAsync(line.CandidateCount, measurer.MeasureAsync, searchOptions, ct);
-            await RangeScanStep.RunAsync(store, runId, options, measurer, line, outcome, searchOptions, log, ct);
+            await RangeScanStep.RunAsync(store, runId, options, measurer, line, outcome, searchOptions, Spoken(log, options), ct);
             await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
         }
         catch (OperationCanceledException)
