@@ -146,7 +146,7 @@ internal static class ReportFacts
             evidence.Add("Effect: " + Effect(m, cmp));
             evidence.Add("Test: " + TestLine(cmp));
         }
-        evidence.AddRange(ErrorControlLines(o));
+        evidence.AddRange(ErrorControlLines(o).Select(m.Terms.Speak));
 
         if (o is null)
             return new Headline(HeadlineKind.Partial,
@@ -202,7 +202,7 @@ internal static class ReportFacts
     {
         var lines = new List<string>();
         if (o?.ErrorControl is { } ec)
-            lines.Add("Error control: " + m.Terms.Speak(ec.Statement));
+            lines.Add("Error control: " + ec.Statement);
         if (o?.GoodEndDrift is { } drift)
             lines.Add(drift.Drifting
                 ? $"Drift: WARNING — the good end's trials drift in time ({drift.Message}); verdicts compare trials taken rounds apart"
