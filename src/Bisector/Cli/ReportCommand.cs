@@ -27,9 +27,10 @@ internal static class ReportCommand
             if (parse.GetValue(rediagnose))
             {
                 var diagnosis = await ReportAssembler.RediagnoseAsync(store, row.Id, line => Console.Error.WriteLine(line), ct);
+                var terms = ReportAssembler.TermsOf(row);
                 await Console.Error.WriteLineAsync(diagnosis is null
-                    ? $"report: run {row.Id} named no single culprit, so there is nothing to diagnose"
-                    : $"diagnosis: {diagnosis.Headline}");
+                    ? $"report: run {row.Id} named no single {terms.Answer}, so there is nothing to diagnose"
+                    : $"diagnosis: {terms.Speak(diagnosis.Headline)}");
             }
             var directory = parse.GetValue(output) ?? Path.Combine(resultsDirectory, row.Id);
             var (path, model) = await ReportAssembler.WriteWithModelAsync(store, row.Id, directory, ct);

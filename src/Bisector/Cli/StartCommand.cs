@@ -29,11 +29,35 @@ internal static class StartCommand
         string? Config,
         bool FirstParent,
         bool NoMerges,
-        bool DryRun);
+        bool DryRun)
+    {
+        /// <summary><c>--find-fix</c>: the old end regressed; find the commit that made it better.</summary>
+        public bool FindFix { get; init; }
+
+        /// <summary><c>--term-old</c>: the word for the old end's state (git bisect's; "good", or "broken" with --find-fix).</summary>
+        public string? TermOld { get; init; }
+
+        /// <summary><c>--term-new</c>: the word for the new end's state ("bad", or "fixed" with --find-fix).</summary>
+        public string? TermNew { get; init; }
+    }
+
+    /// <summary>The find-fix flags start, resume's dry run and demo share, so each spells them the same.</summary>
+    internal sealed record TermOptions(Option<bool> FindFix, Option<string?> TermOld, Option<string?> TermNew)
+    {
+        public static TermOptions Create() => new(
+            new Option<bool>(Reporting.Terms.FindFixFlag) { Description = "The old end A regressed: find the commit that made it better (decides on the opposite of the recipe's decide.direction; output speaks of the fix)" },
+            new Option<string?>(Reporting.Terms.OldFlag) { Description = "Word for the old end's state, as git bisect --term-old (default good, or broken with --find-fix); give --term-new too" },
+            new Option<string?>(Reporting.Terms.NewFlag) { Description = "Word for the new end's state, as git bisect --term-new (default bad, or fixed with --find-fix); give --term-old too" });
+
+        public IEnumerable<Option> All => [FindFix, TermOld, TermNew];
+
+        public Settings Apply(Settings settings, ParseResult parse) =>
+            settings with { FindFix = parse.GetValue(FindFix), TermOld = parse.GetValue(TermOld), TermNew = parse.GetValue(TermNew) };
+    }
 
     public static Command Create()
     {
-        var range = new Argument<string>("range") { Description = "The range to bisect, A..B: A is known good, B is known bad (also 'B ^A')" };
+        var range = new Argument<string>("range") { Description = "The range to bisect, A..B: A is known good, B is known bad (also 'B ^A'); with --find-fix A is broken and B fixed" };
         var paths = new Option<string[]>("--paths") { Description = "Git pathspecs: only commits touching them are candidates (globs like 'src/basic/fileio*')", AllowMultipleArgumentsPerToken = true };
         var recipe = new Option<string?>("--recipe") { Description = "Recipe YAML: how to build, run, drive and measure the daemon" };
         var workers = new Option<string[]>("--workers") { Description = "Workers: local:N, ssh://user@host (comma-separated or repeated; default: bisect.yaml, else one local worker per core, at most 4)", AllowMultipleArgumentsPerToken = true };
@@ -62,17 +86,23 @@ internal static class StartCommand
         };
         var noRevert = CommonOptions.NoRevert();
         var json = CommonOptions.Json();
-        var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit is named")
+        var terms = TermOptions.Create();
+        var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit (or with --find-fix the fix) is named")
         {
             range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, noRevert, json,
         };
+        foreach (var option in terms.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
-            var settings = new Settings(
+            var settings = terms.Apply(new Settings(
                 parse.GetValue(range)!, parse.GetValue(paths) ?? [], parse.GetValue(recipe), parse.GetValue(workers) ?? [],
                 parse.GetValue(strategy), parse.GetValue(confidence), parse.GetValue(alpha), parse.GetValue(repeats), parse.GetValue(maxTrials),
                 parse.GetValue(window), parse.GetValue(warmup), parse.GetValue(results), parse.GetValue(repo), parse.GetValue(config),
-                parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun));
+                parse.GetValue(firstParent), parse.GetValue(noMerges), parse.GetValue(dryRun)), parse);
             var resolved = Resolve(settings, ToolInfo.ReproduceCommand(Environment.GetCommandLineArgs().Skip(1)));
             var options = resolved.Options with
             {
@@ -109,15 +139,16 @@ internal static class StartCommand
         }
 
         var selection = await RunEngine.SelectAsync(options, ct);
-        foreach (var line in CommitSelector.DescribeDryRun(selection))
+        foreach (var line in CommitSelector.DescribeDryRun(selection, options.Terms.Old, options.Terms.New))
         {
             await output.WriteLineAsync(line);
         }
 
         await output.WriteLineAsync("Checked, as a real run would before its first build:");
         await output.WriteLineAsync($"  recipe      {recipe.SourceFile} valid: '{recipe.Name}' (hash {recipe.Hash[..12]}), decides on {recipe.Decide.Metric} " +
-            $"{recipe.Decide.Feature.ToString().ToLowerInvariant()} ({recipe.Decide.Direction.ToString().ToLowerInvariant()}), " +
+            $"{recipe.Decide.Feature.ToString().ToLowerInvariant()} ({recipe.Decide.Direction.ToString().ToLowerInvariant()}: {options.Terms.DirectionText(recipe.Decide.Direction)}), " +
             $"{recipe.Trials.Repeats.ToString(CultureInfo.InvariantCulture)} trial(s) per commit first, at most {recipe.Trials.Max.ToString(CultureInfo.InvariantCulture)}");
+        await output.WriteLineAsync($"  terms       {options.Terms.Describe(options.Range)}");
         await output.WriteLineAsync($"  bisect.yaml {(configFile is null ? "none (flags, recipe and built-in defaults)" : configFile + " valid")}");
         await output.WriteLineAsync($"  workers     {string.Join(", ", workers.Select(w => w.Name))} (specs valid; hosts not contacted: 'bisector workers check' tries them){(options.WorkersFrom is { } from ? $"; from {from}" : "")}");
         foreach (var line in await PlanAsync(options, recipe, selection, workers.Count, ct))
@@ -155,6 +186,7 @@ internal static class StartCommand
     /// </summary>
     internal static RunSettings Resolve(Settings s, string commandLine)
     {
+        var terms = Reporting.Terms.Resolve(s.FindFix, s.TermOld, s.TermNew);
         var repository = Path.GetFullPath(s.Repo ?? Directory.GetCurrentDirectory());
         if (!Directory.Exists(repository))
         {
@@ -249,8 +281,9 @@ internal static class StartCommand
             commandLine)
         {
             WorkersFrom = workersFrom,
+            Terms = terms,
         };
-        return new RunSettings(options, recipe);
+        return new RunSettings(options, options.ForKind(recipe));
     }
 
     /// <summary>The project defaults a run reads: --config, else bisect.yaml at the repository root (which may not exist).</summary>
@@ -300,17 +333,18 @@ internal static class StartCommand
         }
 
         var line = summary.Line;
+        var terms = summary.Terms;
         switch (outcome.Status)
         {
             case SearchStatus.Found when outcome.Culprit is { } p:
                 var culprit = line[p];
-                await output.WriteLineAsync($"culprit: {culprit.Sha} {culprit.Subject}");
+                await output.WriteLineAsync($"{terms.Answer}: {culprit.Sha} {culprit.Subject}");
                 break;
             case SearchStatus.FoundRange:
-                await output.WriteLineAsync($"culprit range: {line[outcome.RangeFirst].Sha}..{line[outcome.RangeLast].Sha} (neighbours could not be built)");
+                await output.WriteLineAsync($"{terms.Answer} range: {line[outcome.RangeFirst].Sha}..{line[outcome.RangeLast].Sha} (neighbours could not be built)");
                 break;
             case SearchStatus.NoRegression:
-                await output.WriteLineAsync("no regression: the bad end is not worse than the good end by the recipe's min-effect");
+                await output.WriteLineAsync(terms.Speak("no regression: the bad end is not worse than the good end by the recipe's min-effect"));
                 break;
             default:
                 await output.WriteLineAsync($"undecided: {outcome.Status}");
@@ -318,7 +352,7 @@ internal static class StartCommand
         }
 
         await output.WriteLineAsync($"confidence: {outcome.Confidence.ToString("0.000", CultureInfo.InvariantCulture)}");
-        await output.WriteLineAsync($"evidence: {outcome.Summary}");
+        await output.WriteLineAsync($"evidence: {terms.Speak(outcome.Summary)}");
         await output.WriteLineAsync($"report: {summary.ReportPath}");
         return ExitCode(outcome);
     }

@@ -46,7 +46,7 @@ internal static class StatusCommand
         {
             foreach (var r in await store.ListRunsAsync(ct))
             {
-                await output.WriteLineAsync($"{r.Id}  {Text(r.Status),-11}  {r.RangeSpec}  {r.Summary}");
+                await output.WriteLineAsync($"{r.Id}  {Text(r.Status),-11}  {r.RangeSpec}  {(r.Summary is { } stored ? ReportAssembler.TermsOf(r).Speak(stored) : null)}");
             }
 
             return 0;
@@ -62,7 +62,7 @@ internal static class StatusCommand
         await output.WriteLineAsync($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}");
         await output.WriteLineAsync($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})");
         await output.WriteLineAsync($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
-        await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + good anchor");
+        await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + {ReportAssembler.TermsOf(row).OldAnchor}");
         var okBuilds = builds.Count(b => b.Status.Succeeded());
         var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
         await output.WriteLineAsync($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
@@ -81,9 +81,9 @@ internal static class StatusCommand
                 : $"process    {owner.Pid} on {owner.Host} is gone; 'bisector resume {row.Id}' continues it ({inFlight.Count} unfinished)");
         }
 
-        await WriteEvidenceAsync(store, row.Id, commits, trials, identical, output, ct);
+        var terms = await WriteEvidenceAsync(store, row.Id, commits, trials, identical, output, ct);
 
-        await output.WriteLineAsync($"verdict    {row.Summary ?? "(not decided yet)"}");
+        await output.WriteLineAsync($"verdict    {(row.Summary is { } summary ? terms.Speak(summary) : "(not decided yet)")}");
         return 0;
     }
 
@@ -92,11 +92,15 @@ internal static class StatusCommand
     /// the posterior's leading block: the final table as it stands now. A finished run shows its stored outcome; a run
     /// still going gets the same numbers computed from the trials stored so far (<see cref="SearchStanding"/>).
     /// </summary>
-    private static async Task WriteEvidenceAsync(
+    /// <returns>The run's words, for the lines after the evidence.</returns>
+    private static async Task<Reporting.Terms> WriteEvidenceAsync(
         ResultsStore store, string runId, IReadOnlyList<CommitRow> commits, IReadOnlyList<TrialRow> trials, IReadOnlyList<BuildGroup> identical,
         TextWriter output, CancellationToken ct)
     {
         var (_, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, runId, ct);
+        var terms = options.Terms;
+        if (!terms.IsDefault)
+            await output.WriteLineAsync($"terms      {terms.Describe(options.Range)}");
         var decision = recipe.Decide;
         var features = new Dictionary<int, List<double>>();
         foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
@@ -115,15 +119,15 @@ internal static class StatusCommand
             : new SearchStanding(outcome.VersusGood, outcome.Posterior);
         var unit = Reporting.MetricUnit.For(decision.Metric);
         var suffix = decision.Feature == FeatureKind.Slope ? (unit.Unit.Length == 0 ? " per min" : $" {unit.Unit}/min") : unit.Suffix;
-        await output.WriteLineAsync($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), verdict against the good end" +
+        await output.WriteLineAsync($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), verdict against the {terms.Old} end" +
             (outcome is null ? " as it stands now:" : ":"));
         foreach (var group in trials.GroupBy(t => (int)t.Position).OrderBy(g => g.Key))
         {
             var commit = commits.FirstOrDefault(c => c.Position == group.Key);
             var values = Values(group.Key);
             var median = values.Count == 0 ? "median —" : $"median {Reporting.ReportFacts.F(unit.Scale(Robust.Median([.. values])))}{suffix}";
-            var verdict = group.Key == 0 ? "good end"
-                : standing?.VersusGood.TryGetValue(group.Key, out var cmp) == true ? $"{cmp.Verdict}, {PValueText.Statement(cmp.PValue)}"
+            var verdict = group.Key == 0 ? $"{terms.Old} end"
+                : standing?.VersusGood.TryGetValue(group.Key, out var cmp) == true ? $"{terms.VerdictWord(cmp.Verdict)}, {PValueText.Statement(cmp.PValue)}"
                 : "no verdict yet";
             await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {median}  {verdict}  {commit?.Subject}");
         }
@@ -134,8 +138,10 @@ internal static class StatusCommand
             var block = first == last
                 ? $"#{first} {commits.FirstOrDefault(c => c.Position == first)?.Sha[..10]} holds"
                 : $"#{first}..#{last} ({(last - first + 1).ToString(CultureInfo.InvariantCulture)} commits) hold";
-            await output.WriteLineAsync($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the culprit posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
+            await output.WriteLineAsync($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the {terms.Answer} posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
         }
+
+        return terms;
     }
 
     /// <summary>The status as the database stores it and scripts grep for.</summary>

@@ -20,7 +20,7 @@ public enum DemoScenario
     /// <summary>
     /// The other way round: the reader's 4 MiB-then-realloc() change of <see cref="Fragmentation"/> lands before the
     /// good release, so memory grows at both v1.0 and every commit up to the known commit, which goes back to reading in
-    /// 4 KiB steps — a fix, found with <c>decide.direction: decrease</c>.
+    /// 4 KiB steps — a fix, found with <c>--find-fix</c> on the unchanged regression recipe.
     /// </summary>
     Fix,
 

@@ -70,17 +70,20 @@ public static class Diagnoser
     }
 
     /// <summary>The text the report shows under "Diagnosis": the one line, the figures, then the change itself.</summary>
-    public static string Describe(DiagnosisRow row)
+    /// <param name="terms">The run's words; the stored headline and figures are ours and put into them, the profile
+    /// and the diff are shown as they are.</param>
+    public static string Describe(DiagnosisRow row, Reporting.Terms? terms = null)
     {
+        var words = terms ?? Reporting.Terms.Regression;
         var text = new System.Text.StringBuilder();
-        text.Append(row.Headline).Append("\n\n");
-        text.Append(string.Create(CultureInfo.InvariantCulture, $"last good {row.GoodSha[..12]} vs culprit {row.CulpritSha[..12]}:\n"));
+        text.Append(words.Speak(row.Headline)).Append("\n\n");
+        text.Append(string.Create(CultureInfo.InvariantCulture, $"last {words.Old} {row.GoodSha[..12]} vs {words.Answer} {row.CulpritSha[..12]}:\n"));
         foreach (var line in row.Details.Split('\n'))
-            text.Append("  ").Append(line).Append('\n');
+            text.Append("  ").Append(words.Speak(line)).Append('\n');
         if (!string.IsNullOrWhiteSpace(row.Profile))
             text.Append("\nBoundary profile (allocation sites that changed most):\n").Append(row.Profile).Append('\n');
         if (!string.IsNullOrWhiteSpace(row.Diff))
-            text.Append("\nThe change (culprit diff limited to the run's paths):\n").Append(row.Diff).Append('\n');
+            text.Append($"\nThe change ({words.Answer} diff limited to the run's paths):\n").Append(row.Diff).Append('\n');
         return text.ToString().TrimEnd('\n');
     }
 

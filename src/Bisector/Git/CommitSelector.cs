@@ -90,7 +90,9 @@ public static class CommitSelector
     }
 
     /// <summary>Lines for a dry run: which commits will be tested, in which order, and why the others are not.</summary>
-    public static IReadOnlyList<string> DescribeDryRun(CommitSelection selection)
+    /// <param name="oldTerm">The run's word for the old end (git bisect's --term-old).</param>
+    /// <param name="newTerm">The run's word for the new end (--term-new).</param>
+    public static IReadOnlyList<string> DescribeDryRun(CommitSelection selection, string oldTerm = "good", string newTerm = "bad")
     {
         static string Ci(int n) => n.ToString(CultureInfo.InvariantCulture);
         static string Line(Commit c) =>
@@ -100,8 +102,8 @@ public static class CommitSelector
         var filtered = selection.CommitsInRange - n;
         var lines = new List<string>
         {
-            $"Range {selection.RangeSpec}: good {Line(selection.Good)}",
-            $"{new string(' ', selection.RangeSpec.Length + 7)}bad  {Line(selection.Bad)}",
+            $"Range {selection.RangeSpec}: {oldTerm.PadRight(Math.Max(oldTerm.Length, newTerm.Length))} {Line(selection.Good)}",
+            $"{new string(' ', selection.RangeSpec.Length + 8)}{newTerm.PadRight(Math.Max(oldTerm.Length, newTerm.Length))} {Line(selection.Bad)}",
         };
         var walk = (selection.FirstParent, selection.NoMerges) switch
         {

@@ -24,6 +24,42 @@ public static class RecipeOverrides
         Apply(recipe, repeats, maxTrials, window, warmup, (key, problem, fix) => new ConfigException(recipe.SourceFile, null,
             $"run {runId}'s {key} no longer fits this recipe: {problem}", "restore the recipe the run started with, or start a new run"));
 
+    /// <summary>
+    /// <c>--find-fix</c>: the run decides on the opposite of the direction the recipe calls a regression, so a recipe
+    /// written for regressions (<c>direction: increase</c>) finds the commit that lowered the feature. The hash changes
+    /// with the direction, as it would for the recipe edited by hand, and a resume applies the same flip. A recipe that
+    /// already decides on a decrease would be flipped to look for an increase, the opposite of a fix: an error naming
+    /// the flag and the recipe line.
+    /// </summary>
+    /// <exception cref="UsageException">The recipe already says <c>direction: decrease</c>.</exception>
+    public static Recipe FindingFix(Recipe recipe)
+    {
+        if (recipe.Decide.Direction == RegressionDirection.Decrease)
+        {
+            var at = DirectionLine(recipe.SourceFile) is { } line ? $"{recipe.SourceFile}:{line}" : recipe.SourceFile;
+            throw new UsageException("--find-fix", $"the recipe {at} already decides on a decrease ('decide.direction: decrease'), " +
+                "so --find-fix would turn it into a search for an increase",
+                "Leave out --find-fix (the recipe already looks for the commit that lowered memory), or write 'direction: increase' in the recipe and keep --find-fix");
+        }
+
+        var flipped = recipe with { Decide = recipe.Decide with { Direction = RegressionDirection.Decrease } };
+        return flipped with { Hash = RecipeHash.Compute(flipped, PatchDigests(recipe)) };
+    }
+
+    private static int? DirectionLine(string file)
+    {
+        try
+        {
+            var lines = File.ReadAllLines(file);
+            var index = Array.FindIndex(lines, l => l.TrimStart().StartsWith("direction:", StringComparison.Ordinal));
+            return index < 0 ? null : index + 1;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     private static Recipe Apply(Recipe recipe, int? repeats, int? maxTrials, TimeSpan? window, TimeSpan? warmup,
         Func<string, string, string, BisectorException> error)
     {

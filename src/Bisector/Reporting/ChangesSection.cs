@@ -20,12 +20,12 @@ internal static class ChangesSection
     {
         if (m.Changes is not { } scan)
             return m.ScanNotRun is { } why ? new Section("changes", "Changes in this range", [new Paragraph(
-                $"Scan for further changes {why}: changes other than the culprit, before or after it, were not looked for, so none is ruled out.", IsNote: true)]) : null;
+                m.Terms.Speak($"Scan for further changes {why}: changes other than the culprit, before or after it, were not looked for, so none is ruled out."), IsNote: true)]) : null;
 
         var fu = FeatureUnit(m);
         var blocks = new List<Block>
         {
-            new Paragraph(Summary(m, scan)),
+            new Paragraph(m.Terms.Speak(Summary(m, scan))),
             new DataTable("changes",
             [
                 new("rank", Numeric: true), new("#", Numeric: true), new("commit"), new("direction"), new($"size ({fu}) [CI]", Numeric: true),
@@ -56,7 +56,7 @@ internal static class ChangesSection
                 s.NewTrials.ToString(Inv),
                 s.Explanation,
             ])).ToList()),
-            new Paragraph($"Error control: {scan.AlphaStatement}. Cost: {scan.NewTrials} new trial(s) of a budget of {scan.Budget}; every trial the search took was reused, none measured twice. A segment whose two ends do not differ can still hold a rise and a fall that cancel; the scan compares ends, as the search does.", IsNote: true),
+            new Paragraph(m.Terms.Speak($"Error control: {scan.AlphaStatement}. Cost: {scan.NewTrials} new trial(s) of a budget of {scan.Budget}; every trial the search took was reused, none measured twice. A segment whose two ends do not differ can still hold a rise and a fall that cancel; the scan compares ends, as the search does."), IsNote: true),
         };
         return new Section("changes", $"Changes in this range ({scan.Changes.Count})", blocks);
     }
@@ -65,7 +65,7 @@ internal static class ChangesSection
     public static IReadOnlyList<string> TerminalLines(ReportModel m)
     {
         if (m.Changes is not { } scan)
-            return m.ScanNotRun is { } why ? [$"Changes in this range: scan {why}"] : [];
+            return m.ScanNotRun is { } why ? [m.Terms.Speak($"Changes in this range: scan {why}")] : [];
         var fu = FeatureUnit(m);
         var lines = new List<string> { $"Changes in this range: {scan.Changes.Count}, largest first ({scan.NewTrials} new trial(s) for the scan):" };
         lines.AddRange(scan.Ranked.Select(c =>
@@ -79,13 +79,13 @@ internal static class ChangesSection
             lines.Add($"  no further change, either direction (measured): {string.Join(", ", quiet)}");
         if (open.Count > 0)
             lines.Add($"  no claim either way: {string.Join(", ", open)}");
-        return lines;
+        return lines.Select(m.Terms.Speak).ToList();
     }
 
     /// <summary>A line for the headline when the first change is not the commit the search named.</summary>
     public static string? HeadlineNote(ReportModel m) =>
         m.Changes is { Answer: { FoundBySearch: false } answer } && m.At(answer.Position) is { } c
-            ? $"First change (the answer): {c.Commit.ShortSha} {OneLine(c.Commit.Subject, 80)} at #{answer.Position}, before the culprit the search named — see 'Changes in this range'"
+            ? $"First change (the answer): {c.Commit.ShortSha} {OneLine(c.Commit.Subject, 80)} at #{answer.Position}, before the {m.Terms.Answer} the search named — see 'Changes in this range'"
             : null;
 
     private static string Summary(ReportModel m, RangeChanges scan)

@@ -70,10 +70,10 @@ internal sealed record ReportDocument(
     {
         var head = ReportFacts.Headline(m);
         var lines = head.Lines.Select(l => (Line)l).ToList();
-        if (m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
-            lines.Add("Search: " + o.Summary);
+        if (SearchSummary(m) is { Length: > 0 } summary)
+            lines.Add("Search: " + summary);
         if (m.Revert is { } proof)
-            lines.Add("Revert: " + proof.Headline);
+            lines.Add(m.Terms.Speak("Revert: " + proof.Headline));
 
         var sections = new List<Section> { new("run", "Run", RunFacts(m)) };
         if (!string.IsNullOrWhiteSpace(m.Diagnosis))
@@ -81,7 +81,7 @@ internal sealed record ReportDocument(
         if (RevertSection.Build(m) is { } revert)
             sections.Add(revert);
         if (m.Experiments is { } experiments)
-            sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(experiments.Describe(), "diagnosis")]));
+            sections.Add(new Section("experiments", "Diagnosis by experiment", [new Preformatted(m.Terms.Speak(experiments.Describe()), "diagnosis")]));
         if (ChangesSection.Build(m) is { } changes)
             sections.Add(changes);
         if (PlanSection.Build(m) is { } plan)
@@ -120,7 +120,9 @@ internal sealed record ReportDocument(
         };
         if (r.FixUps.Count > 0)
             facts.Add(("Fix-ups applied", r.FixUps.Select(f => (Line)f).ToList()));
-        facts.Add(("Decision", [$"{FeatureName(m)} ({DirectionText(m.Decision.Direction)}), smallest effect that counts {F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}"]));
+        if (!m.Terms.IsDefault)
+            facts.Add(("Terms", [m.Terms.Describe(r.RangeSpec)]));
+        facts.Add(("Decision", [$"{FeatureName(m)} ({m.Terms.DirectionText(m.Decision.Direction)}), smallest effect that counts {F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}"]));
         facts.Add(("Strategy", [$"{r.Strategy}, confidence target {Percent(r.ConfidenceTarget)}"]));
         facts.Add(("Workers", Workers(r)));
         facts.Add(("Time", [$"{Date(r.StartedAt)} → {(r.EndedAt is { } e ? Date(e) : "(not finished)")}, wall time {Duration(r.WallTime)}"]));
@@ -155,7 +157,7 @@ internal sealed record ReportDocument(
             $"{e.TrialsOk}/{e.Report.Trials.Count}",
             F(e.Median),
             string.Join(", ", e.Values.Select(v => F(v))),
-            e.IsCulprit ? new Span($"{e.Status} — culprit", Tone.Strong) : e.Status,
+            e.IsCulprit ? new Span($"{e.Status} — {m.Terms.Answer}", Tone.Strong) : e.Status,
             e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
             e.VersusGood is { } c ? $"{Signed(ScaleFeature(m, c.Effect))} [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]" : "—",
             e.Posterior is { } p ? Percent(p) : "—",
@@ -164,8 +166,8 @@ internal sealed record ReportDocument(
         Column[] columns =
         [
             new("#", Numeric: true), new("commit"), new("author"), new("trials ok/run", Numeric: true),
-            new($"{FeatureName(m)} median ({fu})", Numeric: true), new("values", Numeric: true, Small: true), new("vs good"),
-            new("p", Numeric: true), new($"effect ({fu}) [CI]", Numeric: true), new("P(culprit)", Numeric: true),
+            new($"{FeatureName(m)} median ({fu})", Numeric: true), new("values", Numeric: true, Small: true), new(m.Terms.VersusOld),
+            new("p", Numeric: true), new($"effect ({fu}) [CI]", Numeric: true), new($"P({m.Terms.Answer})", Numeric: true),
         ];
         var blocks = new List<Block> { new DataTable("evidence", columns, rows) };
         if (DecisionRule(m) is { } rule)

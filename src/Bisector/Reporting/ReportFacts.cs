@@ -146,7 +146,7 @@ internal static class ReportFacts
             evidence.Add("Effect: " + Effect(m, cmp));
             evidence.Add("Test: " + TestLine(cmp));
         }
-        evidence.AddRange(ErrorControlLines(o));
+        evidence.AddRange(ErrorControlLines(o).Select(m.Terms.Speak));
 
         if (o is null)
             return new Headline(HeadlineKind.Partial,
@@ -165,7 +165,7 @@ internal static class ReportFacts
                 if (ChangesSection.HeadlineNote(m) is { } firstChange)
                     lines.Add(firstChange);
                 return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Found,
-                    $"{partial}Culprit: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
+                    $"{partial}{m.Terms.AnswerTitle}: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
 
             case SearchStatus.FoundRange:
                 var first = m.At(o.RangeFirst)?.Commit;
@@ -173,18 +173,18 @@ internal static class ReportFacts
                 var n = o.RangeLast - o.RangeFirst + 1;
                 var rangeLines = new List<string>
                 {
-                    $"The culprit is one of {n} commits (positions {o.RangeFirst}–{o.RangeLast}); neighbours could not be built to narrow it further",
+                    $"The {m.Terms.Answer} is one of {n} commits (positions {o.RangeFirst}–{o.RangeLast}); neighbours could not be built to narrow it further",
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
                 };
                 rangeLines.AddRange(evidence);
                 return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Range,
-                    $"{partial}Culprit range: {first?.ShortSha ?? "?"}..{last?.ShortSha ?? "?"} ({n} commits)", null, rangeLines);
+                    $"{partial}{m.Terms.AnswerTitle} range: {first?.ShortSha ?? "?"}..{last?.ShortSha ?? "?"} ({n} commits)", null, rangeLines);
 
             case SearchStatus.NoRegression:
                 // "No regression" means no change of at least min-effect, which a small but significant change also is.
-                evidence.Insert(0, $"The bad end is not worse than the good anchor by the smallest effect that counts " +
+                evidence.Insert(0, m.Terms.Speak("The bad end is not worse than the good anchor by the smallest effect that counts ") +
                     $"({F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}) on {FeatureName(m)}");
-                return new Headline(HeadlineKind.NoRegression, $"{partial}NO REGRESSION FOUND", null, evidence);
+                return new Headline(HeadlineKind.NoRegression, $"{partial}{m.Terms.NoneFound}", null, evidence);
 
             default:
                 evidence.Insert(0, $"Best candidate holds {Percent(o.Posterior.DefaultIfEmpty(0).Max())} of the posterior; " +
@@ -223,12 +223,12 @@ internal static class ReportFacts
         var alpha = compared[0].Alpha;
         var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
         var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
-        return $"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+        return m.Terms.Speak($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
                "no outliers were dropped. " +
                $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
                "does not confine below the min-effect. " +
                $"Same (no regression): the regressing end of the shift's one-sided {sameLevel} % bound is below the min-effect. " +
-               "Anything else is Unknown and gets more trials, up to the cap.";
+               "Anything else is Unknown and gets more trials, up to the cap.");
     }
 
     /// <summary>Per commit in position order, the evidence every writer shows (HTML, Markdown, terminal, JSON): computed
@@ -246,13 +246,15 @@ internal static class ReportFacts
             var values = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
             return new CommitEvidence(c, SideOf(m, c.Position), cmp, values, Robust.Median(values),
                 c.Trials.Count(t => t.Outcome == Workers.TrialOutcome.Ok),
-                posterior.TryGetValue(c.Position, out var p) ? p : null);
+                posterior.TryGetValue(c.Position, out var p) ? p : null)
+            { Terms = m.Terms };
         }).ToList();
     }
 
-    public static string VerdictText(Comparison? c) => c is null ? "—" : c.Verdict.ToString();
+    public static string VerdictText(Comparison? c, Terms terms) => c is null ? "—" : terms.VerdictWord(c.Verdict);
 
-    public static string DirectionText(RegressionDirection d) => d == RegressionDirection.Increase ? "higher is worse" : "lower is worse";
+    /// <summary>The search's one-line summary in the run's words, for the "Search:" line of every writer.</summary>
+    public static string SearchSummary(ReportModel m) => m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary) ? m.Terms.Speak(o.Summary) : "";
 }
 
 internal enum HeadlineKind
@@ -272,7 +274,10 @@ internal sealed record CommitEvidence(
     /// <summary>Listed in the evidence tables: measured, skipped, or the good anchor.</summary>
     public bool Listed => Report.Trials.Count > 0 || Report.Skipped || Report.Position == 0;
 
-    public string Status => Report.Skipped ? $"skipped ({Report.Build})" : Report.Position == 0 ? "good anchor" : ReportFacts.VerdictText(VersusGood);
+    /// <summary>The run's words, for <see cref="Status"/>.</summary>
+    public Terms Terms { get; init; } = Terms.Regression;
+
+    public string Status => Report.Skipped ? $"skipped ({Report.Build})" : Report.Position == 0 ? Terms.OldAnchor : ReportFacts.VerdictText(VersusGood, Terms);
 
     public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }

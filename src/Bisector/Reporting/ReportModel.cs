@@ -41,6 +41,10 @@ public sealed record ReportModel(
     /// <summary>Commits whose builds were identical (same code and data) and shared one commit's trials, from the
     /// stored builds (so an interrupted run shows them too).</summary>
     public IReadOnlyList<BuildGroup> IdenticalBuilds { get; init; } = [];
+
+    /// <summary>The run's words (culprit or fix, its ends' states); every writer takes them from here.</summary>
+    public Terms Terms { get; init; } = Terms.Regression;
+
     /// <summary>Every change found in the range by the search and the scan after it, and what each segment's search
     /// concluded; null when there was no scan (see <see cref="ScanNotRun"/>).</summary>
     public RangeChanges? Changes { get; init; }

@@ -54,8 +54,8 @@ internal static class ReportPlots
                 b.LinePattern = LinePattern.Dashed;
                 if (first)
                 {
-                    a.LegendText = $"{label} {commit.Commit.ShortSha[..Math.Min(7, commit.Commit.ShortSha.Length)]}: in use";
-                    b.LegendText = $"{label}: free in arena";
+                    a.LegendText = $"{m.Terms.Speak(label)} {commit.Commit.ShortSha[..Math.Min(7, commit.Commit.ShortSha.Length)]}: in use";
+                    b.LegendText = $"{m.Terms.Speak(label)}: free in arena";
                 }
 
                 first = false;
@@ -174,7 +174,7 @@ internal static class ReportPlots
                 var line = plot.Add.ScatterLine(s.Seconds.ToArray(), rate, color);
                 line.LineWidth = 2;
                 if (first)
-                    line.LegendText = $"{label}: {LegendLabel(m, c)}";
+                    line.LegendText = $"{m.Terms.Speak(label)}: {LegendLabel(m, c)}";
                 first = false;
             }
         }
@@ -220,7 +220,7 @@ internal static class ReportPlots
         CommitTicks(m, plot);
         plot.Axes.SetLimitsY(0, 110);
         plot.XLabel("commit (position: short SHA), oldest → newest");
-        plot.YLabel("P(culprit) (%)");
+        plot.YLabel($"P({m.Terms.Answer}) (%)");
         return Save(m, plot, "posterior.png", "Culprit posterior",
             "Bars: the search's posterior probability per commit; dashed line: the confidence target.");
     }
@@ -312,7 +312,7 @@ internal static class ReportPlots
         var plot = new Plot();
         // Sans text reads better at PNG sizes; Skia falls back to its default face where DejaVu is not installed.
         plot.Font.Set("DejaVu Sans");
-        plot.Title(title, size: 20);
+        plot.Title(m.Terms.Speak(title), size: 20);
         plot.Axes.Bottom.Label.FontSize = 16;
         plot.Axes.Left.Label.FontSize = 16;
         plot.Axes.Bottom.TickLabelStyle.FontSize = 13;
@@ -328,7 +328,7 @@ internal static class ReportPlots
         stamp.LabelBackgroundColor = Colors.White.WithAlpha(0.8);
         stamp.LabelBorderColor = Colors.Gray;
         var png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
-        return new ReportPlot(file, title, caption, png);
+        return new ReportPlot(file, m.Terms.Speak(title), m.Terms.Speak(caption), png);
     }
 
     private static void MarkChangePoint(ReportModel m, Plot plot)
@@ -345,7 +345,7 @@ internal static class ReportPlots
             var span = plot.Add.HorizontalSpan(o.RangeFirst - 0.5, o.RangeLast + 0.5);
             span.FillStyle.Color = CulpritColor.WithAlpha(0.12);
             span.LineStyle.Width = 0;
-            span.LegendText = $"culprit range: {o.RangeFirst}–{o.RangeLast}";
+            span.LegendText = $"{m.Terms.Answer} range: {o.RangeFirst}–{o.RangeLast}";
             plot.ShowLegend(Alignment.UpperLeft);
         }
     }
@@ -397,8 +397,8 @@ internal static class ReportPlots
     {
         var tag = ReportFacts.SideOf(m, c.Position) switch
         {
-            Side.Culprit => " (culprit)",
-            _ when c.Position == 0 => " (good anchor)",
+            Side.Culprit => $" ({m.Terms.Answer})",
+            _ when c.Position == 0 => $" ({m.Terms.OldAnchor})",
             _ => "",
         };
         return $"{c.Position}: {c.Commit.ShortSha[..Math.Min(7, c.Commit.ShortSha.Length)]} {ReportFacts.OneLine(c.Commit.Subject, 28)}{tag}";

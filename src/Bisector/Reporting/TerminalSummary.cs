@@ -32,10 +32,10 @@ public static class TerminalSummary
         console.MarkupLine($"[{colour}]{Markup.Escape(head.Title)}[/]");
         foreach (var line in head.Lines)
             console.MarkupLine("  " + Markup.Escape(line));
-        if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
-            console.MarkupLine("  " + Markup.Escape("Search: " + OneLine(o.Summary)));
+        if (SearchSummary(model) is { Length: > 0 } summary)
+            console.MarkupLine("  " + Markup.Escape("Search: " + OneLine(summary)));
         if (model.Revert is { } revert)
-            console.MarkupLine("  " + Markup.Escape("Revert: " + revert.Headline));
+            console.MarkupLine("  " + Markup.Escape(model.Terms.Speak("Revert: " + revert.Headline)));
 
         var fu = FeatureUnit(model);
         var table = new Table().Border(TableBorder.Rounded);
@@ -43,9 +43,9 @@ public static class TerminalSummary
         table.AddColumn("commit");
         table.AddColumn("trials", c => c.RightAligned());
         table.AddColumn($"median ({fu})", c => c.RightAligned());
-        table.AddColumn("vs good");
+        table.AddColumn(model.Terms.VersusOld);
         table.AddColumn("p", c => c.RightAligned());
-        table.AddColumn("P(culprit)", c => c.RightAligned());
+        table.AddColumn($"P({model.Terms.Answer})", c => c.RightAligned());
         foreach (var e in Evidence(model).Where(e => e.Listed))
         {
             var style = e.Side switch
@@ -81,12 +81,12 @@ public static class TerminalSummary
         output.WriteLine(OneLine(head.Title));
         foreach (var line in head.Lines)
             output.WriteLine("  " + OneLine(line));
-        if (model.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary))
-            output.WriteLine("  Search: " + OneLine(o.Summary));
+        if (SearchSummary(model) is { Length: > 0 } summary)
+            output.WriteLine("  Search: " + OneLine(summary));
         if (model.Revert is { } revert)
-            output.WriteLine("  Revert: " + revert.Headline);
+            output.WriteLine("  " + model.Terms.Speak("Revert: " + revert.Headline));
 
-        var rows = new List<string[]> { new[] { "#", "commit", "trials", $"median ({FeatureUnit(model)})", "vs good", "p", "P(culprit)", "subject" } };
+        var rows = new List<string[]> { new[] { "#", "commit", "trials", $"median ({FeatureUnit(model)})", model.Terms.VersusOld, "p", $"P({model.Terms.Answer})", "subject" } };
         rows.AddRange(Evidence(model).Where(e => e.Listed).Select(e => (string[])[.. Cells(e), OneLine(e.Report.Commit.Subject)]));
 
         var widths = Enumerable.Range(0, rows[0].Length - 1).Select(i => rows.Max(r => r[i].Length)).ToArray();
@@ -115,7 +115,7 @@ public static class TerminalSummary
         e.Report.Commit.ShortSha,
         $"{e.TrialsOk}/{e.Report.Trials.Count}",
         e.Values.Count == 0 ? "—" : F(e.Median),
-        e.IsCulprit ? e.Status + " ← culprit" : e.Status,
+        e.IsCulprit ? e.Status + " ← " + e.Terms.Answer : e.Status,
         e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
         e.Posterior is { } p ? Percent(p) : "—",
     ];

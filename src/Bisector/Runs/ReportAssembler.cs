@@ -66,6 +66,19 @@ public static class ReportAssembler
         return (run, recipe, options, outcome);
     }
 
+    /// <summary>A stored run's words; a run stored before they existed (or with unreadable options) reads as a regression.</summary>
+    internal static Terms TermsOf(RunRow run)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, RunEngine.Json)?.Terms ?? Terms.Regression;
+        }
+        catch (JsonException)
+        {
+            return Terms.Regression;
+        }
+    }
+
     public static async Task<ReportModel> LoadAsync(ResultsStore store, string runId, CancellationToken ct = default)
     {
         var (run, recipe, options, outcome) = await ReadRunAsync(store, runId, ct);
@@ -152,8 +165,9 @@ public static class ReportAssembler
         var changes = await RangeScanStep.LoadAsync(store, run.Id, ct);
         var experiments = await Experimenter.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct);
         return new ReportModel(info, decision, commits, run.Status == RunStatus.Finished ? outcome : null,
-            diagnosis is null ? null : Diagnoser.Describe(diagnosis))
+            diagnosis is null ? null : Diagnoser.Describe(diagnosis, options.Terms))
         {
+            Terms = options.Terms,
             Calibration = await store.GetCalibrationAsync(run.Id, ct),
             Experiments = experiments,
             Revert = await RevertProof.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct),

@@ -30,6 +30,9 @@ public sealed record RunSummary(string RunId, string DatabasePath, string Report
 
     /// <summary>The one-line revert proof of the culprit ("reverting … alone removes N % of the regression"), when made.</summary>
     public string? Revert { get; init; }
+
+    /// <summary>The run's words: what its verdict names (culprit or fix) and its ends' states.</summary>
+    public Reporting.Terms Terms { get; init; } = Reporting.Terms.Regression;
 }
 
 /// <summary>
@@ -100,7 +103,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             ?? throw new StorageException($"no run '{runId}' in {store.Path}", "List runs with 'bisector status'");
         var stored = JsonSerializer.Deserialize<RunOptions>(run.OptionsJson, Json)!;
         var options = stored with { ResultsDirectory = resultsDirectory };
-        var recipe = RecipeOverrides.WithStoredRun(RecipeLoader.Load(options.RecipePath), run.Id, options.Repeats, options.MaxTrials, options.Window, options.Warmup);
+        var recipe = options.ForKind(RecipeOverrides.WithStoredRun(RecipeLoader.Load(options.RecipePath), run.Id, options.Repeats, options.MaxTrials, options.Window, options.Warmup));
         if (recipe.Hash != run.RecipeHash)
         {
             throw new ConfigException(options.RecipePath, null,
@@ -164,7 +167,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             }
 
             outcome = await SearchEngine.RunAsync(line.CandidateCount, measure, searchOptions, ct);
-            await RangeScanStep.RunAsync(store, runId, options, measurer, line, outcome, searchOptions, log, ct);
+            await RangeScanStep.RunAsync(store, runId, options, measurer, line, outcome, searchOptions, Spoken(log, options), ct);
             await store.SetRunStatusAsync(runId, RunStatus.Finished, JsonSerializer.Serialize(outcome, Json), outcome.Summary, CancellationToken.None);
         }
         catch (OperationCanceledException)
@@ -198,10 +201,10 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             RunJanitor.Unregister(runId);
         }
 
-        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, log, ct);
+        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, Spoken(log, options), ct);
         if (diagnosis is not null)
         {
-            log($"diagnosis: {diagnosis.Headline}");
+            log($"diagnosis: {options.Terms.Speak(diagnosis.Headline)}");
         }
 
         var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, log, ct);
@@ -210,10 +213,11 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
         return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report)
         {
-            Diagnosis = diagnosis?.Headline,
+            Diagnosis = diagnosis is null ? null : options.Terms.Speak(diagnosis.Headline),
             Model = model,
-            Experiments = experiments?.Headline,
-            Revert = revert?.Headline,
+            Experiments = experiments is null ? null : options.Terms.Speak(experiments.Headline),
+            Terms = options.Terms,
+            Revert = revert is null ? null : options.Terms.Speak(revert.Headline),
         };
     }
 
@@ -229,10 +233,10 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         RunJanitor.Register(runId);
         try
         {
-            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, log, ct);
+            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, Spoken(log, options), ct);
             if (report is not null)
             {
-                log($"diagnosis by experiment: {report.Headline}");
+                log($"diagnosis by experiment: {options.Terms.Speak(report.Headline)}");
             }
 
             return report;
@@ -274,6 +278,11 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             RunJanitor.Unregister(runId);
         }
     }
+
+    /// <summary>The log of the post-verdict steps in the run's words: their lines are Bisector's own text (short SHAs,
+    /// figures), never a commit subject, so putting them into the run's terms cannot change what git said.</summary>
+    private static Action<string> Spoken(Action<string> log, RunOptions options) =>
+        options.Terms.IsDefault ? log : line => log(options.Terms.Speak(line));
 
     /// <summary>Best effort: when the database itself failed (disk full), the original error is the one to report.</summary>
     private static async Task TrySetStatusAsync(ResultsStore store, string runId, RunStatus status, string summary)

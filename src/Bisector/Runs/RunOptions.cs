@@ -1,3 +1,5 @@
+using Bisector.Recipes;
+using Bisector.Reporting;
 using Bisector.Search;
 
 namespace Bisector.Runs;
@@ -38,6 +40,14 @@ public sealed record RunOptions(
     /// <summary>Skip the revert proof (<c>--no-revert</c>): by default a named culprit is reverted on the bad end, built
     /// and measured against both ends.</summary>
     public bool NoRevert { get; init; }
+
+    /// <summary>The run's words and what it looks for (<c>--find-fix</c>, <c>--term-old</c>, <c>--term-new</c>); runs
+    /// stored before they existed read as a regression in git bisect's default words.</summary>
+    public Terms Terms { get; init; } = Terms.Regression;
+
+    /// <summary>The recipe as this run decides with it: a fix run looks for the opposite of the recipe's direction.
+    /// Start and resume both apply it, so a resumed run's recipe hash matches the stored one.</summary>
+    public Recipe ForKind(Recipe recipe) => Terms.IsFix ? RecipeOverrides.FindingFix(recipe) : recipe;
 
     /// <summary>Skip the scan for further changes before and after a named culprit (<c>--no-scan</c>).</summary>
     public bool NoScan { get; init; }

@@ -42,6 +42,18 @@ public static class RunResultJson
             w.WriteNumber("confidenceTarget", m.Run.ConfidenceTarget);
             w.WritePropertyName("culprit");
             WriteCulprit(w, m);
+            // Added with --find-fix: what the run looked for, its words, and the fix under its own name (null in a
+            // regression run; a fix run still fills "culprit", so scripts written for regressions keep working).
+            w.WriteString("kind", m.Terms.KindName);
+            w.WriteStartObject("terms");
+            w.WriteString("old", m.Terms.Old);
+            w.WriteString("new", m.Terms.New);
+            w.WriteEndObject();
+            w.WritePropertyName("fix");
+            if (m.Terms.IsFix)
+                WriteCulprit(w, m);
+            else
+                w.WriteNullValue();
             w.WritePropertyName("effect");
             WriteEffect(w, m, scale);
             w.WritePropertyName("revert");
@@ -82,7 +94,7 @@ public static class RunResultJson
             w.WriteString("wallTime", Duration(m.Run.WallTime));
             w.WriteNumber("wallSeconds", Math.Round(m.Run.WallTime.TotalSeconds, 1));
             if (o is null) w.WriteNull("summary");
-            else w.WriteString("summary", OneLine(o.Summary));
+            else w.WriteString("summary", OneLine(SearchSummary(m)));
             w.WritePropertyName("plan");
             WritePlan(w, m);
             w.WriteEndObject();

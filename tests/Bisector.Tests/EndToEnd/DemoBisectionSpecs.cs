@@ -184,15 +184,23 @@ public sealed class DemoBisectionSpecs : IDisposable
     }
 
     [Fact(Timeout = 600_000)]
-    public async Task I_can_name_the_commit_that_fixes_the_demo_regression_with_a_diagnosis_of_a_decrease()
+    public async Task I_can_find_the_fix_in_the_demo_and_read_it_as_a_fix_in_the_terminal_the_report_and_status()
     {
-        // Arrange: fragmentation at v1.0 already; the known commit in v1.0..v1.1 removes it; the recipe decides on a decrease
+        // Arrange: fragmentation at v1.0 already; the known commit in v1.0..v1.1 removes it. The recipe is the
+        // regression recipe (direction: increase); the demo runs it with --find-fix, as a user would.
         var results = Path.Combine(_root, "results-fix");
+        var log = new List<string>();
 
         // Act
-        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-fix"), DemoScenario.Fix, "bisect", ["local:2"], results, _ => { });
+        var (demo, run) = await DemoCommand.RunAsync(Path.Combine(_root, "demo-fix"), DemoScenario.Fix, "bisect", ["local:2"], results, line => { lock (log) { log.Add(line); } });
+        var terminal = new StringWriter();
+        var exit = await DemoCommand.ReportAsync(demo, run, terminal);
+        var status = new StringWriter();
+        await StatusCommand.ExecuteAsync(results, run.RunId, list: false, status);
+        var json = new StringWriter();
+        await StatusCommand.JsonAsync(results, run.RunId, json);
 
-        // Assert
+        // Assert: the verdict
         Assert.NotNull(run.Outcome);
         Assert.True(run.Outcome!.Status == SearchStatus.Found, run.Outcome.Summary);
         Assert.Equal(demo.CulpritSha, run.Selection.Candidates[run.Outcome.Culprit!.Value - 1].Sha);
@@ -200,6 +208,40 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Equal(Bisector.Recipes.RegressionDirection.Decrease, run.Outcome.Boundary.Direction);
         Assert.StartsWith("the growth stops, heap fragmentation is gone: ", run.Diagnosis);
         Assert.Contains("the big-block/realloc pattern is gone", run.Diagnosis);
+        Assert.Equal(Terms.Fix, run.Terms);
+
+        // Assert: the live log and the terminal speak of the fix (exit 0, as for a culprit)
+        var live = string.Join('\n', log);
+        Assert.Contains("diagnosis: the growth stops", live);
+        Assert.DoesNotMatch(RegressionWords, live);
+        var said = terminal.ToString();
+        Assert.Equal(0, exit);
+        Assert.Contains($"Fix: {demo.CulpritSha[..10]}", said);
+        Assert.Contains($"fix: {demo.CulpritSha} ", said);
+        Assert.Contains("← fix", said);
+        Assert.Contains("vs broken", said);
+        Assert.Contains("demo: correct — the known fix is " + demo.CulpritSha[..10], said);
+        Assert.Contains("--find-fix", said); // the reproduce command
+        Assert.DoesNotMatch(RegressionWords, said);
+
+        // Assert: report.md (its fenced blocks hold the diff and the reproduce command verbatim)
+        var md = await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName));
+        Assert.Contains($"Fix: {demo.CulpritSha[..10]}", md);
+        Assert.Contains("vs broken", md);
+        Assert.Contains("last broken ", md);
+        Assert.DoesNotMatch(RegressionWords, System.Text.RegularExpressions.Regex.Replace(md, "```.*?```", "", System.Text.RegularExpressions.RegexOptions.Singleline));
+
+        // Assert: status and its JSON
+        var shown = status.ToString();
+        Assert.Contains("terms      v1.0..v1.1: the old end is 'broken', the new end 'fixed'", shown);
+        Assert.Contains("verdict against the broken end", shown);
+        Assert.True(shown.Contains($"that {run.Outcome.Culprit} is fixed and ", StringComparison.Ordinal) && shown.Contains(" is broken ", StringComparison.Ordinal), shown);
+        Assert.Contains($"of the fix posterior", shown);
+        Assert.DoesNotMatch(RegressionWords, shown);
+        using var result = System.Text.Json.JsonDocument.Parse(json.ToString());
+        Assert.Equal("fix", result.RootElement.GetProperty("kind").GetString());
+        Assert.Equal(demo.CulpritSha, result.RootElement.GetProperty("fix").GetProperty("sha").GetString());
+
         // Reverting the fix on the bad end brings the growth back: the revert removes the whole change it made.
         Assert.StartsWith($"reverting {demo.CulpritSha[..10]} alone removes ", run.Revert);
         Assert.Contains("of the change", run.Revert);
@@ -228,6 +270,8 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Empty(await store.GetVariantTrialsAsync(run.RunId, Bisector.Diagnosis.RevertProof.Variant(run.Model.Revert.Culprit)));
         Assert.Equal([demo.Path], await Bisector.Git.GitWorktree.ListAsync(demo.Path));
     }
+
+    private static readonly System.Text.RegularExpressions.Regex RegressionWords = new("culprit|regress", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

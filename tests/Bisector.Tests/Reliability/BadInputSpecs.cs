@@ -81,6 +81,10 @@ public sealed class BadInputSpecs : IAsyncLifetime
     [InlineData("bisect-yaml-window-below-interval", 3, "bisect.yaml:2: 'window'")]
     [InlineData("bisect-yaml-repeats-above-flag-cap", 2, "--max-trials")]
     [InlineData("unknown-worker", 2, "--workers: 'bogus:1' is not a known worker spec")]
+    [InlineData("term-old-alone", 2, "--term-old: 'broken' was given without --term-new")]
+    [InlineData("same-term-twice", 2, "--term-new: 'fixed' is also --term-old")]
+    [InlineData("find-fix-on-a-decrease-recipe", 2, "--find-fix: the recipe ")]
+    [InlineData("demo-term-new-alone", 2, "--term-new: 'fixed' was given without --term-old")]
     public async Task I_can_give_bad_input_and_get_a_clear_error_with_the_database_left_as_it_was(string kind, int exitCode, string fragment)
     {
         // Arrange
@@ -116,6 +120,23 @@ public sealed class BadInputSpecs : IAsyncLifetime
                 break;
             case "unknown-worker":
                 args = [.. args, "--workers", "bogus:1"];
+                break;
+            case "term-old-alone":
+                args = [.. args, "--term-old", "broken"];
+                break;
+            case "same-term-twice":
+                args = [.. args, "--find-fix", "--term-old", "fixed", "--term-new", "fixed"];
+                break;
+            case "find-fix-on-a-decrease-recipe":
+                // The recipe already looks for a decrease: the flag and the recipe's line are both named.
+                args[5] = Path.Combine(_root, "decrease.yaml");
+                await File.WriteAllTextAsync(args[5], TinyRecipe + "\n  direction: decrease\n");
+                args = [.. args, "--find-fix"];
+                fragment += args[5] + ":11 already decides on a decrease";
+                break;
+            case "demo-term-new-alone":
+                // Checked before the demo generates anything.
+                args = ["demo", "--scenario", "fix", "--term-new", "fixed", "--dir", Path.Combine(_root, "demo"), "--results", Results];
                 break;
         }
 
