@@ -17,7 +17,7 @@ public sealed class BadInputSpecs : IAsyncLifetime
     private const string TinyRecipe = """
         name: tiny
         build:
-          steps: ["echo built > artifact.txt"]
+          steps: ["echo built $BISECTOR_COMMIT > artifact.txt"] # differs per commit, or identical builds would share trials
           artifacts: [artifact.txt]
           timeout: 1m
         run:
