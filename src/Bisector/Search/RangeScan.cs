@@ -185,7 +185,7 @@ public static class RangeScan
             Strategy = options.Strategy == SearchStrategy.Exhaustive ? SearchStrategy.Bisect : options.Strategy,
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var line = new SubLine(from, ensure, okTrials, allowance, stop);
+        var line = new SubLine(from, to, ensure, okTrials, allowance, stop);
         SearchOutcome sub;
         try
         {
@@ -222,7 +222,7 @@ public static class RangeScan
 
     /// <summary>Positions <c>from..to</c> of the run seen by a search as 0..to−from: requests become "at least this
     /// many trials" of the run's position, so what the run already measured there is handed over first.</summary>
-    private sealed class SubLine(int from, EnsureTrialsAsync ensure, Func<int, int> okTrials, int allowance, CancellationTokenSource stop)
+    private sealed class SubLine(int from, int to, EnsureTrialsAsync ensure, Func<int, int> okTrials, int allowance, CancellationTokenSource stop)
     {
         private readonly Dictionary<int, int> _seen = [];
         private readonly Dictionary<int, int> _before = [];
@@ -244,7 +244,13 @@ public static class RangeScan
             var evidence = await ensure(targets, ct).ConfigureAwait(false);
             return evidence.Select(e =>
             {
-                var local = e with { Position = e.Position - from };
+                // An identical build is named by the run's position: inside the segment it becomes the sub-line's, outside
+                // it the trials simply stand for this position (the sub-search cannot ask for a position it does not have).
+                var local = e with
+                {
+                    Position = e.Position - from,
+                    SameBuildAs = e.SameBuildAs is { } twin && twin >= from && twin <= to ? twin - from : null,
+                };
                 _seen[local.Position] = e.Features?.Count ?? e.Trials.Count;
                 return local;
             }).ToList();

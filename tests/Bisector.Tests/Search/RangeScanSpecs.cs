@@ -86,6 +86,42 @@ public class RangeScanSpecs
     }
 
     [Fact]
+    public async Task I_can_scan_a_range_whose_culprit_has_an_identical_build_without_asking_for_positions_outside_it()
+    {
+        // Arrange: one 4 MiB step at 7 of 12, and 8 builds exactly like 7 (a comment-only commit). The measurer answers
+        // the later-asked of the two with the first one's trials, naming it by the run's position, as the Measurer does.
+        double Level(int p) => 20 * MiB + (p >= 7 ? 4 * MiB : 0);
+        var line = new StepLine(Level, seed: 5);
+        var asked = new List<int>();
+        int? measuredAt = null;
+        PositionEvidence Answer(int position, Func<int, PositionEvidence> grow)
+        {
+            asked.Add(position);
+            if (position is 7 or 8)
+            {
+                measuredAt ??= position;
+                if (measuredAt != position)
+                    return grow(measuredAt.Value) with { Position = position, SameBuildAs = measuredAt };
+            }
+            return grow(position);
+        }
+        async Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+            requests.Select(r => Answer(r.Position, p => line.MeasureAsync([new MeasureRequest(p, r.AdditionalTrials)], ct).Result[0])).ToList();
+        async Task<IReadOnlyList<PositionEvidence>> Ensure(IReadOnlyList<TrialTarget> targets, CancellationToken ct) =>
+            targets.Select(t => Answer(t.Position, p => line.EnsureAsync([new TrialTarget(p, t.Trials)], ct).Result[0])).ToList();
+
+        // Act
+        var search = await SearchEngine.RunAsync(12, Measure, Options());
+        var scan = await RangeScan.RunAsync(12, search, Ensure, line.OkTrials, Options(), 200);
+
+        // Assert: the twin's position is translated into each segment's own numbering, so nothing outside 0..12 is asked
+        Assert.True(search.Status == SearchStatus.Found, search.Summary);
+        Assert.All(asked, p => Assert.InRange(p, 0, 12));
+        Assert.NotNull(scan);
+        Assert.Contains(scan!.Changes, c => c.IsAnswer && c.Position == search.Culprit);
+    }
+
+    [Fact]
     public async Task I_can_see_a_range_with_one_change_say_no_further_change_only_where_it_was_measured()
     {
         // Arrange: one 4 MiB step at 7 of 12
