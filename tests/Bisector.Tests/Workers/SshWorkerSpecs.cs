@@ -215,7 +215,12 @@ public sealed class SshWorkerSpecs(TestDaemon daemon, ITestOutputHelper output) 
 
         // Assert
         Assert.True(result.Outcome == TrialOutcome.Ok, result.Reason);
-        Assert.Equal(TestDaemon.ExpectedPreload(await Bisector.Diagnosis.HeapShim.EnsureBuiltAsync("test")), (await File.ReadAllTextAsync(seen)).TrimEnd('\n'));
+        // The recipe's preload first, then the heap shim as shipped to the host (built here, uploaded once by content hash).
+        var preload = (await File.ReadAllTextAsync(seen)).TrimEnd('\n');
+        Assert.StartsWith(TestDaemon.ExpectedPreload(""), preload, StringComparison.Ordinal);
+        var shipped = preload[TestDaemon.ExpectedPreload("").Length..];
+        Assert.Matches("/artifacts/heapstats-[0-9a-f]+\\.so$", shipped);
+        Assert.Equal(await File.ReadAllBytesAsync(await Bisector.Diagnosis.HeapShim.EnsureBuiltAsync("test")), await File.ReadAllBytesAsync(shipped));
         Assert.Contains(result.Samples, s => s.Metric == Metrics.HeapInUse);
     }
 
