@@ -69,10 +69,11 @@ public sealed class CrashResumeSpecs
         Assert.DoesNotContain(RunJanitor.WorkRoot(runId), worktrees);
         Assert.Equal(0, await demo.CountAsync("in_flight"));
 
-        // Every trial index of a commit is stored once: resume re-did only unfinished work, it did not repeat trials.
+        // Every trial index of a commit is stored once: resume re-did only unfinished work, it did not repeat trials. (A
+        // variant — the revert proof's reverted build, an experiment — numbers its own trials at the same position.)
         await using var connection = demo.Open();
         Assert.Equal(0, await connection.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM (SELECT position, trial_index FROM trials WHERE outcome = 'Ok' GROUP BY position, trial_index HAVING COUNT(*) > 1)"));
+            "SELECT COUNT(*) FROM (SELECT position, trial_index FROM trials WHERE outcome = 'Ok' GROUP BY variant, position, trial_index HAVING COUNT(*) > 1)"));
     }
 
     [Fact(Timeout = 900_000)]
