@@ -175,7 +175,7 @@ internal static class StartCommand
         var builder = new Building.Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.GetTempPath());
         var plan = await CostPlanner.PlanAsync(store, null, recipe, RunEngine.SearchOptionsFor(options, recipe, workers), line.CandidateCount,
             string.Join(",", options.Workers), p => builder.TryGetCached(line[p].Sha) is not null, ct);
-        return plan.Lines;
+        return [.. plan.Lines.Select(options.Terms.Speak)];
     }
 
     /// <summary>

@@ -156,7 +156,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         {
             var searchOptions = SearchOptionsFor(options, recipe, workers.Count);
             var measure = await CostPlanner.PlanRunAsync(store, runId, recipe, searchOptions, line.CandidateCount, string.Join(",", options.Workers),
-                p => builder.TryGetCached(line[p].Sha) is not null, log, measurer.MeasureAsync, ct);
+                p => builder.TryGetCached(line[p].Sha) is not null, Spoken(log, options), measurer.MeasureAsync, ct);
             if (options.Calibrate && await store.GetCalibrationAsync(runId, ct) is null)
             {
                 // The bad end's trials taken here are real trials of that build, so the search reuses them as evidence.
