@@ -14,9 +14,9 @@ internal static class RevertSection
             return null;
         var facts = new List<(string, IReadOnlyList<Line>)>
         {
-            ("Result", [r.Status == RevertStatus.Built && r.Estimate is not null ? new Span(r.Headline, Tone.Strong) : new Span(r.Headline, Tone.Alert)]),
+            ("Result", [r.Status == RevertStatus.Built && r.Estimate is not null ? new Span(m.Terms.Speak(r.Headline), Tone.Strong) : new Span(m.Terms.Speak(r.Headline), Tone.Alert)]),
             ("Reverted", [new Line([new Span(r.Culprit.ShortSha, Tone.Code), new Span(" " + OneLine(r.Culprit.Subject, 100))])]),
-            ("Onto", [new Line([new Span(r.Base.ShortSha, Tone.Code), new Span(" (the bad end) " + OneLine(r.Base.Subject, 100))])]),
+            ("Onto", [new Line([new Span(r.Base.ShortSha, Tone.Code), new Span(m.Terms.Speak(" (the bad end) ") + OneLine(r.Base.Subject, 100))])]),
             ("Command", [new Span(r.Command, Tone.Code)]),
             ("git", [r.Status == RevertStatus.Conflict
                 ? new Line([new Span("does not apply cleanly", Tone.Alert), new Span(r.Conflicts.Count > 0 ? ": conflicts in " + string.Join(", ", r.Conflicts) : ": " + r.Detail)])
@@ -44,9 +44,9 @@ internal static class RevertSection
         return new Section("revert", "Revert proof",
         [
             new FactTable(facts),
-            new Paragraph("The bad end is built with the culprit reverted (git revert --no-commit in a fresh worktree) and measured like any commit; " +
+            new Paragraph(m.Terms.Speak("The bad end is built with the culprit reverted (git revert --no-commit in a fresh worktree) and measured like any commit; " +
                 "the e-values decide, as in the search, whether it differs from each end (valid at any look); trials stop when one decides. " +
-                "The intervals are fixed-sample t intervals at the stopping look.", IsNote: true),
+                "The intervals are fixed-sample t intervals at the stopping look."), IsNote: true),
         ]);
     }
 }

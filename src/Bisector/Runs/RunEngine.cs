@@ -207,7 +207,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             log($"diagnosis: {options.Terms.Speak(diagnosis.Headline)}");
         }
 
-        var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, log, ct);
+        var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, Spoken(log, options), ct);
         var experiments = options.Experiments ? await RunExperimentsAsync(store, runId, options, recipe, line, outcome, Diagnosis.Experiment.All, log, ct) : null;
 
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
