@@ -28,7 +28,7 @@ internal static class IdenticalBuildsSection
             (m.At(g.MeasuredAt)?.OkTrials.Count() ?? 0).ToString(Inv),
         ])).ToList();
         return new Section("identical-builds", $"Identical builds ({Answered(m)} commit(s) shared a build's trials)",
-            [new DataTable(null, columns, rows), new Paragraph(HowCompared, IsNote: true)]);
+            [new DataTable(null, columns, rows), new Paragraph(m.Terms.Speak(HowCompared), IsNote: true)]);
     }
 
     /// <summary>"Identical builds: …" for the terminal summary; null when there were none.</summary>
