@@ -23,10 +23,6 @@ internal sealed class Measurer(
     private readonly HashSet<int> _told = [];
     private int _round;
 
-    /// <summary>Whether a position whose build is identical to an earlier measured one's shares that one's trials
-    /// (on unless a benchmark measures what that saves).</summary>
-    public bool ShareIdenticalBuilds { get; init; } = true;
-
     public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
         RoundAsync(requests, "+", (position, trials) => _wanted.Of(position) + trials, ct);
 
@@ -66,7 +62,7 @@ internal sealed class Measurer(
                 continue;
             }
 
-            built.Add((request, ShareIdenticalBuilds ? build.Artifact!.Fingerprint : null));
+            built.Add((request, build.Artifact!.Fingerprint));
         }
 
         var routing = _twins.Route(built);
