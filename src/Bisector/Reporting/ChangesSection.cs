@@ -54,7 +54,7 @@ internal static class ChangesSection
                 VerdictWord(s.Verdict),
                 s.Alpha > 0 ? F(s.Alpha, "G3") : "—",
                 s.NewTrials.ToString(Inv),
-                s.Explanation,
+                m.Terms.Speak(s.Explanation),
             ])).ToList()),
             new Paragraph(m.Terms.Speak($"Error control: {scan.AlphaStatement}. Cost: {scan.NewTrials} new trial(s) of a budget of {scan.Budget}; every trial the search took was reused, none measured twice. A segment whose two ends do not differ can still hold a rise and a fall that cancel; the scan compares ends, as the search does."), IsNote: true),
         };

@@ -353,7 +353,7 @@ public static class RunResultJson
             });
             w.WriteNumber("alpha", s.Alpha);
             w.WriteNumber("newTrials", s.NewTrials);
-            w.WriteString("explanation", OneLine(s.Explanation));
+            w.WriteString("explanation", OneLine(m.Terms.Speak(s.Explanation)));
             w.WriteEndObject();
         }
 

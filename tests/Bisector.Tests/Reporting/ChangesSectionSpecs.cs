@@ -47,6 +47,28 @@ public sealed class ChangesSectionSpecs
     }
 
     [Fact]
+    public void I_can_read_a_fix_runs_scan_segments_in_the_fix_runs_words_in_the_report_and_json()
+    {
+        // Arrange: the search's stored explanation speaks its fixed words ("'no regression' log ratio"); a fix run
+        // shows it in its own (the CI run of de4cf34 found it verbatim in a fix demo's report).
+        var model = WithEarlierChange() with { Terms = Terms.Fix };
+        var segments = model.Changes!.Segments.Select(s => s with { Explanation = "Same: e-value 2.1; 'no regression' log ratio 5.3 ≥ ln(1/β) = 5.3; the bad end" }).ToList();
+        model = model with { Changes = model.Changes with { Segments = segments } };
+
+        // Act
+        var markdown = MarkdownReport.Render(ReportDocument.Build(model, []));
+        var json = Bisector.Runs.RunResultJson.Render(model, null);
+
+        // Assert
+        var section = markdown[markdown.IndexOf("Changes in this range", StringComparison.Ordinal)..];
+        Assert.Contains("'no fix' log ratio 5.3", section);
+        Assert.Contains("the fixed end", section);
+        Assert.DoesNotContain("regression", section);
+        Assert.Contains("'no fix' log ratio 5.3", json);
+        Assert.DoesNotContain("'no regression'", json);
+    }
+
+    [Fact]
     public void I_can_read_the_changes_in_the_terminal_with_what_was_not_decided()
     {
         // Arrange
