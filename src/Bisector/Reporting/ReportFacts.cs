@@ -132,6 +132,14 @@ internal static class ReportFacts
                $"{F(c.ConfidenceLevel * 100, "0.#")}% CI [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]";
     }
 
+    /// <summary>Beside a named culprit's effect, what that effect is and the size the search required of it (the
+    /// same quantity: SearchEngine names a culprit only when this shift reaches half the min-effect), so a reader
+    /// never compares the effect with a threshold it was not tested against.</summary>
+    internal static string CulpritRule(ReportModel m, Comparison c) =>
+        m.Outcome is { Status: SearchStatus.Found or SearchStatus.FoundRange, Boundary: { } b } && ReferenceEquals(b, c)
+            ? $" (every trial before the {m.Terms.Answer} against every trial from it on; naming it needs at least half the min-effect, {F(ScaleFeature(m, c.Threshold / 2))} {FeatureUnit(m)})"
+            : "";
+
     public static string TestLine(Comparison c) => $"{c.Test}, {PValueText.Statement(c.PValue)} (α = {F(c.Alpha, "0.###")})";
 
     /// <summary>The one-line verdict and the lines of evidence under it.</summary>
@@ -143,7 +151,7 @@ internal static class ReportFacts
         var evidence = new List<string>();
         if (cmp is not null)
         {
-            evidence.Add("Effect: " + Effect(m, cmp));
+            evidence.Add("Effect: " + Effect(m, cmp) + CulpritRule(m, cmp));
             evidence.Add("Test: " + TestLine(cmp));
         }
         evidence.AddRange(ErrorControlLines(o).Select(m.Terms.Speak));

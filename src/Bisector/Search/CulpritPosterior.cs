@@ -148,13 +148,20 @@ public static class CulpritPosterior
         return post;
     }
 
+    /// <summary>The fitted model's spread is taken no smaller than the min-effect over this (the posterior's floor is a
+    /// quarter). The model sizes probes and scores verification's fresh trials; at a quarter, a change of 10 noise
+    /// widths with the min-effect at its size could not give ln(1/α) nats in one trial (at most 4–5, so every
+    /// verification took 3 fresh trials, docs/benchmarks-search.md "Large effects"). The posterior keeps the quarter:
+    /// it is what keeps journald's quantised slopes and half-min-effect good trials from deciding a side (replay).</summary>
+    private const double FitFloorShare = 6;
+
     /// <summary>The two-level model with the culprit at <paramref name="culprit"/>: positions before it good, from
     /// it on bad, every trial <paramref name="valuesAt"/> gives (a caller leaves out trials it wants to test on).</summary>
     public static SplitFit FitSplit(int candidateCount, int culprit, Func<int, IReadOnlyList<double>> valuesAt, double minShift = 0, double sign = 1,
         IReadOnlyDictionary<int, int>? sameBuildAs = null)
     {
         var measured = Measured(candidateCount, valuesAt(0), valuesAt(candidateCount), Once(valuesAt, sameBuildAs));
-        var sigma = Math.Max(PriorScale(measured), minShift / 4);
+        var sigma = Math.Max(PriorScale(measured), minShift / FitFloorShare);
         var goodSide = measured.Where(m => m.Position < culprit).SelectMany(m => m.Values).ToArray();
         var badSide = measured.Where(m => m.Position >= culprit).SelectMany(m => m.Values).ToArray();
         var (g, b) = Apart(Fit(goodSide, sigma), Fit(badSide, sigma), minShift / 2, sign);

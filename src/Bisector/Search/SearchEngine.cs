@@ -29,6 +29,12 @@ public static class SearchEngine
     /// <summary>Trials a side at the first look at the ends: the fewest an e-value can decide on.</summary>
     public const int FirstLook = 2;
 
+    /// <summary>Expected evidence a trial gives (the fitted model's, in nats) from which one trial is a probe: the
+    /// next round looks at the posterior again and re-measures the position if that trial left it ambiguous, so a
+    /// probe of 1 trial at 2 nats costs at most what a planned second trial would (10-IQR steps: the first probes'
+    /// fits give 2.6–3.2 nats a trial, below <see cref="ProbeEvidence"/>, and got 2 trials each).</summary>
+    public const double OneTrialEvidence = 2;
+
     public static async Task<SearchOutcome> RunAsync(int candidateCount, MeasureAsync measure, SearchOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(measure);
@@ -135,7 +141,7 @@ public static class SearchEngine
                 var (lo, hi, mass) = TopBlock(post);
                 if (n == 1 && _established)
                     return Finish(SearchStatus.Found, 1, 1, 1, 1, EndsComparison(), "the only candidate is the bad end, which differs from the good anchor");
-                if (n > 1 && mass >= o.Confidence && (_established || !EndsFirst()))
+                if (n > 1 && (mass >= o.Confidence || Bracketed(lo, hi, mass, post)) && (_established || !EndsFirst()))
                 {
                     // A refuted culprit is not the end: the fresh trials join the evidence and the posterior moves on.
                     var verified = await VerifyAsync(lo, hi, ++verifications >= MaxVerifications).ConfigureAwait(false);
@@ -283,7 +289,28 @@ public static class SearchEngine
 
         /// <summary>Before the e-value is near 1/α, trials go to the ends only: probing a range that may hold no change
         /// wastes them. Once it is within a factor √(1/α), probes pay twice (they locate and, pooled, they decide).</summary>
-        private bool EndsFirst() => (_eValue < Math.Sqrt(1 / o.Alpha) || n == 1) && !ProbeOnAtCap();
+        private bool EndsFirst() => (_eValue < Math.Sqrt(1 / o.Alpha) && !LargeAtFirstLook() || n == 1) && !ProbeOnAtCap();
+
+        /// <summary>The ends' first look (2 vs 2) already shows a large effect: the e-value at (1/α)^¼ and the fitted
+        /// model giving at least <see cref="OneTrialEvidence"/> nats a trial. Then each probe's single trial joins one
+        /// side of the true split in the culprit mixture and adds as much to the e-value as another trial at an end
+        /// would, while also halving the candidates (10-IQR steps: 2 + 2 more trials at the ends in a third of the
+        /// searches before). Both conditions: the e-value alone also fires on 1-IQR steps whose 2 + 2 trials happen
+        /// to sit tight, and probing those early cost 2 % accuracy (measured, docs/benchmarks-search.md).</summary>
+        private bool LargeAtFirstLook() =>
+            Count(0) <= FirstLook && Count(n) <= FirstLook && _eValue >= Math.Pow(1 / o.Alpha, 0.25)
+            && FitTop(Posterior()).EvidencePerTrial() >= OneTrialEvidence;
+
+        /// <summary>The leading block is bracketed — its good neighbour and its last position both measured — with
+        /// most of the posterior (≥ <see cref="BracketedMass"/>), the change shown (e-value past 1/α) and a model in which
+        /// one probe trial decides: another probe could only re-measure one of those two positions, while
+        /// verification measures both, fresh. Verification still needs the posterior at the confidence at its end.</summary>
+        private bool Bracketed(int first, int last, double mass, double[] post) =>
+            _established && mass >= BracketedMass && Count(first - 1) > 0 && Count(last) > 0
+            && FitTop(post).EvidencePerTrial() >= ProbeEvidence;
+
+        /// <summary>Posterior mass of a bracketed block from which verification may start before the confidence.</summary>
+        private const double BracketedMass = 0.75;
 
         /// <summary>Both ends at the cap, leaning towards a change (the e-value above 1, the ends apart by half the
         /// min-effect): their own trials can add nothing, but probes still can — each probe's trials join one side of the
@@ -331,6 +358,8 @@ public static class SearchEngine
         {
             var rate = fit.EvidencePerTrial();
             var k = rate > 0 && double.IsFinite(rate) ? (int)Math.Ceiling(nats / rate) : cap;
+            if (rate >= OneTrialEvidence)
+                k = 1;
             return Math.Clamp(k, 1, Math.Max(1, cap));
         }
 
@@ -424,7 +453,10 @@ public static class SearchEngine
                 need = have + 1;
             else
             {
-                var toDecide = shift > 0 ? SequentialTests.TrialsToReach(shift / sigma, o.Alpha / 2, cap) : cap;
+                // While only the ends are measured, the culprit mixture is the ends' own e-value (one gap of weight 1),
+                // so the search's e-value is theirs and decides at 1/α; once probes split the range, the ends hold half.
+                var share = MeasuredPositions().Length <= 2 ? 1 : 0.5;
+                var toDecide = shift > 0 ? SequentialTests.TrialsToReach(shift / sigma, o.Alpha * share, cap) : cap;
                 var d = o.Decision.MinEffect;
                 var room = d * (d / 2 - Math.Max(shift, 0));
                 var toSame = room > 0 ? (int)Math.Ceiling(2 * Math.PI / 3 * sigma * sigma * ln(1 / o.SameAlpha) / room) : cap;
@@ -499,14 +531,18 @@ public static class SearchEngine
             }
             mass = Mass(first, last);
             var passed = goodLlr >= Threshold && badLlr >= Threshold;
-            var check = Explain(passed && _established ? Verdict.Regressed : passed ? Verdict.Unknown : Verdict.Same,
-                // The shift and its interval describe the two sides as the posterior split them (every trial), not only
-                // the few fresh ones: 2 vs 2 fresh trials have no 98 % interval at all.
-                Side(p => p < first), Side(p => p >= last),
+            // The shift and its interval describe the two sides as the posterior split them (every trial), not only
+            // the few fresh ones: 2 vs 2 fresh trials have no 98 % interval at all. That shift is the effect every
+            // headline prints, so it is also what must reach half the min-effect before a culprit is named (journald:
+            // a culprit named on the ends' shift was shown with +0.08 MiB/min against a min-effect of 0.195).
+            var (goodSide, badSide) = (Side(p => p < first), Side(p => p >= last));
+            var large = SidesShiftLargeEnough(goodSide, badSide);
+            var check = Explain(passed && _established && large ? Verdict.Regressed : passed ? Verdict.Unknown : Verdict.Same,
+                goodSide, badSide,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {EValueText.Value(_eValue)} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search)"),
+                    $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {EValueText.Value(_eValue)} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search); a culprit needs that shift ≥ ½ min-effect = {o.Scale.Format(o.Decision.MinEffect / 2)}"),
                 Math.Min(1, Math.Min(Math.Exp(-Math.Min(goodLlr, badLlr)), 1 / _eValue)));
-            var ok = passed && _established && mass >= o.Confidence;
+            var ok = passed && _established && large && mass >= o.Confidence;
             if (!ok && (freshGood >= o.MaxTrialsPerPosition || freshBad >= o.MaxTrialsPerPosition))
                 _capHit = true;
             if (!ok && !lastAttempt && BudgetLeft)
@@ -514,6 +550,9 @@ public static class SearchEngine
             if (!passed)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
                     $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it: {check.Explanation}");
+            if (!large)
+                return Finish(SearchStatus.Undecided, null, first, last, mass, check,
+                    string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed the split at {Describe(first, last)}, but every trial before it and every trial from it on differ by {o.Scale.Format(Sign * check.Effect, signed: true)} in the regressing direction, less than half the min-effect ({o.Scale.Format(o.Decision.MinEffect / 2)}): the change there is smaller than the recipe's min-effect asks for: {check.Explanation}"));
             if (!ok)
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
                     string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed the split at {Describe(first, last)}, but the posterior is {mass:P1} (needs {o.Confidence:P0}) or the e-value {EValueText.Value(_eValue)} < {1 / o.Alpha:G3}: {check.Explanation}"));
@@ -523,6 +562,13 @@ public static class SearchEngine
 
             static string badLl(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
         }
+
+        /// <summary>The rule that names a culprit on size: the Hodges–Lehmann shift from every trial before the block
+        /// to every trial from its last position on — the effect the headline prints — is at least half the
+        /// min-effect in the regressing direction.</summary>
+        private bool SidesShiftLargeEnough(double[] goodSide, double[] badSide) =>
+            goodSide.Length > 0 && badSide.Length > 0
+            && Sign * HodgesLehmann.Estimate(goodSide, badSide, 0.5).Shift >= o.Decision.MinEffect / 2;
 
         private double[] Side(Func<int, bool> on) =>
             MeasuredPositions().Where(on).SelectMany(p => Values(p).Where(double.IsFinite)).ToArray();

@@ -211,6 +211,70 @@ public class SearchEngineSpecs
         Assert.True(trials / 40 <= budget, $"mean {trials / 40} trials > {budget}");
     }
 
+    /// <summary>Hand-made trials: position p's k-th trial is its level plus a fixed wobble (no randomness).</summary>
+    private static MeasureAsync Levels(double[] level, Func<int, int, double> wobble)
+    {
+        var counts = new Dictionary<int, int>();
+        return (requests, ct) => Task.FromResult<IReadOnlyList<PositionEvidence>>(requests.Select(r =>
+        {
+            var count = counts[r.Position] = counts.GetValueOrDefault(r.Position) + r.AdditionalTrials;
+            return new PositionEvidence(r.Position, false, []) { Features = Enumerable.Range(0, count).Select(k => level[r.Position] + wobble(r.Position, k)).ToArray() };
+        }).ToArray());
+    }
+
+    [Fact]
+    public async Task I_start_probing_after_the_first_look_when_it_already_shows_a_large_effect()
+    {
+        // Arrange: good commits read 0 or 1, bad ones (from position 5 of 8) 6 or 7, min-effect 6. The ends' first look
+        // (2 vs 2) gives an e-value of 6.1: short of √(1/α) = 10, the old start of probing, above (1/α)^¼ = 3.2.
+        var level = new double[] { 0, 0, 0, 0, 0, 6, 6, 6, 6 };
+        var measure = Levels(level, (_, k) => k % 2);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(8, measure, Options(SearchStrategy.Bisect, 6, FeatureKind.Level, workers: 1));
+
+        // Assert: the second round is a probe of one trial, not two more trials at each end
+        Assert.Equal(5, outcome.Culprit);
+        Assert.StartsWith("posterior", outcome.Rounds[1].Reason, StringComparison.Ordinal);
+        Assert.Equal([1], outcome.Rounds[1].Requested.Select(r => r.AdditionalTrials));
+    }
+
+    [Fact]
+    public async Task I_do_not_get_a_culprit_whose_headline_effect_is_below_half_the_min_effect()
+    {
+        // Arrange: memory creeps up in two steps (+0.3 at position 3, +0.25 at 4, +0.05 at the bad end 8); min-effect 1.
+        // The ends differ by 0.6 ≥ ½ min-effect, so the change is shown; but every trial before 3 against every trial
+        // from 3 on — the effect a headline prints for culprit 3 — differ by about 0.3. Before the fix, position 3 was
+        // named "Found" with that +0.3 [0.27, 0.36] beside a min-effect of 1.
+        var level = new double[] { 0, 0, 0, 0.3, 0.55, 0.55, 0.55, 0.55, 0.6 };
+        var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.03);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(8, measure, Options(SearchStrategy.Bisect, 1, FeatureKind.Level, workers: 1));
+
+        // Assert: no culprit is named, and the summary says why in the quantity and threshold the headline shows
+        Assert.NotEqual(SearchStatus.Found, outcome.Status);
+        Assert.NotEqual(SearchStatus.FoundRange, outcome.Status);
+        Assert.True(outcome.Boundary!.Effect < 0.5, outcome.Summary);
+        Assert.Contains("less than half the min-effect", outcome.Summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task I_get_a_culprit_only_with_a_headline_effect_of_at_least_half_the_min_effect()
+    {
+        // Arrange: two smaller steps and a larger one at the bad end; min-effect 1
+        var level = new double[] { 0, 0.4, 0.45, 0.6, 1 };
+        var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.03);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(4, measure, Options(SearchStrategy.Bisect, 1, FeatureKind.Level, workers: 1));
+
+        // Assert: the named culprit's headline effect (its boundary comparison) is the quantity the rule tested
+        Assert.Equal(SearchStatus.Found, outcome.Status);
+        Assert.True(outcome.Boundary!.Effect >= 0.5, outcome.Summary);
+        Assert.Equal(Verdict.Regressed, outcome.Boundary.Verdict);
+    }
+
     [Fact]
     public async Task I_get_NoRegression_when_a_decrease_recipe_sees_memory_go_up()
     {
