@@ -25,7 +25,7 @@ issue15=(554c6be 6280fa4 9c2925f 54fbd9d 579b08f f9920a6 620f650 aa2ad19 91a5914
 # as "other").
 declare -A issue_of=()
 for c in 5a785bb 820d775 5a4e7c5 a1f56ea 60df345 2a7d911 852f06e 7a560d2 6baf6e5 662488a; do issue_of[$c]="14 search"; done
-for c in 9f50e55 c745485 5e3f700 d9b8d57 8a27004 3656f66 0f29a36 dde3a4b dfd6f19; do issue_of[$c]="16 experiments"; done
+for c in 9f50e55 c745485 5e3f700 d9b8d57 8a27004 3656f66 0f29a36 dde3a4b dfd6f19 f981daf; do issue_of[$c]="16 experiments"; done
 for c in 85dd6b6 def04f2 ae3ecd1; do issue_of[$c]="17 first verdict"; done
 for c in fa300cc 41523c0 2a9d118 c820af7 4c4a1f4 653f60c df8a859 f7ad101 9c66e61 fed4c1a 1fe07a6 b0a8353 0066223 7fb0e8f \
   76aa4b5 cacadcc c217f29 e866e83 06fadd5 af1447a 6cd9f5a 0973fe6 50609cb 2a846f4 e6a24e2 d35bff9 ec8f8e7 de4cf34; do
