@@ -92,6 +92,23 @@ public sealed class MemoryDiagnosisSpecs
     }
 
     [Fact]
+    public void I_can_classify_rss_growing_into_free_memory_the_heap_already_holds_as_fragmentation()
+    {
+        // Arrange: journald's culprit (run 20261130-185637-c4b5): in-use flat at 0.3 MiB, 4.4 MiB free in the arena from
+        // the start (good: 0.3), the arena's size flat, rss_anon climbing 0.2 MiB/min into it; the run decided on a
+        // 200 KiB/min slope, so growth counts from 0.1 MiB over this one-minute window
+        var good = Trial(_ => 0.3 * MiB, _ => 0.3 * MiB, _ => 0.8 * MiB);
+        var bad = Trial(_ => 0.3 * MiB, _ => 4.4 * MiB, s => 1.0 * MiB + 0.2 * MiB * s / 60);
+
+        // Act
+        var d = MemoryDiagnosis.Classify(SideFigures.From([good], Metrics.RssAnon, 2)!, SideFigures.From([bad], Metrics.RssAnon, 2)!, MiB, significantGrowthBytes: 0.1 * MiB);
+
+        // Assert: not "non-heap growth … mmap, thread stacks or another allocator", which the tool said before
+        Assert.Equal(GrowthKind.Fragmentation, d.Kind);
+        Assert.StartsWith("heap fragmentation: in-use flat at 0.3 MiB (0.0 MiB/min), free in arena holds 4.4 MiB (good: 0.3) that rss_anon grows into", d.Headline);
+    }
+
+    [Fact]
     public void I_can_classify_rss_growth_the_heap_does_not_explain_as_non_heap_growth()
     {
         // Arrange: rss grows 20 MiB/min, heap flat
@@ -136,6 +153,9 @@ public sealed class MemoryDiagnosisSpecs
 
         // Assert
         Assert.Equal(GrowthKind.NoChange, byLevelDefault.Kind);
+        // The "no change" line states each threshold beside the figure it applies to (it used to say "no memory change
+        // above 0.2 MiB" next to a +0.4 MiB level difference on journald).
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(byLevelDefault.Headline, @"^no memory change that counts between the good and bad sides: rss_anon \+0\.\d MiB \(a level step counts from 1\.0 MiB\) and \+0\.3 MiB/min, \+0\.\d MiB over the [\d.]+ s window \(growth counts from 1\.0 MiB\)$"), byLevelDefault.Headline);
         Assert.Equal(GrowthKind.Growth, bySlopeThreshold.Kind);
         Assert.StartsWith("memory growth: rss_anon grows +0.3 MiB/min (good: 0.0)", bySlopeThreshold.Headline);
         Assert.Contains("from decide.min-effect", bySlopeThreshold.Details[^1]);
