@@ -103,8 +103,8 @@ public sealed record RangeChanges(
 /// and never measured again. Each segment is searched in the recipe's direction and, when that finds nothing, in the
 /// opposite one (a partial fix); a change found splits its segment in two, which are scanned in turn. The k-th search
 /// runs at α/2^k, so the scan's claims together hold α (docs/benchmarks-search.md, "Several changes in one range").
-/// Cost is bounded by a budget of new trials (a search that would exceed it is stopped after the round in flight) and
-/// by <see cref="MaxSearches"/>.
+/// Cost is bounded by a budget of new trials, shared equally by the segments still to search (a search that would
+/// exceed its share is stopped after the round in flight), and by <see cref="MaxSearches"/>.
 /// </summary>
 public static class RangeScan
 {
@@ -153,7 +153,11 @@ public static class RangeScan
 
                 searches++;
                 var alpha = options.Alpha / Math.Pow(2, searches);
-                var (check, change) = await SearchSegmentAsync(from, to, direction, alpha, budget - spent, ensure, okTrials, options, ct).ConfigureAwait(false);
+                // This segment and every one waiting share what is left of the budget equally, so one ambiguous segment
+                // cannot spend it all and leave the others "not checked" (the demo under load did); what a search leaves
+                // unspent flows on to the next.
+                var share = (budget - spent + queue.Count) / (queue.Count + 1);
+                var (check, change) = await SearchSegmentAsync(from, to, direction, alpha, share, ensure, okTrials, options, ct).ConfigureAwait(false);
                 spent += check.NewTrials;
                 checks.Add(check);
                 if (change is not null)
@@ -194,7 +198,7 @@ public static class RangeScan
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             return (new SegmentCheck(from, to, direction, SegmentVerdict.NotChecked, alpha, line.NewTrials,
-                $"not finished: the scan's budget ran out after {line.NewTrials} new trial(s) in this search"), null);
+                $"not finished: this search's share of the scan's budget ({allowance} new trials, the rest kept for the other segments) ran out after {line.NewTrials} new trial(s)"), null);
         }
 
         var what = direction == ChangeDirection.Worse ? "change in the recipe's direction" : "change in the opposite direction";

@@ -34,7 +34,8 @@ public class RangeScanSpecs
             var list = _trials.TryGetValue(position, out var l) ? l : _trials[position] = [];
             while (list.Count < total)
             {
-                var rng = new Random(HashCode.Combine(seed, position, list.Count));
+                // Not HashCode.Combine: it is seeded per process, so a test would see other trials on every run.
+                var rng = new Random(unchecked(seed * 1_000_003 + position * 10_007 + list.Count));
                 var offset = Noise * Gaussian(rng);
                 list.Add(new TrialSeries(
                     Enumerable.Range(1, 10).Select(s => (double)s).ToArray(),
@@ -177,6 +178,25 @@ public class RangeScanSpecs
         Assert.All(scan.Segments, s => Assert.Equal(SegmentVerdict.NotChecked, s.Verdict));
         Assert.Equal(0, scan.NewTrials);
         Assert.Contains("budget", scan.Segments[0].Explanation);
+    }
+
+    [Fact]
+    public async Task I_can_see_every_segment_get_a_look_when_one_segment_is_ambiguous()
+    {
+        // Arrange: +4 MiB at 4 of 12, then +0.5 MiB at 8 — half the min-effect, which neither "no further change" nor a
+        // change can be shown for, so the segment after the culprit could take every new trial the scan may spend
+        double Level(int p) => 20 * MiB + (p >= 4 ? 4 * MiB : 0) + (p >= 8 ? 0.5 * MiB : 0);
+
+        // Act
+        var (_, scan, _) = await SearchAndScanAsync(12, Level, seed: 3, budget: 30);
+
+        // Assert: the search after the culprit keeps to about its half of the budget (plus the round in flight), and
+        // the segment before it is searched with what is left, not skipped as "budget spent"
+        var text = string.Join("; ", scan.Segments.Select(s => $"{s.From}..{s.To} {s.Direction} {s.Verdict} {s.NewTrials}: {s.Explanation}"));
+        Assert.True(scan.Segments.First(s => s.From == 4 && s.Direction == ChangeDirection.Worse).NewTrials <= 20, text);
+        var before = scan.Segments.First(s => s.From == 0 && s.Direction == ChangeDirection.Worse);
+        Assert.DoesNotContain("is spent", before.Explanation, StringComparison.Ordinal);
+        Assert.True(before.NewTrials > 0 || before.Verdict != SegmentVerdict.NotChecked, text);
     }
 
     [Fact]
