@@ -134,19 +134,19 @@ internal static class ReportFacts
 
     public static string TestLine(Comparison c) => $"{c.Test}, {PValueText.Statement(c.PValue)} (α = {F(c.Alpha, "0.###")})";
 
-    /// <summary>The one-line verdict and the lines of evidence under it.</summary>
+    /// <summary>The one-line verdict and the lines of evidence under it, in the search's words (each channel speaks them).</summary>
     public static Headline Headline(ReportModel m)
     {
         var o = m.Outcome;
         var partial = m.IsPartial ? "PARTIAL RESULT (run interrupted): " : "";
         var cmp = HeadlineComparison(m);
-        var evidence = new List<string>();
+        var evidence = new List<Line>();
         if (cmp is not null)
         {
             evidence.Add("Effect: " + Effect(m, cmp));
             evidence.Add("Test: " + TestLine(cmp));
         }
-        evidence.AddRange(ErrorControlLines(o).Select(m.Terms.Speak));
+        evidence.AddRange(ErrorControlLines(o).Select(l => (Line)l));
 
         if (o is null)
             return new Headline(HeadlineKind.Partial,
@@ -156,22 +156,22 @@ internal static class ReportFacts
         {
             case SearchStatus.Found when o.Culprit is { } c && m.At(c) is { } cr:
                 var commit = cr.Commit;
-                var lines = new List<string>
+                var lines = new List<Line>
                 {
-                    $"Author: {OneLine(commit.Author)}, {Date(commit.AuthoredAt)}",
+                    new([new Span("Author: "), Span.Git(OneLine(commit.Author)), new Span($", {Date(commit.AuthoredAt)}")]),
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
                 };
                 lines.AddRange(evidence);
                 if (ChangesSection.HeadlineNote(m) is { } firstChange)
                     lines.Add(firstChange);
                 return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Found,
-                    $"{partial}{m.Terms.AnswerTitle}: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
+                    new Line([new Span($"{partial}{m.Terms.AnswerTitle}: ")]) + Line.Commit(commit, 100), cr, lines);
 
             case SearchStatus.FoundRange:
                 var first = m.At(o.RangeFirst)?.Commit;
                 var last = m.At(o.RangeLast)?.Commit;
                 var n = o.RangeLast - o.RangeFirst + 1;
-                var rangeLines = new List<string>
+                var rangeLines = new List<Line>
                 {
                     $"The {m.Terms.Answer} is one of {n} commits (positions {o.RangeFirst}–{o.RangeLast}); neighbours could not be built to narrow it further",
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
@@ -182,7 +182,7 @@ internal static class ReportFacts
 
             case SearchStatus.NoRegression:
                 // "No regression" means no change of at least min-effect, which a small but significant change also is.
-                evidence.Insert(0, m.Terms.Speak("The bad end is not worse than the good anchor by the smallest effect that counts ") +
+                evidence.Insert(0, "The bad end is not worse than the good anchor by the smallest effect that counts " +
                     $"({F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}) on {FeatureName(m)}");
                 return new Headline(HeadlineKind.NoRegression, $"{partial}{m.Terms.NoneFound}", null, evidence);
 
@@ -223,7 +223,7 @@ internal static class ReportFacts
         var alpha = compared[0].Alpha;
         var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
         var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
-        return m.Terms.Speak($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+        return ($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
                "no outliers were dropped. " +
                $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
                "does not confine below the min-effect. " +
@@ -253,8 +253,8 @@ internal static class ReportFacts
 
     public static string VerdictText(Comparison? c, Terms terms) => c is null ? "—" : terms.VerdictWord(c.Verdict);
 
-    /// <summary>The search's one-line summary in the run's words, for the "Search:" line of every writer.</summary>
-    public static string SearchSummary(ReportModel m) => m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary) ? m.Terms.Speak(o.Summary) : "";
+    /// <summary>The search's one-line summary as it stored it, for the "Search:" line of every writer (each speaks it).</summary>
+    public static string SearchSummary(ReportModel m) => m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary) ? o.Summary : "";
 }
 
 internal enum HeadlineKind
@@ -282,4 +282,5 @@ internal sealed record CommitEvidence(
     public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
 
-internal sealed record Headline(HeadlineKind Kind, string Title, CommitReport? Culprit, IReadOnlyList<string> Lines);
+/// <summary>The verdict's title and the lines under it; git text (the culprit's subject, its author) in verbatim spans.</summary>
+internal sealed record Headline(HeadlineKind Kind, Line Title, CommitReport? Culprit, IReadOnlyList<Line> Lines);
