@@ -37,7 +37,7 @@ internal static class ChangesSection
                 c.Position.ToString(Inv),
                 Commit(m, c.Position),
                 DirectionWord(c.Direction),
-                $"{Signed(ScaleFeature(m, c.Shift))} [{F(ScaleFeature(m, c.ShiftLow))}, {F(ScaleFeature(m, c.ShiftHigh))}] at {Percent(c.Level)}",
+                $"{Signed(ScaleFeature(m, c.Shift))} {Interval(ScaleFeature(m, c.ShiftLow), ScaleFeature(m, c.ShiftHigh))} at {Percent(c.Level)}",
                 $"e-value {EValueText.Value(c.EValue)} ≥ 1/α = {F(1 / c.Alpha, "G4")} (α = {F(c.Alpha, "G3")}); n = {c.TrialsBefore} vs {c.TrialsAfter}",
                 c.FoundBySearch ? "the search" : $"scan of {c.SegmentFrom}..{c.SegmentTo}",
                 c.IsAnswer ? new Span("← the answer (first change)", Tone.Strong) : "",

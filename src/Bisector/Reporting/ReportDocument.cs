@@ -222,7 +222,7 @@ internal sealed record ReportDocument(
             string.Join(", ", e.Values.Select(v => F(v))),
             e.IsCulprit ? new Span($"{e.Status} — {m.Terms.Answer}", Tone.Strong) : e.Status,
             e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
-            e.VersusGood is { } c ? $"{Signed(ScaleFeature(m, c.Effect))} [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]" : "—",
+            e.VersusGood is { } c ? $"{Signed(ScaleFeature(m, c.Effect))} {Interval(ScaleFeature(m, c.EffectLow), ScaleFeature(m, c.EffectHigh))}" : "—",
             e.Posterior is { } p ? Percent(p) : "—",
         ], e.Side)).ToList();
 

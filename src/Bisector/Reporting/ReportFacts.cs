@@ -128,9 +128,18 @@ internal static class ReportFacts
     {
         var u = FeatureUnit(m);
         var sfx = u.Length == 0 ? "" : " " + u;
+        var ci = Interval(ScaleFeature(m, c.EffectLow), ScaleFeature(m, c.EffectHigh));
         return $"{Signed(ScaleFeature(m, c.Effect))}{sfx} {FeatureName(m)}, " +
-               $"{F(c.ConfidenceLevel * 100, "0.#")}% CI [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]";
+               $"{F(c.ConfidenceLevel * 100, "0.#")}% CI {(ci == NoInterval ? NoInterval + " (too few trials for an interval)" : ci)}";
     }
+
+    /// <summary>What an interval reads when its trials cannot bound it (an exact test on one or two trials a side).</summary>
+    public const string NoInterval = "—";
+
+    /// <summary>"[low, high]" in display units, or <see cref="NoInterval"/> when a bound is infinite or unknown: every
+    /// writer prints an interval through here, never "[-Infinity, Infinity]" (JSON writes such a bound as null).</summary>
+    public static string Interval(double low, double high) =>
+        double.IsFinite(low) && double.IsFinite(high) ? $"[{F(low)}, {F(high)}]" : NoInterval;
 
     public static string TestLine(Comparison c) => $"{c.Test}, {PValueText.Statement(c.PValue)} (α = {F(c.Alpha, "0.###")})";
 
@@ -214,16 +223,25 @@ internal static class ReportFacts
     public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m) =>
         (m.Outcome?.Posterior ?? []).Select((v, i) => (CommitLine.PositionOfCandidate(i), v)).ToList();
 
-    /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
+    /// <summary>How the "vs good" column was decided, in words: the search's side where it named a culprit, and the
+    /// per-commit test from the stored comparisons; null when neither was made.</summary>
     internal static string? DecisionRule(ReportModel m)
     {
+        var side = SideDecided(m)
+            ? "The \"vs good\" column shows the side of the culprit the search put each commit on, with the posterior probability " +
+              "of that side: the search's step model over every trial of every commit, which names a culprit only once its e-value that " +
+              "the range holds a change reaches 1/α and fresh trials on both sides of it confirm the boundary. Most commits get one or two " +
+              "trials, too few for a test of their own; where a commit has the trials for its own comparison with the good anchor to " +
+              "decide, \"test:\" gives that verdict. The p and effect [CI] columns are that per-commit test's (CI " + NoInterval +
+              ": too few trials for an interval). "
+            : "";
         var compared = m.Commits.Select(c => c.VersusGood).OfType<Comparison>().Where(c => c.Test != "none").ToList();
         if (compared.Count == 0)
-            return null;
+            return side.Length == 0 ? null : side.TrimEnd();
         var alpha = compared[0].Alpha;
         var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
         var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
-        return ($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+        return side + ($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
                "no outliers were dropped. " +
                $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
                "does not confine below the min-effect. " +
@@ -240,15 +258,38 @@ internal static class ReportFacts
         var posterior = m.Outcome?.Status == SearchStatus.NoRegression
             ? []
             : Posterior(m).ToDictionary(p => p.Position, p => p.P);
+        var decided = SideDecided(m);
         return m.Commits.OrderBy(c => c.Position).Select(c =>
         {
             var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
             var values = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
-            return new CommitEvidence(c, SideOf(m, c.Position), cmp, values, Robust.Median(values),
+            var side = SideOf(m, c.Position);
+            return new CommitEvidence(c, side, cmp, values, Robust.Median(values),
                 c.Trials.Count(t => t.Outcome == Workers.TrialOutcome.Ok),
                 posterior.TryGetValue(c.Position, out var p) ? p : null)
-            { Terms = m.Terms };
+            {
+                Terms = m.Terms,
+                SideDecided = decided && c.Position > 0,
+                InRange = m.Outcome?.Status == SearchStatus.FoundRange,
+                SideProbability = decided && c.Position > 0 && posterior.Count > 0 ? SideProbability(m, side, c.Position, posterior) : null,
+            };
         }).ToList();
+    }
+
+    /// <summary>True when the search named a culprit (or a culprit range): then it decided every commit's side.</summary>
+    public static bool SideDecided(ReportModel m) => m.Outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange;
+
+    /// <summary>The posterior probability of the side the search put <paramref name="position"/> on: that the change
+    /// comes after it (good side), at or before it (bad side, the culprit), or inside the culprit range.</summary>
+    private static double SideProbability(ReportModel m, Side side, int position, IReadOnlyDictionary<int, double> posterior)
+    {
+        double AtOrBefore(int last) => posterior.Where(kv => kv.Key <= last).Sum(kv => kv.Value);
+        return side switch
+        {
+            Side.Good => 1 - AtOrBefore(position),
+            Side.Culprit when m.Outcome is { Status: SearchStatus.FoundRange } o => AtOrBefore(o.RangeLast) - AtOrBefore(o.RangeFirst - 1),
+            _ => AtOrBefore(position),
+        };
     }
 
     public static string VerdictText(Comparison? c, Terms terms) => c is null ? "—" : terms.VerdictWord(c.Verdict);
@@ -277,7 +318,30 @@ internal sealed record CommitEvidence(
     /// <summary>The run's words, for <see cref="Status"/>.</summary>
     public Terms Terms { get; init; } = Terms.Regression;
 
-    public string Status => Report.Skipped ? $"skipped ({Report.Build})" : Report.Position == 0 ? Terms.OldAnchor : ReportFacts.VerdictText(VersusGood, Terms);
+    /// <summary>True when the search named a culprit and so decided this commit's side (<see cref="Side"/>).</summary>
+    public bool SideDecided { get; init; }
+
+    /// <summary>The posterior probability of the side the search decided; null without a posterior.</summary>
+    public double? SideProbability { get; init; }
+
+    /// <summary>The "vs good" cell in the search's words (each channel speaks it): the side the search decided, with its
+    /// probability, and the per-commit test's verdict where it decided; the test alone when the search named no culprit.</summary>
+    public string Status => Report.Skipped ? $"skipped ({Report.Build})"
+        : Report.Position == 0 ? Terms.OldAnchor
+        : SideDecided ? SideText + (VersusGood is { Verdict: not Verdict.Unknown } test ? $"; test: {Terms.VerdictWord(test.Verdict)}" : "")
+        : ReportFacts.VerdictText(VersusGood, Terms);
+
+    private string SideText =>
+        (Side switch
+        {
+            Side.Good => "good side",
+            Side.Bad => "bad side",
+            Side.Culprit => InRange ? "in the culprit range" : "bad side",
+            _ => "unclear",
+        }) + (SideProbability is { } p ? $" ({ReportFacts.Percent(p)})" : "");
+
+    /// <summary>Set for the commits of a culprit range (the search could not narrow it to one).</summary>
+    public bool InRange { get; init; }
 
     public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
