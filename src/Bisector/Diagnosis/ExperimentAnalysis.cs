@@ -55,6 +55,11 @@ public sealed record ExperimentResult(
 /// <summary>All experiments of a run and the one line that sums them up.</summary>
 public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool Growth, double StepBytes, IReadOnlyList<ExperimentResult> Results)
 {
+    /// <summary>How the deciding feature's effects read (MiB/min for a slope recipe); the trim's returned bytes are always MiB.</summary>
+    public FeatureScale Scale { get; init; } = Bytes;
+
+    private static readonly FeatureScale Bytes = FeatureScale.For(Metrics.RssAnon, FeatureKind.Level);
+
     public int TrialsSpent => Results.Sum(r => r.TrialsSpent);
 
     /// <summary>The conclusion, derived from the results when shown.</summary>
@@ -130,15 +135,15 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
             if (r.Regression is { } reg && r.Experiment.Kind == ExperimentKind.TrimProbe)
             {
                 var more = reg.Verdict switch { Verdict.Regressed => "the culprit's is larger", Verdict.Same => "no larger", _ => "undecided" };
-                text.Append("  returned by the trim, culprit vs good: ").Append(more).Append(", ").Append(Format(reg, verdict: false)).Append('\n');
+                text.Append("  returned by the trim, culprit vs good: ").Append(more).Append(", ").Append(Format(reg, Bytes, verdict: false)).Append('\n');
             }
             else if (r.Regression is { } regression)
             {
-                text.Append("  regression: ").Append(Format(regression)).Append('\n');
+                text.Append("  regression: ").Append(Format(regression, Scale)).Append('\n');
             }
 
             if (r.VersusBuilt is { } vs)
-                text.Append("  vs as built: ").Append(Format(vs)).Append('\n');
+                text.Append("  vs as built: ").Append(Format(vs, Scale)).Append('\n');
             if (r.Trim is { } t)
             {
                 text.Append(string.Create(CultureInfo.InvariantCulture,
@@ -157,12 +162,8 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
 
     private static string Mib(double bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576:0.00} MiB");
 
-    private static string Format(Comparison c, bool verdict = true) => string.Create(CultureInfo.InvariantCulture,
-        $"{(verdict ? c.Verdict + ", " : "")}effect {Scaled(c.Effect)} [{Scaled(c.EffectLow)}, {Scaled(c.EffectHigh)}] at {c.ConfidenceLevel * 100:0} %, {PValueText.Statement(c.PValue)}, {c.Baseline.Count} vs {c.Candidate.Count} trials");
-
-    // Memory features are bytes (or bytes per minute); MiB reads better in a report and is exact enough.
-    private static string Scaled(double value) =>
-        double.IsFinite(value) ? string.Create(CultureInfo.InvariantCulture, $"{value / 1048576:0.00} MiB") : value < 0 ? "−∞" : "∞";
+    private static string Format(Comparison c, FeatureScale scale, bool verdict = true) => string.Create(CultureInfo.InvariantCulture,
+        $"{(verdict ? c.Verdict + ", " : "")}effect {scale.Number(c.Effect, signed: true)} [{scale.Number(c.EffectLow, signed: true)}, {scale.Number(c.EffectHigh, signed: true)}]{scale.Suffix} at {c.ConfidenceLevel * 100:0} %, {PValueText.Statement(c.PValue)}, {c.Baseline.Count} vs {c.Candidate.Count} trials");
 }
 
 /// <summary>
@@ -173,6 +174,9 @@ public static class ExperimentAnalysis
 {
     /// <summary>Seconds after the trim within which the lowest RSS is taken as "after".</summary>
     public const double AfterTrimSeconds = 1.0;
+
+    /// <summary>Seconds before the trim whose RSS (median) is taken as "before", when samples come at least this often.</summary>
+    public const double BeforeTrimSeconds = 0.5;
 
     /// <summary>The level (bytes) a change must reach to matter: the recipe's min-effect for a level feature, else 1 MiB
     /// (a slope's min-effect is a rate and cannot serve as a level).</summary>
@@ -239,8 +243,10 @@ public static class ExperimentAnalysis
         return (grown >= SignificantBytes(recipe) / 2, c.RssLevel - g.RssLevel);
     }
 
-    /// <summary>One trial's trim: RSS just before the shim's malloc_trim (median of the last half second) minus the lowest
-    /// RSS in the second after it; null when the trial has no trim marker.</summary>
+    /// <summary>One trial's trim: RSS just before the shim's malloc_trim (median of the last half second, or of the last
+    /// sample when samples are further apart) minus the lowest RSS in the second after it (at least one sampling interval
+    /// and a half); null when the trial has no trim marker. The windows follow the recipe's sampling interval: a 1 s
+    /// interval (the journald recipe) has no sample in a fixed half second before the trim.</summary>
     public static (double Before, double Returned)? TrimOf(IReadOnlyDictionary<string, TrialSeries> trial, string rssMetric)
     {
         if (!trial.TryGetValue(Metrics.HeapTrims, out var trims) || !trial.TryGetValue(rssMetric, out var rss))
@@ -249,8 +255,11 @@ public static class ExperimentAnalysis
         if (at < 0)
             return null;
         var t = trims.Seconds[at];
-        var before = Enumerable.Range(0, rss.Count).Where(i => rss.Seconds[i] < t && rss.Seconds[i] >= t - 0.5).Select(i => rss.Values[i]).ToArray();
-        var after = Enumerable.Range(0, rss.Count).Where(i => rss.Seconds[i] >= t && rss.Seconds[i] <= t + AfterTrimSeconds).Select(i => rss.Values[i]).ToArray();
+        var interval = rss.Count > 1 ? Robust.Median(Enumerable.Range(1, rss.Count - 1).Select(i => rss.Seconds[i] - rss.Seconds[i - 1]).ToArray()) : 0;
+        var beforeSpan = Math.Max(BeforeTrimSeconds, 1.5 * interval);
+        var afterSpan = Math.Max(AfterTrimSeconds, 1.5 * interval);
+        var before = Enumerable.Range(0, rss.Count).Where(i => rss.Seconds[i] < t && rss.Seconds[i] >= t - beforeSpan).Select(i => rss.Values[i]).ToArray();
+        var after = Enumerable.Range(0, rss.Count).Where(i => rss.Seconds[i] >= t && rss.Seconds[i] <= t + afterSpan).Select(i => rss.Values[i]).ToArray();
         if (before.Length == 0 || after.Length == 0)
             return null;
         var level = Robust.Median(before);

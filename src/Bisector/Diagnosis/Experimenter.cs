@@ -152,7 +152,10 @@ public static class Experimenter
                 : ExperimentAnalysis.Analyse(experiment, trials, culprit, recipe, alpha));
         }
 
-        return new ExperimentsReport(positions[boundary.Good].Sha, positions[boundary.Culprit].Sha, growth, step, results);
+        return new ExperimentsReport(positions[boundary.Good].Sha, positions[boundary.Culprit].Sha, growth, step, results)
+        {
+            Scale = FeatureScale.For(recipe.Decide.Metric, recipe.Decide.Feature),
+        };
     }
 
     private static async Task<Boundary?> BoundaryAsync(

@@ -185,7 +185,9 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
         var headline = kind switch
         {
             GrowthKind.LevelStep => LevelStepHeadline(good, bad, heap),
-            GrowthKind.NoChange => $"no memory change above {Mb(Math.Min(threshold, growthThreshold))} MiB between the good and bad sides: {bad.RssMetric} {Signed(bad.RssLevel - good.RssLevel)} MiB, {Rate(bad.RssSlope - good.RssSlope)} MiB/min",
+            GrowthKind.NoChange => $"no memory change that counts between the good and bad sides: {bad.RssMetric} {Signed(bad.RssLevel - good.RssLevel)} MiB " +
+                                   $"(a level step counts from {Mb(threshold)} MiB) and {Rate(bad.RssSlope - good.RssSlope)} MiB/min, " +
+                                   $"{Signed((bad.RssSlope - good.RssSlope) * minutes)} MiB over the {Seconds(bad.WindowSeconds)} s window (growth counts from {Mb(growthThreshold)} MiB)",
             _ when fix => FixHeadline(kind, good, bad, minutes, growthThreshold),
             _ => GrowthHeadline(kind, good, bad),
         };

@@ -66,6 +66,26 @@ public sealed class ExperimentAnalysisSpecs
     }
 
     [Fact]
+    public void I_can_read_what_a_trim_returns_when_samples_are_a_second_apart()
+    {
+        // Arrange: the journald recipe samples every 1 s; its shim trimmed in all 10 trials of a real run, the first
+        // record with trims=1 at 151.0 s, the last RSS sample before it at 150.0 s (no sample in the half second before)
+        var trials = new ExperimentTrials(
+            Enumerable.Range(0, 3).Select(i => Trimmed(0.9 + i * 0.01, 0.85, interval: 1.0, trimAt: 151)).ToList(),
+            Enumerable.Range(0, 3).Select(i => Trimmed(2.3 + i * 0.01, 0.9, interval: 1.0, trimAt: 151)).ToList(),
+            []);
+
+        // Act
+        var result = ExperimentAnalysis.Analyse(Experiment.Trim, trials, Side(3, 2.3), Recipe, 0.01);
+
+        // Assert: it ran, and measured 1.4 MiB back from the culprit, 0.05 MiB from the good build
+        Assert.NotEqual(ExperimentFinding.NotRun, result.Finding);
+        Assert.NotNull(result.Trim);
+        Assert.InRange(result.Trim!.ReturnedCulprit / MiB, 1.35, 1.45);
+        Assert.InRange(result.Trim.ReturnedGood / MiB, 0.03, 0.08);
+    }
+
+    [Fact]
     public void I_am_told_an_allocator_did_not_take_effect_rather_than_given_its_numbers()
     {
         // Arrange: the shim saw glibc's malloc in every trial (the preload was ignored)
@@ -108,7 +128,7 @@ public sealed class ExperimentAnalysisSpecs
             "the growth disappears under jemalloc and with glibc.malloc.mmap_threshold=131072: fragmentation of glibc's heap (memory free but held), " +
             "not a leak; trim returns 88 % of the growth (could not run: tcmalloc)", report.Headline);
         Assert.Contains("tcmalloc (under tcmalloc), 0 trials: not run — libtcmalloc_minimal.so.4 is not installed", report.Describe());
-        Assert.Contains("returned by the trim, culprit vs good: the culprit's is larger, effect 5.", report.Describe());
+        Assert.Contains("returned by the trim, culprit vs good: the culprit's is larger, effect +5.", report.Describe());
     }
 
     /// <summary>Jemalloc and a pinned mmap threshold remove a fragmentation culprit's growth (7.2 MiB as built), the trim
@@ -124,6 +144,20 @@ public sealed class ExperimentAnalysisSpecs
             Side(5, 11.5), Recipe, 0.01);
         var skipped = new ExperimentResult(Experiment.Tcmalloc, ExperimentFinding.NotRun, 0, "libtcmalloc_minimal.so.4 is not installed", null, null, null, null);
         return new ExperimentsReport(new string('a', 40), new string('b', 40), true, 7 * MiB, [gone, skipped, pinned, trim]);
+    }
+
+    [Fact]
+    public void I_can_read_a_slope_recipes_experiment_effects_per_minute_and_the_trims_bytes_in_MiB()
+    {
+        // Arrange: the journald recipe decides on rss_anon's slope; its experiment effects are rates, the trim's are bytes
+        var report = FragmentationReport() with { Scale = FeatureScale.For(Metrics.RssAnon, FeatureKind.Slope) };
+
+        // Act
+        var text = report.Describe();
+
+        // Assert
+        Assert.Matches(@"regression: Same, effect [+-]?\d+\.\d+ \[[^\]]+\] MiB/min at", text);
+        Assert.Matches(@"returned by the trim, culprit vs good: the culprit's is larger, effect \+\d+\.\d+ \[[^\]]+\] MiB at", text);
     }
 
     [Fact]
@@ -197,12 +231,14 @@ public sealed class ExperimentAnalysisSpecs
         Enumerable.Range(0, trials).Select(i => Trial(t => (mib + i * 0.01) * MiB, foreign)).ToList();
 
     // The trim at 5 s: RSS is `before` until then and `after` from the sample that first shows trims=1.
-    private static IReadOnlyDictionary<string, TrialSeries> Trimmed(double before, double after)
+    private static IReadOnlyDictionary<string, TrialSeries> Trimmed(double before, double after, double interval = 0.1, double trimAt = 5)
     {
-        var trial = new Dictionary<string, TrialSeries>(Trial(t => (t < 5 ? before : after) * MiB, null));
-        var seconds = Seconds();
-        trial[Metrics.HeapTrims] = new TrialSeries(seconds, seconds.Select(t => t < 5 ? 0.0 : 1.0).ToList());
-        return trial;
+        var seconds = Enumerable.Range(0, (int)Math.Round(2 * trimAt / interval) + 1).Select(i => Math.Round(i * interval, 1)).ToList();
+        return new Dictionary<string, TrialSeries>
+        {
+            [Metrics.RssAnon] = new(seconds, seconds.Select(t => (t < trimAt ? before : after) * MiB).ToList()),
+            [Metrics.HeapTrims] = new(seconds, seconds.Select(t => t < trimAt ? 0.0 : 1.0).ToList()),
+        };
     }
 
     private static IReadOnlyDictionary<string, TrialSeries> Trial(Func<double, double> rss, double? foreign)

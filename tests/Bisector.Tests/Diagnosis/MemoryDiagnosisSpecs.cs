@@ -136,6 +136,9 @@ public sealed class MemoryDiagnosisSpecs
 
         // Assert
         Assert.Equal(GrowthKind.NoChange, byLevelDefault.Kind);
+        // The "no change" line states each threshold beside the figure it applies to (it used to say "no memory change
+        // above 0.2 MiB" next to a +0.4 MiB level difference on journald).
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(byLevelDefault.Headline, @"^no memory change that counts between the good and bad sides: rss_anon \+0\.\d MiB \(a level step counts from 1\.0 MiB\) and \+0\.3 MiB/min, \+0\.\d MiB over the [\d.]+ s window \(growth counts from 1\.0 MiB\)$"), byLevelDefault.Headline);
         Assert.Equal(GrowthKind.Growth, bySlopeThreshold.Kind);
         Assert.StartsWith("memory growth: rss_anon grows +0.3 MiB/min (good: 0.0)", bySlopeThreshold.Headline);
         Assert.Contains("from decide.min-effect", bySlopeThreshold.Details[^1]);
