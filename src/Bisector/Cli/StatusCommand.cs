@@ -130,8 +130,12 @@ internal static class StatusCommand
             var commit = commits.FirstOrDefault(c => c.Position == group.Key);
             var values = Values(group.Key);
             var median = values.Count == 0 ? "median —" : $"median {Reporting.ReportFacts.F(unit.Scale(Robust.Median([.. values])))}{suffix}";
+            // A finished run that named a culprit shows the side the search decided (as the report does), then the commit's test.
+            var test = standing?.VersusGood.GetValueOrDefault(group.Key);
+            var p = test is null ? "" : $", {PValueText.Statement(test.PValue)}";
             var verdict = group.Key == 0 ? "good end"
-                : standing?.VersusGood.TryGetValue(group.Key, out var cmp) == true ? $"{terms.VerdictWord(cmp.Verdict)}, {PValueText.Statement(cmp.PValue)}"
+                : Reporting.ReportFacts.DecidedSide(outcome, group.Key) is { } side ? side.Cell(test, terms) + p
+                : test is not null ? terms.VerdictWord(test.Verdict) + p
                 : "no verdict yet";
             await say(new Line([new Span($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {median}  {verdict}  "),
                 Span.Git(commit?.Subject ?? "")]));

@@ -258,20 +258,16 @@ internal static class ReportFacts
         var posterior = m.Outcome?.Status == SearchStatus.NoRegression
             ? []
             : Posterior(m).ToDictionary(p => p.Position, p => p.P);
-        var decided = SideDecided(m);
         return m.Commits.OrderBy(c => c.Position).Select(c =>
         {
             var cmp = c.VersusGood ?? ComparisonAt(m, c.Position);
             var values = c.FeatureValues.Select(v => ScaleFeature(m, v)).ToList();
-            var side = SideOf(m, c.Position);
-            return new CommitEvidence(c, side, cmp, values, Robust.Median(values),
+            return new CommitEvidence(c, SideOf(m, c.Position), cmp, values, Robust.Median(values),
                 c.Trials.Count(t => t.Outcome == Workers.TrialOutcome.Ok),
                 posterior.TryGetValue(c.Position, out var p) ? p : null)
             {
                 Terms = m.Terms,
-                SideDecided = decided && c.Position > 0,
-                InRange = m.Outcome?.Status == SearchStatus.FoundRange,
-                SideProbability = decided && c.Position > 0 && posterior.Count > 0 ? SideProbability(m, side, c.Position, posterior) : null,
+                SearchSide = DecidedSide(m.Outcome, c.Position),
             };
         }).ToList();
     }
@@ -279,17 +275,24 @@ internal static class ReportFacts
     /// <summary>True when the search named a culprit (or a culprit range): then it decided every commit's side.</summary>
     public static bool SideDecided(ReportModel m) => m.Outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange;
 
-    /// <summary>The posterior probability of the side the search put <paramref name="position"/> on: that the change
-    /// comes after it (good side), at or before it (bad side, the culprit), or inside the culprit range.</summary>
-    private static double SideProbability(ReportModel m, Side side, int position, IReadOnlyDictionary<int, double> posterior)
+    /// <summary>The side of the named culprit (or culprit range) the search put <paramref name="position"/> on, with the
+    /// posterior probability of that side: that the change comes after it (good side), at or before it (bad side, the
+    /// culprit), or inside the range. Null for the anchor and when the search named no culprit.</summary>
+    public static SearchSide? DecidedSide(SearchOutcome? o, int position)
     {
-        double AtOrBefore(int last) => posterior.Where(kv => kv.Key <= last).Sum(kv => kv.Value);
-        return side switch
+        if (position == 0 || o?.Status is not (SearchStatus.Found or SearchStatus.FoundRange))
+            return null;
+        var (first, last) = o is { Status: SearchStatus.Found, Culprit: { } c } ? (c, c) : (o.RangeFirst, o.RangeLast);
+        var side = position < first ? Side.Good : position > last ? Side.Bad : Side.Culprit;
+        // The posterior is per candidate: index i is position i + 1.
+        double AtOrBefore(int p) => o.Posterior.Take(Math.Max(0, p)).Sum();
+        double? probability = o.Posterior.Count == 0 ? null : side switch
         {
             Side.Good => 1 - AtOrBefore(position),
-            Side.Culprit when m.Outcome is { Status: SearchStatus.FoundRange } o => AtOrBefore(o.RangeLast) - AtOrBefore(o.RangeFirst - 1),
+            Side.Culprit when first != last => AtOrBefore(last) - AtOrBefore(first - 1),
             _ => AtOrBefore(position),
         };
+        return new SearchSide(side, probability, InRange: first != last && side == Side.Culprit);
     }
 
     public static string VerdictText(Comparison? c, Terms terms) => c is null ? "—" : terms.VerdictWord(c.Verdict);
@@ -318,33 +321,35 @@ internal sealed record CommitEvidence(
     /// <summary>The run's words, for <see cref="Status"/>.</summary>
     public Terms Terms { get; init; } = Terms.Regression;
 
-    /// <summary>True when the search named a culprit and so decided this commit's side (<see cref="Side"/>).</summary>
-    public bool SideDecided { get; init; }
-
-    /// <summary>The posterior probability of the side the search decided; null without a posterior.</summary>
-    public double? SideProbability { get; init; }
+    /// <summary>The side the search decided for this commit; null when it named no culprit (and for the anchor).</summary>
+    public SearchSide? SearchSide { get; init; }
 
     /// <summary>The "vs good" cell in the search's words (each channel speaks it): the side the search decided, with its
     /// probability, and the per-commit test's verdict where it decided; the test alone when the search named no culprit.</summary>
     public string Status => Report.Skipped ? $"skipped ({Report.Build})"
         : Report.Position == 0 ? Terms.OldAnchor
-        : SideDecided ? SideText + (VersusGood is { Verdict: not Verdict.Unknown } test ? $"; test: {Terms.VerdictWord(test.Verdict)}" : "")
+        : SearchSide is { } side ? side.Cell(VersusGood, Terms)
         : ReportFacts.VerdictText(VersusGood, Terms);
-
-    private string SideText =>
-        (Side switch
-        {
-            Side.Good => "good side",
-            Side.Bad => "bad side",
-            Side.Culprit => InRange ? "in the culprit range" : "bad side",
-            _ => "unclear",
-        }) + (SideProbability is { } p ? $" ({ReportFacts.Percent(p)})" : "");
-
-    /// <summary>Set for the commits of a culprit range (the search could not narrow it to one).</summary>
-    public bool InRange { get; init; }
 
     public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
 
 /// <summary>The verdict's title and the lines under it; git text (the culprit's subject, its author) in verbatim spans.</summary>
 internal sealed record Headline(HeadlineKind Kind, Line Title, CommitReport? Culprit, IReadOnlyList<Line> Lines);
+
+/// <summary>The side of the named change the search put a commit on, and the posterior probability of that side (null
+/// without a posterior).</summary>
+internal sealed record SearchSide(Side Side, double? Probability, bool InRange)
+{
+    /// <summary>"good side (99.9%)", "bad side (97.0%); test: Regressed": the search's decision, then the commit's own
+    /// test where it decided (at one or two trials it rarely can). In the search's words; each channel speaks it.</summary>
+    public string Cell(Comparison? test, Terms terms) =>
+        (Side switch
+        {
+            Side.Good => "good side",
+            Side.Culprit when InRange => "in the culprit range",
+            _ => "bad side",
+        }) +
+        (Probability is { } p ? $" ({ReportFacts.Percent(p)})" : "") +
+        (test is { Verdict: not Verdict.Unknown } ? $"; test: {terms.VerdictWord(test.Verdict)}" : "");
+}

@@ -179,13 +179,17 @@ public sealed partial record Terms(RunKind Kind, string Old, string New)
         _ => word,
     };
 
-    [GeneratedRegex(@"\b(?:good|Good|bad|Bad)\b")]
+    private const string EndWords = "good|Good|bad|Bad";
+
+    private const string RegressionWords = "culprits?|Culprit|a regression|regressions?|Regression|Regressed|regressed|regressing|improving|worse|Worse";
+
+    [GeneratedRegex(@"\b(?:" + EndWords + @")\b")]
     private static partial Regex GoodBad();
 
-    [GeneratedRegex(@"\b(?:culprits?|Culprit|a regression|regressions?|Regression|Regressed|regressed|regressing|improving|worse|Worse)\b")]
+    [GeneratedRegex(@"\b(?:" + RegressionWords + @")\b")]
     private static partial Regex FixWords();
 
-    [GeneratedRegex(@"\b(?:good|Good|bad|Bad|culprits?|Culprit|a regression|regressions?|Regression|Regressed|regressed|regressing|improving|worse|Worse)\b")]
+    [GeneratedRegex(@"\b(?:" + EndWords + "|" + RegressionWords + @")\b")]
     private static partial Regex SearchWords();
 
     private static string Capitalized(string word) =>

@@ -283,7 +283,7 @@ public static class RunResultJson
             if (e.Posterior is { } p) w.WriteNumber("posterior", Round(p, 6));
             else w.WriteNull("posterior");
             // Added: the posterior probability of the side the search put the commit on ("side"); null without a named culprit.
-            if (e.SideProbability is { } sp) w.WriteNumber("sideProbability", Round(sp, 6));
+            if (e.SearchSide?.Probability is { } sp) w.WriteNumber("sideProbability", Round(sp, 6));
             else w.WriteNull("sideProbability");
             if (m.IdenticalBuilds.FirstOrDefault(g => g.MeasuredAt != c.Position && g.Positions.Contains(c.Position)) is { } twin)
                 w.WriteNumber("sameBuildAs", twin.MeasuredAt);

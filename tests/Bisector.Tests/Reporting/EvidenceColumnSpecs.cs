@@ -3,6 +3,8 @@ using Bisector.Reporting;
 using Bisector.Runs;
 using Bisector.Search;
 using Bisector.Statistics;
+using Bisector.Storage;
+using Bisector.Tests.Storage;
 
 namespace Bisector.Tests.Reporting;
 
@@ -52,7 +54,7 @@ public sealed class EvidenceColumnSpecs : IDisposable
         // Assert: the culprit's row is the search's decision, not its undecided two-trial test
         var culprit = evidence[SyntheticRun.Culprit];
         Assert.Equal($"bad side ({ReportFacts.Percent(AtOrBefore(model, SyntheticRun.Culprit))})", culprit.Status);
-        Assert.Equal(AtOrBefore(model, SyntheticRun.Culprit), culprit.SideProbability!.Value, 9);
+        Assert.Equal(AtOrBefore(model, SyntheticRun.Culprit), culprit.SearchSide!.Probability!.Value, 9);
         // A good-side commit: the probability that the change comes after it, and its own test where that decided
         var before = evidence[SyntheticRun.Culprit - 1];
         Assert.StartsWith($"good side ({ReportFacts.Percent(1 - AtOrBefore(model, SyntheticRun.Culprit - 1))})", before.Status);
@@ -103,6 +105,35 @@ public sealed class EvidenceColumnSpecs : IDisposable
         Assert.All(evidence, e => Assert.Equal(e.VersusGood!.Verdict.ToString(), e.Status));
         Assert.All(json.RootElement.GetProperty("commits").EnumerateArray(), c => Assert.Equal(JsonValueKind.Null, c.GetProperty("sideProbability").ValueKind));
         Assert.DoesNotContain("side of the culprit", ReportFacts.DecisionRule(model));
+    }
+
+    [Fact]
+    public async Task I_can_read_the_side_the_search_decided_in_the_status_of_a_finished_run()
+    {
+        // Arrange: a finished run that named 3 of 4 candidates, its posterior split 1 % / 98 % / 1 % over 2, 3 and 4,
+        // and no per-commit test stored (the search decided on its own evidence)
+        var recipe = StoredRun.Recipe("  metric: rss_anon\n  feature: plateau\n  direction: increase\n  min-effect: 1048576",
+            "sampling:\n  warmup: 1s\n  window: 7s");
+        await using (var store = await ResultsStore.OpenAsync(Path.Combine(_dir, "bisector.db")))
+        {
+            var run = await StoredRun.CreateAsync(store, recipe, candidates: 4);
+            foreach (var (position, mib) in new[] { (0, 10.0), (2, 10.0), (3, 14.0), (4, 14.0) })
+                await run.AddTrialAsync(position, 0, StoredRun.Flat(mib, 0));
+            var outcome = new SearchOutcome(SearchStatus.Found, 3, 3, 3, 0.98, null, [0.0, 0.01, 0.98, 0.01],
+                new Dictionary<int, Comparison>(), [], 4, false, "Found: 3");
+            await store.SetRunStatusAsync(run.Id, RunStatus.Finished, JsonSerializer.Serialize(outcome, RunEngine.Json), outcome.Summary);
+        }
+
+        var output = new StringWriter();
+
+        // Act
+        await Bisector.Cli.StatusCommand.ExecuteAsync(_dir, null, list: false, output);
+
+        // Assert
+        var lines = output.ToString().Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("  #2 ", StringComparison.Ordinal) && l.Contains("  good side (99.0%)  change 2", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("  #3 ", StringComparison.Ordinal) && l.Contains("  bad side (99.0%)  change 3", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("  #4 ", StringComparison.Ordinal) && l.Contains("  bad side (100.0%)  change 4", StringComparison.Ordinal));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
