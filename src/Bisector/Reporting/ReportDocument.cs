@@ -221,8 +221,8 @@ internal sealed record ReportDocument(
             F(e.Median),
             string.Join(", ", e.Values.Select(v => F(v))),
             e.IsCulprit ? new Span($"{e.Status} — {m.Terms.Answer}", Tone.Strong) : e.Status,
-            e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
-            e.VersusGood is { } c ? $"{Signed(ScaleFeature(m, c.Effect))} {Interval(ScaleFeature(m, c.EffectLow), ScaleFeature(m, c.EffectHigh))}" : "—",
+            e.PCell,
+            e.EffectCell(m),
             e.Posterior is { } p ? Percent(p) : "—",
         ], e.Side)).ToList();
 

@@ -331,6 +331,15 @@ internal sealed record CommitEvidence(
         : SearchSide is { } side ? side.Cell(VersusGood, Terms)
         : ReportFacts.VerdictText(VersusGood, Terms);
 
+    /// <summary>The per-commit test's p-value, or "—" when no test was made (none stored, or no trials to compare).</summary>
+    public string PCell => VersusGood is { } c && !double.IsNaN(c.PValue) ? ReportFacts.PValue(c.PValue) : "—";
+
+    /// <summary>The per-commit test's shift with its interval ("+4.14 [3.90, 4.40]", "+4.14 —" when too few trials bound
+    /// it), or "—" when no test was made.</summary>
+    public string EffectCell(ReportModel m) => VersusGood is { } c && !double.IsNaN(c.Effect)
+        ? $"{ReportFacts.Signed(ReportFacts.ScaleFeature(m, c.Effect))} {ReportFacts.Interval(ReportFacts.ScaleFeature(m, c.EffectLow), ReportFacts.ScaleFeature(m, c.EffectHigh))}"
+        : "—";
+
     public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
 

@@ -125,7 +125,7 @@ public static class TerminalSummary
         $"{e.TrialsOk}/{e.Report.Trials.Count}",
         e.Values.Count == 0 ? "—" : F(e.Median),
         Say(model, e.IsCulprit ? e.Status + " ← " + e.Terms.Answer : e.Status),
-        e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
+        e.PCell,
         e.Posterior is { } p ? Percent(p) : "—",
     ];
 }

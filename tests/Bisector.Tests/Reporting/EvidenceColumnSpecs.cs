@@ -77,6 +77,14 @@ public sealed class EvidenceColumnSpecs : IDisposable
             Assert.DoesNotContain("∞", output);
         }
 
+        // A comparison the search stored without a test (no trials to compare yet) shows no number at all
+        var untested = evidence[SyntheticRun.Culprit - 1] with
+        {
+            VersusGood = new Comparison(Verdict.Unknown, "none", double.NaN, 0.01, double.NaN,
+            double.NaN, double.NaN, 0.95, model.Decision.MinEffect, [], [], "not compared")
+        };
+        Assert.Equal(("—", "—"), (untested.PCell, untested.EffectCell(model)));
+
         // Assert: the rule under the table says which column is the search's and which the per-commit test's
         Assert.Contains("shows the side of the culprit the search put each commit on, with the posterior probability", md);
         Assert.Contains("\"test:\" gives that verdict", md);
