@@ -92,6 +92,23 @@ public sealed class MemoryDiagnosisSpecs
     }
 
     [Fact]
+    public void I_can_classify_rss_growing_into_free_memory_the_heap_already_holds_as_fragmentation()
+    {
+        // Arrange: journald's culprit (run 20261130-185637-c4b5): in-use flat at 0.3 MiB, 4.4 MiB free in the arena from
+        // the start (good: 0.3), the arena's size flat, rss_anon climbing 0.2 MiB/min into it; the run decided on a
+        // 200 KiB/min slope, so growth counts from 0.1 MiB over this one-minute window
+        var good = Trial(_ => 0.3 * MiB, _ => 0.3 * MiB, _ => 0.8 * MiB);
+        var bad = Trial(_ => 0.3 * MiB, _ => 4.4 * MiB, s => 1.0 * MiB + 0.2 * MiB * s / 60);
+
+        // Act
+        var d = MemoryDiagnosis.Classify(SideFigures.From([good], Metrics.RssAnon, 2)!, SideFigures.From([bad], Metrics.RssAnon, 2)!, MiB, significantGrowthBytes: 0.1 * MiB);
+
+        // Assert: not "non-heap growth … mmap, thread stacks or another allocator", which the tool said before
+        Assert.Equal(GrowthKind.Fragmentation, d.Kind);
+        Assert.StartsWith("heap fragmentation: in-use flat at 0.3 MiB (0.0 MiB/min), free in arena holds 4.4 MiB (good: 0.3) that rss_anon grows into", d.Headline);
+    }
+
+    [Fact]
     public void I_can_classify_rss_growth_the_heap_does_not_explain_as_non_heap_growth()
     {
         // Arrange: rss grows 20 MiB/min, heap flat
