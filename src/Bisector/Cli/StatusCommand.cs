@@ -123,7 +123,8 @@ internal static class StatusCommand
             : new SearchStanding(outcome.VersusGood, outcome.Posterior);
         var unit = Reporting.MetricUnit.For(decision.Metric);
         var suffix = decision.Feature == FeatureKind.Slope ? (unit.Unit.Length == 0 ? " per min" : $" {unit.Unit}/min") : unit.Suffix;
-        await say($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), verdict against the good end" +
+        var sides = outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? "the side of the culprit the search decided, then its " : "";
+        await say($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), {sides}verdict against the good end" +
             (outcome is null ? " as it stands now:" : ":"));
         foreach (var group in trials.GroupBy(t => (int)t.Position).OrderBy(g => g.Key))
         {

@@ -139,6 +139,7 @@ public sealed class EvidenceColumnSpecs : IDisposable
 
         // Assert
         var lines = output.ToString().Split('\n');
+        Assert.Contains("evidence   rss_anon plateau per commit (median of its trials), the side of the culprit the search decided, then its verdict against the good end:", lines);
         Assert.Contains(lines, l => l.StartsWith("  #2 ", StringComparison.Ordinal) && l.Contains("  good side (99.0%)  change 2", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("  #3 ", StringComparison.Ordinal) && l.Contains("  bad side (99.0%)  change 3", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("  #4 ", StringComparison.Ordinal) && l.Contains("  bad side (100.0%)  change 4", StringComparison.Ordinal));
