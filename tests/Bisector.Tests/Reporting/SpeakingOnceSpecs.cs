@@ -2,9 +2,11 @@ using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Bisector.Cli;
+using Bisector.Diagnosis;
 using Bisector.Recipes;
 using Bisector.Reporting;
 using Bisector.Runs;
+using Bisector.Statistics;
 using Bisector.Storage;
 using Bisector.Tests.Storage;
 
@@ -39,6 +41,10 @@ public sealed class SpeakingOnceSpecs : IDisposable
                           "real: the bad end is worse than the good end",
             },
             Terms = Terms.Fix,
+            // A revert proof whose revert did not apply: its stored headline says "the bad end"
+            Revert = new RevertReport(synthetic.At(SyntheticRun.Culprit)!.Commit with { Subject = GitSubject }, synthetic.At(synthetic.LastPosition)!.Commit,
+                "git revert --no-commit " + synthetic.At(SyntheticRun.Culprit)!.Commit.Sha, RevertStatus.Conflict, ["src/journal/journald-server.c"], null, null,
+                0, 0, 0, 0, RegressionDirection.Decrease, FeatureScale.For(synthetic.Decision.Metric, synthetic.Decision.Feature)),
             ScanNotRun = "not run: the culprit was named, but the scan for a further regression after the good end was not asked for",
             Calibration = "A/A: one build measured as both the good end and the bad end: no regression (the culprit test passes)",
         };
@@ -84,16 +90,19 @@ public sealed class SpeakingOnceSpecs : IDisposable
         Assert.Contains("the fix's fix is real: the fixed end is better than the broken end", text);
         Assert.Contains("A/A: one build measured as both the broken end and the fixed end: no fix (the fix test passes)", html);
         Assert.Contains("Scan for further changes not run", md);
+        Assert.Contains("does not apply cleanly to the fixed end", text);
+        Assert.Contains("does not apply cleanly to the fixed end", html);
 
         // Assert: JSON's prose in the run's words; its documented values ("verdict": "culprit", "comparison": "Regressed", "side":
         // "culprit"; docs/json.md) and git text as they are
         var prose = new List<(string Name, string Value)>();
         Strings(json.RootElement, null, prose);
-        var git = new HashSet<string> { "subject", "sha", "lastSha", "culpritSha", "ontoSha", "goodSha", "command", "range", "recipe", "directory", "html", "markdown" };
+        var git = new HashSet<string> { "conflicts", "subject", "sha", "lastSha", "culpritSha", "ontoSha", "goodSha", "command", "range", "recipe", "directory", "html", "markdown" };
         var schema = new HashSet<string> { "verdict", "comparison", "side", "kind", "old", "new", "foundBy", "direction", "result", "status", "finding" };
         Assert.Contains(prose, p => p is { Name: "subject", Value: GitSubject });
         Assert.Contains(prose, p => p.Name == "summary");
         Assert.Contains(prose, p => p.Name == "notScanned");
+        Assert.Contains(prose, p => p.Name == "headline" && p.Value.Contains("to the fixed end", StringComparison.Ordinal));
         foreach (var (name, value) in prose.Where(p => !git.Contains(p.Name) && !schema.Contains(p.Name)))
             Assert.False(SearchWords.IsMatch(value), $"JSON {name} says '{value}'");
     }
