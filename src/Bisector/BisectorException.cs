@@ -46,6 +46,9 @@ public sealed class ProcessFailedException(string commandLine, int exitCode, str
     public string WorkingDirectory { get; } = workingDirectory;
     public string StderrTail { get; } = stderrTail;
     public override int ExitCode => 5;
+
+    /// <summary>The last <paramref name="lines"/> lines of a process's output, as a failure quotes them.</summary>
+    public static string TailOf(string output, int lines = 20) => string.Join('\n', output.TrimEnd().Split('\n').TakeLast(lines));
 }
 
 /// <summary>The results database or a run in it is missing or unusable.</summary>

@@ -56,7 +56,7 @@ internal static class RecipeCommand
             if (!build.Succeeded || build.Artifact is null)
             {
                 await output.WriteLineAsync($"build     {build.Status} after {ConfigValues.FormatDuration(Round(build.Duration))}; the log ends:");
-                foreach (var line in build.Log.TrimEnd().Split('\n').TakeLast(20))
+                foreach (var line in ProcessFailedException.TailOf(build.Log).Split('\n'))
                     await output.WriteLineAsync("  | " + line);
                 await output.WriteLineAsync($"fix       the steps under 'build:' in {recipeFile}, or check another commit with --commit");
                 return 1;
@@ -104,17 +104,7 @@ internal static class RecipeCommand
         }
         finally
         {
-            try
-            {
-                Directory.Delete(scratch, recursive: true);
-            }
-            catch (IOException)
-            {
-                // A worktree the builder still holds is removed by 'bisector clean'; nothing here depends on it.
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
+            Scratch.TryDelete(scratch);
         }
     }
 

@@ -150,9 +150,7 @@ internal sealed class DemoGit(string workTree)
             .ExecuteBufferedAsync(ct);
         if (result.ExitCode != 0)
         {
-            var stderr = result.StandardError.TrimEnd();
-            var tail = string.Join(Environment.NewLine, stderr.Split('\n').TakeLast(10));
-            throw new ProcessFailedException("git " + string.Join(' ', args), result.ExitCode, workTree, tail);
+            throw new ProcessFailedException("git " + string.Join(' ', args), result.ExitCode, workTree, ProcessFailedException.TailOf(result.StandardError, 10));
         }
         return result.StandardOutput;
     }

@@ -70,24 +70,24 @@ public static partial class BoundaryProfile
         var keys = good.Select(s => s.Key).Union(bad.Select(s => s.Key)).ToList();
         var g = good.ToDictionary(s => s.Key);
         var b = bad.ToDictionary(s => s.Key);
-        var rows = keys.Select(k => (Key: k, Site: b.GetValueOrDefault(k) ?? g[k],
-            PeakGood: g.GetValueOrDefault(k)?.PeakBytes ?? 0, PeakBad: b.GetValueOrDefault(k)?.PeakBytes ?? 0,
-            TempGood: g.GetValueOrDefault(k)?.Temporary ?? 0, TempBad: b.GetValueOrDefault(k)?.Temporary ?? 0)).ToList();
-
         var text = new StringBuilder();
-        text.Append("peak bytes (good → bad):\n");
-        var peaks = rows.OrderByDescending(r => Math.Abs(r.PeakBad - r.PeakGood)).Take(top).Where(r => r.PeakBad != r.PeakGood).ToList();
-        foreach (var r in peaks)
-            text.Append(CultureInfo.InvariantCulture, $"  {Mb(r.PeakGood)} → {Mb(r.PeakBad)} MiB  {Stack(r.Site)}\n");
-        if (peaks.Count == 0)
-            text.Append("  (no site's share of the peak changed)\n");
-        text.Append("temporary allocations (good → bad):\n");
-        var temporaries = rows.OrderByDescending(r => Math.Abs(r.TempBad - r.TempGood)).Take(top).Where(r => r.TempBad != r.TempGood).ToList();
-        foreach (var r in temporaries)
-            text.Append(CultureInfo.InvariantCulture, $"  {r.TempGood} → {r.TempBad}  {Stack(r.Site)}\n");
-        if (temporaries.Count == 0)
-            text.Append("  (no change)\n");
+        Section("peak bytes", s => s.PeakBytes, Mb, " MiB", "no site's share of the peak changed");
+        Section("temporary allocations", s => s.Temporary, n => n.ToString("0", CultureInfo.InvariantCulture), "", "no change");
         return text.ToString().TrimEnd('\n');
+
+        // The top sites by how much one figure changed, largest change first; sites where it did not change are left out.
+        void Section(string title, Func<AllocationSite, double> figure, Func<double, string> format, string unit, string none)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{title} (good → bad):\n");
+            var changed = keys
+                .Select(k => (Site: b.GetValueOrDefault(k) ?? g[k],
+                    Good: g.TryGetValue(k, out var before) ? figure(before) : 0, Bad: b.TryGetValue(k, out var after) ? figure(after) : 0))
+                .OrderByDescending(r => Math.Abs(r.Bad - r.Good)).Take(top).Where(r => r.Bad != r.Good).ToList();
+            foreach (var r in changed)
+                text.Append(CultureInfo.InvariantCulture, $"  {format(r.Good)} → {format(r.Bad)}{unit}  {Stack(r.Site)}\n");
+            if (changed.Count == 0)
+                text.Append(CultureInfo.InvariantCulture, $"  ({none})\n");
+        }
     }
 
     private static string Stack(AllocationSite s) => string.Join(" ← ", new[] { s.Function }.Concat(s.Callers));

@@ -16,6 +16,8 @@ namespace Bisector.Diagnosis;
 /// </summary>
 public static class BoundaryProfiler
 {
+    private const string WorkerName = "boundary-profile";
+
     public static bool Available => Posix.Which("heaptrack") is not null && Posix.Which("heaptrack_print") is not null;
 
     public static async Task<string> CompareAsync(Recipe recipe, string goodArtifact, string badArtifact, Action<string> log, CancellationToken ct = default)
@@ -33,7 +35,7 @@ public static class BoundaryProfiler
         }
         finally
         {
-            Directory.Delete(work, recursive: true);
+            Scratch.TryDelete(work);
         }
     }
 
@@ -42,7 +44,7 @@ public static class BoundaryProfiler
         string[] args = ["-f", data, "-p", "1", "-a", "0", "-T", "1", "-n", "15", "-s", "1"];
         var result = await CliWrap.Cli.Wrap("heaptrack_print").WithArguments(args).WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(ct);
         if (result.ExitCode != 0)
-            throw new ProcessFailedException("heaptrack_print " + string.Join(' ', args), result.ExitCode, Environment.CurrentDirectory, Tail(result.StandardError));
+            throw new ProcessFailedException("heaptrack_print " + string.Join(' ', args), result.ExitCode, Environment.CurrentDirectory, ProcessFailedException.TailOf(result.StandardError));
         return result.StandardOutput;
     }
 
@@ -54,7 +56,7 @@ public static class BoundaryProfiler
         // heaptrack slows start-up: the daemon gets 20 s more to become ready than in a trial.
         var profiled = recipe with { Run = recipe.Run with { Ready = recipe.Run.Ready is { } r ? r with { Timeout = r.Timeout + TimeSpan.FromSeconds(20) } : null } };
         var spec = new TrialSpec(new Commit(side, side, "", DateTimeOffset.UnixEpoch, []), new Artifact(side, recipe.Hash, artifact, side), profiled, 0, "profile-" + side);
-        var result = await TrialLoop.RunAsync(new HeaptrackSandbox(spec, Path.Combine(work, side), output), spec, "boundary-profile", Environment.MachineName, ct: ct);
+        var result = await TrialLoop.RunAsync(new HeaptrackSandbox(spec, Path.Combine(work, side), output), spec, WorkerName, Environment.MachineName, ct: ct);
         if (result.Outcome is TrialOutcome.NotReady or TrialOutcome.WorkerFailed or TrialOutcome.Cancelled)
         {
             ct.ThrowIfCancellationRequested();
@@ -127,18 +129,8 @@ public static class BoundaryProfiler
             return [];
         }
 
-        private Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail)
-        {
-            var info = new ProcessStartInfo("sh") { WorkingDirectory = spec.Artifact.Directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in args)
-                info.ArgumentList.Add(a);
-            foreach (var (k, v) in env)
-                info.Environment[k] = v;
-            var process = Process.Start(info) ?? throw new ProcessFailedException("sh", -1, spec.Artifact.Directory, "could not start");
-            // Drained so a chatty daemon can never block on a full pipe.
-            _ = tail.Attach(process);
-            return process;
-        }
+        private Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail) =>
+            Posix.StartShell(WorkerName, spec.Artifact.Directory, args, env, tail).Process;
     }
 
     /// <summary>SIGTERM to the profiled daemon (heaptrack's child that is neither its interpreter nor its compressor), then wait for heaptrack
@@ -165,6 +157,4 @@ public static class BoundaryProfiler
             .Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0)
             .Where(pid => pid > 0 && Posix.ReadParent(pid) == parent)
             .ToList();
-
-    private static string Tail(string text) => string.Join('\n', text.TrimEnd().Split('\n').TakeLast(20));
 }

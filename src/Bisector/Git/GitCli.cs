@@ -19,14 +19,30 @@ internal static class GitCli
             return new BufferedCommandResult(128, now, now, "", $"fatal: cannot change to '{workingDir}': No such file or directory");
         }
 
-        return await CliWrap.Cli.Wrap("git")
+        return await Git(workingDir, args).ExecuteBufferedAsync(ct);
+    }
+
+    /// <summary>
+    /// Runs <c>git FROM… | git TO…</c> (the bytes piped unchanged, as a shell pipe would) and returns the second
+    /// command's result; a failure of the first is reported as the second's, with the first's stderr.
+    /// </summary>
+    public static async Task<BufferedCommandResult> TryPipeAsync(string workingDir, IReadOnlyList<string> from, IReadOnlyList<string> to, CancellationToken ct = default)
+    {
+        var firstErrors = new System.Text.StringBuilder();
+        var result = await (Git(workingDir, from).WithStandardErrorPipe(PipeTarget.ToStringBuilder(firstErrors)) | Git(workingDir, to))
+            .ExecuteBufferedAsync(ct);
+        return firstErrors.Length == 0 || result.ExitCode == 0
+            ? result
+            : new BufferedCommandResult(result.ExitCode, result.StartTime, result.ExitTime, result.StandardOutput, firstErrors + result.StandardError);
+    }
+
+    private static Command Git(string workingDir, IReadOnlyList<string> args) =>
+        CliWrap.Cli.Wrap("git")
             .WithArguments(args)
             .WithWorkingDirectory(workingDir)
             // No prompt for credentials or editors: a walk that waits on a terminal would hang a run.
             .WithEnvironmentVariables(e => e.Set("GIT_TERMINAL_PROMPT", "0").Set("GIT_OPTIONAL_LOCKS", "0"))
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync(ct);
-    }
+            .WithValidation(CommandResultValidation.None);
 
     /// <summary>Runs git and returns its stdout; a non-zero exit is a <see cref="ProcessFailedException"/>.</summary>
     public static async Task<string> RunAsync(string workingDir, IReadOnlyList<string> args, CancellationToken ct = default)

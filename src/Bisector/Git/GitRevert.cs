@@ -13,6 +13,9 @@ public sealed record RevertApplication(string Command, IReadOnlyList<string> Con
 /// <summary>Reverts one commit in a worktree with the git CLI, as a user would check a bisection result by hand.</summary>
 public static class GitRevert
 {
+    // git's empty tree: the "parent" of a root commit.
+    private const string EmptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
     /// <summary>The command <see cref="ApplyAsync"/> runs, as the report and the build log show it.</summary>
     public static string CommandLine(Commit commit) => "git revert --no-commit " + (commit.Parents.Count > 1 ? "-m 1 " : "") + commit.Sha;
 
@@ -30,6 +33,18 @@ public static class GitRevert
         var result = await GitCli.TryRunAsync(worktreeDir, args, ct);
         if (result.ExitCode == 0)
             return new RevertApplication(command, [], null);
+        if (result.StandardError.Contains("invalid object", StringComparison.Ordinal))
+        {
+            // git revert writes a whole index and checks every blob in it; a clone that lacks some (a partial clone, a
+            // snapshot without a large file checked out sparsely — systemd-stable's hwdb.d/ma-large.txt) fails before
+            // touching anything, though the commit's own files are all there. The same reverse change, 3-way like revert,
+            // reads only those files.
+            var parent = commit.Parents.Count > 0 ? commit.Parents[0] : EmptyTree;
+            command = $"git diff --binary {parent} {commit.Sha} | git apply -R --3way";
+            result = await GitCli.TryPipeAsync(worktreeDir, ["diff", "--binary", parent, commit.Sha], ["apply", "-R", "--3way"], ct);
+            if (result.ExitCode == 0)
+                return new RevertApplication(command, [], null);
+        }
 
         var unmerged = await GitCli.TryRunAsync(worktreeDir, ["diff", "--name-only", "--diff-filter=U", "-z"], ct);
         var conflicts = unmerged.ExitCode == 0

@@ -197,7 +197,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 log($"not removed: {problem}");
             }
 
-            TryDelete(workRoot);
+            Scratch.TryDelete(workRoot);
             RunJanitor.Unregister(runId);
         }
 
@@ -243,7 +243,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         }
         finally
         {
-            TryDelete(workRoot);
+            Scratch.TryDelete(workRoot);
             RunJanitor.Unregister(runId);
         }
     }
@@ -274,7 +274,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
                 log($"not removed: {problem}");
             }
 
-            TryDelete(RunJanitor.WorkRoot(runId));
+            Scratch.TryDelete(RunJanitor.WorkRoot(runId));
             RunJanitor.Unregister(runId);
         }
     }
@@ -316,19 +316,4 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
 
     private static CommitRow ToRow(int position, Commit c) =>
         new(position, c.Sha, c.Subject, c.Author, ResultsStore.Iso(c.AuthoredAt), string.Join(' ', c.Parents));
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A leftover temp folder is harmless; the next run uses a new one.
-        }
-    }
 }

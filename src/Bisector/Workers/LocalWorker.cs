@@ -188,42 +188,8 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
 
         public Task<string> WorkloadOutputAsync(CancellationToken ct) => Task.FromResult(_workloadOutput.ToString());
 
-        private (Process, Task OutputEnded) Start(List<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail)
-        {
-            // setsid: a session of its own, so a Ctrl+C in the terminal reaches Bisector (which stops the trial and
-            // records it as Cancelled) and not the daemon or workload directly. A .NET child is never a process group
-            // leader, so setsid execs sh in place: the PID stays the one started here.
-            var info = new ProcessStartInfo("setsid")
-            {
-                WorkingDirectory = spec.Artifact.Directory,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                RedirectStandardInput = true,
-                UseShellExecute = false,
-            };
-            info.ArgumentList.Add("sh");
-            foreach (var arg in args)
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            foreach (var (key, value) in env)
-            {
-                info.Environment[key] = value;
-            }
-
-            try
-            {
-                var process = Process.Start(info) ?? throw new WorkerException(worker.Name, "sh did not start", "check /bin/sh exists");
-                process.StandardInput.Close();
-                return (process, tail.Attach(process));
-            }
-            catch (System.ComponentModel.Win32Exception e)
-            {
-                throw new WorkerException(worker.Name, $"cannot start sh in {spec.Artifact.Directory}: {e.Message}",
-                    "check the artifact directory exists and /bin/sh is present", e);
-            }
-        }
+        private (Process, Task OutputEnded) Start(List<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail) =>
+            Posix.StartShell(worker.Name, spec.Artifact.Directory, args, env, tail);
 
         public async Task<IReadOnlyList<string>> CleanUpAsync(int? daemonPid)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -57,6 +58,48 @@ internal static partial class Posix
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Starts <c>sh ARGS</c> in <paramref name="directory"/> with <paramref name="env"/> on top of this process's
+    /// environment, stdin closed and stdout/stderr drained into <paramref name="tail"/> (a chatty child can never block on
+    /// a full pipe). setsid gives it a session of its own, so a Ctrl+C in the terminal reaches Bisector (which stops the
+    /// trial and records it as Cancelled) and not the child directly. A .NET child is never a process group leader, so
+    /// setsid execs sh in place: the PID stays the one started here. <paramref name="worker"/> names the worker in errors.
+    /// </summary>
+    public static (Process Process, Task OutputEnded) StartShell(
+        string worker, string directory, IEnumerable<string> args, IReadOnlyDictionary<string, string?> env, OutputTail tail)
+    {
+        var info = new ProcessStartInfo("setsid")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("sh");
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in env)
+        {
+            info.Environment[key] = value;
+        }
+
+        try
+        {
+            var process = Process.Start(info) ?? throw new WorkerException(worker, "sh did not start", "check /bin/sh exists");
+            process.StandardInput.Close();
+            return (process, tail.Attach(process));
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new WorkerException(worker, $"cannot start sh in {directory}: {e.Message}",
+                "check the artifact directory exists and /bin/sh is present", e);
         }
     }
 

@@ -107,7 +107,7 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
         }
         finally
         {
-            TryDelete(jobDir);
+            Scratch.TryDelete(jobDir);
         }
     }
 
@@ -336,28 +336,11 @@ public sealed partial class SlurmWorker(string name, SlurmClusterSpec cluster, s
     {
         try
         {
-            return File.Exists(path) ? TailText(File.ReadAllText(path)) : TailText(path);
+            return ProcessFailedException.TailOf(File.Exists(path) ? File.ReadAllText(path) : path);
         }
         catch (IOException)
         {
             return "";
-        }
-    }
-
-    private static string TailText(string text) => string.Join('\n', text.TrimEnd().Split('\n').TakeLast(20));
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Left for 'bisector clean'; the trial's result does not depend on it.
         }
     }
 

@@ -30,38 +30,19 @@ public sealed partial record SshTarget(
         }
 
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        string? identity = null;
-        var knownHosts = Path.Combine(home, ".ssh", "known_hosts");
-        var tofu = false;
-        string? root = null;
-        foreach (var pair in match.Groups["query"].Value.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        var options = SpecOptions.Parse(spec, match.Groups["query"].Value, "identity", "known-hosts", "tofu", "root");
+        var identity = options.Text("identity") is { } given ? ExpandHome(given, home)
+            : new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(f => Path.Combine(home, ".ssh", f)).FirstOrDefault(File.Exists)
+                ?? Path.Combine(home, ".ssh", "id_ed25519");
+        var knownHosts = options.Text("known-hosts") is { } hosts ? ExpandHome(hosts, home) : Path.Combine(home, ".ssh", "known_hosts");
+        var tofu = options.Text("tofu") is "1" or "true" or "yes";
+        var root = options.Text("root") switch
         {
-            var eq = pair.IndexOf('=', StringComparison.Ordinal);
-            var key = eq < 0 ? pair : pair[..eq];
-            var value = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
-            switch (key)
-            {
-                case "identity":
-                    identity = ExpandHome(value, home);
-                    break;
-                case "known-hosts":
-                    knownHosts = ExpandHome(value, home);
-                    break;
-                case "tofu":
-                    tofu = value is "1" or "true" or "yes";
-                    break;
-                case "root" when value.StartsWith('/'):
-                    root = value.TrimEnd('/');
-                    break;
-                case "root":
-                    throw new UsageException("--workers", $"'{spec}': root '{value}' is not an absolute path", "give the remote directory as /path");
-                default:
-                    throw new UsageException("--workers", $"'{spec}': unknown option '{key}'", "use identity, known-hosts, tofu or root");
-            }
-        }
+            null => null,
+            var dir when dir.StartsWith('/') => dir.TrimEnd('/'),
+            var dir => throw options.Error($"root '{dir}' is not an absolute path", "give the remote directory as /path"),
+        };
 
-        identity ??= new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(f => Path.Combine(home, ".ssh", f)).FirstOrDefault(File.Exists)
-            ?? Path.Combine(home, ".ssh", "id_ed25519");
         var user = match.Groups["user"].Success ? match.Groups["user"].Value : Environment.UserName;
         return new SshTarget(user, match.Groups["host"].Value, port, identity, knownHosts, tofu, root);
     }

@@ -155,7 +155,7 @@ public static partial class TrialAgent
             var built = Path.Combine(stage, "out", ExecutableName);
             if (result.ExitCode != 0 || !File.Exists(built))
             {
-                var tail = string.Join('\n', (result.StandardOutput + result.StandardError).TrimEnd().Split('\n').TakeLast(20));
+                var tail = ProcessFailedException.TailOf(result.StandardOutput + result.StandardError);
                 if (Posix.Which("clang") is null)
                 {
                     tail += $"\nclang is not installed: the trial agent is compiled ahead of time (NativeAOT) and linked with clang; install it with 'apt-get install clang zlib1g-dev'";

@@ -25,12 +25,7 @@ public static class WorkerSpecs
                     throw new UsageException("--workers", $"'{spec}' has an invalid worker count", "write local:N with N between 1 and 256, e.g. local:2");
                 }
 
-                var first = workers.Count(w => w is LocalWorker) + 1;
-                for (var i = first; i < first + n; i++)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"local-{i}");
-                    workers.Add(new LocalWorker(name, Path.Combine(workRoot, name)));
-                }
+                AddNumbered("local", n, (name, dir) => new LocalWorker(name, dir));
             }
             else if (spec.StartsWith("ssh://", StringComparison.Ordinal))
             {
@@ -39,22 +34,12 @@ public static class WorkerSpecs
             else if (spec.StartsWith("container:", StringComparison.Ordinal))
             {
                 var (engine, count) = ParseContainer(spec);
-                var first = workers.Count(w => w is ContainerWorker) + 1;
-                for (var i = first; i < first + count; i++)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"container-{i}");
-                    workers.Add(new ContainerWorker(name, engine, Path.Combine(workRoot, name)));
-                }
+                AddNumbered("container", count, (name, dir) => new ContainerWorker(name, engine, dir));
             }
             else if (spec.StartsWith("slurm:", StringComparison.Ordinal))
             {
                 var (cluster, count) = ParseSlurm(spec);
-                var first = workers.Count(w => w is SlurmWorker) + 1;
-                for (var i = first; i < first + count; i++)
-                {
-                    var name = string.Create(CultureInfo.InvariantCulture, $"slurm-{i}");
-                    workers.Add(new SlurmWorker(name, cluster, Path.Combine(workRoot, name)));
-                }
+                AddNumbered("slurm", count, (name, dir) => new SlurmWorker(name, cluster, dir));
             }
             else
             {
@@ -69,6 +54,17 @@ public static class WorkerSpecs
         }
 
         return workers;
+
+        // Names continue across specs of one kind (local:1 twice gives local-1 and local-2), each with its own directory.
+        void AddNumbered(string kind, int count, Func<string, string, IWorker> create)
+        {
+            var first = workers.Count(w => w.Name.StartsWith(kind + "-", StringComparison.Ordinal)) + 1;
+            for (var i = first; i < first + count; i++)
+            {
+                var name = string.Create(CultureInfo.InvariantCulture, $"{kind}-{i}");
+                workers.Add(create(name, Path.Combine(workRoot, name)));
+            }
+        }
     }
 
     /// <summary>
@@ -104,53 +100,29 @@ public static class WorkerSpecs
     private static (ContainerEngineSpec Engine, int Count) ParseContainer(string spec)
     {
         const string Example = "write e.g. container:unix:///run/docker.sock?image=bisector-base&rootfs=/srv/busybox-rootfs.tar";
-        var rest = spec["container:".Length..];
-        var q = rest.IndexOf('?');
-        var query = q >= 0 ? rest[(q + 1)..] : "";
-        var endpoint = q >= 0 ? rest[..q] : rest;
+        var (endpoint, query) = SpecOptions.Split(spec["container:".Length..]);
         if (!endpoint.StartsWith("unix:///", StringComparison.Ordinal) || !Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
         {
             throw new UsageException("--workers", $"'{spec}': the engine endpoint must be a unix socket URL (unix:///path/to/docker.sock)", Example);
         }
 
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        var options = SpecOptions.Parse(spec, query, "image", "rootfs", "count", "host-libs", "nofile", "nproc");
+        if (options.Text("image") is not { Length: > 0 } image)
         {
-            var eq = pair.IndexOf('=');
-            var key = eq < 0 ? pair : pair[..eq];
-            if (key is not ("image" or "rootfs" or "count" or "host-libs" or "nofile" or "nproc"))
-            {
-                throw new UsageException("--workers", $"'{spec}': unknown option '{key}'", "use image, rootfs, count, host-libs, nofile or nproc");
-            }
-
-            options[key] = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+            throw options.Error("no base image given", Example);
         }
 
-        if (!options.TryGetValue("image", out var image) || image.Length == 0)
+        var hostLibs = options.Text("host-libs") switch
         {
-            throw new UsageException("--workers", $"'{spec}': no base image given", Example);
-        }
-
-        long Number(string key, long fallback, long max)
-        {
-            if (!options.TryGetValue(key, out var text))
-            {
-                return fallback;
-            }
-
-            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max
-                ? n
-                : throw new UsageException("--workers", $"'{spec}': {key}={text} is not a number between 1 and {max}", $"e.g. {key}={fallback}");
-        }
-
-        var hostLibs = !options.TryGetValue("host-libs", out var libs) || libs is "" or "true"
-            ? true
-            : libs == "false" ? false : throw new UsageException("--workers", $"'{spec}': host-libs={libs} is neither true nor false", "write host-libs=false for static builds");
+            null or "" or "true" => true,
+            "false" => false,
+            var libs => throw options.Error($"host-libs={libs} is neither true nor false", "write host-libs=false for static builds"),
+        };
 
         // Defaults only ever lower limits (always allowed): the process's own hard nofile limit, and 4096 processes.
-        var engine = new ContainerEngineSpec(uri, image, options.GetValueOrDefault("rootfs") is { Length: > 0 } rootfs ? Path.GetFullPath(rootfs) : null,
-            hostLibs, Number("nofile", Math.Min(OwnHardNoFile(), 1 << 20), 1 << 20), Number("nproc", 4096, 1 << 22));
-        return (engine, (int)Number("count", 1, 256));
+        var engine = new ContainerEngineSpec(uri, image, options.Text("rootfs") is { Length: > 0 } rootfs ? Path.GetFullPath(rootfs) : null,
+            hostLibs, options.Number("nofile", Math.Min(OwnHardNoFile(), 1 << 20), 1 << 20), options.Number("nproc", 4096, 1 << 22));
+        return (engine, (int)options.Number("count", 1, 256));
     }
 
     /// <summary>
@@ -159,56 +131,29 @@ public static class WorkerSpecs
     /// </summary>
     private static (SlurmClusterSpec Cluster, int Count) ParseSlurm(string spec)
     {
-        const string Example = "write e.g. slurm:debug?count=2&conf=/etc/slurm/slurm.conf";
-        var rest = spec["slurm:".Length..];
-        var q = rest.IndexOf('?');
-        var partition = q >= 0 ? rest[..q] : rest;
+        var (partition, query) = SpecOptions.Split(spec["slurm:".Length..]);
         if (partition.Length == 0 || partition.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
         {
-            throw new UsageException("--workers", $"'{spec}': '{partition}' is not a Slurm partition name", Example);
+            throw new UsageException("--workers", $"'{spec}': '{partition}' is not a Slurm partition name", "write e.g. slurm:debug?count=2&conf=/etc/slurm/slurm.conf");
         }
 
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in (q >= 0 ? rest[(q + 1)..] : "").Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var eq = pair.IndexOf('=');
-            var key = eq < 0 ? pair : pair[..eq];
-            if (key is not ("count" or "conf" or "extra-mem" or "time" or "shared"))
-            {
-                throw new UsageException("--workers", $"'{spec}': unknown option '{key}'", "use count, conf, extra-mem, time or shared");
-            }
-
-            options[key] = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
-        }
-
-        long Number(string key, long fallback, long max)
-        {
-            if (!options.TryGetValue(key, out var text))
-            {
-                return fallback;
-            }
-
-            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max
-                ? n
-                : throw new UsageException("--workers", $"'{spec}': {key}={text} is not a number between 1 and {max}", $"e.g. {key}={fallback}");
-        }
-
+        var options = SpecOptions.Parse(spec, query, "count", "conf", "extra-mem", "time", "shared");
         string? FilePath(string key, bool directory)
         {
-            if (!options.TryGetValue(key, out var text))
+            if (options.Text(key) is not { } text)
             {
                 return null;
             }
 
             var full = Path.GetFullPath(text);
             return (directory ? Directory.Exists(full) : File.Exists(full)) ? full
-                : throw new UsageException("--workers", $"'{spec}': {key}={text} does not exist", directory ? "give an existing shared directory" : "give the path of the cluster's slurm.conf");
+                : throw options.Error($"{key}={text} does not exist", directory ? "give an existing shared directory" : "give the path of the cluster's slurm.conf");
         }
 
         // The job holds the Bisector runner (~100 MiB) and the workload on top of the daemon's run.memory-limit.
-        var cluster = new SlurmClusterSpec(partition, FilePath("conf", false), Number("extra-mem", 512, 1 << 20) << 20,
-            options.ContainsKey("time") ? TimeSpan.FromMinutes(Number("time", 30, 525_600)) : null, FilePath("shared", true));
-        return (cluster, (int)Number("count", 1, 256));
+        var cluster = new SlurmClusterSpec(partition, FilePath("conf", false), options.Number("extra-mem", 512, 1 << 20) << 20,
+            options.Has("time") ? TimeSpan.FromMinutes(options.Number("time", 30, 525_600)) : null, FilePath("shared", true));
+        return (cluster, (int)options.Number("count", 1, 256));
     }
 
     private static long OwnHardNoFile()

@@ -16,18 +16,7 @@ public sealed class DemoIdenticalBuildsSpecs : IDisposable
         // Arrange: every candidate of the fragmentation demo, built as a run builds it
         var demo = await DemoRepository.CreateAsync(_temp.Sub("repo"));
         var selection = await CommitSelector.SelectAsync(demo.Path, $"{demo.GoodRef}..{demo.BadRef}", demo.Paths);
-        var recipe = RecipeLoader.Parse(
-            """
-            name: demo-build
-            build:
-              steps: ['make -j2']
-              artifacts: [demod, demo-client]
-              timeout: 2m
-            run:
-              command: ./demod "$BISECTOR_RUN_DIR/demod.sock"
-            decide:
-              metric: rss_anon
-            """, _temp.Sub("recipe.yaml"), _temp.Path);
+        var recipe = DemoTestSupport.BuildRecipe(_temp.Path);
         var builder = new Builder(demo.Path, recipe, _temp.Sub("cache"), _temp.Sub("scratch"));
         var line = CommitLine.Of(selection);
 

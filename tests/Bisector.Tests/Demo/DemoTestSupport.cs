@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Bisector.Recipes;
 using CliWrap;
 using CliWrap.Buffered;
 
@@ -21,6 +22,24 @@ internal sealed class TempDir : IDisposable
 
 internal static class DemoTestSupport
 {
+    /// <summary>A recipe that builds the demo daemon with <paramref name="step"/> and keeps <paramref name="artifacts"/>:
+    /// enough to build and cache the demo's commits, not to measure them.</summary>
+    public static Recipe BuildRecipe(string root, string step = "make -j2", string artifacts = "demod, demo-client", string name = "demo-build") =>
+        RecipeLoader.Parse(
+            $$"""
+            name: {{name}}
+            build:
+              steps: ['{{step.Replace("'", "''")}}']
+              artifacts: [{{artifacts}}]
+              timeout: 2m
+            run:
+              command: ./demod "$BISECTOR_RUN_DIR/demod.sock"
+            decide:
+              metric: rss_anon
+            """,
+            Path.Combine(root, "recipe.yaml"),
+            root);
+
     public static async Task<string> GitAsync(string repo, params string[] args)
     {
         var result = await CliWrap.Cli.Wrap("git").WithArguments(args).WithWorkingDirectory(repo)

@@ -2,6 +2,7 @@ using Bisector.Building;
 using Bisector.Demo;
 using Bisector.Git;
 using Bisector.Recipes;
+using Bisector.Tests.Demo;
 
 namespace Bisector.Tests.EndToEnd;
 
@@ -16,20 +17,7 @@ public sealed class BuildSpecs : IDisposable
         return (demo, await CommitSelector.SelectAsync(demo.Path, $"{demo.GoodRef}..{demo.BadRef}", demo.Paths));
     }
 
-    private Recipe RecipeWith(string step) => RecipeLoader.Parse(
-        $$"""
-        name: build-spec
-        build:
-          steps: ['{{step.Replace("'", "''")}}']
-          artifacts: [demod, demo-client]
-          timeout: 2m
-        run:
-          command: ./demod "$BISECTOR_RUN_DIR/demod.sock"
-        decide:
-          metric: rss_anon
-        """,
-        Path.Combine(_root, "recipe.yaml"),
-        _root);
+    private Recipe RecipeWith(string step) => DemoTestSupport.BuildRecipe(_root, step, name: "build-spec");
 
     [Fact(Timeout = 120_000)]
     public async Task I_can_build_a_commit_once_and_get_it_from_the_cache_the_second_time()

@@ -2,6 +2,7 @@ using Bisector.Building;
 using Bisector.Demo;
 using Bisector.Git;
 using Bisector.Recipes;
+using Bisector.Tests.Demo;
 
 namespace Bisector.Tests.EndToEnd;
 
@@ -10,20 +11,7 @@ public sealed class RevertBuildSpecs : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("bisector-revert-").FullName;
 
-    private Recipe RecipeWith(string step) => RecipeLoader.Parse(
-        $$"""
-        name: revert-spec
-        build:
-          steps: ['{{step.Replace("'", "''")}}']
-          artifacts: [demod, demo-client, src/store/reader.c]
-          timeout: 2m
-        run:
-          command: ./demod "$BISECTOR_RUN_DIR/demod.sock"
-        decide:
-          metric: rss_anon
-        """,
-        Path.Combine(_root, "recipe.yaml"),
-        _root);
+    private Recipe RecipeWith(string step) => DemoTestSupport.BuildRecipe(_root, step, "demod, demo-client, src/store/reader.c", "revert-spec");
 
     private static async Task<(Commit Culprit, Commit Bad)> EndsAsync(DemoRepository demo)
     {

@@ -41,15 +41,13 @@ public sealed class ContainerWorkerSpecs
         var rootfs = await ContainerEngine.BusyboxRootfsAsync(temp.Path, CancellationToken.None);
         var image = $"bisector-busybox-{Guid.NewGuid():N}"[..24];
         await using var worker = WorkerSpecs.Parse([$"container:{engine.Endpoint}?image={image}&rootfs={rootfs}"], temp.Sub("work")).Single();
-        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
-        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromSeconds(2));
+        var trial = daemon.NeverReady(TimeSpan.FromSeconds(2));
 
         // Act
-        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+        var result = await worker.RunTrialAsync(trial.Spec);
 
         // Assert: the container sandbox runs the same trial loop, so readiness and its reason text are the local ones.
-        Assert.True(result.Outcome == TrialOutcome.NotReady, $"{result.Outcome}: {result.Reason}");
-        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromSeconds(2), ""), result.Reason, StringComparison.Ordinal);
+        trial.AssertEndedWithTheSharedLoopsReason(result);
         using var client = new DockerClientConfiguration(new Uri(engine.Endpoint)).CreateClient();
         Assert.Empty(await client.Containers.ListContainersAsync(new ContainersListParameters { All = true }));
     }

@@ -90,18 +90,15 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     {
         // Arrange
         var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1"));
-        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
-        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromMilliseconds(700));
-        var spec = daemon.Trial(recipe);
+        var trial = daemon.NeverReady(TimeSpan.FromMilliseconds(700));
 
         // Act
-        var result = await worker.RunTrialAsync(spec);
+        var result = await worker.RunTrialAsync(trial.Spec);
 
         // Assert: the reason is the shared loop's, as on every transport (see the container, SSH and Slurm specs).
-        Assert.Equal(TrialOutcome.NotReady, result.Outcome);
-        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromMilliseconds(700), ""), result.Reason, StringComparison.Ordinal);
-        Assert.Empty(TestDaemon.CgroupsOf(spec.TrialKey));
-        Assert.Empty(TestDaemon.ProcessesOf(spec.TrialKey));
+        trial.AssertEndedWithTheSharedLoopsReason(result);
+        Assert.Empty(TestDaemon.CgroupsOf(trial.Spec.TrialKey));
+        Assert.Empty(TestDaemon.ProcessesOf(trial.Spec.TrialKey));
     }
 
     [Fact(Timeout = 60000)]

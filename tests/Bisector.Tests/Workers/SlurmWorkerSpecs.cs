@@ -92,15 +92,13 @@ public sealed class SlurmWorkerSpecs : IClassFixture<TrialAgentFixture>
         using var temp = new TempDir();
         using var daemon = new TestDaemon();
         await using var worker = WorkerSpecs.Parse([$"slurm:{cluster.Partition}?conf={cluster.Conf}"], temp.Sub("work")).Single();
-        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
-        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromMilliseconds(700));
+        var trial = daemon.NeverReady(TimeSpan.FromMilliseconds(700));
 
         // Act
-        var result = await worker.RunTrialAsync(daemon.Trial(recipe));
+        var result = await worker.RunTrialAsync(trial.Spec);
 
         // Assert: the job runs the trial agent, i.e. the same trial loop, so readiness and its reason text are the local ones.
-        Assert.True(result.Outcome == TrialOutcome.NotReady, $"{result.Outcome}: {result.Reason}");
-        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromMilliseconds(700), ""), result.Reason, StringComparison.Ordinal);
+        trial.AssertEndedWithTheSharedLoopsReason(result);
         Assert.Equal("", (await cluster.Client("squeue", "-h")).StandardOutput.Trim());
     }
 

@@ -188,18 +188,15 @@ public sealed class SshWorkerSpecs(TestDaemon daemon, ITestOutputHelper output) 
         // Arrange: the agent runs the same trial loop on the host, so readiness and its reason text are the local ones.
         await using var hosts = await SshHosts.StartAsync(1);
         await using var worker = new SshWorker(SshTarget.Parse(hosts.Spec(0)));
-        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
-        var recipe = TestDaemon.Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: TimeSpan.FromMilliseconds(700));
-        var spec = daemon.Trial(recipe);
+        var trial = daemon.NeverReady(TimeSpan.FromMilliseconds(700));
 
         // Act
-        var result = await worker.RunTrialAsync(spec);
+        var result = await worker.RunTrialAsync(trial.Spec);
 
         // Assert
-        Assert.Equal(TrialOutcome.NotReady, result.Outcome);
-        Assert.StartsWith(TrialReasons.NotReady(readyFile, TimeSpan.FromMilliseconds(700), ""), result.Reason, StringComparison.Ordinal);
-        Assert.Empty(TestDaemon.CgroupsOf(spec.TrialKey));
-        Assert.Empty(TestDaemon.ProcessesOf(spec.TrialKey));
+        trial.AssertEndedWithTheSharedLoopsReason(result);
+        Assert.Empty(TestDaemon.CgroupsOf(trial.Spec.TrialKey));
+        Assert.Empty(TestDaemon.ProcessesOf(trial.Spec.TrialKey));
     }
 
     [SshFact(Timeout = 90000)]

@@ -137,6 +137,17 @@ public sealed class TestDaemon : IDisposable
             index,
             $"{sha[..7]}-{index}-{Guid.NewGuid():N}"[..24]);
 
+    /// <summary>
+    /// A trial whose daemon never creates its ready file. Every transport runs the same trial loop, so each must end it
+    /// as NotReady with the loop's own reason text (<see cref="NeverReadyTrial.AssertEndedWithTheSharedLoopsReason"/>).
+    /// </summary>
+    public NeverReadyTrial NeverReady(TimeSpan readyTimeout)
+    {
+        var readyFile = $"/tmp/bisector-never-ready-{Guid.NewGuid():N}";
+        var recipe = Recipe(env: new() { ["TESTD_READY_DELAY_MS"] = "-1" }, readyFile: readyFile, readyTimeout: readyTimeout);
+        return new NeverReadyTrial(Trial(recipe), readyFile, readyTimeout);
+    }
+
     /// <summary>Host PIDs of every process whose environment carries this trial key (daemon, shells, workload).</summary>
     public static IReadOnlyList<int> ProcessesOf(string trialKey)
     {
@@ -175,4 +186,14 @@ public sealed class TestDaemon : IDisposable
     }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>A trial from <see cref="TestDaemon.NeverReady"/> and what the shared trial loop must say of it.</summary>
+public sealed record NeverReadyTrial(TrialSpec Spec, string ReadyFile, TimeSpan ReadyTimeout)
+{
+    public void AssertEndedWithTheSharedLoopsReason(TrialResult result)
+    {
+        Assert.True(result.Outcome == TrialOutcome.NotReady, $"{result.Outcome}: {result.Reason}");
+        Assert.StartsWith(TrialReasons.NotReady(ReadyFile, ReadyTimeout, ""), result.Reason, StringComparison.Ordinal);
+    }
 }
