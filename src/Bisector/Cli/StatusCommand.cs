@@ -6,6 +6,8 @@ using Bisector.Search;
 using Bisector.Statistics;
 using Bisector.Storage;
 using Bisector.Workers;
+using Line = Bisector.Reporting.Line;
+using Span = Bisector.Reporting.Span;
 
 namespace Bisector.Cli;
 
@@ -46,7 +48,7 @@ internal static class StatusCommand
         {
             foreach (var r in await store.ListRunsAsync(ct))
             {
-                await output.WriteLineAsync($"{r.Id}  {Text(r.Status),-11}  {r.RangeSpec}  {(r.Summary is { } stored ? ReportAssembler.TermsOf(r).Speak(stored) : null)}");
+                await output.WriteLineAsync(new Line([Span.Git($"{r.Id}  {Text(r.Status),-11}  {r.RangeSpec}  "), new Span(r.Summary ?? "")]).Say(ReportAssembler.TermsOf(r)));
             }
 
             return 0;
@@ -58,32 +60,34 @@ internal static class StatusCommand
         var builds = await store.GetBuildsAsync(row.Id, ct);
         var trials = await store.GetTrialsAsync(row.Id, ct);
         var samples = await store.CountSamplesAsync(row.Id, ct);
-        await output.WriteLineAsync($"run        {row.Id} ({Text(row.Status)})");
-        await output.WriteLineAsync($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}");
-        await output.WriteLineAsync($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})");
-        await output.WriteLineAsync($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
-        await output.WriteLineAsync($"commits    {commits.Count - 1} candidate(s) + {ReportAssembler.TermsOf(row).OldAnchor}");
+        // Every line is written here, in the run's words; git and user text (range, paths, recipe, subjects) as it is.
+        var terms = ReportAssembler.TermsOf(row);
+        Task Say(Line line) => output.WriteLineAsync(line.Say(terms));
+        await Say(Span.Git($"run        {row.Id} ({Text(row.Status)})"));
+        await Say(Span.Git($"range      {row.RangeSpec} -- {string.Join(' ', System.Text.Json.JsonSerializer.Deserialize<string[]>(row.PathsJson) ?? [])}"));
+        await Say(Span.Git($"recipe     {row.RecipeName} ({row.RecipeHash[..12]})"));
+        await Say($"started    {row.CreatedAt}{(row.EndedAt is null ? string.Empty : "  ended " + row.EndedAt)}");
+        await Say($"commits    {commits.Count - 1} candidate(s) + good anchor");
         var okBuilds = builds.Count(b => b.Status.Succeeded());
         var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
-        await output.WriteLineAsync($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
-        await output.WriteLineAsync($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
+        await Say($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
+        await Say($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
         var identical = ReportAssembler.IdenticalBuilds(commits.Select(c => ((int)c.Position, c.Sha)), builds);
         if (Reporting.IdenticalBuildsSection.Text(identical, p => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}") is { } twins)
         {
-            await output.WriteLineAsync($"identical  {twins}");
+            await Say($"identical  {twins}");
         }
         if (row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner)
         {
             // 'running' in the database only means nobody marked it otherwise; a killed process cannot.
             var inFlight = await store.GetInFlightAsync(row.Id, ct);
-            await output.WriteLineAsync(RunJanitor.IsAlive(owner) || owner.Pid == Environment.ProcessId
+            await Say(RunJanitor.IsAlive(owner) || owner.Pid == Environment.ProcessId
                 ? $"process    {owner.Pid} on {owner.Host}; {inFlight.Count} build(s)/trial(s) in flight"
                 : $"process    {owner.Pid} on {owner.Host} is gone; 'bisector resume {row.Id}' continues it ({inFlight.Count} unfinished)");
         }
 
-        var terms = await WriteEvidenceAsync(store, row.Id, commits, trials, identical, output, ct);
-
-        await output.WriteLineAsync($"verdict    {(row.Summary is { } summary ? terms.Speak(summary) : "(not decided yet)")}");
+        await WriteEvidenceAsync(store, row.Id, commits, trials, identical, Say, ct);
+        await Say($"verdict    {row.Summary ?? "(not decided yet)"}");
         return 0;
     }
 
@@ -92,15 +96,15 @@ internal static class StatusCommand
     /// the posterior's leading block: the final table as it stands now. A finished run shows its stored outcome; a run
     /// still going gets the same numbers computed from the trials stored so far (<see cref="SearchStanding"/>).
     /// </summary>
-    /// <returns>The run's words, for the lines after the evidence.</returns>
-    private static async Task<Reporting.Terms> WriteEvidenceAsync(
+    /// <param name="say">Writes a line in the run's words.</param>
+    private static async Task WriteEvidenceAsync(
         ResultsStore store, string runId, IReadOnlyList<CommitRow> commits, IReadOnlyList<TrialRow> trials, IReadOnlyList<BuildGroup> identical,
-        TextWriter output, CancellationToken ct)
+        Func<Line, Task> say, CancellationToken ct)
     {
         var (_, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, runId, ct);
         var terms = options.Terms;
         if (!terms.IsDefault)
-            await output.WriteLineAsync($"terms      {terms.Describe(options.Range)}");
+            await say(Span.Git($"terms      {terms.Describe(options.Range)}"));
         var decision = recipe.Decide;
         var features = new Dictionary<int, List<double>>();
         foreach (var trial in trials.Where(t => t.Outcome == TrialOutcome.Ok))
@@ -119,17 +123,23 @@ internal static class StatusCommand
             : new SearchStanding(outcome.VersusGood, outcome.Posterior);
         var unit = Reporting.MetricUnit.For(decision.Metric);
         var suffix = decision.Feature == FeatureKind.Slope ? (unit.Unit.Length == 0 ? " per min" : $" {unit.Unit}/min") : unit.Suffix;
-        await output.WriteLineAsync($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), verdict against the {terms.Old} end" +
+        var sides = outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? "the side of the culprit the search decided, then its " : "";
+        await say($"evidence   {decision.Metric} {decision.Feature.ToString().ToLowerInvariant()} per commit (median of its trials), {sides}verdict against the good end" +
             (outcome is null ? " as it stands now:" : ":"));
         foreach (var group in trials.GroupBy(t => (int)t.Position).OrderBy(g => g.Key))
         {
             var commit = commits.FirstOrDefault(c => c.Position == group.Key);
             var values = Values(group.Key);
             var median = values.Count == 0 ? "median —" : $"median {Reporting.ReportFacts.F(unit.Scale(Robust.Median([.. values])))}{suffix}";
-            var verdict = group.Key == 0 ? $"{terms.Old} end"
-                : standing?.VersusGood.TryGetValue(group.Key, out var cmp) == true ? $"{terms.VerdictWord(cmp.Verdict)}, {PValueText.Statement(cmp.PValue)}"
+            // A finished run that named a culprit shows the side the search decided (as the report does), then the commit's test.
+            var test = standing?.VersusGood.GetValueOrDefault(group.Key);
+            var p = test is null ? "" : $", {PValueText.Statement(test.PValue)}";
+            var verdict = group.Key == 0 ? "good end"
+                : Reporting.ReportFacts.DecidedSide(outcome, group.Key) is { } side ? side.Cell(test, terms) + p
+                : test is not null ? terms.VerdictWord(test.Verdict) + p
                 : "no verdict yet";
-            await output.WriteLineAsync($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {median}  {verdict}  {commit?.Subject}");
+            await say(new Line([new Span($"  #{group.Key,-3} {commit?.Sha[..10]} {group.Count(t => t.Outcome == TrialOutcome.Ok)} ok trial(s)  {median}  {verdict}  "),
+                Span.Git(commit?.Subject ?? "")]));
         }
 
         if (standing is { Posterior.Count: > 0 })
@@ -138,10 +148,8 @@ internal static class StatusCommand
             var block = first == last
                 ? $"#{first} {commits.FirstOrDefault(c => c.Position == first)?.Sha[..10]} holds"
                 : $"#{first}..#{last} ({(last - first + 1).ToString(CultureInfo.InvariantCulture)} commits) hold";
-            await output.WriteLineAsync($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the {terms.Answer} posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
+            await say($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the culprit posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
         }
-
-        return terms;
     }
 
     /// <summary>The status as the database stores it and scripts grep for.</summary>

@@ -20,12 +20,12 @@ internal static class ChangesSection
     {
         if (m.Changes is not { } scan)
             return m.ScanNotRun is { } why ? new Section("changes", "Changes in this range", [new Paragraph(
-                m.Terms.Speak($"Scan for further changes {why}: changes other than the culprit, before or after it, were not looked for, so none is ruled out."), IsNote: true)]) : null;
+                $"Scan for further changes {why}: changes other than the culprit, before or after it, were not looked for, so none is ruled out.", IsNote: true)]) : null;
 
         var fu = FeatureUnit(m);
         var blocks = new List<Block>
         {
-            new Paragraph(m.Terms.Speak(Summary(m, scan))),
+            new Paragraph(Summary(m, scan)),
             new DataTable("changes",
             [
                 new("rank", Numeric: true), new("#", Numeric: true), new("commit"), new("direction"), new($"size ({fu}) [CI]", Numeric: true),
@@ -37,7 +37,7 @@ internal static class ChangesSection
                 c.Position.ToString(Inv),
                 Commit(m, c.Position),
                 DirectionWord(c.Direction),
-                $"{Signed(ScaleFeature(m, c.Shift))} [{F(ScaleFeature(m, c.ShiftLow))}, {F(ScaleFeature(m, c.ShiftHigh))}] at {Percent(c.Level)}",
+                $"{Signed(ScaleFeature(m, c.Shift))} {Interval(ScaleFeature(m, c.ShiftLow), ScaleFeature(m, c.ShiftHigh))} at {Percent(c.Level)}",
                 $"e-value {EValueText.Value(c.EValue)} ≥ 1/α = {F(1 / c.Alpha, "G4")} (α = {F(c.Alpha, "G3")}); n = {c.TrialsBefore} vs {c.TrialsAfter}",
                 c.FoundBySearch ? "the search" : $"scan of {c.SegmentFrom}..{c.SegmentTo}",
                 c.IsAnswer ? new Span("← the answer (first change)", Tone.Strong) : "",
@@ -49,28 +49,29 @@ internal static class ChangesSection
             scan.Segments.Select(s => new Row(
             [
                 $"{s.From}..{s.To}",
-                new Line([new Span(Sha(m, s.From), Tone.Code), new Span(".."), new Span(Sha(m, s.To), Tone.Code)]),
+                new Line([Span.Git(Sha(m, s.From), Tone.Code), new Span(".."), Span.Git(Sha(m, s.To), Tone.Code)]),
                 s.Verdict == SegmentVerdict.Empty ? "—" : DirectionWord(s.Direction),
                 VerdictWord(s.Verdict),
                 s.Alpha > 0 ? F(s.Alpha, "G3") : "—",
                 s.NewTrials.ToString(Inv),
-                m.Terms.Speak(s.Explanation),
+                s.Explanation,
             ])).ToList()),
-            new Paragraph(m.Terms.Speak($"Error control: {scan.AlphaStatement}. Cost: {scan.NewTrials} new trial(s) of a budget of {scan.Budget}; every trial the search took was reused, none measured twice. A segment whose two ends do not differ can still hold a rise and a fall that cancel; the scan compares ends, as the search does."), IsNote: true),
+            new Paragraph($"Error control: {scan.AlphaStatement}. Cost: {scan.NewTrials} new trial(s) of a budget of {scan.Budget}; every trial the search took was reused, none measured twice. A segment whose two ends do not differ can still hold a rise and a fall that cancel; the scan compares ends, as the search does.", IsNote: true),
         };
         return new Section("changes", $"Changes in this range ({scan.Changes.Count})", blocks);
     }
 
     /// <summary>The terminal's lines: one per change (largest first, the answer marked), one on the segments.</summary>
-    public static IReadOnlyList<string> TerminalLines(ReportModel m)
+    public static IReadOnlyList<Line> TerminalLines(ReportModel m)
     {
         if (m.Changes is not { } scan)
-            return m.ScanNotRun is { } why ? [m.Terms.Speak($"Changes in this range: scan {why}")] : [];
+            return m.ScanNotRun is { } why ? [$"Changes in this range: scan {why}"] : [];
         var fu = FeatureUnit(m);
-        var lines = new List<string> { $"Changes in this range: {scan.Changes.Count}, largest first ({scan.NewTrials} new trial(s) for the scan):" };
+        var lines = new List<Line> { $"Changes in this range: {scan.Changes.Count}, largest first ({scan.NewTrials} new trial(s) for the scan):" };
         lines.AddRange(scan.Ranked.Select(c =>
-            $"  {Signed(ScaleFeature(m, c.Shift))} {fu} at #{c.Position} {Sha(m, c.Position)} {OneLine(m.At(c.Position)?.Commit.Subject ?? "", 60)} " +
-            $"({DirectionWord(c.Direction)}, e-value {EValueText.Value(c.EValue)}, α = {F(c.Alpha, "G3")}){(c.IsAnswer ? "  ← the answer (first change)" : "")}"));
+            new Line([new Span($"  {Signed(ScaleFeature(m, c.Shift))} {fu} at #{c.Position} "), Span.Git(Sha(m, c.Position)), new Span(" "),
+                Span.Git(OneLine(m.At(c.Position)?.Commit.Subject ?? "", 60)),
+                new Span($" ({DirectionWord(c.Direction)}, e-value {EValueText.Value(c.EValue)}, α = {F(c.Alpha, "G3")}){(c.IsAnswer ? "  ← the answer (first change)" : "")}")])));
         var segments = scan.Segments.Where(s => s.Verdict != SegmentVerdict.Empty).GroupBy(s => (s.From, s.To)).ToList();
         var quiet = segments.Where(g => g.All(s => s.Verdict == SegmentVerdict.NoFurtherChange)).Select(g => $"{g.Key.From}..{g.Key.To}").ToList();
         var open = segments.SelectMany(g => g.Where(s => s.Verdict is SegmentVerdict.NotChecked or SegmentVerdict.Undecided))
@@ -79,13 +80,14 @@ internal static class ChangesSection
             lines.Add($"  no further change, either direction (measured): {string.Join(", ", quiet)}");
         if (open.Count > 0)
             lines.Add($"  no claim either way: {string.Join(", ", open)}");
-        return lines.Select(m.Terms.Speak).ToList();
+        return lines;
     }
 
     /// <summary>A line for the headline when the first change is not the commit the search named.</summary>
-    public static string? HeadlineNote(ReportModel m) =>
+    public static Line? HeadlineNote(ReportModel m) =>
         m.Changes is { Answer: { FoundBySearch: false } answer } && m.At(answer.Position) is { } c
-            ? $"First change (the answer): {c.Commit.ShortSha} {OneLine(c.Commit.Subject, 80)} at #{answer.Position}, before the {m.Terms.Answer} the search named — see 'Changes in this range'"
+            ? new Line([new Span("First change (the answer): ")]) + Line.Commit(c.Commit, 80) +
+              $" at #{answer.Position}, before the {m.Terms.Answer} the search named — see 'Changes in this range'"
             : null;
 
     private static string Summary(ReportModel m, RangeChanges scan)
@@ -99,7 +101,7 @@ internal static class ChangesSection
     }
 
     private static Line Commit(ReportModel m, int position) =>
-        new([new Span(Sha(m, position), Tone.Code), new Span(" " + OneLine(m.At(position)?.Commit.Subject ?? "", 80))]);
+        m.At(position) is { } c ? Line.Commit(c.Commit, 80) : $"#{position}";
 
     private static string Sha(ReportModel m, int position) => m.At(position)?.Commit.ShortSha ?? $"#{position}";
 

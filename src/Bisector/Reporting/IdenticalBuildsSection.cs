@@ -28,7 +28,7 @@ internal static class IdenticalBuildsSection
             (m.At(g.MeasuredAt)?.OkTrials.Count() ?? 0).ToString(Inv),
         ])).ToList();
         return new Section("identical-builds", $"Identical builds ({Answered(m)} commit(s) shared a build's trials)",
-            [new DataTable(null, columns, rows), new Paragraph(m.Terms.Speak(HowCompared), IsNote: true)]);
+            [new DataTable(null, columns, rows), new Paragraph(HowCompared, IsNote: true)]);
     }
 
     /// <summary>"Identical builds: …" for the terminal summary; null when there were none.</summary>
@@ -46,7 +46,7 @@ internal static class IdenticalBuildsSection
 
     private static Line Commit(ReportModel m, int position) =>
         m.At(position) is { } c
-            ? new Line([new Span($"{position}: "), new Span(c.Commit.ShortSha, Tone.Code), new Span(" " + OneLine(c.Commit.Subject, 60))])
+            ? new Line([new Span($"{position}: ")]) + Line.Commit(c.Commit, 60)
             : $"{position}";
 
     private static List<Span> Joined(IEnumerable<Line> lines)

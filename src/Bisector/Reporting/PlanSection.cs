@@ -43,8 +43,8 @@ internal static class PlanSection
             Percent(c.Named),
         ]))).ToList();
         var blocks = new List<Block> { new Paragraph(new Span(versus, Tone.Strong)), new DataTable(null, columns, rows) };
-        blocks.AddRange(m.Plans.SelectMany(p => p.Lines.Skip(1)).Select(l => new Paragraph(m.Terms.Speak(l.Trim()), IsNote: true)));
-        blocks.Add(new Paragraph(m.Terms.Speak("Each plan runs the search itself over simulated trials (the fitted noise resampled, the culprit at a uniform position) " +
+        blocks.AddRange(m.Plans.SelectMany(p => p.Lines.Skip(1)).Select(l => new Paragraph(l.Trim(), IsNote: true)));
+        blocks.Add(new Paragraph(("Each plan runs the search itself over simulated trials (the fitted noise resampled, the culprit at a uniform position) " +
             "with this run's candidates, workers and options; trials and rounds are the simulated searches' median (10th–90th percentile). " +
             "Spent wall time runs from the run's start to the end of the search's last round (calibration included; the scan for further changes, diagnosis and report not)."), IsNote: true));
         return new Section("plan", "Cost plan", blocks);

@@ -128,8 +128,9 @@ internal static class ReportFacts
     {
         var u = FeatureUnit(m);
         var sfx = u.Length == 0 ? "" : " " + u;
+        var ci = Interval(ScaleFeature(m, c.EffectLow), ScaleFeature(m, c.EffectHigh));
         return $"{Signed(ScaleFeature(m, c.Effect))}{sfx} {FeatureName(m)}, " +
-               $"{F(c.ConfidenceLevel * 100, "0.#")}% CI [{F(ScaleFeature(m, c.EffectLow))}, {F(ScaleFeature(m, c.EffectHigh))}]";
+               $"{F(c.ConfidenceLevel * 100, "0.#")}% CI {(ci == NoInterval ? NoInterval + " (too few trials for an interval)" : ci)}";
     }
 
     /// <summary>Beside a named culprit's effect, what that effect is and the size the search required of it (the
@@ -140,21 +141,29 @@ internal static class ReportFacts
             ? $" (every trial before the {m.Terms.Answer} against every trial from it on; naming it needs at least half the min-effect, {F(ScaleFeature(m, c.Threshold / 2))} {FeatureUnit(m)})"
             : "";
 
+    /// <summary>What an interval reads when its trials cannot bound it (an exact test on one or two trials a side).</summary>
+    public const string NoInterval = "—";
+
+    /// <summary>"[low, high]" in display units, or <see cref="NoInterval"/> when a bound is infinite or unknown: every
+    /// writer prints an interval through here, never "[-Infinity, Infinity]" (JSON writes such a bound as null).</summary>
+    public static string Interval(double low, double high) =>
+        double.IsFinite(low) && double.IsFinite(high) ? $"[{F(low)}, {F(high)}]" : NoInterval;
+
     public static string TestLine(Comparison c) => $"{c.Test}, {PValueText.Statement(c.PValue)} (α = {F(c.Alpha, "0.###")})";
 
-    /// <summary>The one-line verdict and the lines of evidence under it.</summary>
+    /// <summary>The one-line verdict and the lines of evidence under it, in the search's words (each channel speaks them).</summary>
     public static Headline Headline(ReportModel m)
     {
         var o = m.Outcome;
         var partial = m.IsPartial ? "PARTIAL RESULT (run interrupted): " : "";
         var cmp = HeadlineComparison(m);
-        var evidence = new List<string>();
+        var evidence = new List<Line>();
         if (cmp is not null)
         {
             evidence.Add("Effect: " + Effect(m, cmp) + CulpritRule(m, cmp));
             evidence.Add("Test: " + TestLine(cmp));
         }
-        evidence.AddRange(ErrorControlLines(o).Select(m.Terms.Speak));
+        evidence.AddRange(ErrorControlLines(o).Select(l => (Line)l));
 
         if (o is null)
             return new Headline(HeadlineKind.Partial,
@@ -164,22 +173,22 @@ internal static class ReportFacts
         {
             case SearchStatus.Found when o.Culprit is { } c && m.At(c) is { } cr:
                 var commit = cr.Commit;
-                var lines = new List<string>
+                var lines = new List<Line>
                 {
-                    $"Author: {OneLine(commit.Author)}, {Date(commit.AuthoredAt)}",
+                    new([new Span("Author: "), Span.Git(OneLine(commit.Author)), new Span($", {Date(commit.AuthoredAt)}")]),
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
                 };
                 lines.AddRange(evidence);
                 if (ChangesSection.HeadlineNote(m) is { } firstChange)
                     lines.Add(firstChange);
                 return new Headline(m.IsPartial ? HeadlineKind.Partial : HeadlineKind.Found,
-                    $"{partial}{m.Terms.AnswerTitle}: {commit.ShortSha} {OneLine(commit.Subject, 100)}", cr, lines);
+                    new Line([new Span($"{partial}{m.Terms.AnswerTitle}: ")]) + Line.Commit(commit, 100), cr, lines);
 
             case SearchStatus.FoundRange:
                 var first = m.At(o.RangeFirst)?.Commit;
                 var last = m.At(o.RangeLast)?.Commit;
                 var n = o.RangeLast - o.RangeFirst + 1;
-                var rangeLines = new List<string>
+                var rangeLines = new List<Line>
                 {
                     $"The {m.Terms.Answer} is one of {n} commits (positions {o.RangeFirst}–{o.RangeLast}); neighbours could not be built to narrow it further",
                     $"Confidence: {Percent(o.Confidence)} (target {Percent(m.Run.ConfidenceTarget)})",
@@ -190,7 +199,7 @@ internal static class ReportFacts
 
             case SearchStatus.NoRegression:
                 // "No regression" means no change of at least min-effect, which a small but significant change also is.
-                evidence.Insert(0, m.Terms.Speak("The bad end is not worse than the good anchor by the smallest effect that counts ") +
+                evidence.Insert(0, "The bad end is not worse than the good anchor by the smallest effect that counts " +
                     $"({F(ScaleFeature(m, m.Decision.MinEffect))} {FeatureUnit(m)}) on {FeatureName(m)}");
                 return new Headline(HeadlineKind.NoRegression, $"{partial}{m.Terms.NoneFound}", null, evidence);
 
@@ -222,16 +231,25 @@ internal static class ReportFacts
     public static IReadOnlyList<(int Position, double P)> Posterior(ReportModel m) =>
         (m.Outcome?.Posterior ?? []).Select((v, i) => (CommitLine.PositionOfCandidate(i), v)).ToList();
 
-    /// <summary>How the "vs good" column was decided, in words, from the stored comparisons; null when none was made.</summary>
+    /// <summary>How the "vs good" column was decided, in words: the search's side where it named a culprit, and the
+    /// per-commit test from the stored comparisons; null when neither was made.</summary>
     internal static string? DecisionRule(ReportModel m)
     {
+        var side = SideDecided(m)
+            ? "The \"vs good\" column shows the side of the culprit the search put each commit on, with the posterior probability " +
+              "of that side: the search's step model over every trial of every commit, which names a culprit only once its e-value that " +
+              "the range holds a change reaches 1/α and fresh trials on both sides of it confirm the boundary. Most commits get one or two " +
+              "trials, too few for a test of their own; where a commit has the trials for its own comparison with the good anchor to " +
+              "decide, \"test:\" gives that verdict. The p and effect [CI] columns are that per-commit test's (CI " + NoInterval +
+              ": too few trials for an interval). "
+            : "";
         var compared = m.Commits.Select(c => c.VersusGood).OfType<Comparison>().Where(c => c.Test != "none").ToList();
         if (compared.Count == 0)
-            return null;
+            return side.Length == 0 ? null : side.TrimEnd();
         var alpha = compared[0].Alpha;
         var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
         var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
-        return m.Terms.Speak($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
+        return side + ($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
                "no outliers were dropped. " +
                $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
                "does not confine below the min-effect. " +
@@ -255,14 +273,40 @@ internal static class ReportFacts
             return new CommitEvidence(c, SideOf(m, c.Position), cmp, values, Robust.Median(values),
                 c.Trials.Count(t => t.Outcome == Workers.TrialOutcome.Ok),
                 posterior.TryGetValue(c.Position, out var p) ? p : null)
-            { Terms = m.Terms };
+            {
+                Terms = m.Terms,
+                SearchSide = DecidedSide(m.Outcome, c.Position),
+            };
         }).ToList();
+    }
+
+    /// <summary>True when the search named a culprit (or a culprit range): then it decided every commit's side.</summary>
+    public static bool SideDecided(ReportModel m) => m.Outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange;
+
+    /// <summary>The side of the named culprit (or culprit range) the search put <paramref name="position"/> on, with the
+    /// posterior probability of that side: that the change comes after it (good side), at or before it (bad side, the
+    /// culprit), or inside the range. Null for the anchor and when the search named no culprit.</summary>
+    public static SearchSide? DecidedSide(SearchOutcome? o, int position)
+    {
+        if (position == 0 || o?.Status is not (SearchStatus.Found or SearchStatus.FoundRange))
+            return null;
+        var (first, last) = o is { Status: SearchStatus.Found, Culprit: { } c } ? (c, c) : (o.RangeFirst, o.RangeLast);
+        var side = position < first ? Side.Good : position > last ? Side.Bad : Side.Culprit;
+        // The posterior is per candidate: index i is position i + 1.
+        double AtOrBefore(int p) => o.Posterior.Take(Math.Max(0, p)).Sum();
+        double? probability = o.Posterior.Count == 0 ? null : side switch
+        {
+            Side.Good => 1 - AtOrBefore(position),
+            Side.Culprit when first != last => AtOrBefore(last) - AtOrBefore(first - 1),
+            _ => AtOrBefore(position),
+        };
+        return new SearchSide(side, probability, InRange: first != last && side == Side.Culprit);
     }
 
     public static string VerdictText(Comparison? c, Terms terms) => c is null ? "—" : terms.VerdictWord(c.Verdict);
 
-    /// <summary>The search's one-line summary in the run's words, for the "Search:" line of every writer.</summary>
-    public static string SearchSummary(ReportModel m) => m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary) ? m.Terms.Speak(o.Summary) : "";
+    /// <summary>The search's one-line summary as it stored it, for the "Search:" line of every writer (each speaks it).</summary>
+    public static string SearchSummary(ReportModel m) => m.Outcome is { } o && !string.IsNullOrWhiteSpace(o.Summary) ? o.Summary : "";
 }
 
 internal enum HeadlineKind
@@ -285,9 +329,44 @@ internal sealed record CommitEvidence(
     /// <summary>The run's words, for <see cref="Status"/>.</summary>
     public Terms Terms { get; init; } = Terms.Regression;
 
-    public string Status => Report.Skipped ? $"skipped ({Report.Build})" : Report.Position == 0 ? Terms.OldAnchor : ReportFacts.VerdictText(VersusGood, Terms);
+    /// <summary>The side the search decided for this commit; null when it named no culprit (and for the anchor).</summary>
+    public SearchSide? SearchSide { get; init; }
+
+    /// <summary>The "vs good" cell in the search's words (each channel speaks it): the side the search decided, with its
+    /// probability, and the per-commit test's verdict where it decided; the test alone when the search named no culprit.</summary>
+    public string Status => Report.Skipped ? $"skipped ({Report.Build})"
+        : Report.Position == 0 ? Terms.OldAnchor
+        : SearchSide is { } side ? side.Cell(VersusGood, Terms)
+        : ReportFacts.VerdictText(VersusGood, Terms);
+
+    /// <summary>The per-commit test's p-value, or "—" when no test was made (none stored, or no trials to compare).</summary>
+    public string PCell => VersusGood is { } c && !double.IsNaN(c.PValue) ? ReportFacts.PValue(c.PValue) : "—";
+
+    /// <summary>The per-commit test's shift with its interval ("+4.14 [3.90, 4.40]", "+4.14 —" when too few trials bound
+    /// it), or "—" when no test was made.</summary>
+    public string EffectCell(ReportModel m) => VersusGood is { } c && !double.IsNaN(c.Effect)
+        ? $"{ReportFacts.Signed(ReportFacts.ScaleFeature(m, c.Effect))} {ReportFacts.Interval(ReportFacts.ScaleFeature(m, c.EffectLow), ReportFacts.ScaleFeature(m, c.EffectHigh))}"
+        : "—";
 
     public bool IsCulprit => Side == Side.Culprit && !Report.Skipped;
 }
 
-internal sealed record Headline(HeadlineKind Kind, string Title, CommitReport? Culprit, IReadOnlyList<string> Lines);
+/// <summary>The verdict's title and the lines under it; git text (the culprit's subject, its author) in verbatim spans.</summary>
+internal sealed record Headline(HeadlineKind Kind, Line Title, CommitReport? Culprit, IReadOnlyList<Line> Lines);
+
+/// <summary>The side of the named change the search put a commit on, and the posterior probability of that side (null
+/// without a posterior).</summary>
+internal sealed record SearchSide(Side Side, double? Probability, bool InRange)
+{
+    /// <summary>"good side (99.9%)", "bad side (97.0%); test: Regressed": the search's decision, then the commit's own
+    /// test where it decided (at one or two trials it rarely can). In the search's words; each channel speaks it.</summary>
+    public string Cell(Comparison? test, Terms terms) =>
+        (Side switch
+        {
+            Side.Good => "good side",
+            Side.Culprit when InRange => "in the culprit range",
+            _ => "bad side",
+        }) +
+        (Probability is { } p ? $" ({ReportFacts.Percent(p)})" : "") +
+        (test is { Verdict: not Verdict.Unknown } ? $"; test: {terms.VerdictWord(test.Verdict)}" : "");
+}

@@ -54,8 +54,8 @@ internal static class ReportPlots
                 b.LinePattern = LinePattern.Dashed;
                 if (first)
                 {
-                    a.LegendText = $"{m.Terms.Speak(label)} {commit.Commit.ShortSha[..Math.Min(7, commit.Commit.ShortSha.Length)]}: in use";
-                    b.LegendText = $"{m.Terms.Speak(label)}: free in arena";
+                    a.LegendText = Say(m, $"{label} {commit.Commit.ShortSha[..Math.Min(7, commit.Commit.ShortSha.Length)]}: in use");
+                    b.LegendText = Say(m, $"{label}: free in arena");
                 }
 
                 first = false;
@@ -87,7 +87,7 @@ internal static class ReportPlots
                 var line = plot.Add.ScatterLine(s.Seconds.ToArray(), s.Values.Select(unit.Scale).ToArray(), color);
                 line.LineWidth = side == Side.Culprit ? 3.5f : 1.5f;
                 if (first && labelled.Contains(c.Position))
-                    line.LegendText = LegendLabel(m, c);
+                    line.LegendText = Say(m, LegendLabel(m, c));
                 first = false;
             }
         }
@@ -174,7 +174,7 @@ internal static class ReportPlots
                 var line = plot.Add.ScatterLine(s.Seconds.ToArray(), rate, color);
                 line.LineWidth = 2;
                 if (first)
-                    line.LegendText = $"{m.Terms.Speak(label)}: {LegendLabel(m, c)}";
+                    line.LegendText = Say(m, new Line([new Span(label + ": ")]) + LegendLabel(m, c));
                 first = false;
             }
         }
@@ -220,7 +220,7 @@ internal static class ReportPlots
         CommitTicks(m, plot);
         plot.Axes.SetLimitsY(0, 110);
         plot.XLabel("commit (position: short SHA), oldest → newest");
-        plot.YLabel($"P({m.Terms.Answer}) (%)");
+        plot.YLabel(Say(m, "P(culprit) (%)"));
         return Save(m, plot, "posterior.png", "Culprit posterior",
             "Bars: the search's posterior probability per commit; dashed line: the confidence target.");
     }
@@ -312,7 +312,7 @@ internal static class ReportPlots
         var plot = new Plot();
         // Sans text reads better at PNG sizes; Skia falls back to its default face where DejaVu is not installed.
         plot.Font.Set("DejaVu Sans");
-        plot.Title(m.Terms.Speak(title), size: 20);
+        plot.Title(Say(m, title), size: 20);
         plot.Axes.Bottom.Label.FontSize = 16;
         plot.Axes.Left.Label.FontSize = 16;
         plot.Axes.Bottom.TickLabelStyle.FontSize = 13;
@@ -328,7 +328,7 @@ internal static class ReportPlots
         stamp.LabelBackgroundColor = Colors.White.WithAlpha(0.8);
         stamp.LabelBorderColor = Colors.Gray;
         var png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
-        return new ReportPlot(file, m.Terms.Speak(title), m.Terms.Speak(caption), png);
+        return new ReportPlot(file, Say(m, title), Say(m, caption), png);
     }
 
     private static void MarkChangePoint(ReportModel m, Plot plot)
@@ -345,7 +345,7 @@ internal static class ReportPlots
             var span = plot.Add.HorizontalSpan(o.RangeFirst - 0.5, o.RangeLast + 0.5);
             span.FillStyle.Color = CulpritColor.WithAlpha(0.12);
             span.LineStyle.Width = 0;
-            span.LegendText = $"{m.Terms.Answer} range: {o.RangeFirst}–{o.RangeLast}";
+            span.LegendText = Say(m, $"culprit range: {o.RangeFirst}–{o.RangeLast}");
             plot.ShowLegend(Alignment.UpperLeft);
         }
     }
@@ -393,16 +393,20 @@ internal static class ReportPlots
     private static IEnumerable<CommitReport> OrderedForDrawing(ReportModel m) =>
         m.Commits.OrderBy(c => ReportFacts.SideOf(m, c.Position) == Side.Culprit ? 1 : 0).ThenBy(c => c.Position);
 
-    private static string LegendLabel(ReportModel m, CommitReport c)
+    private static Line LegendLabel(ReportModel m, CommitReport c)
     {
         var tag = ReportFacts.SideOf(m, c.Position) switch
         {
-            Side.Culprit => $" ({m.Terms.Answer})",
-            _ when c.Position == 0 => $" ({m.Terms.OldAnchor})",
+            Side.Culprit => " (culprit)",
+            _ when c.Position == 0 => " (good anchor)",
             _ => "",
         };
-        return $"{c.Position}: {c.Commit.ShortSha[..Math.Min(7, c.Commit.ShortSha.Length)]} {ReportFacts.OneLine(c.Commit.Subject, 28)}{tag}";
+        return new Line([new Span($"{c.Position}: "), Span.Git($"{c.Commit.ShortSha[..Math.Min(7, c.Commit.ShortSha.Length)]} {ReportFacts.OneLine(c.Commit.Subject, 28)}"), new Span(tag)]);
     }
+
+    /// <summary>Every text drawn into a plot or shown beside it (title, caption, legend), in the run's words with git
+    /// text as it is: the plots' one place for words, as <see cref="ReportDocument.Build"/> is the report's.</summary>
+    private static string Say(ReportModel m, Line text) => text.Say(m.Terms);
 
     private static string Paren(string unit) => unit.Length == 0 ? "" : $" ({unit})";
 

@@ -51,109 +51,117 @@ public static class ReportWriter
         return new ReportFiles(html, md, images);
     }
 
-    /// <summary>Git text made inert in Markdown (see <see cref="MarkdownReport.Text"/>).</summary>
-    public static string Md(string? s) => MarkdownReport.Text(s);
+    /// <summary>Git text made inert in Markdown (see <see cref="MarkdownReport.Inert"/>).</summary>
+    public static string Md(string? s) => MarkdownReport.Inert(s);
 }
 
-/// <summary>Formats a <see cref="ReportDocument"/> as one self-contained HTML page.</summary>
-internal static class HtmlReport
+/// <summary>
+/// One walk over a <see cref="ReportDocument"/> for every format: the order of the headline, sections, blocks, rows and
+/// cells is decided here once; a format only says how each piece is set (DiscordChatExporter's one writer per format
+/// over one context).
+/// </summary>
+internal abstract class DocumentFormat
 {
-    private static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
+    protected StringBuilder Out { get; } = new();
 
-    public static string Render(ReportDocument d)
+    public string Write(ReportDocument d)
     {
-        var head = d.Headline;
-        var sb = new StringBuilder();
-        sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-          .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-          .Append($"<title>{H(head.Title)} — bisector run {H(d.RunId)}</title>\n")
-          .Append("<style>").Append(Css).Append("</style>\n</head>\n")
-          .Append("<body data-images-loaded=\"pending\">\n<main>\n");
-
-        if (d.PartialNotice is { } partial)
-            sb.Append($"<div class=\"banner partial\" id=\"partial\">{H(partial)}</div>\n");
-
-        sb.Append($"<header class=\"headline {head.Kind.ToString().ToLowerInvariant()}\">\n<h1 id=\"headline\">{H(head.Title)}</h1>\n");
-        if (head.Culprit is { } cul)
-            sb.Append($"<p class=\"sha\"><code>{H(cul.Commit.Sha)}</code></p>\n");
-        sb.Append("<ul>\n");
-        foreach (var line in d.HeadlineLines)
-            sb.Append($"<li>{Inline(line)}</li>\n");
-        sb.Append("</ul>\n</header>\n");
-
+        Begin(d);
         foreach (var section in d.Sections)
         {
-            sb.Append($"<section id=\"{H(section.Id)}\"><h2>{H(section.Title)}</h2>\n");
+            SectionStart(section);
             foreach (var block in section.Blocks)
-                AppendBlock(sb, block);
-            sb.Append("</section>\n");
+                Block(block);
+            SectionEnd();
         }
 
-        sb.Append("<footer>\n");
-        foreach (var line in d.Footer)
-            sb.Append($"<p>{Inline(line)}</p>\n");
-        sb.Append("</footer>\n</main>\n")
-          // The browser test reads this attribute from the dumped DOM to prove every embedded plot decoded.
-          .Append("<script>\nwindow.addEventListener('load', function () {\n")
-          .Append("  var imgs = Array.prototype.slice.call(document.images);\n")
-          .Append("  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;\n")
-          .Append("  document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);\n});\n</script>\n")
-          .Append("</body>\n</html>\n");
-        return sb.ToString();
+        End(d);
+        return Out.ToString();
     }
 
-    private static void AppendBlock(StringBuilder sb, Block block)
+    private void Block(Block block)
     {
         switch (block)
         {
             case FactTable t:
-                sb.Append("<table class=\"facts\">\n");
+                TableStart(null, [new Column(""), new Column("")], header: false);
                 foreach (var (label, lines) in t.Facts)
-                    sb.Append($"<tr><th>{H(label)}</th><td>{string.Join("<br>", lines.Select(Inline))}</td></tr>\n");
-                sb.Append("</table>\n");
+                    FactRow(Text(label), string.Join("<br>", lines.Select(Inline)));
+                TableEnd();
                 break;
             case DataTable t:
-                sb.Append(t.CssClass is null ? "<table>\n" : $"<table class=\"{H(t.CssClass)}\">\n").Append("<thead><tr>");
-                foreach (var c in t.Columns)
-                    sb.Append($"<th>{H(c.Title)}</th>");
-                sb.Append("</tr></thead>\n<tbody>\n");
+                TableStart(t.CssClass, t.Columns, header: true);
                 foreach (var row in t.Rows)
-                {
-                    sb.Append(row.Side is { } side ? $"<tr class=\"{side.ToString().ToLowerInvariant()}\">" : "<tr>");
-                    for (var i = 0; i < row.Cells.Count; i++)
-                    {
-                        var c = t.Columns[i];
-                        var css = c.Numeric ? c.Small ? " class=\"num small\"" : " class=\"num\"" : "";
-                        sb.Append($"<td{css}>{Inline(row.Cells[i])}</td>");
-                    }
-                    sb.Append("</tr>\n");
-                }
-                sb.Append("</tbody></table>\n");
+                    TableRow(t.Columns, row.Side, row.Cells.Select(Inline).ToList());
+                TableEnd();
                 break;
             case Paragraph p:
-                sb.Append(p.IsNote ? "<p class=\"note\">" : "<p>").Append(Inline(p.Text)).Append("</p>\n");
+                Paragraph(Inline(p.Text), p.IsNote);
                 break;
             case Preformatted p:
-                if (p.Caption is not null)
-                    sb.Append($"<p>{H(p.Caption)}</p>\n");
-                sb.Append($"<pre class=\"{H(p.CssClass)}\">{H(p.Text)}</pre>\n");
+                Preformatted(p.Caption is null ? null : Text(p.Caption), p.Text, p.CssClass, p.Language);
                 break;
             case Figures f:
-                foreach (var p in f.Plots)
-                    sb.Append($"<figure><img src=\"data:image/png;base64,{Convert.ToBase64String(p.Png)}\" ")
-                      .Append($"alt=\"{H(p.Title)}\" width=\"{ReportPlots.Width}\" height=\"{ReportPlots.Height}\">")
-                      .Append($"<figcaption><b>{H(p.Title)}.</b> {H(p.Caption)}</figcaption></figure>\n");
+                foreach (var plot in f.Plots)
+                    Figure(plot);
                 break;
             case Folded f:
-                sb.Append($"<details{(f.Open ? " open" : "")}><summary>{Inline(f.Summary)}</summary>")
-                  .Append($"<pre class=\"log\">{H(f.Text)}</pre></details>\n");
+                Folded(Inline(f.Summary), f.Text, f.Open);
                 break;
             default:
-                throw new InvalidOperationException($"no HTML for {block.GetType().Name}");
+                throw new InvalidOperationException($"no {GetType().Name} for {block.GetType().Name}");
         }
     }
 
-    private static string Inline(Line line) => string.Concat(line.Spans.Select(s => s.Tone switch
+    protected string Inline(Line line) => string.Concat(line.Spans.Select(Inline));
+
+    /// <summary>Plain text made inert in this format.</summary>
+    protected abstract string Text(string? text);
+
+    protected abstract string Inline(Span span);
+
+    protected abstract void Begin(ReportDocument d);
+
+    protected abstract void SectionStart(Section section);
+
+    protected virtual void SectionEnd()
+    {
+    }
+
+    protected abstract void End(ReportDocument d);
+
+    /// <summary>A table's start; a fact table has two columns and no header row.</summary>
+    protected abstract void TableStart(string? cssClass, IReadOnlyList<Column> columns, bool header);
+
+    protected abstract void FactRow(string label, string value);
+
+    protected abstract void TableRow(IReadOnlyList<Column> columns, Side? side, IReadOnlyList<string> cells);
+
+    protected virtual void TableEnd()
+    {
+    }
+
+    protected abstract void Paragraph(string text, bool isNote);
+
+    protected abstract void Preformatted(string? caption, string text, string cssClass, string language);
+
+    protected abstract void Figure(ReportPlot plot);
+
+    protected abstract void Folded(string summary, string text, bool open);
+}
+
+/// <summary>Formats a <see cref="ReportDocument"/> as one self-contained HTML page.</summary>
+internal sealed class HtmlReport : DocumentFormat
+{
+    private bool _inBody;
+
+    public static string Render(ReportDocument d) => new HtmlReport().Write(d);
+
+    private static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
+
+    protected override string Text(string? text) => H(text);
+
+    protected override string Inline(Span s) => s.Tone switch
     {
         Tone.Code => $"<code>{H(s.Text)}</code>",
         Tone.Strong => $"<b>{H(s.Text)}</b>",
@@ -161,7 +169,100 @@ internal static class HtmlReport
         Tone.Note => $"<span class=\"note\">{H(s.Text)}</span>",
         Tone.Link => $"<a href=\"{H(s.Text)}\">{H(s.Text)}</a>",
         _ => H(s.Text),
-    }));
+    };
+
+    protected override void Begin(ReportDocument d)
+    {
+        var head = d.Headline;
+        Out.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+           .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+           .Append($"<title>{H(head.Title.Plain)} — bisector run {H(d.RunId)}</title>\n")
+           .Append("<style>").Append(Css).Append("</style>\n</head>\n")
+           .Append("<body data-images-loaded=\"pending\">\n<main>\n");
+
+        if (d.PartialNotice is { } partial)
+            Out.Append($"<div class=\"banner partial\" id=\"partial\">{H(partial)}</div>\n");
+
+        Out.Append($"<header class=\"headline {head.Kind.ToString().ToLowerInvariant()}\">\n<h1 id=\"headline\">{H(head.Title.Plain)}</h1>\n");
+        if (head.Culprit is { } cul)
+            Out.Append($"<p class=\"sha\"><code>{H(cul.Commit.Sha)}</code></p>\n");
+        Out.Append("<ul>\n");
+        foreach (var line in d.HeadlineLines)
+            Out.Append($"<li>{Inline(line)}</li>\n");
+        Out.Append("</ul>\n</header>\n");
+    }
+
+    protected override void SectionStart(Section section) => Out.Append($"<section id=\"{H(section.Id)}\"><h2>{H(section.Title)}</h2>\n");
+
+    protected override void SectionEnd() => Out.Append("</section>\n");
+
+    protected override void End(ReportDocument d)
+    {
+        Out.Append("<footer>\n");
+        foreach (var line in d.Footer)
+            Out.Append($"<p>{Inline(line)}</p>\n");
+        Out.Append("</footer>\n</main>\n")
+           // The browser test reads this attribute from the dumped DOM to prove every embedded plot decoded.
+           .Append("<script>\nwindow.addEventListener('load', function () {\n")
+           .Append("  var imgs = Array.prototype.slice.call(document.images);\n")
+           .Append("  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;\n")
+           .Append("  document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);\n});\n</script>\n")
+           .Append("</body>\n</html>\n");
+    }
+
+    protected override void TableStart(string? cssClass, IReadOnlyList<Column> columns, bool header)
+    {
+        if (!header)
+        {
+            Out.Append("<table class=\"facts\">\n");
+            return;
+        }
+
+        Out.Append(cssClass is null ? "<table>\n" : $"<table class=\"{H(cssClass)}\">\n").Append("<thead><tr>");
+        foreach (var c in columns)
+            Out.Append($"<th>{H(c.Title)}</th>");
+        Out.Append("</tr></thead>\n<tbody>\n");
+        _inBody = true;
+    }
+
+    protected override void FactRow(string label, string value) => Out.Append($"<tr><th>{label}</th><td>{value}</td></tr>\n");
+
+    protected override void TableRow(IReadOnlyList<Column> columns, Side? side, IReadOnlyList<string> cells)
+    {
+        Out.Append(side is { } s ? $"<tr class=\"{s.ToString().ToLowerInvariant()}\">" : "<tr>");
+        for (var i = 0; i < cells.Count; i++)
+        {
+            var c = columns[i];
+            var css = c.Numeric ? c.Small ? " class=\"num small\"" : " class=\"num\"" : "";
+            Out.Append($"<td{css}>{cells[i]}</td>");
+        }
+
+        Out.Append("</tr>\n");
+    }
+
+    protected override void TableEnd()
+    {
+        Out.Append(_inBody ? "</tbody></table>\n" : "</table>\n");
+        _inBody = false;
+    }
+
+    protected override void Paragraph(string text, bool isNote) => Out.Append(isNote ? "<p class=\"note\">" : "<p>").Append(text).Append("</p>\n");
+
+    protected override void Preformatted(string? caption, string text, string cssClass, string language)
+    {
+        if (caption is not null)
+            Out.Append($"<p>{caption}</p>\n");
+        Out.Append($"<pre class=\"{H(cssClass)}\">{H(text)}</pre>\n");
+    }
+
+    protected override void Figure(ReportPlot p) =>
+        Out.Append($"<figure><img src=\"data:image/png;base64,{Convert.ToBase64String(p.Png)}\" ")
+           .Append($"alt=\"{H(p.Title)}\" width=\"{ReportPlots.Width}\" height=\"{ReportPlots.Height}\">")
+           .Append($"<figcaption><b>{H(p.Title)}.</b> {H(p.Caption)}</figcaption></figure>\n");
+
+    protected override void Folded(string summary, string text, bool open) =>
+        Out.Append($"<details{(open ? " open" : "")}><summary>{summary}</summary>")
+           .Append($"<pre class=\"log\">{H(text)}</pre></details>\n");
 
     private const string Css = """
 
@@ -204,81 +305,67 @@ internal static class HtmlReport
 }
 
 /// <summary>Formats a <see cref="ReportDocument"/> as GitHub-flavoured Markdown that links the PNGs next to it.</summary>
-internal static class MarkdownReport
+internal sealed class MarkdownReport : DocumentFormat
 {
-    public static string Render(ReportDocument d)
-    {
-        var sb = new StringBuilder();
-        if (d.PartialNotice is { } partial)
-            sb.Append($"> **{Text(partial)}**\n\n");
-        sb.Append($"# {Text(d.Headline.Title)}\n\n");
-        if (d.Headline.Culprit is { } cul)
-            sb.Append($"`{cul.Commit.Sha}`\n\n");
-        foreach (var line in d.HeadlineLines)
-            sb.Append($"- {Inline(line)}\n");
+    public static string Render(ReportDocument d) => new MarkdownReport().Write(d);
 
-        foreach (var section in d.Sections)
-        {
-            sb.Append($"\n## {Text(section.Title)}\n");
-            foreach (var block in section.Blocks)
-                AppendBlock(sb, block);
-        }
+    protected override string Text(string? text) => Inert(text);
 
-        sb.Append('\n').Append(string.Join("\n\n", d.Footer.Select(Inline))).Append('\n');
-        return sb.ToString();
-    }
-
-    private static void AppendBlock(StringBuilder sb, Block block)
-    {
-        switch (block)
-        {
-            case FactTable t:
-                sb.Append("\n| | |\n|---|---|\n");
-                foreach (var (label, lines) in t.Facts)
-                    sb.Append($"| {Text(label)} | {string.Join("<br>", lines.Select(Inline))} |\n");
-                break;
-            case DataTable t:
-                sb.Append("\n| ").Append(string.Join(" | ", t.Columns.Select(c => Text(c.Title)))).Append(" |\n|")
-                  .Append(string.Concat(t.Columns.Select(c => c.Numeric ? "---:|" : "---|"))).Append('\n');
-                foreach (var row in t.Rows)
-                    sb.Append("| ").Append(string.Join(" | ", row.Cells.Select(Inline))).Append(" |\n");
-                break;
-            case Paragraph p:
-                sb.Append('\n').Append(p.IsNote ? $"*{Inline(p.Text)}*" : Inline(p.Text)).Append('\n');
-                break;
-            case Preformatted p:
-                if (p.Caption is not null)
-                    sb.Append('\n').Append(Text(p.Caption)).Append('\n');
-                AppendFenced(sb, p.Text, p.Language);
-                break;
-            case Figures f:
-                sb.Append('\n');
-                foreach (var p in f.Plots)
-                    sb.Append($"![{Text(p.Title)}]({p.FileName})\n\n*{Text(p.Caption)}*\n\n");
-                break;
-            case Folded f:
-                sb.Append($"\n### {Inline(f.Summary)}\n");
-                AppendFenced(sb, f.Text, "");
-                break;
-            default:
-                throw new InvalidOperationException($"no Markdown for {block.GetType().Name}");
-        }
-    }
-
-    private static void AppendFenced(StringBuilder sb, string text, string language)
-    {
-        var fence = Fence(text);
-        sb.Append('\n').Append(fence).Append(language).Append('\n').Append(text.TrimEnd()).Append('\n').Append(fence).Append('\n');
-    }
-
-    private static string Inline(Line line) => string.Concat(line.Spans.Select(s => s.Tone switch
+    protected override string Inline(Span s) => s.Tone switch
     {
         Tone.Code when IsPlainCode(s.Text) => $"`{s.Text}`",
-        Tone.Strong or Tone.Alert => $"**{Text(s.Text)}**",
-        Tone.Note => $"*{Text(s.Text)}*",
-        Tone.Link => $"[{Text(s.Text)}]({Uri.EscapeDataString(s.Text)})",
-        _ => Text(s.Text),
-    }));
+        Tone.Strong or Tone.Alert => $"**{Inert(s.Text)}**",
+        Tone.Note => $"*{Inert(s.Text)}*",
+        Tone.Link => $"[{Inert(s.Text)}]({Uri.EscapeDataString(s.Text)})",
+        _ => Inert(s.Text),
+    };
+
+    protected override void Begin(ReportDocument d)
+    {
+        if (d.PartialNotice is { } partial)
+            Out.Append($"> **{Inert(partial)}**\n\n");
+        Out.Append($"# {Inert(d.Headline.Title.Plain)}\n\n");
+        if (d.Headline.Culprit is { } cul)
+            Out.Append($"`{cul.Commit.Sha}`\n\n");
+        foreach (var line in d.HeadlineLines)
+            Out.Append($"- {Inline(line)}\n");
+    }
+
+    protected override void SectionStart(Section section) => Out.Append($"\n## {Inert(section.Title)}\n");
+
+    protected override void End(ReportDocument d) => Out.Append('\n').Append(string.Join("\n\n", d.Footer.Select(Inline))).Append('\n');
+
+    protected override void TableStart(string? cssClass, IReadOnlyList<Column> columns, bool header) =>
+        Out.Append("\n| ").Append(string.Join(" | ", columns.Select(c => Inert(c.Title)))).Append(" |\n|")
+           .Append(string.Concat(columns.Select(c => c.Numeric ? "---:|" : "---|"))).Append('\n');
+
+    protected override void FactRow(string label, string value) => Out.Append($"| {label} | {value} |\n");
+
+    protected override void TableRow(IReadOnlyList<Column> columns, Side? side, IReadOnlyList<string> cells) =>
+        Out.Append("| ").Append(string.Join(" | ", cells)).Append(" |\n");
+
+    protected override void Paragraph(string text, bool isNote) => Out.Append('\n').Append(isNote ? $"*{text}*" : text).Append('\n');
+
+    protected override void Preformatted(string? caption, string text, string cssClass, string language)
+    {
+        if (caption is not null)
+            Out.Append('\n').Append(caption).Append('\n');
+        AppendFenced(text, language);
+    }
+
+    protected override void Figure(ReportPlot p) => Out.Append($"\n![{Inert(p.Title)}]({p.FileName})\n\n*{Inert(p.Caption)}*\n");
+
+    protected override void Folded(string summary, string text, bool open)
+    {
+        Out.Append($"\n### {summary}\n");
+        AppendFenced(text, "");
+    }
+
+    private void AppendFenced(string text, string language)
+    {
+        var fence = Fence(text);
+        Out.Append('\n').Append(fence).Append(language).Append('\n').Append(text.TrimEnd()).Append('\n').Append(fence).Append('\n');
+    }
 
     // A code span cannot escape anything inside it, so only text that needs no escaping is set as code.
     private static bool IsPlainCode(string text) =>
@@ -286,7 +373,7 @@ internal static class MarkdownReport
 
     /// <summary>Git text made inert in Markdown: one line, HTML-significant characters as entities, Markdown
     /// punctuation backslash-escaped so a subject cannot open a link, a table cell or raw HTML.</summary>
-    public static string Text(string? s)
+    public static string Inert(string? s)
     {
         var sb = new StringBuilder();
         // Control characters (a newline in a subject) become spaces so text stays on its line; spaces between spans stay.

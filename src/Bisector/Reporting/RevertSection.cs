@@ -14,17 +14,18 @@ internal static class RevertSection
             return null;
         var facts = new List<(string, IReadOnlyList<Line>)>
         {
-            ("Result", [r.Status == RevertStatus.Built && r.Estimate is not null ? new Span(m.Terms.Speak(r.Headline), Tone.Strong) : new Span(m.Terms.Speak(r.Headline), Tone.Alert)]),
-            ("Reverted", [new Line([new Span(r.Culprit.ShortSha, Tone.Code), new Span(" " + OneLine(r.Culprit.Subject, 100))])]),
-            ("Onto", [new Line([new Span(r.Base.ShortSha, Tone.Code), new Span(m.Terms.Speak(" (the bad end) ") + OneLine(r.Base.Subject, 100))])]),
-            ("Command", [new Span(r.Command, Tone.Code)]),
+            ("Result", [new Span(r.Headline, r.Status == RevertStatus.Built && r.Estimate is not null ? Tone.Strong : Tone.Alert)]),
+            ("Reverted", [Line.Commit(r.Culprit, 100)]),
+            ("Onto", [new Line([Span.Git(r.Base.ShortSha, Tone.Code), new Span(" (the bad end) "), Span.Git(OneLine(r.Base.Subject, 100))])]),
+            ("Command", [Span.Git(r.Command, Tone.Code)]),
             ("git", [r.Status == RevertStatus.Conflict
-                ? new Line([new Span("does not apply cleanly", Tone.Alert), new Span(r.Conflicts.Count > 0 ? ": conflicts in " + string.Join(", ", r.Conflicts) : ": " + r.Detail)])
+                ? new Line([new Span("does not apply cleanly", Tone.Alert), r.Conflicts.Count > 0 ? new Span(": conflicts in ") : new Span(": "),
+                    Span.Git(r.Conflicts.Count > 0 ? string.Join(", ", r.Conflicts) : r.Detail ?? "")])
                 : (Line)"applied cleanly"]),
             ("Build", [r.Status switch
             {
                 RevertStatus.Built => (Line)$"built in {F(r.BuildSeconds, "0.0")} s (cached under its own key, never a commit's)",
-                RevertStatus.BuildFailed => new Line([new Span("failed", Tone.Alert), new Span(": " + r.Detail)]),
+                RevertStatus.BuildFailed => new Line([new Span("failed", Tone.Alert), new Span(": "), Span.Git(r.Detail ?? "")]),
                 _ => (Line)"not built",
             }]),
         };
@@ -44,7 +45,7 @@ internal static class RevertSection
         return new Section("revert", "Revert proof",
         [
             new FactTable(facts),
-            new Paragraph(m.Terms.Speak("The bad end is built with the culprit reverted (git revert --no-commit in a fresh worktree) and measured like any commit; " +
+            new Paragraph(("The bad end is built with the culprit reverted (git revert --no-commit in a fresh worktree) and measured like any commit; " +
                 "the e-values decide, as in the search, whether it differs from each end (valid at any look); trials stop when one decides. " +
                 "The intervals are fixed-sample t intervals at the stopping look."), IsNote: true),
         ]);

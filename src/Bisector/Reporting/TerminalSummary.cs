@@ -29,23 +29,14 @@ public static class TerminalSummary
 
         if (model.IsPartial)
             console.MarkupLine("[black on yellow] PARTIAL: run interrupted [/]");
-        console.MarkupLine($"[{colour}]{Markup.Escape(head.Title)}[/]");
-        foreach (var line in head.Lines)
-            console.MarkupLine("  " + Markup.Escape(line));
-        if (SearchSummary(model) is { Length: > 0 } summary)
-            console.MarkupLine("  " + Markup.Escape("Search: " + OneLine(summary)));
-        if (model.Revert is { } revert)
-            console.MarkupLine("  " + Markup.Escape(model.Terms.Speak("Revert: " + revert.Headline)));
+        console.MarkupLine($"[{colour}]{Markup.Escape(Say(model, head.Title))}[/]");
+        foreach (var line in Above(model, head))
+            console.MarkupLine("  " + Markup.Escape(Say(model, line)));
 
-        var fu = FeatureUnit(model);
+        var header = Header(model);
         var table = new Table().Border(TableBorder.Rounded);
-        table.AddColumn("#", c => c.RightAligned());
-        table.AddColumn("commit");
-        table.AddColumn("trials", c => c.RightAligned());
-        table.AddColumn($"median ({fu})", c => c.RightAligned());
-        table.AddColumn(model.Terms.VersusOld);
-        table.AddColumn("p", c => c.RightAligned());
-        table.AddColumn($"P({model.Terms.Answer})", c => c.RightAligned());
+        for (var i = 0; i < header.Length - 1; i++)
+            table.AddColumn(header[i], c => { if (IsNumeric(i)) c.RightAligned(); });
         foreach (var e in Evidence(model).Where(e => e.Listed))
         {
             var style = e.Side switch
@@ -55,20 +46,14 @@ public static class TerminalSummary
                 Side.Good => "blue",
                 _ => "grey",
             };
-            var cells = Cells(e);
+            var cells = Cells(model, e);
             cells[1] += " " + OneLine(e.Report.Commit.Subject, 40);
             table.AddRow(cells.Select(text => $"[{style}]{Markup.Escape(text)}[/]").ToArray());
         }
 
         console.Write(table);
-        if (IdenticalBuildsSection.Text(model) is { } identical)
-            console.MarkupLine(Markup.Escape(identical));
-        foreach (var line in ChangesSection.TerminalLines(model))
-            console.MarkupLine(Markup.Escape(line));
-        console.MarkupLine(Markup.Escape(
-            $"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}"));
-        if (PlanSection.Versus(model) is { } versus)
-            console.MarkupLine(Markup.Escape(versus));
+        foreach (var line in Below(model))
+            console.MarkupLine(Markup.Escape(Say(model, line)));
     }
 
     /// <summary>The layout for logs: the headline, then a header and one line per commit, columns padded to their
@@ -78,45 +63,69 @@ public static class TerminalSummary
         var head = Headline(model);
         if (model.IsPartial)
             output.WriteLine("PARTIAL: run interrupted");
-        output.WriteLine(OneLine(head.Title));
-        foreach (var line in head.Lines)
-            output.WriteLine("  " + OneLine(line));
-        if (SearchSummary(model) is { Length: > 0 } summary)
-            output.WriteLine("  Search: " + OneLine(summary));
-        if (model.Revert is { } revert)
-            output.WriteLine("  " + model.Terms.Speak("Revert: " + revert.Headline));
+        output.WriteLine(Say(model, head.Title));
+        foreach (var line in Above(model, head))
+            output.WriteLine("  " + Say(model, line));
 
-        var rows = new List<string[]> { new[] { "#", "commit", "trials", $"median ({FeatureUnit(model)})", model.Terms.VersusOld, "p", $"P({model.Terms.Answer})", "subject" } };
-        rows.AddRange(Evidence(model).Where(e => e.Listed).Select(e => (string[])[.. Cells(e), OneLine(e.Report.Commit.Subject)]));
+        var rows = new List<string[]> { Header(model) };
+        rows.AddRange(Evidence(model).Where(e => e.Listed).Select(e => (string[])[.. Cells(model, e), OneLine(e.Report.Commit.Subject)]));
 
         var widths = Enumerable.Range(0, rows[0].Length - 1).Select(i => rows.Max(r => r[i].Length)).ToArray();
         foreach (var row in rows)
         {
-            var cells = row.Take(widths.Length).Select((cell, i) => i is 0 or 2 or 3 or 5 or 6 ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]));
+            var cells = row.Take(widths.Length).Select((cell, i) => IsNumeric(i) ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]));
             output.WriteLine(string.Join("  ", cells) + "  " + row[^1]);
         }
 
-        if (IdenticalBuildsSection.Text(model) is { } identical)
-            output.WriteLine(identical);
-        foreach (var line in ChangesSection.TerminalLines(model))
-            output.WriteLine(line); // one line each already: subjects are made one-line where they are written
-
-        output.WriteLine($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: {model.Run.ReproduceCommand}");
-        if (PlanSection.Versus(model) is { } versus)
-            output.WriteLine(versus);
+        foreach (var line in Below(model))
+            output.WriteLine(Say(model, line)); // one line each already: subjects are made one-line where they are written
         output.Flush();
     }
 
-    /// <summary>The columns both layouts show for a commit; the subject is added by each layout (cut in the table,
-    /// whole and last in the plain lines).</summary>
-    private static string[] Cells(CommitEvidence e) =>
+    /// <summary>What the terminal prints of a line: in the run's words (git text as it is), on one line. Every line of
+    /// both layouts goes through here, so none can print the search's fixed words in a fix run.</summary>
+    private static string Say(ReportModel model, Line line) =>
+        new(line.Say(model.Terms).Select(c => char.IsControl(c) ? ' ' : c).ToArray());
+
+    /// <summary>Under the title: the headline's evidence, the search's summary, the revert proof.</summary>
+    private static IEnumerable<Line> Above(ReportModel model, Headline head)
+    {
+        foreach (var line in head.Lines)
+            yield return line;
+        if (SearchSummary(model) is { Length: > 0 } summary)
+            yield return "Search: " + summary;
+        if (model.Revert is { } revert)
+            yield return "Revert: " + revert.Headline;
+    }
+
+    /// <summary>Under the table: identical builds, the changes in the range, the run and how to reproduce it, the plan.</summary>
+    private static IEnumerable<Line> Below(ReportModel model)
+    {
+        if (IdenticalBuildsSection.Text(model) is { } identical)
+            yield return identical;
+        foreach (var line in ChangesSection.TerminalLines(model))
+            yield return line;
+        yield return new Line([new Span($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: "), Span.Git(model.Run.ReproduceCommand)]);
+        if (PlanSection.Versus(model) is { } versus)
+            yield return versus;
+    }
+
+    /// <summary>The column titles; the last one (the subject) only the plain layout shows as a column of its own.</summary>
+    private static string[] Header(ReportModel model) =>
+        ["#", "commit", "trials", $"median ({FeatureUnit(model)})", model.Terms.VersusOld, "p", $"P({model.Terms.Answer})", "subject"];
+
+    private static bool IsNumeric(int column) => column is 0 or 2 or 3 or 5 or 6;
+
+    /// <summary>The columns both layouts show for a commit, in the run's words; the subject is added by each layout (cut
+    /// in the table, whole and last in the plain lines).</summary>
+    private static string[] Cells(ReportModel model, CommitEvidence e) =>
     [
         e.Report.Position.ToString(Inv),
         e.Report.Commit.ShortSha,
         $"{e.TrialsOk}/{e.Report.Trials.Count}",
         e.Values.Count == 0 ? "—" : F(e.Median),
-        e.IsCulprit ? e.Status + " ← " + e.Terms.Answer : e.Status,
-        e.VersusGood is { } cmp ? PValue(cmp.PValue) : "—",
+        Say(model, e.IsCulprit ? e.Status + " ← " + e.Terms.Answer : e.Status),
+        e.PCell,
         e.Posterior is { } p ? Percent(p) : "—",
     ];
 }

@@ -54,14 +54,14 @@ public sealed partial record Terms(RunKind Kind, string Old, string New)
             throw new UsageException(NewFlag, $"'{termNew}' was given without {OldFlag}", $"Name both states, e.g. {OldFlag} broken {NewFlag} fixed, or neither");
         if (termNew is null)
             throw new UsageException(OldFlag, $"'{termOld}' was given without {NewFlag}", $"Name both states, e.g. {OldFlag} broken {NewFlag} fixed, or neither");
-        var old = Check(OldFlag, termOld, NewOnly);
-        var @new = Check(NewFlag, termNew, OldOnly);
+        var old = Check(OldFlag, termOld, NewOnly, defaults.IsFix);
+        var @new = Check(NewFlag, termNew, OldOnly, defaults.IsFix);
         if (string.Equals(old, @new, StringComparison.OrdinalIgnoreCase))
             throw new UsageException(NewFlag, $"'{termNew}' is also {OldFlag}, so the two ends could not be told apart", $"Give two different words, e.g. {OldFlag} broken {NewFlag} fixed");
         return new Terms(defaults.Kind, old, @new);
     }
 
-    private static string Check(string flag, string term, string[] otherSide)
+    private static string Check(string flag, string term, string[] otherSide, bool fix)
     {
         var word = term.Trim();
         if (!TermPattern().IsMatch(word))
@@ -69,6 +69,10 @@ public sealed partial record Terms(RunKind Kind, string Old, string New)
                 "Give a short word for the state, e.g. broken, fixed, fast or slow");
         if (otherSide.Contains(word, StringComparer.OrdinalIgnoreCase))
             throw new UsageException(flag, $"'{word}' names the other end in git bisect's words", $"Use '{word}' on the other flag, or another word");
+        // A fix run rewrites these words wherever the tool speaks; as a term they would be rewritten again.
+        if (fix && FixWords().Match(word.ToLowerInvariant()) is { Success: true } hit && hit.Length == word.Length)
+            throw new UsageException(flag, $"'{word}' is a word a {FindFixFlag} run puts into its own words (culprit, regression, worse, ...)",
+                "Give another word for the state, e.g. broken, fixed, slow or fast");
         return word.ToLowerInvariant();
     }
 
@@ -139,12 +143,15 @@ public sealed partial record Terms(RunKind Kind, string Old, string New)
     /// their stored text is put into this run's words when shown, here and nowhere else. Identity for a regression in
     /// the default words, so nothing a run printed before changes.
     /// </summary>
+    /// <remarks>One pass over the text, so a word put in is never rewritten again; with the terms
+    /// <see cref="Resolve"/> allows, speaking spoken text changes nothing.</remarks>
     public string Speak(string text)
     {
         if (IsDefault || string.IsNullOrEmpty(text))
             return text;
-        var spoken = GoodBad().Replace(text, m => Term(m.Value));
-        return IsFix ? FixWords().Replace(spoken, m => FixWord(m.Value)) : spoken;
+        return IsFix
+            ? SearchWords().Replace(text, m => m.Value is "good" or "Good" or "bad" or "Bad" ? Term(m.Value) : FixWord(m.Value))
+            : GoodBad().Replace(text, m => Term(m.Value));
     }
 
     private string Term(string word) => word switch
@@ -172,11 +179,18 @@ public sealed partial record Terms(RunKind Kind, string Old, string New)
         _ => word,
     };
 
-    [GeneratedRegex(@"\b(?:good|Good|bad|Bad)\b")]
+    private const string EndWords = "good|Good|bad|Bad";
+
+    private const string RegressionWords = "culprits?|Culprit|a regression|regressions?|Regression|Regressed|regressed|regressing|improving|worse|Worse";
+
+    [GeneratedRegex(@"\b(?:" + EndWords + @")\b")]
     private static partial Regex GoodBad();
 
-    [GeneratedRegex(@"\b(?:culprits?|Culprit|a regression|regressions?|Regression|Regressed|regressed|regressing|improving|worse|Worse)\b")]
+    [GeneratedRegex(@"\b(?:" + RegressionWords + @")\b")]
     private static partial Regex FixWords();
+
+    [GeneratedRegex(@"\b(?:" + EndWords + "|" + RegressionWords + @")\b")]
+    private static partial Regex SearchWords();
 
     private static string Capitalized(string word) =>
         word.Length == 0 ? word : char.ToUpper(word[0], CultureInfo.InvariantCulture) + word[1..];

@@ -90,11 +90,10 @@ public static class RunResultJson
             }
 
             w.WritePropertyName("experiments");
-            WriteExperiments(w, m.Experiments, scale);
+            WriteExperiments(w, m.Experiments, scale, m.Terms);
             w.WriteString("wallTime", Duration(m.Run.WallTime));
             w.WriteNumber("wallSeconds", Math.Round(m.Run.WallTime.TotalSeconds, 1));
-            if (o is null) w.WriteNull("summary");
-            else w.WriteString("summary", OneLine(SearchSummary(m)));
+            Prose(w, m.Terms, "summary", o is null ? null : SearchSummary(m));
             w.WritePropertyName("plan");
             WritePlan(w, m);
             w.WriteEndObject();
@@ -125,7 +124,7 @@ public static class RunResultJson
             w.WriteNumber("wallSeconds", Math.Round(plan.Main.Seconds.Median, 1));
             w.WriteNumber("wallSecondsLow", Math.Round(plan.Main.Seconds.Low, 1));
             w.WriteNumber("wallSecondsHigh", Math.Round(plan.Main.Seconds.High, 1));
-            w.WriteString("headline", plan.Headline);
+            Prose(w, m.Terms, "headline", plan.Headline);
             w.WriteEndObject();
         }
 
@@ -258,7 +257,7 @@ public static class RunResultJson
             w.WriteNumber("badTrials", e.BadTrials);
         }
 
-        w.WriteString("headline", OneLine(r.Headline));
+        Prose(w, m.Terms, "headline", r.Headline);
         w.WriteEndObject();
     }
 
@@ -283,6 +282,9 @@ public static class RunResultJson
 
             if (e.Posterior is { } p) w.WriteNumber("posterior", Round(p, 6));
             else w.WriteNull("posterior");
+            // Added: the posterior probability of the side the search put the commit on ("side"); null without a named culprit.
+            if (e.SearchSide?.Probability is { } sp) w.WriteNumber("sideProbability", Round(sp, 6));
+            else w.WriteNull("sideProbability");
             if (m.IdenticalBuilds.FirstOrDefault(g => g.MeasuredAt != c.Position && g.Positions.Contains(c.Position)) is { } twin)
                 w.WriteNumber("sameBuildAs", twin.MeasuredAt);
             else w.WriteNull("sameBuildAs");
@@ -301,7 +303,7 @@ public static class RunResultJson
             if (m.ScanNotRun is { } why)
             {
                 w.WriteStartObject();
-                w.WriteString("notScanned", why);
+                Prose(w, m.Terms, "notScanned", why);
                 w.WriteEndObject();
             }
             else
@@ -353,7 +355,7 @@ public static class RunResultJson
             });
             w.WriteNumber("alpha", s.Alpha);
             w.WriteNumber("newTrials", s.NewTrials);
-            w.WriteString("explanation", OneLine(m.Terms.Speak(s.Explanation)));
+            Prose(w, m.Terms, "explanation", s.Explanation);
             w.WriteEndObject();
         }
 
@@ -366,7 +368,7 @@ public static class RunResultJson
     /// <summary>Diagnosis by experiment: the conclusion, then each experiment with its trials, finding, effect and
     /// interval (culprit vs good neighbour under it, and vs the culprit as built), the trim's figures, and why it could
     /// not run. Effects are in the run's unit; the trim's returned bytes in MiB.</summary>
-    private static void WriteExperiments(Utf8JsonWriter w, ExperimentsReport? report, FeatureScale scale)
+    private static void WriteExperiments(Utf8JsonWriter w, ExperimentsReport? report, FeatureScale scale, Terms terms)
     {
         if (report is null)
         {
@@ -376,7 +378,7 @@ public static class RunResultJson
 
         var mib = FeatureScale.For(Sampling.Metrics.RssAnon, FeatureKind.Plateau);
         w.WriteStartObject();
-        w.WriteString("conclusion", OneLine(report.Headline));
+        Prose(w, terms, "conclusion", report.Headline);
         w.WriteString("goodSha", report.GoodSha);
         w.WriteString("culpritSha", report.CulpritSha);
         w.WriteBoolean("growth", report.Growth);
@@ -402,8 +404,7 @@ public static class RunResultJson
                 _ => "not-run",
             });
             w.WriteNumber("trials", r.TrialsSpent);
-            if (r.NotRun is null) w.WriteNull("notRun");
-            else w.WriteString("notRun", OneLine(r.NotRun));
+            Prose(w, terms, "notRun", r.NotRun);
             var trim = r.Experiment.Kind == ExperimentKind.TrimProbe;
             WriteComparison(w, trim ? "returnedByTrim" : "regression", r.Regression, trim ? mib : scale);
             WriteComparison(w, "versusBuilt", r.VersusBuilt, scale);
@@ -421,8 +422,7 @@ public static class RunResultJson
                 w.WriteNull("trim");
             }
 
-            if (r.Caveat is null) w.WriteNull("caveat");
-            else w.WriteString("caveat", OneLine(r.Caveat));
+            Prose(w, terms, "caveat", r.Caveat);
             w.WriteEndObject();
         }
 
@@ -456,6 +456,15 @@ public static class RunResultJson
         Number(w, "high", scale.Scale(c.EffectHigh));
         w.WriteNumber("confidenceLevel", Round(c.ConfidenceLevel, 4));
         Number(w, "threshold", scale.Scale(c.Threshold));
+    }
+
+    /// <summary>The tool's own prose (a summary, an explanation, a headline) on one line in the run's words: every such
+    /// field is written here, so none can carry the search's fixed words into a fix run; null stays null. Git text
+    /// (subjects, shas, git's messages) and the schema's own values ("culprit", "no-regression") are written as they are.</summary>
+    private static void Prose(Utf8JsonWriter w, Terms terms, string name, string? text)
+    {
+        if (text is null) w.WriteNull(name);
+        else w.WriteString(name, OneLine(terms.Speak(text)));
     }
 
     /// <summary>JSON has no NaN or infinity: an unknown or unbounded value is null.</summary>

@@ -229,6 +229,11 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Contains($"Fix: {demo.CulpritSha[..10]}", md);
         Assert.Contains("vs broken", md);
         Assert.Contains("last broken ", md);
+        // The fix's row shows the side the search decided, not its own few-trial test (which reads Unknown at 1-2 trials)
+        var evidence = md[md.IndexOf("## Evidence", StringComparison.Ordinal)..];
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(evidence, @"\*\*fixed side \((\d+\.\d|&gt; 99\.9)%\)(; test: \w+)? — fix\*\*"), evidence);
+        Assert.DoesNotContain("n/a —", evidence);
+        Assert.DoesNotContain("Infinity", md);
         Assert.DoesNotMatch(RegressionWords, System.Text.RegularExpressions.Regex.Replace(md, "```.*?```", "", System.Text.RegularExpressions.RegexOptions.Singleline));
 
         // Assert: status and its JSON

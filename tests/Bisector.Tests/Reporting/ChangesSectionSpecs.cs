@@ -43,7 +43,7 @@ public sealed class ChangesSectionSpecs
         Assert.Contains("not checked", section);
         Assert.Contains("α/2^k", section);
         // The headline names the search's culprit and says the first change is another commit.
-        Assert.Contains($"First change (the answer): {model.At(2)!.Commit.ShortSha}", markdown);
+        Assert.Contains($"First change (the answer): `{model.At(2)!.Commit.ShortSha}`", markdown);
     }
 
     [Fact]

@@ -200,7 +200,7 @@ internal static class SyntheticRun
         }
     }
 
-    /// <summary>Posterior over positions 0..n of a single step change, from a Gaussian step model on the measured features.</summary>
+    /// <summary>Posterior over the candidates 1..n of a single step change, from a Gaussian step model on the measured features.</summary>
     private static IReadOnlyList<double> Posterior(IReadOnlyDictionary<int, IReadOnlyList<double>> features, int n)
     {
         var lo = features[0].Average();
@@ -221,6 +221,7 @@ internal static class SyntheticRun
         var max = logL.Max();
         var w = logL.Select(l => double.IsNegativeInfinity(l) ? 0 : Math.Exp(l - max)).ToArray();
         var sum = w.Sum();
-        return w.Select(x => x / sum).ToList();
+        // Per candidate, as the search reports it: index i is position i + 1 (the anchor cannot be the culprit).
+        return w.Skip(1).Select(x => x / sum).ToList();
     }
 }

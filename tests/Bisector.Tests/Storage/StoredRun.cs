@@ -48,14 +48,17 @@ internal sealed class StoredRun
             {decide}
             """, "stored.yaml", Path.GetTempPath());
 
-    public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, RunStatus status = RunStatus.Running)
+    /// <param name="terms">The run's words (a <c>--find-fix</c> run's); a regression in git's default words when null.</param>
+    public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, RunStatus status = RunStatus.Running,
+        Bisector.Reporting.Terms? terms = null)
     {
         var id = "20261130-120000-" + Guid.NewGuid().ToString("N")[..4];
         var positions = Enumerable.Range(0, candidates + 1)
             .Select(p => new Commit(Sha(p), p == 0 ? "good end" : $"change {p}", "Test", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddHours(p), p == 0 ? [] : [Sha(p - 1)]))
             .ToList();
         var options = new RunOptions("/nonexistent/repo", "a..b", ["src"], "stored.yaml", ["local:1"], SearchStrategy.Bisect, 0.95, alpha,
-            null, null, null, null, "/nonexistent/results", false, false, "bisector start a..b");
+            null, null, null, null, "/nonexistent/results", false, false, "bisector start a..b")
+        { Terms = terms ?? Bisector.Reporting.Terms.Regression };
         await store.CreateRunAsync(
             new RunRow(id, ResultsStore.Iso(DateTimeOffset.UtcNow), null, status, options.RepositoryPath, options.Range, "[\"src\"]", recipe.Name, recipe.Hash,
                 "stored.yaml", "name: stored", JsonSerializer.Serialize(recipe, RunEngine.Json), JsonSerializer.Serialize(options, RunEngine.Json),
