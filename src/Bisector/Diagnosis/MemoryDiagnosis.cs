@@ -204,11 +204,10 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
             if (!heap)
                 return LevelsOff(higher.RssEarlySlope, higher.RssLateSlope) ? GrowthKind.WorkingSet : GrowthKind.Growth;
             var inUseGrowth = (higher.InUseSlope!.Value - lower.InUseSlope!.Value) * minutes;
-            var freeGrowth = ((higher.FreeSlope ?? 0) - (lower.FreeSlope ?? 0)) * minutes;
             var heapGrowth = ((higher.HeapSlope ?? 0) - (lower.HeapSlope ?? 0)) * minutes;
             if (inUseGrowth >= ExplainedShare * rssGrowth)
                 return LevelsOff(higher.InUseEarlySlope!.Value, higher.InUseLateSlope!.Value) ? GrowthKind.WorkingSet : GrowthKind.Leak;
-            if (heapGrowth >= ExplainedShare * rssGrowth || freeGrowth >= ExplainedShare * rssGrowth)
+            if (heapGrowth >= ExplainedShare * rssGrowth || FreeGrowthExplains(lower, higher))
                 return GrowthKind.Fragmentation;
             // RSS also grows into free memory the heap already holds, with the arena's size unchanged: pages of free
             // chunks are touched again one by one. journald's culprit holds ~4 MiB free in its arena from the start and
@@ -219,6 +218,11 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
 
         return Math.Abs(higher.RssLevel - lower.RssLevel) > threshold ? GrowthKind.LevelStep : GrowthKind.NoChange;
     }
+
+    /// <summary>Whether the free space inside the arena grew by at least <see cref="ExplainedShare"/> of RSS's growth (the
+    /// window's length cancels out, so slopes compare as growths do).</summary>
+    private static bool FreeGrowthExplains(SideFigures lower, SideFigures higher) =>
+        (higher.FreeSlope ?? 0) - (lower.FreeSlope ?? 0) >= ExplainedShare * (higher.RssSlope - lower.RssSlope);
 
     /// <summary>The culprit made memory grow: what grows, and where.</summary>
     private static string GrowthHeadline(GrowthKind kind, SideFigures good, SideFigures bad)
@@ -232,7 +236,7 @@ public sealed record MemoryDiagnosis(GrowthKind Kind, string Headline, IReadOnly
                 $"leak: heap in-use grows {Rate(bad.InUseSlope!.Value)} MiB/min along with {bad.RssMetric} ({Rate(bad.RssSlope)} MiB/min); free in arena {Rate(bad.FreeSlope ?? 0)} MiB/min",
             GrowthKind.Fragmentation =>
                 $"heap fragmentation: in-use flat at {Mb(bad.InUseLevel!.Value)} MiB ({Rate(bad.InUseSlope!.Value)} MiB/min), " +
-                ((bad.FreeSlope ?? 0) - (good.FreeSlope ?? 0) >= ExplainedShare * (bad.RssSlope - good.RssSlope)
+                (FreeGrowthExplains(good, bad)
                     ? $"free in arena grew {Rate(bad.FreeSlope ?? 0)} MiB/min"
                     : $"free in arena holds {Mb(bad.FreeLevel ?? 0)} MiB (good: {Mb(good.FreeLevel ?? 0)}) that {bad.RssMetric} grows into") + $"; {grows}" +
                 (CallPattern(good, bad, "good") is { } pattern ? $"; the culprit {pattern}" : ""),

@@ -201,13 +201,14 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
             RunJanitor.Unregister(runId);
         }
 
-        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, Spoken(log, options), ct);
+        var said = Spoken(log, options);
+        var diagnosis = await Diagnoser.DiagnoseAsync(store, runId, recipe, line, outcome, options.RepositoryPath, options.Paths, options.ProfileBoundary, said, ct);
         if (diagnosis is not null)
         {
-            log($"diagnosis: {options.Terms.Speak(diagnosis.Headline)}");
+            said($"diagnosis: {diagnosis.Headline}");
         }
 
-        var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, Spoken(log, options), ct);
+        var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, said, ct);
         var experiments = options.Experiments ? await RunExperimentsAsync(store, runId, options, recipe, line, outcome, Diagnosis.Experiment.All, log, ct) : null;
 
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
@@ -233,10 +234,11 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         RunJanitor.Register(runId);
         try
         {
-            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, Spoken(log, options), ct);
+            var said = Spoken(log, options);
+            var report = await Experimenter.RunAsync(store, runId, recipe, positions, outcome, options.Workers, Path.Combine(workRoot, "x"), options.Alpha, experiments, said, ct);
             if (report is not null)
             {
-                log($"diagnosis by experiment: {options.Terms.Speak(report.Headline)}");
+                said($"diagnosis by experiment: {report.Headline}");
             }
 
             return report;
