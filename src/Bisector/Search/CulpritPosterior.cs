@@ -225,7 +225,12 @@ public static class CulpritPosterior
         var level = Robust.Median(side);
         var own = side.Length >= 2 ? 1.4826 * Robust.Median(side.Select(v => Math.Abs(v - level)).ToArray()) * Math.Sqrt(side.Length / (side.Length - 1.0)) : 0;
         var k = side.Length;
-        var sigma = Math.Sqrt((k * own * own + ShrinkTrials * prior * prior) / (k + ShrinkTrials));
+        // A MAD of 0 from two or more trials says that more than half of the side's trials tie, not that the side has no spread (journald: most
+        // good slopes read exactly 0.00 MiB/min, and good builds still give single trials of 0.08–0.17): shrinking
+        // towards 0 took the good side's spread to √(3/(k+3)) of the prior — 0.45 of it at 12 trials — and below the
+        // min-effect floor, where one good build's trial of 0.10 or 0.17 weighed 3–6 nats for "bad" (bench replay,
+        // run 1: 5 wrong culprits in 400, all that one good build). Its own spread is then unknown: the prior stands.
+        var sigma = own > 0 || k < 2 ? Math.Sqrt((k * own * own + ShrinkTrials * prior * prior) / (k + ShrinkTrials)) : prior;
         var levelSe = MedianEfficiency * sigma / Math.Sqrt(k);
         return new SideFit(level, Math.Sqrt(sigma * sigma + levelSe * levelSe) * T3ScalePerSigma, k);
     }

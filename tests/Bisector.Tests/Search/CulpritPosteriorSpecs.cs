@@ -69,4 +69,29 @@ public class CulpritPosteriorSpecs
         // Assert: the culprit is 4 (between 3 and 4), not 3
         Assert.True(post[3] > 0.9, string.Join(", ", post));
     }
+
+    [Fact]
+    public void I_do_not_let_one_high_trial_of_a_good_commit_outweigh_a_quantised_good_side()
+    {
+        // Arrange: journald run 1 as bench replay's seed 157 saw it when it went on to name a wrong culprit: slopes
+        // rounded to 0.01 MiB/min, most good trials exactly 0 (the good side's MAD is 0), min-effect 0.195. Position 9
+        // is a good build (its stored trials 0.17 0.10 0.07 0.00 0.03); its one trial so far is its highest.
+        IReadOnlyList<double> At(int p) => p switch
+        {
+            0 => [0.00, 0.05],
+            5 => [0.00],
+            6 => [0.03],
+            8 => [0.00],
+            9 => [0.17],
+            11 => [0.26, 0.25],
+            _ => [],
+        };
+
+        // Act
+        var post = CulpritPosterior.Compute(11, At(0), At(11), At, minShift: 0.195);
+
+        // Assert: below the 75 % from which the search verifies a bracketed block at once (it was 82 % while a side whose
+        // trials mostly tie had its spread shrunk towards 0)
+        Assert.True(post[8] < 0.75, string.Join(", ", post.Select(x => x.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture))));
+    }
 }

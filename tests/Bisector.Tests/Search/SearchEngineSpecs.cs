@@ -36,6 +36,25 @@ public class SearchEngineSpecs
         Assert.Equal(sim.TrialsRun, outcome.TrialsSpent);
     }
 
+    [Theory]
+    [InlineData(157)]
+    [InlineData(198)]
+    [InlineData(218)]
+    [InlineData(260)]
+    public async Task I_do_not_blame_a_good_commit_whose_few_trials_sit_above_a_quantised_good_side(int seed)
+    {
+        // Arrange: journald run 1's stored slopes (docs/case-journald.md), resampled; these seeds of bench replay named
+        // position 9 (a good build, trials 0.17 0.10 0.07 0.00 0.03): most good trials tie at exactly 0, and the good
+        // side's spread (its MAD of 0 shrunk towards the spread within positions) fell below the min-effect floor
+        var run1 = ReplayBenchmark.Journald().Single(s => s.Name == "journald run1");
+
+        // Act
+        var result = await ReplayBenchmark.RunAsync(run1, seeds: 1, workers: 2, firstSeed: seed);
+
+        // Assert
+        Assert.Equal(0, result.Wrong);
+    }
+
     [Fact]
     public async Task I_can_issue_a_k_ary_round_as_one_parallel_request()
     {
