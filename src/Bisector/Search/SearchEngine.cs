@@ -35,6 +35,14 @@ public static class SearchEngine
     /// fits give 2.6–3.2 nats a trial, below <see cref="ProbeEvidence"/>, and got 2 trials each).</summary>
     public const double OneTrialEvidence = 2;
 
+    /// <summary>The e-value of the ends' first look from which, with the fitted model expecting at least
+    /// <see cref="OneTrialEvidence"/> nats a trial, probing starts at once. Session 7 had (1/α)^¼ ≈ 3.2: 10-IQR steps whose
+    /// 2 + 2 trials held a heavy-tailed one read 0.6–3 and paid 2 + 2 more trials at the ends (4.5 % of N = 100
+    /// searches, 17 trials each); at 2, with the fit's condition kept, N = 100 steps cost 13.06 → 13.02 trials and
+    /// 1-IQR searches kept their accuracy (docs/benchmarks-search.md, session 8). It only schedules: the e-value and
+    /// its threshold are untouched.</summary>
+    public const double LargeFirstLookEValue = 2;
+
     public static async Task<SearchOutcome> RunAsync(int candidateCount, MeasureAsync measure, SearchOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(measure);
@@ -291,14 +299,15 @@ public static class SearchEngine
         /// wastes them. Once it is within a factor √(1/α), probes pay twice (they locate and, pooled, they decide).</summary>
         private bool EndsFirst() => (_eValue < Math.Sqrt(1 / o.Alpha) && !LargeAtFirstLook() || n == 1) && !ProbeOnAtCap();
 
-        /// <summary>The ends' first look (2 vs 2) already shows a large effect: the e-value at (1/α)^¼ and the fitted
-        /// model giving at least <see cref="OneTrialEvidence"/> nats a trial. Then each probe's single trial joins one
-        /// side of the true split in the culprit mixture and adds as much to the e-value as another trial at an end
-        /// would, while also halving the candidates (10-IQR steps: 2 + 2 more trials at the ends in a third of the
-        /// searches before). Both conditions: the e-value alone also fires on 1-IQR steps whose 2 + 2 trials happen
-        /// to sit tight, and probing those early cost 2 % accuracy (measured, docs/benchmarks-search.md).</summary>
+        /// <summary>The ends' first look (2 vs 2) already shows a large effect: the e-value at
+        /// <see cref="LargeFirstLookEValue"/> and the fitted model giving at least <see cref="OneTrialEvidence"/> nats a
+        /// trial. Then each probe's single trial joins one side of the true split in the culprit mixture and adds as much
+        /// to the e-value as another trial at an end would, while also halving the candidates (10-IQR steps: 2 + 2 more
+        /// trials at the ends in a third of the searches before). Both conditions: the e-value alone also fires on 1-IQR
+        /// steps whose 2 + 2 trials happen to sit tight, and probing those early cost 2 % accuracy (measured,
+        /// docs/benchmarks-search.md).</summary>
         private bool LargeAtFirstLook() =>
-            Count(0) <= FirstLook && Count(n) <= FirstLook && _eValue >= Math.Pow(1 / o.Alpha, 0.25)
+            Count(0) <= FirstLook && Count(n) <= FirstLook && _eValue >= LargeFirstLookEValue
             && FitTop(Posterior()).EvidencePerTrial() >= OneTrialEvidence;
 
         /// <summary>The leading block is bracketed — its good neighbour and its last position both measured — with

@@ -42,6 +42,8 @@ public static class ReplayBenchmark
         return ParseJournald(reader.ReadToEnd());
     }
 
+    private const double Mebibyte = 1024.0 * 1024.0;
+
     internal static IReadOnlyList<ReplaySource> ParseJournald(string text)
     {
         var runs = new Dictionary<string, Dictionary<int, double[]>>();
@@ -51,10 +53,12 @@ public static class ReplayBenchmark
                 continue;
             var cells = line.Split('\t');
             var run = runs.TryGetValue(cells[0], out var r) ? r : runs[cells[0]] = new Dictionary<int, double[]>();
-            run[int.Parse(cells[1], CultureInfo.InvariantCulture)] = cells[2..].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            // The file states MiB/min; the engine and its explanations take rss_anon's stored unit, bytes (a replay of
+            // the file in MiB/min printed every shift as "0.0 MiB/min").
+            run[int.Parse(cells[1], CultureInfo.InvariantCulture)] = cells[2..].Select(v => double.Parse(v, CultureInfo.InvariantCulture) * Mebibyte).ToArray();
         }
-        // min-effect 200 KiB/min in MiB/min; 60 s warm-up + 120 s window per trial.
-        var decision = new DecisionSpec("rss_anon", FeatureKind.Slope, RegressionDirection.Increase, 200.0 / 1024);
+        // min-effect 200 KiB/min; 60 s warm-up + 120 s window per trial.
+        var decision = new DecisionSpec("rss_anon", FeatureKind.Slope, RegressionDirection.Increase, 200.0 * 1024);
         return runs.Select(kv => new ReplaySource($"journald {kv.Key}", 11, 11, kv.Value, decision, 5, 12, 180)).ToArray();
     }
 
