@@ -105,6 +105,8 @@ public static class TerminalSummary
             yield return identical;
         foreach (var line in ChangesSection.TerminalLines(model))
             yield return line;
+        if (model.TrialLength is { Shorter: true } length)
+            yield return "Trial length: " + length.Message;
         yield return new Line([new Span($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: "), Span.Git(model.Run.ReproduceCommand)]);
         if (PlanSection.Versus(model) is { } versus)
             yield return versus;
