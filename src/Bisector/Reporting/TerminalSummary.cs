@@ -95,7 +95,11 @@ public static class TerminalSummary
         if (SearchSummary(model) is { Length: > 0 } summary)
             yield return "Search: " + summary;
         if (model.Revert is { } revert)
+        {
             yield return "Revert: " + revert.Headline;
+            if (revert.GitText is { Length: > 0 } git)
+                yield return new Line([new Span("  "), Span.Git(OneLine(git, 200))]);
+        }
     }
 
     /// <summary>Under the table: identical builds, the changes in the range, the run and how to reproduce it, the plan.</summary>
