@@ -131,7 +131,7 @@ internal static class BenchCommand
     }
 
     /// <summary>A stored run as a replay source: every Ok trial's deciding feature by position, the run's culprit as the
-    /// truth, and the window suggestion from its good-end and culprit trials.</summary>
+    /// truth, and the trial-length suggestion from the trials on both sides of the culprit.</summary>
     private static async Task<(ReplaySource, WindowSuggestion?)> LoadStoredRunAsync(string resultsDirectory, string id, CancellationToken ct)
     {
         var path = Path.Combine(resultsDirectory, "bisector.db");
@@ -157,8 +157,8 @@ internal static class BenchCommand
         int? culprit = outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? outcome.RangeLast : null;
         var trialSeconds = warmup + recipe.Sampling.Window.TotalSeconds;
         var source = new ReplaySource($"run {run.Id}", candidates, culprit, values, recipe.Decide, recipe.Trials.Repeats, recipe.Trials.Max, trialSeconds);
-        var window = culprit is { } c && series.TryGetValue(c, out var bad)
-            ? WindowSuggestion.Compute(series[0], bad, recipe.Decide.Feature, warmup)
+        var window = culprit is { } c
+            ? WindowSuggestion.AroundCulprit(series.SelectMany(kv => kv.Value.Select(t => (kv.Key, t))), c, recipe.Decide.Feature, warmup)
             : null;
         return (source, window);
     }
@@ -166,13 +166,15 @@ internal static class BenchCommand
     private static string RenderWindow(WindowSuggestion w, DecisionSpec decision)
     {
         var c = CultureInfo.InvariantCulture;
+        var scale = FeatureScale.For(decision.Metric, decision.Feature);
+        var unit = scale.Unit.Length == 0 ? "" : $" ({scale.Unit})";
         var sb = new StringBuilder();
-        sb.AppendLine(c, $"Window: feature `{decision.Feature.ToString().ToLowerInvariant()}` of `{decision.Metric}` on the good end's and the culprit's stored trials, cut after the {w.WarmupSeconds:0} s warm-up. {w.Message}.");
+        sb.AppendLine(c, $"Trial length: feature `{decision.Feature.ToString().ToLowerInvariant()}` of `{decision.Metric}` on the trials before and from the culprit, cut to shorter warm-ups and windows. {w.Message}.");
         sb.AppendLine();
-        sb.AppendLine("| window (s) | separation (noise widths) | good spread | bad spread | trials a side to decide | measuring time a side (s) |");
-        sb.AppendLine("|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine(c, $"| warm-up (s) | window (s) | separation (noise widths) | good spread{unit} | bad spread{unit} | trials a side to decide | measuring time a side (s) |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var cut in w.Cuts)
-            sb.AppendLine(c, $"| {cut.WindowSeconds:0} | {cut.Separation:0.0} | {cut.GoodSpread:G3} | {cut.BadSpread:G3} | {cut.TrialsPerSide} | {cut.Cost:0} |");
+            sb.AppendLine(c, $"| {cut.WarmupSeconds:0} | {cut.WindowSeconds:0} | {cut.Separation:0.0} | {scale.Number(cut.GoodSpread)} | {scale.Number(cut.BadSpread)} | {cut.TrialsPerSide} | {cut.Cost:0} |");
         return sb.ToString();
     }
 }

@@ -82,7 +82,7 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
             string text;
             if (!Growth)
             {
-                text = string.Create(CultureInfo.InvariantCulture, $"no growth to explain: a level step of {StepBytes / 1048576:0.0} MiB")
+                text = string.Create(CultureInfo.InvariantCulture, $"no growth to explain: a level step of {Bytes.Format(StepBytes)}")
                     + (stays.Count > 0 ? $"; the step stays {Join(stays)}" : "")
                     + (gone.Count > 0 ? $"; it disappears {Join(gone)}" : "");
             }
@@ -147,7 +147,7 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
             if (r.Trim is { } t)
             {
                 text.Append(string.Create(CultureInfo.InvariantCulture,
-                    $"  trim gave back {Mib(t.ReturnedCulprit)} (culprit) vs {Mib(t.ReturnedGood)} (good); the culprit was {Mib(t.GrowthAtTrim)} above its good neighbour at the trim; share of that returned {t.Share * 100:0} %\n"));
+                    $"  trim gave back {Bytes.Format(t.ReturnedCulprit)} (culprit) vs {Bytes.Format(t.ReturnedGood)} (good); the culprit was {Bytes.Format(t.GrowthAtTrim)} above its good neighbour at the trim; share of that returned {t.Share * 100:0} %\n"));
             }
 
             if (r.Caveat is not null)
@@ -159,8 +159,6 @@ public sealed record ExperimentsReport(string GoodSha, string CulpritSha, bool G
 
     private static string Join(List<string> items) =>
         items.Count == 1 ? items[0] : string.Join(", ", items.Take(items.Count - 1)) + " and " + items[^1];
-
-    private static string Mib(double bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576:0.00} MiB");
 
     private static string Format(Comparison c, FeatureScale scale, bool verdict = true) => string.Create(CultureInfo.InvariantCulture,
         $"{(verdict ? c.Verdict + ", " : "")}effect {scale.Number(c.Effect, signed: true)} [{scale.Number(c.EffectLow, signed: true)}, {scale.Number(c.EffectHigh, signed: true)}]{scale.Suffix} at {c.ConfidenceLevel * 100:0} %, {PValueText.Statement(c.PValue)}, {c.Baseline.Count} vs {c.Candidate.Count} trials");

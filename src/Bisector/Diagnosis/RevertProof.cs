@@ -33,7 +33,9 @@ public sealed record RevertReport(
     RegressionDirection Direction,
     FeatureScale Scale)
 {
-    /// <summary>One line: "reverting 2ac67221bb alone removes 98 % of the regression (…)", or why it could not be measured.</summary>
+    /// <summary>One line: "reverting 2ac67221bb alone removes 98 % of the regression (…)", or why it could not be measured.
+    /// The tool's words only: git's text (conflicting paths, its message, the build's error) is in <see cref="GitText"/>,
+    /// which every channel shows as it is.</summary>
     public string Headline
     {
         get
@@ -43,12 +45,12 @@ public sealed record RevertReport(
             if (Status == RevertStatus.Conflict)
             {
                 return Conflicts.Count > 0
-                    ? $"reverting {who} does not apply cleanly to the bad end {Base.ShortSha}: conflicts in {string.Join(", ", Conflicts)} — not measured"
-                    : $"reverting {who} does not apply to the bad end {Base.ShortSha}: {Detail} — not measured";
+                    ? $"reverting {who} does not apply cleanly to the bad end {Base.ShortSha}: conflicts in {Conflicts.Count} file(s) — not measured"
+                    : $"reverting {who} does not apply to the bad end {Base.ShortSha} — not measured";
             }
 
             if (Status == RevertStatus.BuildFailed)
-                return $"the bad end {Base.ShortSha} with {who} reverted does not build: {Detail} — not measured";
+                return $"the bad end {Base.ShortSha} with {who} reverted does not build — not measured";
             if (Estimate is not { } e)
             {
                 return FailedTrials > 0
@@ -70,6 +72,15 @@ public sealed record RevertReport(
             };
         }
     }
+
+    /// <summary>What git or the build said when the revert could not be measured (the conflicting paths, git's message,
+    /// the build's error); null when it was measured.</summary>
+    public string? GitText => Status switch
+    {
+        RevertStatus.Conflict => Conflicts.Count > 0 ? "conflicts in " + string.Join(", ", Conflicts) : Detail,
+        RevertStatus.BuildFailed => Detail,
+        _ => null,
+    };
 }
 
 /// <summary>

@@ -192,6 +192,8 @@ internal sealed record ReportDocument(
         facts.Add(("Status", [r.Status != RunStatus.Finished ? new Span("INTERRUPTED (partial)", Tone.Alert) : "finished"]));
         if (m.Outcome is { } o)
             facts.Add(("Trials", [$"{o.TrialsSpent} trials spent{(o.TrialCapHit ? " (trial cap hit)" : "")}"]));
+        if (m.TrialLength is { } length)
+            facts.Add(("Trial length", [length.Message]));
         facts.Add(("A/A calibration", [m.Calibration ?? "not run (bisector start --calibrate measures one build as both ends)"]));
         facts.Add(("Host", [Span.Git($"{r.Host.Name}: {r.Host.Os}, kernel {r.Host.Kernel}, {r.Host.Processors} CPUs, {F(r.Host.MemoryBytes / 1073741824.0, "0.0")} GiB RAM, {r.Host.Runtime}")]));
         return [new FactTable(facts), new Preformatted(r.ReproduceCommand, "cmd", "Reproduce:", "sh", Verbatim: true)];

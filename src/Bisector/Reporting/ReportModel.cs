@@ -59,6 +59,10 @@ public sealed record ReportModel(
     /// scan and diagnosis after the verdict are not planned); null for runs without a plan.</summary>
     public TimeSpan? SearchWallTime { get; init; }
 
+    /// <summary>How long a trial needed to be, from the stored trials of both sides of the named culprit; null without
+    /// a culprit or with too few trials.</summary>
+    public WindowSuggestion? TrialLength { get; init; }
+
     public bool IsPartial => Run.Status != RunStatus.Finished || Outcome is null;
 }
 

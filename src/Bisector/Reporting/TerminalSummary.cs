@@ -95,7 +95,11 @@ public static class TerminalSummary
         if (SearchSummary(model) is { Length: > 0 } summary)
             yield return "Search: " + summary;
         if (model.Revert is { } revert)
+        {
             yield return "Revert: " + revert.Headline;
+            if (revert.GitText is { Length: > 0 } git)
+                yield return new Line([new Span("  "), Span.Git(OneLine(git, 200))]);
+        }
     }
 
     /// <summary>Under the table: identical builds, the changes in the range, the run and how to reproduce it, the plan.</summary>
@@ -105,6 +109,8 @@ public static class TerminalSummary
             yield return identical;
         foreach (var line in ChangesSection.TerminalLines(model))
             yield return line;
+        if (model.TrialLength is { Shorter: true } length)
+            yield return "Trial length: " + length.Message;
         yield return new Line([new Span($"run {model.Run.RunId}, wall time {Duration(model.Run.WallTime)}, reproduce: "), Span.Git(model.Run.ReproduceCommand)]);
         if (PlanSection.Versus(model) is { } versus)
             yield return versus;

@@ -178,7 +178,20 @@ public static class ReportAssembler
                 : null,
             Plans = await CostPlanner.LoadAsync(store, run.Id, ct),
             SearchWallTime = await CostPlanner.SearchEndAsync(store, run.Id, ct) is { } searchEnd ? searchEnd - started : null,
+            TrialLength = TrialLength(commits, outcome, recipe, options.Alpha),
         };
+    }
+
+    /// <summary>Whether shorter trials would have separated the two sides of a named culprit as well: every Ok trial
+    /// before it against every one from it on, cut shorter (<see cref="WindowSuggestion"/>); null without a culprit.</summary>
+    internal static WindowSuggestion? TrialLength(IReadOnlyList<CommitReport> commits, SearchOutcome? outcome, Recipe recipe, double alpha)
+    {
+        if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
+            return null;
+        var trials = commits.SelectMany(c => c.OkTrials.Select(t => (c.Position, Series: t.Series.GetValueOrDefault(recipe.Decide.Metric))))
+            .Where(t => t.Series is not null).Select(t => (t.Position, t.Series!));
+        return WindowSuggestion.AroundCulprit(trials, culprit, recipe.Decide.Feature,
+            recipe.Sampling.Warmup.TotalSeconds, alpha, recipe.Trials.Max);
     }
 
     /// <summary>The run's identical builds as its Measurer routed them: builds in the order they were made.</summary>

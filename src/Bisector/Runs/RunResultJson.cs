@@ -96,10 +96,35 @@ public static class RunResultJson
             Prose(w, m.Terms, "summary", o is null ? null : SearchSummary(m));
             w.WritePropertyName("plan");
             WritePlan(w, m);
+            w.WritePropertyName("trialLength");
+            WriteTrialLength(w, m);
             w.WriteEndObject();
         }
 
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The recipe's trial length and the one its stored trials suggest (<see cref="WindowSuggestion"/>); null
+    /// without a named culprit.</summary>
+    private static void WriteTrialLength(Utf8JsonWriter w, ReportModel m)
+    {
+        if (m.TrialLength is not { } length)
+        {
+            w.WriteNullValue();
+            return;
+        }
+
+        var (full, best) = (length.Full, length.Best);
+        w.WriteStartObject();
+        w.WriteNumber("warmupSeconds", Math.Round(full.WarmupSeconds, 1));
+        w.WriteNumber("windowSeconds", Math.Round(full.WindowSeconds, 1));
+        w.WriteNumber("separation", Math.Round(full.Separation, 2));
+        w.WriteBoolean("shorter", length.Shorter);
+        w.WriteNumber("suggestedWarmupSeconds", Math.Round(best.WarmupSeconds, 1));
+        w.WriteNumber("suggestedWindowSeconds", Math.Round(best.WindowSeconds, 1));
+        w.WriteNumber("suggestedSeparation", Math.Round(best.Separation, 2));
+        Prose(w, m.Terms, "message", length.Message);
+        w.WriteEndObject();
     }
 
     /// <summary>The plan made before the run (its main case) and the re-plan after round 1 if any; null for runs without one.</summary>

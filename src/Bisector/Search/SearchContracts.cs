@@ -92,9 +92,6 @@ public sealed record SearchOutcome(
     /// rounds later).</summary>
     public DriftCheck? GoodEndDrift { get; init; }
 
-    /// <summary>A shorter trial window the stored trials support, when one was computed (see <see cref="WindowSuggestion"/>).</summary>
-    public WindowSuggestion? SuggestedWindow { get; init; }
-
     /// <summary>Groups of probed positions with identical builds (two or more each), which shared one position's trials.</summary>
     public IReadOnlyList<BuildGroup> IdenticalBuilds { get; init; } = [];
 

@@ -2,37 +2,84 @@ using System.Globalization;
 
 namespace Bisector.Statistics;
 
-/// <summary>One cut of the trial window: the feature recomputed on every stored trial cut to
-/// <see cref="WindowSeconds"/> after the warm-up, its separation between the two sides and what it would cost.</summary>
+/// <summary>One cut of a trial: the feature recomputed on every stored trial as if the trial had used
+/// <see cref="WarmupSeconds"/> of warm-up and then <see cref="WindowSeconds"/> of window, its separation between the two
+/// sides and what measuring a side would cost.</summary>
 /// <param name="Separation">|median bad − median good| over the pooled robust spread of the cut feature.</param>
 /// <param name="TrialsPerSide">Trials a side for the sequential e-value to reach 1/α at that separation.</param>
 /// <param name="Cost">Seconds of measuring a side: (warm-up + window) × trials.</param>
-public sealed record WindowCut(double WindowSeconds, double Separation, double GoodSpread, double BadSpread, int TrialsPerSide, double Cost);
+public sealed record WindowCut(double WarmupSeconds, double WindowSeconds, double Separation, double GoodSpread, double BadSpread, int TrialsPerSide, double Cost)
+{
+    /// <summary>How long one trial of this cut runs.</summary>
+    public double TrialSeconds => WarmupSeconds + WindowSeconds;
+}
 
 /// <summary>
 /// How a feature's separation and noise change when the trials are cut shorter, from stored trials only (no new runs):
-/// every good-side and bad-side trial is cut to a fraction of its window, the feature recomputed, and the cut whose
-/// trials-to-decide × trial length is least is suggested. Like is still compared with like — every trial of a run would
-/// use the same cut.
+/// every good-side and bad-side trial is cut to a shorter warm-up and a shorter window (samples are stored from the
+/// daemon's start, warm-up included), the feature recomputed on each, and the cut whose trials-to-decide × trial length
+/// is least is suggested — among the cuts that keep at least <see cref="KeptSeparation"/> of the recipe's own separation,
+/// so that a cut lucky on a few trials is not taken for a better one. Like is still compared with like: every trial of
+/// a run would use the same cut.
 /// </summary>
-public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSeconds, IReadOnlyList<WindowCut> Cuts)
+public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSeconds, int GoodTrials, int BadTrials, IReadOnlyList<WindowCut> Cuts)
 {
-    public WindowCut Best => Cuts.MinBy(c => c.Cost)!;
+    /// <summary>A suggested cut must keep this share of the recipe's separation.</summary>
+    public const double KeptSeparation = 0.8;
+
+    /// <summary>Trials a side below which no shorter trial is suggested (the separation of 2 trials says little).</summary>
+    public const int MinTrialsPerSide = 3;
+
+    public static readonly double[] WindowFractions = [0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1];
+
+    public static readonly double[] WarmupFractions = [0.25, 0.5, 0.75, 1];
+
+    /// <summary>The recipe's own warm-up and window.</summary>
+    public WindowCut Full => Cuts.Where(c => c.WarmupSeconds >= WarmupSeconds).MaxBy(c => c.WindowSeconds)!;
+
+    /// <summary>The cheapest cut that keeps the separation (the recipe's own when no shorter one does, or too few trials).</summary>
+    public WindowCut Best
+    {
+        get
+        {
+            var full = Full;
+            if (GoodTrials < MinTrialsPerSide || BadTrials < MinTrialsPerSide)
+                return full;
+            return Cuts.Where(c => c.Separation >= KeptSeparation * full.Separation)
+                .OrderBy(c => c.Cost).ThenBy(c => c.TrialSeconds).FirstOrDefault() ?? full;
+        }
+    }
+
+    /// <summary>Whether a shorter trial than the recipe's is suggested.</summary>
+    public bool Shorter => Best.TrialSeconds < Full.TrialSeconds && Best.Cost < Full.Cost;
 
     public string Message
     {
         get
         {
-            var full = Cuts.MaxBy(c => c.WindowSeconds)!;
+            var full = Full;
             var best = Best;
-            return best.WindowSeconds >= full.WindowSeconds
-                ? string.Create(CultureInfo.InvariantCulture, $"the full {full.WindowSeconds:0} s window is the cheapest: shorter cuts separate the sides less (separation {full.Separation:0.#} at {full.WindowSeconds:0} s)")
-                : string.Create(CultureInfo.InvariantCulture,
-                    $"a {best.WindowSeconds:0} s window (not {full.WindowSeconds:0} s) would do: separation {best.Separation:0.#} vs {full.Separation:0.#} noise widths, about {best.TrialsPerSide} vs {full.TrialsPerSide} trials a side, {best.Cost / full.Cost:P0} of the measuring time");
+            var basis = $"from {GoodTrials} good and {BadTrials} bad trial(s)";
+            if (GoodTrials < MinTrialsPerSide || BadTrials < MinTrialsPerSide)
+                return Text($"the recipe's {Length(full)} stays: too few trials to judge a shorter one ({basis}; {MinTrialsPerSide} a side needed)");
+            return Shorter
+                ? Text($"a {Length(best)} would do instead of the recipe's {Length(full)}: separation {best.Separation:0.#} vs {full.Separation:0.#} noise widths, about {best.TrialsPerSide} vs {full.TrialsPerSide} trials a side, {best.Cost / full.Cost:P0} of the measuring time ({basis}); set sampling.warmup: {best.WarmupSeconds:0}s and sampling.window: {best.WindowSeconds:0}s in the recipe")
+                : Text($"the recipe's {Length(full)} is the cheapest: no shorter trial keeps {KeptSeparation:P0} of its separation ({full.Separation:0.#} noise widths) for less measuring time ({basis})");
         }
     }
 
-    public static readonly double[] Fractions = [0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1];
+    private static string Length(WindowCut c) => Text($"{c.TrialSeconds:0} s trial ({c.WarmupSeconds:0} s warm-up + {c.WindowSeconds:0} s window)");
+
+    private static string Text(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The two sides of a named culprit: every trial before it against every trial from it on.</summary>
+    public static WindowSuggestion? AroundCulprit(IEnumerable<(int Position, TrialSeries Series)> trials, int culprit, FeatureKind kind,
+        double warmupSeconds, double alpha = 0.01, int cap = 40)
+    {
+        var all = trials.ToList();
+        return Compute(all.Where(t => t.Position < culprit).Select(t => t.Series).ToList(),
+            all.Where(t => t.Position >= culprit).Select(t => t.Series).ToList(), kind, warmupSeconds, alpha, cap);
+    }
 
     /// <returns>Null when a side has fewer than 2 trials with samples after the warm-up.</returns>
     public static WindowSuggestion? Compute(IReadOnlyList<TrialSeries> good, IReadOnlyList<TrialSeries> bad, FeatureKind kind,
@@ -42,21 +89,34 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
         if (window <= 0)
             return null;
         var cuts = new List<WindowCut>();
-        foreach (var f in Fractions)
+        var warmups = warmupSeconds > 0 ? WarmupFractions.Select(f => f * warmupSeconds) : [0.0];
+        foreach (var warmup in warmups)
         {
-            var end = warmupSeconds + f * window;
-            var a = good.Select(t => Features.Extract(Cut(t, end), kind, warmupSeconds)).Where(double.IsFinite).ToArray();
-            var b = bad.Select(t => Features.Extract(Cut(t, end), kind, warmupSeconds)).Where(double.IsFinite).ToArray();
-            if (a.Length < 2 || b.Length < 2)
-                return null;
-            var spread = SequentialTests.PooledScale(a, b);
-            var gap = Math.Abs(Robust.Median(b) - Robust.Median(a));
-            var separation = spread > 0 ? gap / spread : gap > 0 ? 1e3 : 0;
-            var trials = SequentialTests.TrialsToReach(separation, alpha, cap);
-            cuts.Add(new WindowCut(f * window, separation, Robust.Mad(a), Robust.Mad(b), trials, (warmupSeconds + f * window) * trials));
+            foreach (var f in WindowFractions)
+            {
+                var end = warmup + f * window;
+                var a = good.Select(t => Features.Extract(Cut(t, end), kind, warmup)).Where(double.IsFinite).ToArray();
+                var b = bad.Select(t => Features.Extract(Cut(t, end), kind, warmup)).Where(double.IsFinite).ToArray();
+                if (a.Length < 2 || b.Length < 2)
+                {
+                    if (warmup >= warmupSeconds)
+                        return null;
+                    continue;
+                }
+
+                var spread = SequentialTests.PooledScale(a, b);
+                var gap = Math.Abs(Robust.Median(b) - Robust.Median(a));
+                var separation = spread > 0 ? gap / spread : gap > 0 ? 1e3 : 0;
+                var trials = SequentialTests.TrialsToReach(separation, alpha, cap);
+                cuts.Add(new WindowCut(warmup, f * window, separation, Robust.Mad(a), Robust.Mad(b), trials, (warmup + f * window) * trials));
+            }
         }
-        return new WindowSuggestion(warmupSeconds, window, cuts);
+
+        return new WindowSuggestion(warmupSeconds, window, Measured(good, warmupSeconds), Measured(bad, warmupSeconds), cuts);
     }
+
+    private static int Measured(IReadOnlyList<TrialSeries> trials, double warmupSeconds) =>
+        trials.Count(t => t.Seconds.Any(s => s >= warmupSeconds));
 
     private static TrialSeries Cut(TrialSeries t, double end)
     {

@@ -174,7 +174,7 @@ public sealed class ExperimentAnalysisSpecs
 
         // Assert
         Assert.False(growth);
-        Assert.Equal("no growth to explain: a level step of 16.0 MiB; the step stays under jemalloc", report.Headline);
+        Assert.Equal("no growth to explain: a level step of 16.00 MiB; the step stays under jemalloc", report.Headline);
     }
 
     [Fact]

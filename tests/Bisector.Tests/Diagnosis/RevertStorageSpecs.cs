@@ -93,7 +93,8 @@ public sealed class RevertStorageSpecs : IDisposable
 
         // Assert
         Assert.Null(model.Revert!.Estimate);
-        Assert.Equal($"reverting {run.Line[2].ShortSha} does not apply cleanly to the bad end {run.Line[3].ShortSha}: conflicts in src/a.c, src/b.c — not measured", model.Revert.Headline);
+        Assert.Equal($"reverting {run.Line[2].ShortSha} does not apply cleanly to the bad end {run.Line[3].ShortSha}: conflicts in 2 file(s) — not measured", model.Revert.Headline);
+        Assert.Equal("conflicts in src/a.c, src/b.c", model.Revert.GitText);
         var json = System.Text.Json.JsonDocument.Parse(RunResultJson.Render(model, null)).RootElement.GetProperty("revert");
         Assert.Equal("conflict", json.GetProperty("status").GetString());
         Assert.Equal(["src/a.c", "src/b.c"], json.GetProperty("conflicts").EnumerateArray().Select(e => e.GetString()!));

@@ -264,7 +264,7 @@ public sealed class DemoBisectionSpecs : IDisposable
         // Assert: the culprit is named as in the fragmentation demo, and the revert proof says why it has no number
         Assert.True(run.Outcome!.Status == SearchStatus.Found, run.Outcome.Summary);
         Assert.Equal(demo.CulpritSha, run.Line[run.Outcome.Culprit!.Value].Sha);
-        Assert.Equal($"reverting {demo.CulpritSha[..10]} does not apply cleanly to the bad end {run.Line[run.Line.CandidateCount].ShortSha}: conflicts in src/store/reader.c — not measured", run.Revert);
+        Assert.Equal($"reverting {demo.CulpritSha[..10]} does not apply cleanly to the bad end {run.Line[run.Line.CandidateCount].ShortSha}: conflicts in 1 file(s) — not measured", run.Revert);
         Assert.Equal(Bisector.Storage.RevertStatus.Conflict, run.Model!.Revert!.Status);
         Assert.Null(run.Model.Revert.Estimate);
         Assert.Contains("conflicts in src/store/reader.c", await File.ReadAllTextAsync(Path.Combine(run.ReportDirectory, ReportWriter.MarkdownFileName)));

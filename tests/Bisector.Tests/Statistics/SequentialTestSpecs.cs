@@ -93,24 +93,6 @@ public class SequentialTestSpecs
         Assert.False(none.Drifting, none.Message);
     }
 
-    [Fact]
-    public void I_get_a_shorter_window_suggested_when_the_separation_is_settled_early()
-    {
-        // Arrange: a level step of 10 noise widths, flat after the warm-up: a quarter of the window separates as well
-        var rng = new Random(5);
-        TrialSeries Trial(double level) => new(Enumerable.Range(0, 120).Select(i => (double)i).ToArray(),
-            Enumerable.Range(0, 120).Select(_ => level + Gaussian(rng)).ToArray());
-        var good = Enumerable.Range(0, 6).Select(_ => Trial(100)).ToArray();
-        var bad = Enumerable.Range(0, 6).Select(_ => Trial(110)).ToArray();
-
-        // Act
-        var suggestion = WindowSuggestion.Compute(good, bad, FeatureKind.Level, warmupSeconds: 20)!;
-
-        // Assert
-        Assert.True(suggestion.Best.WindowSeconds < suggestion.FullWindowSeconds, suggestion.Message);
-        Assert.Contains("would do", suggestion.Message);
-    }
-
     private static double Gaussian(Random rng) =>
         Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 }
