@@ -56,6 +56,25 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_get_fresh_trials_of_the_leading_split_when_every_position_is_at_the_cap()
+    {
+        // Arrange: bench search's 1-IQR level step at N = 10, seed 348 (culprit 10, the bad end): the change is shown
+        // (e-value 142) but every informative position reaches the cap of 40 trials with the posterior at 91 %
+        var template = new SimulationScenario(10, null, 0, 0, []);
+        var step = MemorySimulator.ScalarIqr(template);
+        var scenario = SearchBenchmark.MakeScenario(10, 348, true, step, 0);
+        var sim = new MemorySimulator(scenario, 348);
+        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Level, RegressionDirection.Increase, step), template.WarmupSeconds);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(10, sim.MeasureAsync, options);
+
+        // Assert: verification on fresh trials names the culprit instead of ending Undecided at the cap
+        Assert.Equal(scenario.Culprit, outcome.Culprit);
+        Assert.StartsWith("verify", outcome.Rounds[^1].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task I_can_issue_a_k_ary_round_as_one_parallel_request()
     {
         // Arrange: record the size of every call the search makes
