@@ -75,6 +75,24 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_get_more_verification_attempts_once_the_change_is_shown()
+    {
+        // Arrange: bench search's 1-IQR slope change at N = 10, seed 113 (culprit 7): the e-value crosses early, the first
+        // verifications (of 8) are refuted by heavy-tailed fresh trials, and three attempts ended it Undecided after 26 trials
+        var template = new SimulationScenario(10, null, 0, 0, []);
+        var slope = MemorySimulator.ScalarIqr(template) * 60 / ((template.WarmupSeconds + template.WindowSeconds) / 2);
+        var scenario = SearchBenchmark.MakeScenario(10, 113, true, 0, slope);
+        var sim = new MemorySimulator(scenario, 113);
+        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Slope, RegressionDirection.Increase, slope), template.WarmupSeconds);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(10, sim.MeasureAsync, options);
+
+        // Assert
+        Assert.Equal(scenario.Culprit, outcome.Culprit);
+    }
+
+    [Fact]
     public async Task I_can_issue_a_k_ary_round_as_one_parallel_request()
     {
         // Arrange: record the size of every call the search makes
