@@ -493,9 +493,9 @@ public static class SearchEngine
 
         /// <summary>Verification attempts once the e-value has shown the change: each refuted attempt's fresh trials join
         /// the evidence and move the posterior, and the search is then looking for where the change is, not whether
-        /// there is one (1-IQR steps at N = 10, 400 seeds: 5 of 13 level and slope misses ended on a third refuted
-        /// verification; at 5 attempts all 5 name the culprit, for +0.2 % / +0.7 % trials; an A/A search gets here only
-        /// if its e-value crossed, docs/benchmarks-search.md session 8).</summary>
+        /// there is one (1-IQR steps at N = 10, 400 seeds: 6 of 13 level and slope misses ended on a refuted third
+        /// verification; at 5 attempts 5 of them name the culprit, for +0.2 % / +0.7 % trials; an A/A search gets here
+        /// only if its e-value crossed, docs/benchmarks-search.md session 8).</summary>
         private const int MaxVerificationsOnceShown = 5;
 
         private async Task<SearchOutcome?> VerifyAsync(int first, int last, bool lastAttempt)
