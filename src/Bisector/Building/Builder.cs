@@ -39,7 +39,8 @@ public sealed class Builder
         return File.Exists(marker) ? new Artifact(sha, _recipe.Hash, directory, File.ReadAllText(marker).Trim()) : null;
     }
 
-    public async Task<BuildResult> BuildAsync(Commit commit, CancellationToken ct = default)
+    /// <param name="priority">Null: the run's own priority; a build ahead passes <see cref="BuildPriority.Background"/>.</param>
+    public async Task<BuildResult> BuildAsync(Commit commit, CancellationToken ct = default, BuildPriority? priority = null)
     {
         if (TryGetCached(commit.Sha) is { } cached)
         {
@@ -47,7 +48,7 @@ public sealed class Builder
                 "(cached build)", TimeSpan.Zero, []);
         }
 
-        return await BuildTreeAsync(commit.Sha, commit, _recipe.Build.Mode == BuildMode.Incremental, null, ct);
+        return await BuildTreeAsync(commit.Sha, commit, _recipe.Build.Mode == BuildMode.Incremental, null, ct, priority);
     }
 
     /// <summary>The cache key of <paramref name="onto"/> with <paramref name="culprit"/> reverted: it names two commits
@@ -89,7 +90,8 @@ public sealed class Builder
     /// <paramref name="afterCheckout"/> change the tree (null or a reason it failed), then runs the recipe's patches,
     /// fix-ups and steps and caches the artifacts under <paramref name="key"/>.</summary>
     private async Task<BuildResult> BuildTreeAsync(
-        string key, Commit commit, bool incremental, Func<string, BuildLog, CancellationToken, Task<string?>>? afterCheckout, CancellationToken ct)
+        string key, Commit commit, bool incremental, Func<string, BuildLog, CancellationToken, Task<string?>>? afterCheckout, CancellationToken ct,
+        BuildPriority? priority = null)
     {
         var log = new BuildLog();
         var fixUps = new List<string>();
@@ -128,7 +130,7 @@ public sealed class Builder
             foreach (var patch in _recipe.Build.Patches)
             {
                 fixUps.Add($"patch {Path.GetFileName(patch)}");
-                var ok = await RunStepAsync($"git apply --whitespace=nowarn {ShellQuote(patch)}", tree, environment, log, timeout.Token);
+                var ok = await RunStepAsync($"git apply --whitespace=nowarn {ShellQuote(patch)}", tree, environment, log, priority, timeout.Token);
                 if (!ok)
                 {
                     return Failed(BuildStatus.Failed, $"patch '{patch}' does not apply to {commit.ShortSha}");
@@ -138,7 +140,7 @@ public sealed class Builder
             foreach (var step in _recipe.Build.Prepare)
             {
                 fixUps.Add(step);
-                if (!await RunStepAsync(step, tree, environment, log, timeout.Token))
+                if (!await RunStepAsync(step, tree, environment, log, priority, timeout.Token))
                 {
                     return Failed(BuildStatus.Failed, $"fix-up command failed: {step}");
                 }
@@ -146,7 +148,7 @@ public sealed class Builder
 
             foreach (var step in _recipe.Build.Steps)
             {
-                if (!await RunStepAsync(step, tree, environment, log, timeout.Token))
+                if (!await RunStepAsync(step, tree, environment, log, priority, timeout.Token))
                 {
                     return Failed(BuildStatus.Failed, $"build step failed: {step}");
                 }
@@ -201,17 +203,30 @@ public sealed class Builder
         return environment;
     }
 
-    private static async Task<bool> RunStepAsync(string step, string tree, IReadOnlyDictionary<string, string?> environment, BuildLog log, CancellationToken ct)
+    private static async Task<bool> RunStepAsync(
+        string step, string tree, IReadOnlyDictionary<string, string?> environment, BuildLog log, BuildPriority? priority, CancellationToken ct)
     {
         log.Line($"$ {step}");
-        var result = await CliWrap.Cli.Wrap("/bin/sh")
-            .WithArguments(["-c", step])
+        var (command, low) = priority?.Wrap(step) ?? (["/bin/sh", "-c", step], false);
+        var task = CliWrap.Cli.Wrap(command[0])
+            .WithArguments(command.Skip(1))
             .WithWorkingDirectory(tree)
             .WithEnvironmentVariables(environment)
             .WithStandardOutputPipe(PipeTarget.ToDelegate(log.Line))
             .WithStandardErrorPipe(PipeTarget.ToDelegate(log.Line))
             .WithValidation(CommandResultValidation.None)
             .ExecuteAsync(ct);
+        priority?.Started(task.ProcessId, low);
+        CommandResult result;
+        try
+        {
+            result = await task;
+        }
+        finally
+        {
+            priority?.Ended(task.ProcessId);
+        }
+
         if (result.ExitCode != 0)
         {
             log.Line($"(exit code {result.ExitCode})");

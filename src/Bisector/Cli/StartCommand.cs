@@ -85,11 +85,15 @@ internal static class StartCommand
             Description = "After a culprit is named, do not scan the rest of the range (before and after it) for further changes (the scan is on by default; its cost is bounded)",
         };
         var noRevert = CommonOptions.NoRevert();
+        var noBuildAhead = new Option<bool>("--no-build-ahead")
+        {
+            Description = "Do not build, while trials run, the commits the search may want next (by default they are built at the lowest CPU priority so the next round need not wait)",
+        };
         var json = CommonOptions.Json();
         var terms = TermOptions.Create();
         var command = new Command("start", "Bisect a git range: build, run and measure candidates until the culprit (or with --find-fix the fix) is named")
         {
-            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, noRevert, json,
+            range, paths, recipe, workers, strategy, confidence, alpha, repeats, maxTrials, window, warmup, results, repo, config, firstParent, noMerges, dryRun, profileBoundary, calibrate, experiments, noScan, noRevert, noBuildAhead, json,
         };
         foreach (var option in terms.All)
         {
@@ -111,6 +115,7 @@ internal static class StartCommand
                 Experiments = parse.GetValue(experiments),
                 NoScan = parse.GetValue(noScan),
                 NoRevert = parse.GetValue(noRevert),
+                NoBuildAhead = parse.GetValue(noBuildAhead),
             };
             if (settings.DryRun)
             {

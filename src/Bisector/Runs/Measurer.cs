@@ -14,9 +14,10 @@ namespace Bisector.Runs;
 /// to the search from memory (<see cref="TrialLedger"/>). The database is the record of the run, not the channel:
 /// nothing is read back from it between rounds.
 /// </summary>
+/// <param name="buildAhead">While a round's trials run, build the commits the search may want next (see <see cref="Builds"/>).</param>
 internal sealed class Measurer(
     ResultsStore store, string runId, Recipe recipe, CommitLine line, Builds builds, TrialLedger ledger, TrialScheduler pool,
-    Action<string> log, Reporting.RunProgress? progress)
+    Action<string> log, Reporting.RunProgress? progress, bool buildAhead = false)
 {
     private readonly TrialWants _wanted = new();
     private readonly BuildTwins _twins = new();
@@ -41,6 +42,9 @@ internal sealed class Measurer(
 
     /// <summary>Ok trials of a position so far.</summary>
     public int OkTrials(int position) => ledger.OkCount(position);
+
+    /// <summary>Stops building ahead (before anything else uses the builder, and before the run's build folder goes).</summary>
+    public Task StopBuildingAheadAsync() => builds.StopAsync();
 
     /// <param name="mark">How the round's record writes a request's number: "+" more trials, "≥" a total.</param>
     /// <param name="wanted">The position's wanted total after this request, from the request's number of trials.</param>
@@ -82,6 +86,13 @@ internal sealed class Measurer(
         }
 
         var specs = RoundPlan.Specs(planned, pool.Active.Count, line, recipe, runId);
+        if (buildAhead && specs.Count > 0)
+        {
+            var round = specs.Select(t => line.PositionOf(t.Commit.Sha)).Distinct().ToList();
+            builds.BuildAhead(BuildAheadPlan.Positions(ledger.Positions, round)
+                .Where(p => !unbuildable.Contains(p)).Select(p => line[p]));
+        }
+
         if (specs.Count > 0)
         {
             await RunRoundAsync(specs, ct);
@@ -155,6 +166,9 @@ internal sealed class TrialLedger(string metric)
     public int Count { get; private set; }
 
     public int OkCount(int position) => _ok.TryGetValue(position, out var list) ? list.Count : 0;
+
+    /// <summary>Positions with at least one Ok trial.</summary>
+    public IReadOnlyCollection<int> Positions => _ok.Keys;
 
     /// <summary>After a crash the stored indexes can have gaps (a trial in flight was lost): an index is never reused.</summary>
     public int NextIndex(int position) => _nextIndex.GetValueOrDefault(position);
@@ -251,10 +265,29 @@ internal static class RoundPlan
     }
 }
 
-/// <summary>Builds each commit of a run at most once per process, recording every build (and which one is under way).</summary>
+/// <summary>
+/// Builds each commit of a run at most once per process, recording every build (and which one is under way). With
+/// <see cref="BuildAheadAsync"/> it also builds, while a round's trials run, commits the search may want next — one at a
+/// time, at the lowest CPU priority (<see cref="BuildPriority"/>), without touching the database or the terminal (the
+/// store and the progress display belong to the round): a build ahead is recorded and logged only when a round asks
+/// for its commit, which then waits for it at full priority instead of building it. A build ahead of a commit the
+/// round does not want is cancelled when the round needs the builder.
+/// </summary>
 internal sealed class Builds(ResultsStore store, string runId, string recipeHash, Builder builder, Action<string> log)
 {
     private readonly Dictionary<string, BuildResult> _done = [];
+    private readonly SemaphoreSlim _builder = new(1, 1);
+    private readonly Lock _gate = new();
+    private readonly Queue<Commit> _queue = new();
+    private readonly Dictionary<string, BuildResult> _aheadDone = [];
+    private Ahead? _running;
+    private Task _loop = Task.CompletedTask;
+    private CancellationTokenSource _stop = new();
+
+    private sealed record Ahead(Commit Commit, TaskCompletionSource<BuildResult?> Done, CancellationTokenSource Cancel, BuildPriority Priority);
+
+    /// <summary>Builds made ahead so far (recorded or not).</summary>
+    public int BuiltAhead { get; private set; }
 
     public async Task<BuildResult> EnsureAsync(Commit commit, CancellationToken ct)
     {
@@ -263,6 +296,135 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
             return known;
         }
 
+        var ahead = await TakeAheadAsync(commit);
+        if (ahead is { } made)
+        {
+            log($"build {commit.ShortSha} {commit.Subject}");
+            log($"  {made.Status} in {made.Duration.TotalSeconds:0.0}s, built ahead while trials ran");
+            await store.AddBuildAsync(runId, made, recipeHash, ct);
+            _done[commit.Sha] = made;
+            return made;
+        }
+
+        await _builder.WaitAsync(ct);
+        try
+        {
+            return await BuildNowAsync(commit, ct);
+        }
+        finally
+        {
+            _builder.Release();
+        }
+    }
+
+    /// <summary>Replaces the commits to build ahead with <paramref name="commits"/> (in order) and starts on them.</summary>
+    public void BuildAhead(IEnumerable<Commit> commits)
+    {
+        lock (_gate)
+        {
+            _queue.Clear();
+            foreach (var commit in commits.Where(c => !_done.ContainsKey(c.Sha) && !_aheadDone.ContainsKey(c.Sha) && _running?.Commit.Sha != c.Sha
+                         && builder.TryGetCached(c.Sha) is null))
+                _queue.Enqueue(commit);
+            if (_queue.Count > 0 && _loop.IsCompleted)
+                _loop = Task.Run(LoopAsync);
+        }
+    }
+
+    /// <summary>Stops building ahead: drops the queue, cancels the build under way and waits until it has stopped.</summary>
+    public async Task StopAsync()
+    {
+        lock (_gate)
+        {
+            _queue.Clear();
+            _stop.Cancel();
+            _running?.Cancel.Cancel();
+        }
+
+        await _loop;
+        _stop = new CancellationTokenSource();
+    }
+
+    /// <summary>The build ahead of <paramref name="commit"/>: already made, or under way (then waited for at full
+    /// priority); null when there is none — and a build ahead of another commit is cancelled, so the builder is free.</summary>
+    private async Task<BuildResult?> TakeAheadAsync(Commit commit)
+    {
+        Ahead? running;
+        lock (_gate)
+        {
+            if (_aheadDone.Remove(commit.Sha, out var made))
+                return made;
+            var rest = _queue.Where(c => c.Sha != commit.Sha).ToList();
+            _queue.Clear();
+            foreach (var c in rest)
+                _queue.Enqueue(c);
+            running = _running;
+            if (running is null)
+                return null;
+            if (running.Commit.Sha == commit.Sha)
+                running.Priority.Raise();
+            else
+                running.Cancel.Cancel();
+        }
+
+        var result = await running.Done.Task;
+        if (running.Commit.Sha != commit.Sha)
+            return null;
+        lock (_gate)
+            _aheadDone.Remove(commit.Sha);
+        return result;
+    }
+
+    private async Task LoopAsync()
+    {
+        while (true)
+        {
+            Ahead next;
+            lock (_gate)
+            {
+                if (_stop.IsCancellationRequested || !_queue.TryDequeue(out var commit))
+                    return;
+                next = new Ahead(commit, new TaskCompletionSource<BuildResult?>(TaskCreationOptions.RunContinuationsAsynchronously),
+                    CancellationTokenSource.CreateLinkedTokenSource(_stop.Token), BuildPriority.Background());
+                _running = next;
+            }
+
+            BuildResult? result = null;
+            try
+            {
+                await _builder.WaitAsync(next.Cancel.Token);
+                try
+                {
+                    result = await builder.BuildAsync(next.Commit, next.Cancel.Token, next.Priority);
+                    BuiltAhead++;
+                }
+                finally
+                {
+                    _builder.Release();
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or BisectorException or IOException)
+            {
+                // Cancelled, or it failed: the round that wants this commit builds it itself and reports what happens.
+                result = null;
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    if (result is not null)
+                        _aheadDone[next.Commit.Sha] = result;
+                    _running = null;
+                }
+
+                next.Done.TrySetResult(result);
+                next.Cancel.Dispose();
+            }
+        }
+    }
+
+    private async Task<BuildResult> BuildNowAsync(Commit commit, CancellationToken ct)
+    {
         log($"build {commit.ShortSha} {commit.Subject}");
         await store.AddInFlightAsync(runId, "build", [commit.Sha], ct);
         BuildResult build;
@@ -282,5 +444,32 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
         await store.RemoveInFlightAsync(runId, "build", commit.Sha, ct);
         _done[commit.Sha] = build;
         return build;
+    }
+}
+
+/// <summary>Which commits to build while a round's trials run: the next midpoints on both sides of every position the
+/// round measures, between it and its nearest measured neighbours — where the search goes next whichever side the
+/// round's evidence points to.</summary>
+internal static class BuildAheadPlan
+{
+    /// <summary>At most this many commits ahead a round.</summary>
+    public const int Most = 4;
+
+    /// <param name="measured">Positions with trials, including the round's own.</param>
+    /// <param name="round">The round's positions, in request order.</param>
+    public static IReadOnlyList<int> Positions(IReadOnlyCollection<int> measured, IReadOnlyList<int> round)
+    {
+        var sorted = measured.Concat(round).Distinct().Order().ToArray();
+        var next = new List<int>();
+        foreach (var p in round)
+        {
+            var i = Array.IndexOf(sorted, p);
+            if (i > 0 && (sorted[i - 1] + p) / 2 is var left && left > sorted[i - 1] && left < p)
+                next.Add(left);
+            if (i < sorted.Length - 1 && (p + sorted[i + 1]) / 2 is var right && right > p && right < sorted[i + 1])
+                next.Add(right);
+        }
+
+        return next.Distinct().Take(Most).ToList();
     }
 }

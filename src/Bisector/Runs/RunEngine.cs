@@ -148,7 +148,8 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         var workRoot = RunJanitor.WorkRoot(runId);
         var builder = new Builder(options.RepositoryPath, recipe, Path.Combine(options.ResultsDirectory, "cache"), Path.Combine(workRoot, "build"));
         var pool = new TrialScheduler(workers);
-        var measurer = new Measurer(store, runId, recipe, line, new Builds(store, runId, recipe.Hash, builder, log), ledger, pool, log, progress);
+        var measurer = new Measurer(store, runId, recipe, line, new Builds(store, runId, recipe.Hash, builder, log), ledger, pool, log, progress,
+            buildAhead: !options.NoBuildAhead);
 
         SearchOutcome? outcome = null;
         RunJanitor.Register(runId);
@@ -182,6 +183,7 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
         }
         finally
         {
+            await measurer.StopBuildingAheadAsync();
             foreach (var removed in pool.Removed)
             {
                 await store.AddRemovedWorkerAsync(runId, removed.Worker, removed.Reason, CancellationToken.None);

@@ -41,6 +41,10 @@ public sealed record RunOptions(
     /// and measured against both ends.</summary>
     public bool NoRevert { get; init; }
 
+    /// <summary>Do not build ahead (<c>--no-build-ahead</c>): by default, while a round's trials run, the commits the
+    /// search may want next are built at the lowest CPU priority, so the next round need not wait for their builds.</summary>
+    public bool NoBuildAhead { get; init; }
+
     /// <summary>The run's words and what it looks for (<c>--find-fix</c>, <c>--term-old</c>, <c>--term-new</c>); runs
     /// stored before they existed read as a regression in git bisect's default words.</summary>
     public Terms Terms { get; init; } = Terms.Regression;

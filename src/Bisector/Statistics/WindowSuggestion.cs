@@ -5,8 +5,10 @@ namespace Bisector.Statistics;
 /// <summary>One cut of a trial: the feature recomputed on every stored trial as if the trial had used
 /// <see cref="WarmupSeconds"/> of warm-up and then <see cref="WindowSeconds"/> of window, its separation between the two
 /// sides and what measuring a side would cost.</summary>
-/// <param name="Separation">|median bad − median good| over the pooled robust spread of the cut feature.</param>
-/// <param name="TrialsPerSide">Trials a side for the sequential e-value to reach 1/α at that separation.</param>
+/// <param name="Separation">|mean bad − mean good| over the pooled standard deviation of the cut feature: what the
+/// search's e-value sees.</param>
+/// <param name="GoodSpread">Standard deviation of the good side's cut feature (<see cref="BadSpread"/>: the bad side's).</param>
+/// <param name="TrialsPerSide">Trials a side for the sequential e-value to reach 1/α at <see cref="WindowSuggestion.KeptSeparation"/> of that separation.</param>
 /// <param name="Cost">Seconds of measuring a side: (warm-up + window) × trials.</param>
 public sealed record WindowCut(double WarmupSeconds, double WindowSeconds, double Separation, double GoodSpread, double BadSpread, int TrialsPerSide, double Cost)
 {
@@ -18,13 +20,13 @@ public sealed record WindowCut(double WarmupSeconds, double WindowSeconds, doubl
 /// How a feature's separation and noise change when the trials are cut shorter, from stored trials only (no new runs):
 /// every good-side and bad-side trial is cut to a shorter warm-up and a shorter window (samples are stored from the
 /// daemon's start, warm-up included), the feature recomputed on each, and the cut whose trials-to-decide × trial length
-/// is least is suggested — among the cuts that keep at least <see cref="KeptSeparation"/> of the recipe's own separation,
-/// so that a cut lucky on a few trials is not taken for a better one. Like is still compared with like: every trial of
-/// a run would use the same cut.
+/// is least is suggested, trials counted at <see cref="KeptSeparation"/> of each cut's measured separation. Like is
+/// still compared with like: every trial of a run would use the same cut.
 /// </summary>
 public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSeconds, int GoodTrials, int BadTrials, IReadOnlyList<WindowCut> Cuts)
 {
-    /// <summary>A suggested cut must keep this share of the recipe's separation.</summary>
+    /// <summary>Trials to decide are counted at this share of each cut's measured separation, so that a cut lucky on a
+    /// few trials is not taken for a better one (the recipe's own cut gets the same allowance).</summary>
     public const double KeptSeparation = 0.8;
 
     /// <summary>Trials a side below which no shorter trial is suggested (the separation of 2 trials says little).</summary>
@@ -37,7 +39,7 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
     /// <summary>The recipe's own warm-up and window.</summary>
     public WindowCut Full => Cuts.Where(c => c.WarmupSeconds >= WarmupSeconds).MaxBy(c => c.WindowSeconds)!;
 
-    /// <summary>The cheapest cut that keeps the separation (the recipe's own when no shorter one does, or too few trials).</summary>
+    /// <summary>The cut with the least measuring time (the recipe's own with too few trials).</summary>
     public WindowCut Best
     {
         get
@@ -45,8 +47,7 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
             var full = Full;
             if (GoodTrials < MinTrialsPerSide || BadTrials < MinTrialsPerSide)
                 return full;
-            return Cuts.Where(c => c.Separation >= KeptSeparation * full.Separation)
-                .OrderBy(c => c.Cost).ThenBy(c => c.TrialSeconds).FirstOrDefault() ?? full;
+            return Cuts.OrderBy(c => c.Cost).ThenByDescending(c => c.TrialSeconds >= full.TrialSeconds).ThenBy(c => c.TrialSeconds).First();
         }
     }
 
@@ -64,7 +65,7 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
                 return Text($"the recipe's {Length(full)} stays: too few trials to judge a shorter one ({basis}; {MinTrialsPerSide} a side needed)");
             return Shorter
                 ? Text($"a {Length(best)} would do instead of the recipe's {Length(full)}: separation {best.Separation:0.#} vs {full.Separation:0.#} noise widths, about {best.TrialsPerSide} vs {full.TrialsPerSide} trials a side, {best.Cost / full.Cost:P0} of the measuring time ({basis}); set sampling.warmup: {best.WarmupSeconds:0}s and sampling.window: {best.WindowSeconds:0}s in the recipe")
-                : Text($"the recipe's {Length(full)} is the cheapest: no shorter trial keeps {KeptSeparation:P0} of its separation ({full.Separation:0.#} noise widths) for less measuring time ({basis})");
+                : Text($"the recipe's {Length(full)} is the cheapest: no shorter trial decides in less measuring time (separation {full.Separation:0.#} noise widths, about {full.TrialsPerSide} trials a side; {basis})");
         }
     }
 
@@ -104,15 +105,28 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
                     continue;
                 }
 
-                var spread = SequentialTests.PooledScale(a, b);
-                var gap = Math.Abs(Robust.Median(b) - Robust.Median(a));
+                // The separation the search's e-value sees: a difference of means over the pooled standard deviation (a
+                // robust spread would hide the occasional outlying trial that a short window makes, and that costs trials).
+                var spread = PooledDeviation(a, b);
+                var gap = Math.Abs(b.Average() - a.Average());
                 var separation = spread > 0 ? gap / spread : gap > 0 ? 1e3 : 0;
-                var trials = SequentialTests.TrialsToReach(separation, alpha, cap);
-                cuts.Add(new WindowCut(warmup, f * window, separation, Robust.Mad(a), Robust.Mad(b), trials, (warmup + f * window) * trials));
+                var trials = SequentialTests.TrialsToReach(KeptSeparation * separation, alpha, cap);
+                cuts.Add(new WindowCut(warmup, f * window, separation, Deviation(a), Deviation(b), trials, (warmup + f * window) * trials));
             }
         }
 
         return new WindowSuggestion(warmupSeconds, window, Measured(good, warmupSeconds), Measured(bad, warmupSeconds), cuts);
+    }
+
+    private static double PooledDeviation(IReadOnlyList<double> a, IReadOnlyList<double> b) =>
+        Math.Sqrt((SumSquares(a) + SumSquares(b)) / (a.Count + b.Count - 2));
+
+    private static double Deviation(IReadOnlyList<double> x) => Math.Sqrt(SumSquares(x) / (x.Count - 1));
+
+    private static double SumSquares(IReadOnlyList<double> x)
+    {
+        var mean = x.Average();
+        return x.Sum(v => (v - mean) * (v - mean));
     }
 
     private static int Measured(IReadOnlyList<TrialSeries> trials, double warmupSeconds) =>

@@ -13,6 +13,22 @@ internal static partial class Posix
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int NativeKill(int pid, int signal);
 
+    [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static extern int NativeSetPriority(int which, int who, int priority);
+
+    [DllImport("libc", EntryPoint = "getpriority", SetLastError = true)]
+    private static extern int NativeGetPriority(int which, int who);
+
+    private const int PrioProcess = 0;
+    private const int PrioProcessGroup = 1;
+
+    /// <summary>This process's nice value.</summary>
+    public static int OwnNice() => NativeGetPriority(PrioProcess, 0);
+
+    /// <summary>Sets the nice value of every process in group <paramref name="group"/>; false when not allowed (raising
+    /// priority needs CAP_SYS_NICE) or the group is gone.</summary>
+    public static bool SetGroupNice(int group, int nice) => group > 0 && NativeSetPriority(PrioProcessGroup, group, nice) == 0;
+
     /// <summary>Sends <paramref name="signal"/>; false when the process is already gone.</summary>
     public static bool Kill(int pid, int signal) => pid > 0 && NativeKill(pid, signal) == 0;
 

@@ -1,0 +1,107 @@
+using Bisector.Building;
+using Bisector.Demo;
+using Bisector.Git;
+using Bisector.Runs;
+using Bisector.Storage;
+using Bisector.Tests.Demo;
+using Bisector.Tests.Storage;
+
+namespace Bisector.Tests.Runs;
+
+/// <summary>Building ahead: while a round's trials run, the commits the search may want next are built at the lowest
+/// CPU priority, on the demo repository with the real compiler and a real results database.</summary>
+public sealed class BuildAheadSpecs : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("bisector-ahead-").FullName;
+
+    [Fact]
+    public void I_can_plan_the_next_midpoints_on_both_sides_of_every_position_a_round_measures()
+    {
+        // Arrange: 0 and 16 measured before; the round measures 8, then 4 and 12 with 8 measured
+        // Act
+        var ends = BuildAheadPlan.Positions([0, 16], [0, 16]);
+        var middle = BuildAheadPlan.Positions([0, 16], [8]);
+        var quarters = BuildAheadPlan.Positions([0, 8, 16], [4, 12]);
+        var neighbours = BuildAheadPlan.Positions([0, 5, 7], [6]);
+
+        // Assert
+        Assert.Equal([8], ends);
+        Assert.Equal([4, 12], middle);
+        Assert.Equal([2, 6, 10, 14], quarters);
+        Assert.Empty(neighbours);
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task I_can_have_a_commit_built_ahead_at_low_priority_and_raised_when_a_round_waits_for_it()
+    {
+        // Arrange: the build writes the nice value of a process it starts, waits for the test's go, then writes it again
+        var (builder, builds, run, commits) = await ArrangeAsync(
+            $"awk '{{print $19}}' /proc/self/stat > {_root}/before; while [ ! -f {_root}/go ]; do sleep 0.1; done; " +
+            $"awk '{{print $19}}' /proc/self/stat > {_root}/after; make -j2");
+        var own = int.Parse(File.ReadAllText("/proc/self/stat")[(File.ReadAllText("/proc/self/stat").LastIndexOf(')') + 2)..].Split(' ')[16],
+            System.Globalization.CultureInfo.InvariantCulture);
+
+        // Act: build ahead, and once its step runs, a round asks for the commit
+        builds.BuildAhead([commits[2]]);
+        while (!File.Exists(Path.Combine(_root, "before")) || File.ReadAllText(Path.Combine(_root, "before")).Length == 0)
+            await Task.Delay(100, CancellationToken.None);
+        var wanted = builds.EnsureAsync(commits[2], CancellationToken.None);
+        await File.WriteAllTextAsync(Path.Combine(_root, "go"), "", CancellationToken.None);
+        var build = await wanted;
+
+        // Assert: built once, low while ahead, the run's own priority once waited for; recorded as one build
+        Assert.Equal(BuildStatus.Built, build.Status);
+        Assert.Equal(Math.Min(19, own + BuildPriority.LowNice), int.Parse(File.ReadAllText(Path.Combine(_root, "before")).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(own, int.Parse(File.ReadAllText(Path.Combine(_root, "after")).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, builds.BuiltAhead);
+        var stored = Assert.Single(await run.Store.GetBuildsAsync(run.Id, CancellationToken.None));
+        Assert.Equal(commits[2].Sha, stored.Sha);
+        Assert.NotNull(builder.TryGetCached(commits[2].Sha));
+        await builds.StopAsync();
+    }
+
+    [Fact(Timeout = 180_000)]
+    public async Task I_can_have_a_build_ahead_cancelled_when_a_round_needs_another_commit()
+    {
+        // Arrange: building one commit blocks until the test says go (never, here); the others build at once
+        var (builder, builds, run, commits) = await ArrangeAsync(
+            $"if [ \"$BISECTOR_COMMIT\" = {FirstCandidate} ]; then touch {_root}/started; while [ ! -f {_root}/go ]; do sleep 0.1; done; fi; make -j2");
+        _ = run;
+
+        // Act: the round wants another commit while the build ahead hangs
+        builds.BuildAhead([commits[1]]);
+        while (!File.Exists(Path.Combine(_root, "started")))
+            await Task.Delay(100, CancellationToken.None);
+        var other = await builds.EnsureAsync(commits[3], CancellationToken.None);
+        await builds.StopAsync();
+
+        // Assert: the build ahead stopped and left nothing cached; the wanted commit was built
+        Assert.Equal(BuildStatus.Built, other.Status);
+        Assert.Null(builder.TryGetCached(commits[1].Sha));
+        Assert.Equal(0, builds.BuiltAhead);
+    }
+
+    private const string FirstCandidate = "__FIRST__";
+
+    private async Task<(Builder, Builds, StoredRun, IReadOnlyList<Commit>)> ArrangeAsync(string step)
+    {
+        var demo = await DemoRepository.CreateAsync(Path.Combine(_root, "repo"));
+        var selection = await CommitSelector.SelectAsync(demo.Path, $"{demo.GoodRef}..{demo.BadRef}", demo.Paths);
+        var commits = selection.Candidates;
+        var recipe = DemoTestSupport.BuildRecipe(_root, step.Replace(FirstCandidate, commits[1].Sha, StringComparison.Ordinal), name: "ahead-spec");
+        var builder = new Builder(demo.Path, recipe, Path.Combine(_root, "cache"), Path.Combine(_root, "scratch"));
+        var store = await ResultsStore.OpenAsync(Path.Combine(_root, "bisector.db"));
+        _stores.Add(store);
+        var run = await StoredRun.CreateAsync(store, StoredRun.Recipe("  metric: rss_anon"), candidates: 4);
+        return (builder, new Builds(store, run.Id, recipe.Hash, builder, _ => { }), run, commits);
+    }
+
+    private readonly List<ResultsStore> _stores = [];
+
+    public void Dispose()
+    {
+        foreach (var store in _stores)
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        Directory.Delete(_root, recursive: true);
+    }
+}
