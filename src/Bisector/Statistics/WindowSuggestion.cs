@@ -105,6 +105,11 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
                     continue;
                 }
 
+                // A cut so short that most trials of a side give the same value (a slope of exactly 0 where memory grows in
+                // page-sized steps) has no spread to speak of: its separation would be infinite and mean nothing.
+                if (warmup + f * window < warmupSeconds + window && (Robust.Mad(a) == 0 || Robust.Mad(b) == 0))
+                    continue;
+
                 // The separation the search's e-value sees: a difference of means over the pooled standard deviation (a
                 // robust spread would hide the occasional outlying trial that a short window makes, and that costs trials).
                 var spread = PooledDeviation(a, b);
