@@ -346,7 +346,9 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
     }
 
     /// <summary>The build ahead of <paramref name="commit"/>: already made, or under way (then waited for at full
-    /// priority); null when there is none — and a build ahead of another commit is cancelled, so the builder is free.</summary>
+    /// priority); null when there is none — and a build ahead of another commit is cancelled, so the builder is free.
+    /// A round that builds drops the commits still queued: what it needs comes first, and it plans the next ones itself
+    /// once its own builds are done.</summary>
     private async Task<BuildResult?> TakeAheadAsync(Commit commit)
     {
         Ahead? running;
@@ -354,10 +356,7 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
         {
             if (_aheadDone.Remove(commit.Sha, out var made))
                 return made;
-            var rest = _queue.Where(c => c.Sha != commit.Sha).ToList();
             _queue.Clear();
-            foreach (var c in rest)
-                _queue.Enqueue(c);
             running = _running;
             if (running is null)
                 return null;
