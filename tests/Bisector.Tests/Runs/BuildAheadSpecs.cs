@@ -68,16 +68,17 @@ public sealed class BuildAheadSpecs : IDisposable
             $"if [ \"$BISECTOR_COMMIT\" = {FirstCandidate} ]; then touch {_root}/started; while [ ! -f {_root}/go ]; do sleep 0.1; done; fi; make -j2");
         _ = run;
 
-        // Act: the round wants another commit while the build ahead hangs
-        builds.BuildAhead([commits[1]]);
+        // Act: the round wants another commit while the first build ahead hangs and a second one waits in the queue
+        builds.BuildAhead([commits[1], commits[2]]);
         while (!File.Exists(Path.Combine(_root, "started")))
             await Task.Delay(100, CancellationToken.None);
         var other = await builds.EnsureAsync(commits[3], CancellationToken.None);
         await builds.StopAsync();
 
-        // Assert: the build ahead stopped and left nothing cached; the wanted commit was built
+        // Assert: the build ahead stopped and left nothing cached, the queued one was dropped; the wanted commit was built
         Assert.Equal(BuildStatus.Built, other.Status);
         Assert.Null(builder.TryGetCached(commits[1].Sha));
+        Assert.Null(builder.TryGetCached(commits[2].Sha));
         Assert.Equal(0, builds.BuiltAhead);
     }
 
