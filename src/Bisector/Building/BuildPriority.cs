@@ -55,6 +55,17 @@ public sealed class BuildPriority
             _groups.Remove(pid);
     }
 
+    /// <summary>Kills every process of the running step at once (the whole group: a build's compilers hold its output
+    /// pipes, so killing the shell alone would leave the step waiting for them at nice +19).</summary>
+    public void Kill()
+    {
+        lock (_gate)
+        {
+            foreach (var group in _groups)
+                Posix.KillGroup(group, Posix.SigKill);
+        }
+    }
+
     /// <summary>From now on at the run's own priority: the running step's group now, later steps when they start.</summary>
     public void Raise()
     {

@@ -101,7 +101,7 @@ internal static class BenchCommand
             IReadOnlyList<ReplaySource> sources;
             if (parse.GetValue(runId) is { } id)
             {
-                var (source, window) = await LoadStoredRunAsync(parse.GetValue(results) ?? "results", id, ct);
+                var (source, window) = await LoadStoredRunAsync(parse.GetValue(results) ?? "results", id, w, seedsWanted, ct);
                 sources = [source];
                 if (window is not null)
                     output.AppendLine(RenderWindow(window, source.Decision));
@@ -132,7 +132,7 @@ internal static class BenchCommand
 
     /// <summary>A stored run as a replay source: every Ok trial's deciding feature by position, the run's culprit as the
     /// truth, and the trial-length suggestion from the trials on both sides of the culprit.</summary>
-    private static async Task<(ReplaySource, WindowSuggestion?)> LoadStoredRunAsync(string resultsDirectory, string id, CancellationToken ct)
+    private static async Task<(ReplaySource, WindowSuggestion?)> LoadStoredRunAsync(string resultsDirectory, string id, int workers, int seeds, CancellationToken ct)
     {
         var path = Path.Combine(resultsDirectory, "bisector.db");
         if (!File.Exists(path))
@@ -158,7 +158,8 @@ internal static class BenchCommand
         var trialSeconds = warmup + recipe.Sampling.Window.TotalSeconds;
         var source = new ReplaySource($"run {run.Id}", candidates, culprit, values, recipe.Decide, recipe.Trials.Repeats, recipe.Trials.Max, trialSeconds);
         var window = culprit is { } c
-            ? WindowSuggestion.AroundCulprit(series.SelectMany(kv => kv.Value.Select(t => (kv.Key, t))), c, recipe.Decide.Feature, warmup)
+            ? await TrialLengthCheck.RunAsync(series.SelectMany(kv => kv.Value.Select(t => (kv.Key, t))).ToList(), candidates, c, recipe.Decide, warmup,
+                recipe.Trials.Repeats, recipe.Trials.Max, workers, seeds, ct)
             : null;
         return (source, window);
     }
@@ -175,6 +176,16 @@ internal static class BenchCommand
         sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var cut in w.Cuts)
             sb.AppendLine(c, $"| {cut.WarmupSeconds:0} | {cut.WindowSeconds:0} | {cut.Separation:0.0} | {scale.Number(cut.GoodSpread)} | {scale.Number(cut.BadSpread)} | {cut.TrialsPerSide} | {cut.Cost:0} |");
+        if (w.Replays.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(c, $"Replayed ({w.ReplaySeeds} searches per cut, the recipe's own cut last):");
+            sb.AppendLine();
+            sb.AppendLine("| warm-up (s) | window (s) | culprit named | wrong commit | trial slots | slots × trial length (min) |");
+            sb.AppendLine("|---:|---:|---:|---:|---:|---:|");
+            foreach (var r in w.Replays)
+                sb.AppendLine(c, $"| {r.WarmupSeconds:0} | {r.WindowSeconds:0} | {r.Correct:P1} | {r.Wrong:P1} | {r.Slots:0.0} | {r.WallSeconds / 60:0.0} |");
+        }
         return sb.ToString();
     }
 }

@@ -339,6 +339,7 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
             _queue.Clear();
             _stop.Cancel();
             _running?.Cancel.Cancel();
+            _running?.Priority.Kill();
         }
 
         await _loop;
@@ -361,9 +362,14 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
             if (running is null)
                 return null;
             if (running.Commit.Sha == commit.Sha)
+            {
                 running.Priority.Raise();
+            }
             else
+            {
                 running.Cancel.Cancel();
+                running.Priority.Kill();
+            }
         }
 
         var result = await running.Done.Task;
@@ -395,7 +401,12 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
                 try
                 {
                     result = await builder.BuildAsync(next.Commit, next.Cancel.Token, next.Priority);
-                    BuiltAhead++;
+                    // Killed as it was cancelled, a step can end with a failure before the cancellation is seen: that
+                    // says nothing about the commit, so it is no build.
+                    if (next.Cancel.IsCancellationRequested)
+                        result = null;
+                    else
+                        BuiltAhead++;
                 }
                 finally
                 {

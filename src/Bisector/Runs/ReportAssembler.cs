@@ -6,6 +6,7 @@ using Bisector.Git;
 using Bisector.Recipes;
 using Bisector.Reporting;
 using Bisector.Search;
+using Bisector.Search.Simulation;
 using Bisector.Statistics;
 using Bisector.Storage;
 using Bisector.Workers;
@@ -178,20 +179,24 @@ public static class ReportAssembler
                 : null,
             Plans = await CostPlanner.LoadAsync(store, run.Id, ct),
             SearchWallTime = await CostPlanner.SearchEndAsync(store, run.Id, ct) is { } searchEnd ? searchEnd - started : null,
-            TrialLength = TrialLength(commits, outcome, recipe, options.Alpha),
+            TrialLength = await TrialLengthAsync(commits, outcome, recipe, workers.Count, ct),
         };
     }
 
-    /// <summary>Whether shorter trials would have separated the two sides of a named culprit as well: every Ok trial
-    /// before it against every one from it on, cut shorter (<see cref="WindowSuggestion"/>); null without a culprit.</summary>
-    internal static WindowSuggestion? TrialLength(IReadOnlyList<CommitReport> commits, SearchOutcome? outcome, Recipe recipe, double alpha)
+    /// <summary>Replayed searches per cut behind the report's trial-length line.</summary>
+    internal const int TrialLengthSeeds = 100;
+
+    /// <summary>Whether shorter trials would have named the culprit as soon and as rightly: every Ok trial cut shorter,
+    /// the cheapest cuts replayed through the search (<see cref="TrialLengthCheck"/>); null without a culprit.</summary>
+    internal static async Task<WindowSuggestion?> TrialLengthAsync(IReadOnlyList<CommitReport> commits, SearchOutcome? outcome, Recipe recipe,
+        int workers, CancellationToken ct)
     {
-        if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit })
+        if (outcome is not { Status: SearchStatus.Found, Culprit: { } culprit } || commits.Count == 0)
             return null;
         var trials = commits.SelectMany(c => c.OkTrials.Select(t => (c.Position, Series: t.Series.GetValueOrDefault(recipe.Decide.Metric))))
-            .Where(t => t.Series is not null).Select(t => (t.Position, t.Series!));
-        return WindowSuggestion.AroundCulprit(trials, culprit, recipe.Decide.Feature,
-            recipe.Sampling.Warmup.TotalSeconds, alpha, recipe.Trials.Max);
+            .Where(t => t.Series is not null).Select(t => (t.Position, t.Series!)).ToList();
+        return await TrialLengthCheck.RunAsync(trials, commits.Max(c => c.Position), culprit, recipe.Decide,
+            recipe.Sampling.Warmup.TotalSeconds, recipe.Trials.Repeats, recipe.Trials.Max, workers, TrialLengthSeeds, ct);
     }
 
     /// <summary>The run's identical builds as its Measurer routed them: builds in the order they were made.</summary>

@@ -32,6 +32,10 @@ internal static partial class Posix
     /// <summary>Sends <paramref name="signal"/>; false when the process is already gone.</summary>
     public static bool Kill(int pid, int signal) => pid > 0 && NativeKill(pid, signal) == 0;
 
+    /// <summary>Sends <paramref name="signal"/> to every process of group <paramref name="group"/> (one this tool made
+    /// with setsid); false when the group is gone.</summary>
+    public static bool KillGroup(int group, int signal) => group > 1 && NativeKill(-group, signal) == 0;
+
     public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
 
     /// <summary>True while the process exists and has not exited (a zombie waiting to be reaped has).</summary>

@@ -55,11 +55,17 @@ internal sealed class ToolProcess : IDisposable
 
     private static ToolProcess Start(bool ownSession, string[] args)
     {
-        var info = new ProcessStartInfo(ownSession ? "setsid" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // env --default-signal: the tool gets SIGINT and SIGQUIT at their defaults even when the test run itself ignores
+        // them (a suite started in the background by a shell without job control inherits SIG_IGN for both, and a
+        // process that starts with SIGINT ignored is meant to stay deaf to Ctrl+C).
+        var info = new ProcessStartInfo(ownSession ? "setsid" : "env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (ownSession)
         {
-            info.ArgumentList.Add("dotnet");
+            info.ArgumentList.Add("env");
         }
+
+        info.ArgumentList.Add("--default-signal=INT,QUIT");
+        info.ArgumentList.Add("dotnet");
 
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "bisector.dll"));
         foreach (var arg in args)

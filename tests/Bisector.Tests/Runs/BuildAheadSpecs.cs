@@ -63,9 +63,10 @@ public sealed class BuildAheadSpecs : IDisposable
     [Fact(Timeout = 180_000)]
     public async Task I_can_have_a_build_ahead_cancelled_when_a_round_needs_another_commit()
     {
-        // Arrange: building one commit blocks until the test says go (never, here); the others build at once
+        // Arrange: building one commit hangs in a child of the step's shell (as a compiler would, holding the step's
+        // output pipes); the others build at once
         var (builder, builds, run, commits) = await ArrangeAsync(
-            $"if [ \"$BISECTOR_COMMIT\" = {FirstCandidate} ]; then touch {_root}/started; while [ ! -f {_root}/go ]; do sleep 0.1; done; fi; make -j2");
+            $"if [ \"$BISECTOR_COMMIT\" = {FirstCandidate} ]; then touch {_root}/started; sleep 600; fi; make -j2");
         _ = run;
 
         // Act: the round wants another commit while the first build ahead hangs and a second one waits in the queue
@@ -75,11 +76,26 @@ public sealed class BuildAheadSpecs : IDisposable
         var other = await builds.EnsureAsync(commits[3], CancellationToken.None);
         await builds.StopAsync();
 
-        // Assert: the build ahead stopped and left nothing cached, the queued one was dropped; the wanted commit was built
+        // Assert: the build ahead was stopped with its whole process group (no sleep 600 left), left nothing cached, the
+        // queued one was dropped; the wanted commit was built
         Assert.Equal(BuildStatus.Built, other.Status);
         Assert.Null(builder.TryGetCached(commits[1].Sha));
         Assert.Null(builder.TryGetCached(commits[2].Sha));
+        Assert.DoesNotContain(Directory.GetDirectories("/proc").Select(d => Path.Combine(d, "cmdline")),
+            f => File.Exists(f) && TryRead(f).Replace('\0', ' ').Trim() == "sleep 600");
         Assert.Equal(0, builds.BuiltAhead);
+    }
+
+    private static string TryRead(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
     }
 
     private const string FirstCandidate = "__FIRST__";

@@ -79,6 +79,51 @@ public class WindowSuggestionSpecs
         Assert.Contains("too few trials", suggestion.Message);
     }
 
+    [Fact]
+    public void I_keep_the_recipes_trial_when_replays_of_the_shorter_one_name_a_wrong_commit_more_often()
+    {
+        // Arrange: a step that settles early, so by separation a shorter trial looks cheaper; replays say the shorter
+        // cut names a wrong commit in 10 % of searches, the recipe's own in none
+        var rng = new Random(5);
+        var plain = WindowSuggestion.Compute(Trials(rng, 6, _ => 100, 120), Trials(rng, 6, _ => 110, 120), FeatureKind.Level, warmupSeconds: 20)!;
+        var (full, shorter) = (plain.Full, plain.Best);
+        Assert.True(plain.Shorter);
+        ReplayedCut Replay(WindowCut c, double wrong, double slots) => new(c.WarmupSeconds, c.WindowSeconds, 1 - wrong, wrong, slots);
+
+        // Act
+        var vetoed = plain with { Replays = [Replay(shorter, 0.10, 6), Replay(full, 0, 6)], ReplaySeeds = 100 };
+        var confirmed = plain with { Replays = [Replay(shorter, 0.005, 6), Replay(full, 0, 6)], ReplaySeeds = 100 };
+
+        // Assert
+        Assert.Equal(full, vetoed.Best);
+        Assert.False(vetoed.Shorter);
+        Assert.Contains("stays", vetoed.Message);
+        Assert.Contains("a wrong commit in 10.0 %", vetoed.Message);
+        Assert.Equal(shorter, confirmed.Best);
+        Assert.True(confirmed.Shorter, confirmed.Message);
+        Assert.Contains("100 replays", confirmed.Message);
+    }
+
+    [Fact]
+    public async Task I_can_have_the_trial_length_checked_by_replaying_the_search_on_stored_trials()
+    {
+        // Arrange: 5 positions, the culprit at 3 with a level step of 10 noise widths, 4 stored trials each
+        var rng = new Random(9);
+        var trials = Enumerable.Range(0, 5).SelectMany(p => Trials(rng, 4, _ => p >= 3 ? 110 : 100, 120).Select(t => (p, t))).ToList();
+        var decision = new Bisector.Recipes.DecisionSpec("rss_anon", FeatureKind.Level, Bisector.Recipes.RegressionDirection.Increase, 5);
+
+        // Act
+        var checkedLength = await Bisector.Search.Simulation.TrialLengthCheck.RunAsync(trials, candidates: 4, culprit: 3, decision,
+            warmupSeconds: 20, repeats: 3, cap: 12, workers: 2, seeds: 20);
+
+        // Assert: the recipe's own cut and the cheapest others were replayed, every replay found the step
+        Assert.NotNull(checkedLength);
+        Assert.Contains(checkedLength.Replays, r => r.Is(checkedLength.Full));
+        Assert.True(checkedLength.Replays.Count >= 2);
+        Assert.All(checkedLength.Replays, r => Assert.True(r.Correct >= 0.9, $"{r}"));
+        Assert.Contains("replays of this run's search", checkedLength.Message);
+    }
+
     private static TrialSeries[] Trials(Random rng, int count, Func<double, double> level, int seconds, double noise = 1) =>
         Enumerable.Range(0, count).Select(_ => Series(rng, level, seconds, noise)).ToArray();
 
