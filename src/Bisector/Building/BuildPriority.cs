@@ -13,6 +13,7 @@ public sealed class BuildPriority
     /// <summary>Nice increment of a build ahead's steps.</summary>
     public const int LowNice = 19;
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> Live = new();
     private readonly Lock _gate = new();
     private readonly HashSet<int> _groups = [];
 
@@ -42,6 +43,7 @@ public sealed class BuildPriority
         {
             if (!low)
                 return;
+            Live[pid] = 0;
             if (Low)
                 _groups.Add(pid);
             else
@@ -51,8 +53,17 @@ public sealed class BuildPriority
 
     internal void Ended(int pid)
     {
+        Live.TryRemove(pid, out _);
         lock (_gate)
             _groups.Remove(pid);
+    }
+
+    /// <summary>A forced exit (a second Ctrl+C): kills every build step that runs in a group of its own now, which the
+    /// terminal's signal does not reach.</summary>
+    public static void KillAllNow()
+    {
+        foreach (var group in Live.Keys)
+            Posix.KillGroup(group, Posix.SigKill);
     }
 
     /// <summary>Kills every process of the running step at once (the whole group: a build's compilers hold its output

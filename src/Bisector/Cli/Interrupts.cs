@@ -39,6 +39,7 @@ internal sealed class Interrupts : IDisposable
 
         Console.Error.WriteLine($"{context.Signal} again: forcing — killing this run's daemons now; 'bisector resume' or 'bisector clean' removes what is left");
         RunJanitor.KillActiveNow();
+        Building.BuildPriority.KillAllNow();
         Environment.Exit(130);
     }
 
