@@ -89,8 +89,8 @@ internal sealed class Measurer(
         if (buildAhead && specs.Count > 0)
         {
             var round = specs.Select(t => line.PositionOf(t.Commit.Sha)).Distinct().ToList();
-            builds.BuildAhead(BuildAheadPlan.Positions(ledger.Positions, round)
-                .Where(p => !unbuildable.Contains(p)).Select(p => line[p]));
+            // Commits already built (unbuildable ones too) are skipped by Builds itself.
+            builds.BuildAhead(BuildAheadPlan.Positions(ledger.Positions, round).Select(p => line[p]));
         }
 
         if (specs.Count > 0)
@@ -267,7 +267,7 @@ internal static class RoundPlan
 
 /// <summary>
 /// Builds each commit of a run at most once per process, recording every build (and which one is under way). With
-/// <see cref="BuildAheadAsync"/> it also builds, while a round's trials run, commits the search may want next — one at a
+/// <see cref="BuildAhead"/> it also builds, while a round's trials run, commits the search may want next — one at a
 /// time, at the lowest CPU priority (<see cref="BuildPriority"/>), without touching the database or the terminal (the
 /// store and the progress display belong to the round): a build ahead is recorded and logged only when a round asks
 /// for its commit, which then waits for it at full priority instead of building it. A build ahead of a commit the
@@ -300,10 +300,7 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
         if (ahead is { } made)
         {
             log($"build {commit.ShortSha} {commit.Subject}");
-            log($"  {made.Status} in {made.Duration.TotalSeconds:0.0}s, built ahead while trials ran");
-            await store.AddBuildAsync(runId, made, recipeHash, ct);
-            _done[commit.Sha] = made;
-            return made;
+            return await RecordAsync(commit, made, ", built ahead while trials ran", ct);
         }
 
         await _builder.WaitAsync(ct);
@@ -449,9 +446,16 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
                 "Free space in the results folder (or move it with --results), then 'bisector resume' continues; everything stored before is kept", e);
         }
 
-        log($"  {build.Status} in {build.Duration.TotalSeconds:0.0}s");
-        await store.AddBuildAsync(runId, build, recipeHash, ct);
+        await RecordAsync(commit, build, "", ct);
         await store.RemoveInFlightAsync(runId, "build", commit.Sha, ct);
+        return build;
+    }
+
+    /// <summary>A build the run will use: logged, stored and remembered for the rest of the run.</summary>
+    private async Task<BuildResult> RecordAsync(Commit commit, BuildResult build, string note, CancellationToken ct)
+    {
+        log($"  {build.Status} in {build.Duration.TotalSeconds:0.0}s{note}");
+        await store.AddBuildAsync(runId, build, recipeHash, ct);
         _done[commit.Sha] = build;
         return build;
     }
