@@ -7,6 +7,7 @@ namespace Bisector.Tests.Demo;
 /// The demo is only useful if its culprit is unmistakable in a short window, so these tests build the culprit and its
 /// parent with make, run each with the workload for a few seconds and compare their RssAnon series.
 /// </summary>
+[LongRunning(47)]
 public sealed class DemoMeasurementTests
 {
     private const double MiB = 1024 * 1024;

@@ -8,6 +8,7 @@ namespace Bisector.Tests.Diagnosis;
 /// Proof on real runs: each demo scenario's culprit against its parent, measured with heap counters on the real
 /// worker, is classified as what the scenario's commit actually does.
 /// </summary>
+[LongRunning(163)]
 public sealed class DemoDiagnosisSpecs(ITestOutputHelper output)
 {
     private const int Trials = 2;

@@ -9,6 +9,7 @@ namespace Bisector.Tests.Diagnosis;
 /// its parent run again under jemalloc, a pinned mmap threshold and the trim probe, and the conclusion matches what
 /// the scenario's commit really does. Generous timeouts: ~40 trials of ~9 s each on a loaded 2-core machine.
 /// </summary>
+[LongRunning(488)]
 public sealed class ExperimentScenarioSpecs(ITestOutputHelper output)
 {
     private static readonly IReadOnlyList<Experiment> Experiments = [Experiment.Jemalloc, Experiment.MmapThreshold, Experiment.Trim];

@@ -9,6 +9,7 @@ namespace Bisector.Tests.Diagnosis;
 /// <summary>Diagnosis by experiment on SSH workers (real sshd in network namespaces): recipe environment reaches the
 /// remote daemon, the heap counters and trim probe come back as from a local trial, and what cannot run there is said,
 /// not skipped.</summary>
+[LongRunning(152)]
 public sealed class ExperimentSshSpecs(ITestOutputHelper output)
 {
     // An allocator no worker has: the guard in the derived command must turn the ignored preload into a stated reason.

@@ -13,6 +13,7 @@ namespace Bisector.Tests.Diagnosis;
 /// the experiments decide as they do locally, and every trial of an experiment ran on that worker kind and brought
 /// back the heap counters the trim probe reads. The search's own trials run locally (ExperimentBench).
 /// </summary>
+[LongRunning(280)]
 public sealed class ExperimentWorkerKindSpecs(ITestOutputHelper output)
 {
     [DockerdFact(Timeout = 1200000)]

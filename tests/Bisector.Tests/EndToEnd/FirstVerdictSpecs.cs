@@ -11,6 +11,7 @@ namespace Bisector.Tests.EndToEnd;
 /// the culprit. Windows are short (1 s warm-up, 3 s window): a leak of 300 MiB/min against a flat good side needs no
 /// more, and the trial count is the search's own.
 /// </summary>
+[LongRunning(71)]
 public sealed class FirstVerdictSpecs
 {
     private const string GoodDaemon = """

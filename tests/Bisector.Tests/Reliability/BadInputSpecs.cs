@@ -12,6 +12,7 @@ namespace Bisector.Tests.Reliability;
 /// Bad input given to the real tool (child process): a clear message naming the flag or file, an exit code ≠ 0 and
 /// nothing already stored is lost. Hostile commit subjects and file names are handled as data, never as shell text.
 /// </summary>
+[LongRunning(30)]
 public sealed class BadInputSpecs : IAsyncLifetime
 {
     private const string TinyRecipe = """

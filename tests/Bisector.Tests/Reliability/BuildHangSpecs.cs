@@ -5,6 +5,7 @@ namespace Bisector.Tests.Reliability;
 
 /// <summary>A build that hangs, end to end: the real tool, a real git worktree, a build step that never ends for
 /// one commit, the recipe's build timeout.</summary>
+[LongRunning(217)]
 public sealed class BuildHangSpecs
 {
     [Fact(Timeout = 900_000)]

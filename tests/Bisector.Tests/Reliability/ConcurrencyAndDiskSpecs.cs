@@ -5,6 +5,7 @@ using Dapper;
 namespace Bisector.Tests.Reliability;
 
 /// <summary>Two real runs on one database while 'bisector status' reads; a results folder on a tmpfs that fills up.</summary>
+[LongRunning(178)]
 public sealed class ConcurrencyAndDiskSpecs
 {
     [Fact(Timeout = 600_000)]

@@ -9,6 +9,7 @@ namespace Bisector.Tests.Reliability;
 /// kill -9 of the orchestrator, then 'bisector resume': the real tool as a child process on a generated demo
 /// repository, real gcc builds, real daemons in real cgroups, a real SQLite file.
 /// </summary>
+[LongRunning(283)]
 public sealed class CrashResumeSpecs
 {
     [Fact(Timeout = 900_000)]

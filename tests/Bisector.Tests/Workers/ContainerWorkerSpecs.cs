@@ -15,6 +15,7 @@ namespace Bisector.Tests.Workers;
 /// the same code path. The base image is a busybox rootfs imported through the Engine API (no registry is reachable);
 /// the demo's glibc-linked build runs in it through the host's library directories, bind-mounted read-only.
 /// </summary>
+[LongRunning(330)]
 public sealed class ContainerWorkerSpecs
 {
     [DockerdFact(Timeout = 900_000)]

@@ -13,6 +13,7 @@ namespace Bisector.Tests.Workers;
 /// Bisects the demo repository with every trial a job on a real (private, one-node) Slurm cluster: munged, slurmctld
 /// and slurmd started by the test, memory limited through Slurm's cgroup plugin.
 /// </summary>
+[LongRunning(239)]
 public sealed class SlurmWorkerSpecs : IClassFixture<TrialAgentFixture>
 {
     [SlurmFact(Timeout = 900_000)]

@@ -10,6 +10,7 @@ using Bisector.Workers;
 namespace Bisector.Tests.Workers;
 
 /// <summary>Whole bisections of the demo repository with trials on SSH hosts (network namespaces + sshd) and locally.</summary>
+[LongRunning(261)]
 public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
 {
     private const int KillAfter = 2;

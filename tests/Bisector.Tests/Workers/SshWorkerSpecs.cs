@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace Bisector.Tests.Workers;
 
 /// <summary>SSH workers against real sshd processes in network namespaces (see <see cref="SshHosts"/>).</summary>
+[LongRunning(31)]
 public sealed class SshWorkerSpecs(TestDaemon daemon, ITestOutputHelper output) : IClassFixture<TestDaemon>, IClassFixture<TrialAgentFixture>
 {
     private const long Rate = 8L << 20;
