@@ -15,9 +15,10 @@ public sealed class BuildAheadSpecs : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("bisector-ahead-").FullName;
 
     [Fact]
-    public void I_can_plan_the_next_midpoints_on_both_sides_of_every_position_a_round_measures()
+    public void I_can_plan_the_next_midpoints_on_both_sides_of_every_position_a_round_measures_then_the_next_quantiles()
     {
-        // Arrange: 0 and 16 measured before; the round measures 8, then 4 and 12 with 8 measured
+        // Arrange: 0 and 16 measured before; the round measures the ends, or 8, then 4 and 12 with 8 measured (a round of 4
+        // workers asks for a probe and fills at the next quantiles, so the plan goes on breadth first up to 4 commits)
         // Act
         var ends = BuildAheadPlan.Positions([0, 16], [0, 16]);
         var middle = BuildAheadPlan.Positions([0, 16], [8]);
@@ -25,8 +26,8 @@ public sealed class BuildAheadSpecs : IDisposable
         var neighbours = BuildAheadPlan.Positions([0, 5, 7], [6]);
 
         // Assert
-        Assert.Equal([8], ends);
-        Assert.Equal([4, 12], middle);
+        Assert.Equal([8, 4, 12, 2], ends);
+        Assert.Equal([4, 12, 2, 6], middle);
         Assert.Equal([2, 6, 10, 14], quarters);
         Assert.Empty(neighbours);
     }
