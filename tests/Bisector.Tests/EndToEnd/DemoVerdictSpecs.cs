@@ -2,7 +2,6 @@ using Bisector.Cli;
 using Bisector.Demo;
 using Bisector.Reporting;
 using Bisector.Runs;
-using Bisector.Sampling;
 using Bisector.Search;
 
 namespace Bisector.Tests.EndToEnd;
