@@ -290,7 +290,7 @@ internal static class CostPlanner
             {
                 token.ThrowIfCancellationRequested();
                 var lists = requests.Select(r => values.TryGetValue(r.Position, out var l) ? l : values[r.Position] = []).ToArray();
-                var missing = requests.Select((r, k) => wants.Missing(r.Position, wants.Of(r.Position) + r.AdditionalTrials, lists[k].Count)).ToArray();
+                var missing = requests.Select((r, k) => wants.Missing(r.Position, wants.After(r.Position, r.AdditionalTrials), lists[k].Count)).ToArray();
                 wall += requests.Count(r => built.Add(r.Position) && !cached(r.Position)) * buildSeconds;
                 var counts = RoundPlan.FillIdleWorkers(missing, options.Workers);
                 for (var k = 0; k < requests.Count; k++)
@@ -304,8 +304,8 @@ internal static class CostPlanner
                 }
 
                 wall += Math.Ceiling(counts.Sum() / (double)options.Workers) * trialSeconds;
-                return Task.FromResult<IReadOnlyList<PositionEvidence>>(requests.Select((r, k) =>
-                    new PositionEvidence(r.Position, false, Enumerable.Repeat(Empty, lists[k].Count).ToArray()) { Features = lists[k].ToArray() }).ToArray());
+                return Task.FromResult(wants.Handed(requests.Select((r, k) =>
+                    new PositionEvidence(r.Position, false, Enumerable.Repeat(Empty, lists[k].Count).ToArray()) { Features = lists[k].ToArray() }).ToArray()));
             }
 
             var outcome = await SearchEngine.RunAsync(n, Measure, options, token).ConfigureAwait(false);

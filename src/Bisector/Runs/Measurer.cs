@@ -25,7 +25,7 @@ internal sealed class Measurer(
     private int _round;
 
     public Task<IReadOnlyList<PositionEvidence>> MeasureAsync(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
-        RoundAsync(requests, "+", (position, trials) => _wanted.Of(position) + trials, ct);
+        RoundAsync(requests, "+", _wanted.After, ct);
 
     /// <summary>The scan's callback (<see cref="EnsureTrialsAsync"/>): at least this many Ok trials per position. A
     /// position that already holds them is handed over as it is, without a round; only missing trials are run.</summary>
@@ -33,7 +33,7 @@ internal sealed class Measurer(
     {
         if (targets.All(t => ledger.OkCount(t.Position) >= t.Trials))
         {
-            return targets.Select(t => ledger.Evidence(t.Position)).ToList();
+            return _wanted.Handed(targets.Select(t => ledger.Evidence(t.Position)).ToList());
         }
 
         return await RoundAsync(targets.Select(t => new MeasureRequest(t.Position, t.Trials)).ToList(), "≥",
@@ -99,7 +99,7 @@ internal sealed class Measurer(
         }
 
         // A commit whose daemon never completes a trial cannot be measured: treat it like an unbuildable one.
-        return routing.Answer(requests, p => unbuildable.Contains(p) ? new PositionEvidence(p, true, []) : ledger.Evidence(p));
+        return _wanted.Handed(routing.Answer(requests, p => unbuildable.Contains(p) ? new PositionEvidence(p, true, []) : ledger.Evidence(p)));
     }
 
     private async Task RunRoundAsync(IReadOnlyList<TrialSpec> specs, CancellationToken ct)
@@ -198,16 +198,36 @@ internal sealed class TrialLedger(string metric)
 }
 
 /// <summary>
-/// Per commit, the total of Ok trials the search has asked for so far. A wanted total, not a count of new trials:
-/// trials stored before a resume, and the extra ones that filled idle workers in an earlier round, count towards it.
+/// Per commit, the total of Ok trials the search has asked for so far, and how many it has been handed. A request for
+/// k more trials means k beyond every trial the search was handed of that commit — the extra ones that filled idle
+/// workers in an earlier round included, since the search counted them —, and beyond the total asked before. Trials
+/// stored before a resume and not yet handed count towards it, so a resumed run does not measure them again. (Before,
+/// only the totals asked counted: journald run 12 on local:4 asked f1a8a66c35 for 1 probe trial, got 2 to fill the
+/// round, then asked 1 fresh verification trial and got none, and spent a whole 2-minute round on that one trial.)
 /// The run's <see cref="Measurer"/> and the <see cref="CostPlanner"/>'s simulated rounds both size rounds with it.
 /// </summary>
 internal sealed class TrialWants
 {
     private readonly Dictionary<int, int> _wanted = [];
+    private readonly Dictionary<int, int> _handed = [];
 
     /// <summary>The commit's wanted total so far.</summary>
     public int Of(int position) => _wanted.GetValueOrDefault(position);
+
+    /// <summary>The commit's wanted total after a request for <paramref name="more"/> trials.</summary>
+    public int After(int position, int more) => Math.Max(Of(position), _handed.GetValueOrDefault(position)) + more;
+
+    /// <summary>Notes what the search is handed (a position standing for an identical build counts for both) and returns it.</summary>
+    public IReadOnlyList<PositionEvidence> Handed(IReadOnlyList<PositionEvidence> evidence)
+    {
+        foreach (var e in evidence)
+        {
+            foreach (var position in e.SameBuildAs is { } twin ? [e.Position, twin] : new[] { e.Position })
+                _handed[position] = Math.Max(_handed.GetValueOrDefault(position), e.Trials.Count);
+        }
+
+        return evidence;
+    }
 
     /// <summary>Sets the commit's wanted total and returns how many trials it still misses, given <paramref name="have"/> Ok trials.</summary>
     public int Missing(int position, int wanted, int have)
@@ -242,8 +262,8 @@ internal static class RoundPlan
     /// <summary>
     /// Trials per commit for one round, raised so the round's last slot keeps every worker busy: 5 trials on 2
     /// workers would leave one idle for a whole trial, so the commits that are already in the round get one more
-    /// each, in request order. Nothing is measured twice: the search counts every Ok trial, and a later request
-    /// for the same commit runs that many fewer (its wanted total is unchanged).
+    /// each, in request order. Nothing is wasted: the search is handed every Ok trial, the extra ones included, and
+    /// sizes its next requests on all of them (<see cref="TrialWants"/>).
     /// </summary>
     internal static int[] FillIdleWorkers(IReadOnlyList<int> missing, int workers)
     {

@@ -35,4 +35,40 @@ public sealed class RoundPlanSpecs
         Assert.Equal([0, 0], nothing);
         Assert.Equal([5, 5], even);
     }
+
+    [Fact]
+    public void I_can_get_a_fresh_trial_of_a_commit_whose_earlier_round_was_filled_with_an_extra_one()
+    {
+        // Arrange: round 4 asks 1 trial of position 10 and runs 2 (the idle worker's extra); the search is handed both
+        var wants = new TrialWants();
+        var probe = wants.Missing(10, wants.After(10, 1), have: 0);
+        var filled = RoundPlan.FillIdleWorkers([probe, 1], workers: 4);
+        wants.Handed([Evidence(10, filled[0])]);
+
+        // Act: verification then asks 1 fresh trial of it
+        var fresh = wants.Missing(10, wants.After(10, 1), have: filled[0]);
+
+        // Assert: one new trial, not none (journald run 12 lost a 2-minute round to that)
+        Assert.Equal(2, filled[0]);
+        Assert.Equal(1, fresh);
+    }
+
+    [Fact]
+    public void I_can_resume_a_run_without_measuring_again_what_was_stored_before()
+    {
+        // Arrange: 5 trials of the good end were stored before the process stopped; the resumed search asks 2, as at its start
+        var wants = new TrialWants();
+
+        // Act
+        var first = wants.Missing(0, wants.After(0, 2), have: 5);
+        wants.Handed([Evidence(0, 5)]);
+        var next = wants.Missing(0, wants.After(0, 1), have: 5);
+
+        // Assert: the stored ones answer the first request; the next asks beyond all five
+        Assert.Equal(0, first);
+        Assert.Equal(1, next);
+    }
+
+    private static Bisector.Search.PositionEvidence Evidence(int position, int trials) =>
+        new(position, false, Enumerable.Repeat(new Bisector.Statistics.TrialSeries([], []), trials).ToArray());
 }
