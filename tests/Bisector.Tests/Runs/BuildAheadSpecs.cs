@@ -18,18 +18,21 @@ public sealed class BuildAheadSpecs : IDisposable
     public void I_can_plan_the_next_midpoints_on_both_sides_of_every_position_a_round_measures_then_the_next_quantiles()
     {
         // Arrange: 0 and 16 measured before; the round measures the ends, or 8, then 4 and 12 with 8 measured (a round of 4
-        // workers asks for a probe and fills at the next quantiles, so the plan goes on breadth first up to 4 commits)
+        // workers asks for a probe and fills at the next quantiles, so the plan goes on breadth first up to 6 commits; a gap of
+        // 11 has two middles, 5 and 6, as the search's probe and its neighbour take them)
         // Act
         var ends = BuildAheadPlan.Positions([0, 16], [0, 16]);
         var middle = BuildAheadPlan.Positions([0, 16], [8]);
         var quarters = BuildAheadPlan.Positions([0, 8, 16], [4, 12]);
         var neighbours = BuildAheadPlan.Positions([0, 5, 7], [6]);
+        var odd = BuildAheadPlan.Positions([0, 11], [0, 11]);
 
         // Assert
-        Assert.Equal([8, 4, 12, 2], ends);
-        Assert.Equal([4, 12, 2, 6], middle);
-        Assert.Equal([2, 6, 10, 14], quarters);
+        Assert.Equal([8, 4, 12, 2, 6, 10], ends);
+        Assert.Equal([4, 12, 2, 6, 10, 14], middle);
+        Assert.Equal([2, 6, 10, 14, 1, 3], quarters);
         Assert.Empty(neighbours);
+        Assert.Equal([5, 6, 2, 3, 8, 9], odd);
     }
 
     [Fact(Timeout = 180_000)]

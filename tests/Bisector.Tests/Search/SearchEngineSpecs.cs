@@ -316,6 +316,42 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_get_no_regression_with_the_small_change_stated_when_the_range_holds_only_a_change_below_the_min_effect()
+    {
+        // Arrange: one step of +0.3 at position 4 on tight trials, min-effect 1 (journald v247..f1a8a66c35: +0.05 MiB/min
+        // against 0.20). The search shows a change and confirms its split, which is too small to name; 2 + 2 trials at the
+        // ends leave their exact 99.5 % interval unbounded, so the t interval bounds them (±0.5 here; with trials 1.5 ×
+        // as wide it would reach past the min-effect and the search would stay Undecided).
+        var level = new double[] { 0, 0, 0, 0, 0.3, 0.3, 0.3, 0.3, 0.3 };
+        var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.02);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(8, measure, Options(SearchStrategy.Bisect, 1, FeatureKind.Level, workers: 1));
+
+        // Assert: "no regression", with the change and both intervals below the min-effect in the summary
+        Assert.True(outcome.Status == SearchStatus.NoRegression, outcome.Summary);
+        Assert.Null(outcome.Culprit);
+        Assert.Contains("no change of the min-effect", outcome.Summary, StringComparison.Ordinal);
+        Assert.Contains("position 4", outcome.Summary, StringComparison.Ordinal);
+        Assert.Equal(Verdict.Same, outcome.Boundary!.Verdict);
+        Assert.True(outcome.Boundary.EffectHigh < 1, outcome.Summary);
+    }
+
+    [Fact]
+    public async Task I_do_not_get_no_regression_when_steps_below_half_the_min_effect_add_up_to_it()
+    {
+        // Arrange: three steps of +0.4 (each below half the min-effect of 1), +1.2 from end to end
+        var level = new double[] { 0, 0, 0, 0.4, 0.4, 0.8, 0.8, 1.2, 1.2 };
+        var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.03);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(8, measure, Options(SearchStrategy.Bisect, 1, FeatureKind.Level, workers: 1));
+
+        // Assert: the range did regress by the min-effect, so it is not called "no regression"
+        Assert.NotEqual(SearchStatus.NoRegression, outcome.Status);
+    }
+
+    [Fact]
     public async Task I_get_a_culprit_only_with_a_headline_effect_of_at_least_half_the_min_effect()
     {
         // Arrange: two smaller steps and a larger one at the bad end; min-effect 1
