@@ -482,48 +482,52 @@ internal sealed class Builds(ResultsStore store, string runId, string recipeHash
 }
 
 /// <summary>Which commits to build while a round's trials run: in every gap next to a position the round measures
-/// (between it and its nearest measured neighbours), the middle commit — both middle ones when the gap holds an even
-/// number, as the search's probe and the fill beside it take them — then the middles of the halves, breadth first, up
-/// to <see cref="Most"/>. The search goes on in whichever gap the round's evidence points to, and a round of W workers
-/// asks for up to W commits there. (Journald on local:4, run 12: predicting only the first middle of each gap found 1
-/// of round 3's 4 commits built, and the round waited 88 s for the other 3.)</summary>
+/// (between it and its nearest measured neighbours), the commits at the gap's middle — both middle ones when it falls
+/// between two, as the search's probe and the fill beside it take them — then at its quarter points, then its eighths,
+/// rounded to the nearest commit as the search rounds its quantiles; breadth first over the gaps, up to
+/// <see cref="Most"/>. The search goes on in whichever gap the round's evidence points to, and a round of W workers asks
+/// for up to W commits there. (Journald on local:4: predicting one middle a gap found 1 of the first probe round's 4
+/// commits built, and run 12 waited 88 s for the other 3; both middles, then the middles of the halves, found 2 of 4 in
+/// run 16 — 5 and 6, while the round took the quarter points 3 and 8.)</summary>
 internal static class BuildAheadPlan
 {
     /// <summary>At most this many commits ahead a round (built one at a time at nice +19; a 2-minute journald round
     /// had room for about 3).</summary>
     public const int Most = 6;
 
+    private static readonly double[][] Depths = [[0.5], [0.25, 0.75], [0.125, 0.375, 0.625, 0.875]];
+
     /// <param name="measured">Positions with trials, including the round's own.</param>
     /// <param name="round">The round's positions, in request order.</param>
     public static IReadOnlyList<int> Positions(IReadOnlyCollection<int> measured, IReadOnlyList<int> round)
     {
         var sorted = measured.Concat(round).Distinct().Order().ToArray();
-        var gaps = new Queue<(int Low, int High)>();
+        var gaps = new List<(int Low, int High)>();
         foreach (var p in round)
         {
             var i = Array.IndexOf(sorted, p);
-            if (i > 0)
-                gaps.Enqueue((sorted[i - 1], p));
-            if (i < sorted.Length - 1)
-                gaps.Enqueue((p, sorted[i + 1]));
+            if (i > 0 && !gaps.Contains((sorted[i - 1], p)))
+                gaps.Add((sorted[i - 1], p));
+            if (i < sorted.Length - 1 && !gaps.Contains((p, sorted[i + 1])))
+                gaps.Add((p, sorted[i + 1]));
         }
 
         var next = new List<int>();
-        var seen = new HashSet<(int, int)>();
-        while (gaps.Count > 0 && next.Count < Most)
+        foreach (var quantiles in Depths)
         {
-            var (low, high) = gaps.Dequeue();
-            if (high - low < 2 || !seen.Add((low, high)))
-                continue;
-            var (lower, upper) = (low + (high - low) / 2, low + (high - low + 1) / 2);
-            foreach (var middle in lower == upper ? [lower] : new[] { lower, upper })
+            foreach (var (low, high) in gaps)
             {
-                if (next.Count < Most && !next.Contains(middle))
-                    next.Add(middle);
+                foreach (var q in quantiles)
+                {
+                    var at = low + q * (high - low);
+                    var nearest = (int)Math.Round(at, MidpointRounding.AwayFromZero);
+                    foreach (var c in at - Math.Floor(at) == 0.5 ? new[] { nearest - 1, nearest } : [nearest])
+                    {
+                        if (c > low && c < high && next.Count < Most && !next.Contains(c))
+                            next.Add(c);
+                    }
+                }
             }
-
-            gaps.Enqueue((low, lower));
-            gaps.Enqueue((upper, high));
         }
 
         return next;
