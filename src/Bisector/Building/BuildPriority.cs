@@ -44,9 +44,8 @@ public sealed class BuildPriority
             if (!low)
                 return;
             Live[pid] = 0;
-            if (Low)
-                _groups.Add(pid);
-            else
+            _groups.Add(pid);
+            if (!Low)
                 Posix.SetGroupNice(pid, Posix.OwnNice());
         }
     }

@@ -616,10 +616,10 @@ public static class SearchEngine
             var exact = HodgesLehmann.Estimate(a, b, level);
             if (double.IsFinite(exact.High) && double.IsFinite(exact.Low) || a.Length < 2 || b.Length < 2)
                 return exact;
-            var (ma, mb) = (a.Average(), b.Average());
-            var pooled = Math.Sqrt((a.Sum(x => (x - ma) * (x - ma)) + b.Sum(x => (x - mb) * (x - mb))) / (a.Length + b.Length - 2));
-            var half = StudentT.TwoSidedQuantile(level, a.Length + b.Length - 2) * pooled * Math.Sqrt(1.0 / a.Length + 1.0 / b.Length);
-            return new ShiftEstimate(exact.Shift, mb - ma - half, mb - ma + half, level);
+            var difference = b.Average() - a.Average();
+            var half = StudentT.TwoSidedQuantile(level, a.Length + b.Length - 2) * SequentialTests.PooledDeviation(a, b)
+                       * Math.Sqrt(1.0 / a.Length + 1.0 / b.Length);
+            return new ShiftEstimate(exact.Shift, difference - half, difference + half, level);
         }
 
         /// <summary>The rule that names a culprit on size: the Hodges–Lehmann shift from every trial before the block

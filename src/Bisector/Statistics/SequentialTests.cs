@@ -96,6 +96,15 @@ public static class SequentialTests
         return Math.Sqrt((ma * ma * (a.Count - 1) + mb * mb * (b.Count - 1)) / (a.Count + b.Count - 2));
     }
 
+    /// <summary>Pooled standard deviation of two samples around their own means: both sides' sums of squared deviations
+    /// over n<sub>a</sub> + n<sub>b</sub> − 2 (the t statistic's scale).</summary>
+    public static double PooledDeviation(IReadOnlyList<double> a, IReadOnlyList<double> b)
+    {
+        var (na, _, ssa) = Moments(a);
+        var (nb, _, ssb) = Moments(b);
+        return Math.Sqrt((ssa + ssb) / (na + nb - 2));
+    }
+
     /// <summary>Trials a side at which the e-value is expected to reach 1/α for a true standardised shift
     /// <paramref name="separation"/> (the t statistic at its expectation), or <paramref name="cap"/>.</summary>
     public static int TrialsToReach(double separation, double alpha, int cap)

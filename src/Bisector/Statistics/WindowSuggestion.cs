@@ -175,7 +175,7 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
 
                 // The separation the search's e-value sees: a difference of means over the pooled standard deviation (a
                 // robust spread would hide the occasional outlying trial that a short window makes, and that costs trials).
-                var spread = PooledDeviation(a, b);
+                var spread = SequentialTests.PooledDeviation(a, b);
                 var gap = Math.Abs(b.Average() - a.Average());
                 var separation = spread > 0 ? gap / spread : gap > 0 ? 1e3 : 0;
                 var trials = SequentialTests.TrialsToReach(KeptSeparation * separation, alpha, cap);
@@ -186,16 +186,7 @@ public sealed record WindowSuggestion(double WarmupSeconds, double FullWindowSec
         return new WindowSuggestion(warmupSeconds, window, Measured(good, warmupSeconds), Measured(bad, warmupSeconds), cuts);
     }
 
-    private static double PooledDeviation(IReadOnlyList<double> a, IReadOnlyList<double> b) =>
-        Math.Sqrt((SumSquares(a) + SumSquares(b)) / (a.Count + b.Count - 2));
-
-    private static double Deviation(IReadOnlyList<double> x) => Math.Sqrt(SumSquares(x) / (x.Count - 1));
-
-    private static double SumSquares(IReadOnlyList<double> x)
-    {
-        var mean = x.Average();
-        return x.Sum(v => (v - mean) * (v - mean));
-    }
+    private static double Deviation(IReadOnlyList<double> x) => Math.Sqrt(SequentialTests.Moments(x).SumSquares / (x.Count - 1));
 
     private static int Measured(IReadOnlyList<TrialSeries> trials, double warmupSeconds) =>
         trials.Count(t => t.Seconds.Any(s => s >= warmupSeconds));
