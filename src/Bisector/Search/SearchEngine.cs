@@ -177,7 +177,8 @@ public static class SearchEngine
                 }
                 var why = !_established && EndsFirst()
                     ? string.Create(CultureInfo.InvariantCulture, $"ends not yet decided (e-value {EValueText.Value(_eValue)} of {1 / o.Alpha:G3}): more trials at the ends")
-                    : string.Create(CultureInfo.InvariantCulture, $"posterior top {Describe(lo, hi)} at {mass:P1} < {o.Confidence:P0}: split the remaining probability");
+                    : string.Create(CultureInfo.InvariantCulture, $"posterior top {Describe(lo, hi)} at {mass:P1} < {o.Confidence:P0}: split the remaining probability")
+                      + (plan.Any(r => r.Position == 0 || r.Position == n) ? string.Create(CultureInfo.InvariantCulture, $", and twice the trials at the ends after {StallRounds} probe rounds without a verdict") : "");
                 await MeasureAsync(plan, why).ConfigureAwait(false);
             }
         }
@@ -368,6 +369,22 @@ public static class SearchEngine
             return CulpritPosterior.FitSplit(n, first, valuesAt ?? Values, o.Decision.MinEffect, Sign, _sameBuildAs);
         }
 
+        /// <summary>Probe rounds since the ends last got trials of their own.</summary>
+        private int _probeRounds;
+
+        /// <summary>
+        /// Probe rounds after which a search that has not reached verification doubles the trials at both ends (capped)
+        /// beside its next probe: 2 (log₂(N+1) + 2), about twice the probes a search that reads every probe right needs.
+        /// Why: the levels the posterior scores probes against are fitted from the trials on each side of a split, and
+        /// the ends are the only positions whose side is known. A search that starts probing on 2–4 trials an end
+        /// (large-looking first looks) and then misreads one 1–2-trial probe (a t₃ bad trial reads good one time in
+        /// four at a 1-IQR step) homes in on a wrong region whose trials all sit on one level; the contaminated side
+        /// then fits that level, the posterior wanders, and nothing measured there can correct it. At N = 1000 (1-IQR
+        /// level step, 400 seeds) 4 searches ran to the 200-round budget that way (841–955 trials each, no call);
+        /// with this rule none does (docs/benchmarks-search.md, session 10).
+        /// </summary>
+        private int StallRounds => (int)Math.Ceiling(2 * (Math.Log2(n + 1) + 2));
+
         /// <summary>Trials for about <paramref name="nats"/> of evidence at the fitted model's rate, at least 1.</summary>
         private static int Sized(SplitFit fit, double nats, int cap)
         {
@@ -402,6 +419,15 @@ public static class SearchEngine
                 var p = Nearest(cdf, k / (double)(targets + 1), plan, k > 1);
                 if (p >= 0)
                     plan.Add(new MeasureRequest(p, Math.Min(Sized(fit, ProbeEvidence, o.InitialTrials), Room(p))));
+            }
+            if (++_probeRounds >= StallRounds)
+            {
+                // Re-anchor a search that has not settled: the ends are the only positions whose side is known, and
+                // doubling their trials pins both levels again, so every probe trial is rescored against them.
+                _probeRounds = 0;
+                foreach (var anchor in new[] { 0, n })
+                    if (Math.Min(Count(anchor), Room(anchor)) > 0)
+                        plan.Add(new MeasureRequest(anchor, Math.Min(Count(anchor), Room(anchor))));
             }
             plan.AddRange(Fill(post, plan.Sum(r => r.AdditionalTrials), plan));
             return plan;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Bisector.Recipes;
+using Bisector.Runs;
 using Bisector.Statistics;
 
 namespace Bisector.Search.Simulation;
@@ -78,11 +79,15 @@ public static class ReplayBenchmark
             {
                 var added = 0;
                 var result = new List<PositionEvidence>();
-                foreach (var r in requests)
+                // A real round keeps every worker busy: the measurer raises the requested counts as a run does, and
+                // the search is handed the extra trials too.
+                var counts = RoundPlan.FillIdleWorkers(requests.Select(r => r.AdditionalTrials).ToArray(), workers);
+                for (var i = 0; i < requests.Count; i++)
                 {
+                    var r = requests[i];
                     var list = taken.TryGetValue(r.Position, out var l) ? l : taken[r.Position] = new List<double>();
                     var pool = source.Pool(r.Position);
-                    for (var k = 0; k < r.AdditionalTrials; k++)
+                    for (var k = 0; k < counts[i]; k++)
                     {
                         var rng = new Random(MemorySimulator.Mix(seed, r.Position, list.Count));
                         list.Add(pool[rng.Next(pool.Length)]);
