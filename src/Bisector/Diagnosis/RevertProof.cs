@@ -63,6 +63,8 @@ public sealed record RevertReport(
                 $"e-value {EValueText.Value(e.EValueBad)}; {e.RevertTrials} trial(s)");
             return e.Finding switch
             {
+                RevertFinding.Removes when e.DiffersFromGood => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change}; " +
+                    $"the {Scale.Format(e.VersusGood, signed: true)} it leaves against the good end is below half the min-effect ({evidence})",
                 RevertFinding.Removes => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change} ({evidence})",
                 RevertFinding.RemovesPart => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change}; the rest stays " +
                     $"(the reverted build differs from the good end too, e-value {EValueText.Value(e.EValueGood)}; {evidence})",
@@ -155,7 +157,7 @@ public static class RevertProof
             {
                 var stored = await store.GetVariantTrialsAsync(runId, variant, ct);
                 var ok = stored.Count(t => t.Outcome == TrialOutcome.Ok);
-                var estimate = RevertAnalysis.Estimate(good, bad, await FeaturesAsync(store, stored, recipe, ct), alpha);
+                var estimate = RevertAnalysis.Estimate(good, bad, await FeaturesAsync(store, stored, recipe, ct), alpha, recipe.Decide.MinEffect);
                 if (estimate is { Decided: true } || ok >= recipe.Trials.Max || stored.Count - ok >= recipe.Trials.Max)
                     break;
                 // A build whose every trial failed will not start working with more trials of the same kind.
@@ -191,7 +193,7 @@ public static class RevertProof
         if (trials.Any(t => t.Outcome == TrialOutcome.Ok))
         {
             var (good, bad) = await EndsAsync(store, runId, recipe, positions, ct);
-            estimate = RevertAnalysis.Estimate(good, bad, await FeaturesAsync(store, trials, recipe, ct), alpha);
+            estimate = RevertAnalysis.Estimate(good, bad, await FeaturesAsync(store, trials, recipe, ct), alpha, recipe.Decide.MinEffect);
         }
 
         var build = (await store.GetBuildsAsync(runId, ct)).LastOrDefault(b => b.Sha == row.BuildKey);

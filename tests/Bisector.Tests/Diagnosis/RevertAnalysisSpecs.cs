@@ -53,6 +53,24 @@ public sealed class RevertAnalysisSpecs
         Assert.True(e.ShareLow > 0.4 && e.ShareHigh < 0.6, $"[{e.ShareLow}, {e.ShareHigh}]");
     }
 
+    [Theory]
+    [InlineData(0.0, RevertFinding.RemovesPart)]
+    [InlineData(1.0, RevertFinding.Removes)]
+    public void I_can_see_a_revert_whose_rest_is_below_half_the_min_effect_remove_the_regression(double minEffectMiB, RevertFinding expected)
+    {
+        // Arrange: the reverted build sits 0.11 MiB above the good end (4 MiB below the bad end) with a 0.01 MiB spread:
+        // it differs from both ends (the demo on a loaded machine, its good end measured rounds before the revert)
+        var reverted = Around(4.45, 4);
+
+        // Act
+        var e = RevertAnalysis.Estimate(Good, Bad, reverted, alpha: 0.01, minEffect: minEffectMiB * MiB)!;
+
+        // Assert: a rest below half the min-effect is not a part that stays
+        Assert.True(e.EValueGood >= 100 && e.EValueBad >= 100, $"{e.EValueGood} {e.EValueBad}");
+        Assert.Equal(expected, e.Finding);
+        Assert.InRange(e.Share, 0.96, 0.98);
+    }
+
     [Fact]
     public void I_can_see_a_noisy_revert_stay_undecided_with_an_unbounded_share()
     {

@@ -98,6 +98,27 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_get_fresh_trials_instead_of_probes_at_commits_whose_side_is_known()
+    {
+        // Arrange: bench search's 1-IQR level step at N = 1000, seed 222 (culprit 258). Positions 257–259 reached the cap
+        // of 40 trials with the posterior at 85 % on 258; the probe nearest the median was then position 2, 3, 4, …
+        // (each side all but known), and the search spent its 1,000-trial budget there without a verdict
+        var template = new SimulationScenario(10, null, 0, 0, []);
+        var step = MemorySimulator.ScalarIqr(template);
+        var scenario = SearchBenchmark.MakeScenario(1000, 222, true, step, 0);
+        var sim = new MemorySimulator(scenario, 222);
+        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Level, RegressionDirection.Increase, step), template.WarmupSeconds);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(1000, sim.MeasureAsync, options);
+
+        // Assert: the culprit is named on fresh trials, and no probe went below position 100
+        Assert.Equal(scenario.Culprit, outcome.Culprit);
+        Assert.True(outcome.TrialsSpent < 400, $"{outcome.TrialsSpent} trials");
+        Assert.DoesNotContain(outcome.Rounds, r => r.Requested.Any(q => q.Position is > 0 and < 100));
+    }
+
+    [Fact]
     public async Task I_get_more_verification_attempts_once_the_change_is_shown()
     {
         // Arrange: bench search's 1-IQR slope change at N = 10, seed 113 (culprit 7): the e-value crosses early, the first
