@@ -55,16 +55,27 @@ public class SearchEngineSpecs
         Assert.Equal(0, result.Wrong);
     }
 
+    /// <summary>One seed of `bench search`'s 1-IQR case (a level step or a slope change of the min-effect) at N
+    /// candidates, with the options the benchmark runs Bisector with.</summary>
+    private static (SimulationScenario Scenario, MemorySimulator Sim, SearchOptions Options) BenchCase(int n, int seed, FeatureKind feature)
+    {
+        var template = new SimulationScenario(10, null, 0, 0, []);
+        var step = MemorySimulator.ScalarIqr(template);
+        var slope = step * 60 / ((template.WarmupSeconds + template.WindowSeconds) / 2);
+        var scenario = feature == FeatureKind.Slope
+            ? SearchBenchmark.MakeScenario(n, seed, true, 0, slope)
+            : SearchBenchmark.MakeScenario(n, seed, true, step, 0);
+        var effect = feature == FeatureKind.Slope ? slope : step;
+        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", feature, RegressionDirection.Increase, effect), template.WarmupSeconds);
+        return (scenario, new MemorySimulator(scenario, seed), options);
+    }
+
     [Fact]
     public async Task I_get_fresh_trials_of_the_leading_split_when_every_position_is_at_the_cap()
     {
         // Arrange: bench search's 1-IQR level step at N = 10, seed 348 (culprit 10, the bad end): the change is shown
         // (e-value 142) but every informative position reaches the cap of 40 trials with the posterior at 91 %
-        var template = new SimulationScenario(10, null, 0, 0, []);
-        var step = MemorySimulator.ScalarIqr(template);
-        var scenario = SearchBenchmark.MakeScenario(10, 348, true, step, 0);
-        var sim = new MemorySimulator(scenario, 348);
-        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Level, RegressionDirection.Increase, step), template.WarmupSeconds);
+        var (scenario, sim, options) = BenchCase(10, 348, FeatureKind.Level);
 
         // Act
         var outcome = await SearchEngine.RunAsync(10, sim.MeasureAsync, options);
@@ -82,11 +93,7 @@ public class SearchEngineSpecs
         // Arrange: bench search's 1-IQR level step at N = 1000, seeds 10 (culprit 13) and 399 (culprit 491). Probing
         // started on 4 and 2 trials an end, an early probe was misread, and both searches wandered to the 200-round
         // budget (945 and 841 trials) with the posterior on positions 750 and 687
-        var template = new SimulationScenario(10, null, 0, 0, []);
-        var step = MemorySimulator.ScalarIqr(template);
-        var scenario = SearchBenchmark.MakeScenario(1000, seed, true, step, 0);
-        var sim = new MemorySimulator(scenario, seed);
-        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Level, RegressionDirection.Increase, step), template.WarmupSeconds);
+        var (scenario, sim, options) = BenchCase(1000, seed, FeatureKind.Level);
 
         // Act
         var outcome = await SearchEngine.RunAsync(1000, sim.MeasureAsync, options);
@@ -103,11 +110,7 @@ public class SearchEngineSpecs
         // Arrange: bench search's 1-IQR level step at N = 1000, seed 222 (culprit 258). Positions 257–259 reached the cap
         // of 40 trials with the posterior at 85 % on 258; the probe nearest the median was then position 2, 3, 4, …
         // (each side all but known), and the search spent its 1,000-trial budget there without a verdict
-        var template = new SimulationScenario(10, null, 0, 0, []);
-        var step = MemorySimulator.ScalarIqr(template);
-        var scenario = SearchBenchmark.MakeScenario(1000, 222, true, step, 0);
-        var sim = new MemorySimulator(scenario, 222);
-        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Level, RegressionDirection.Increase, step), template.WarmupSeconds);
+        var (scenario, sim, options) = BenchCase(1000, 222, FeatureKind.Level);
 
         // Act
         var outcome = await SearchEngine.RunAsync(1000, sim.MeasureAsync, options);
@@ -123,11 +126,7 @@ public class SearchEngineSpecs
     {
         // Arrange: bench search's 1-IQR slope change at N = 10, seed 113 (culprit 7): the e-value crosses early, the first
         // verifications (of 8) are refuted by heavy-tailed fresh trials, and three attempts ended it Undecided after 26 trials
-        var template = new SimulationScenario(10, null, 0, 0, []);
-        var slope = MemorySimulator.ScalarIqr(template) * 60 / ((template.WarmupSeconds + template.WindowSeconds) / 2);
-        var scenario = SearchBenchmark.MakeScenario(10, 113, true, 0, slope);
-        var sim = new MemorySimulator(scenario, 113);
-        var options = new SearchOptions(SearchStrategy.Bisect, 1, new DecisionSpec("vm_rss", FeatureKind.Slope, RegressionDirection.Increase, slope), template.WarmupSeconds);
+        var (scenario, sim, options) = BenchCase(10, 113, FeatureKind.Slope);
 
         // Act
         var outcome = await SearchEngine.RunAsync(10, sim.MeasureAsync, options);
