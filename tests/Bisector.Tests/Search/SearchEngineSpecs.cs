@@ -55,6 +55,37 @@ public class SearchEngineSpecs
         Assert.Equal(0, result.Wrong);
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(85)]
+    public async Task I_do_not_blame_a_small_step_for_the_large_one_right_after_it(int seed)
+    {
+        // Arrange: journald run 17's stored slopes in bytes a minute (docs/case-journald.md), resampled on 4 workers;
+        // f1a8a66c35 (position 10) sits about +0.07 MiB/min above the good end, 2ac67221bb (11) +0.3, min-effect 0.2.
+        // These seeds named 10: "every trial from it on" holds 11's trials too, so its headline shift passed half the
+        // min-effect although its own trials do not
+        var values = new Dictionary<int, double[]>
+        {
+            [0] = [0, 21370.5, 0, 0, 0, 60361.7, 0, 28913.8, 124292.6, 16665.1, 141084.8, 96919.6],
+            [3] = [80137.8],
+            [5] = [5229.2],
+            [6] = [29104.3],
+            [7] = [8190.9],
+            [8] = [131657.5, 0],
+            [9] = [23038.9],
+            [10] = [8474.8, 112463.8, 176254.2, 159584.9, 113417.9, 22635.1, 134768.0, 0, 78018.9, 7927.7, 81917.1, 76150.3, 79835.0],
+            [11] = [264960.7, 315955.0, 300845.4, 248835.3, 335434.5, 315753.5, 315979.2, 320123.2],
+        };
+        var run17 = new ReplaySource("journald run 17", 11, 11, values,
+            new DecisionSpec("rss_anon", FeatureKind.Slope, RegressionDirection.Increase, 200.0 * 1024), 5, 12, 122);
+
+        // Act
+        var result = await ReplayBenchmark.RunAsync(run17, seeds: 1, workers: 4, firstSeed: seed);
+
+        // Assert
+        Assert.Equal(0, result.Wrong);
+    }
+
     /// <summary>One seed of `bench search`'s 1-IQR case (a level step or a slope change of the min-effect) at N
     /// candidates, with the options the benchmark runs Bisector with.</summary>
     private static (SimulationScenario Scenario, MemorySimulator Sim, SearchOptions Options) BenchCase(int n, int seed, FeatureKind feature)
