@@ -134,11 +134,11 @@ internal static class ReportFacts
     }
 
     /// <summary>Beside a named culprit's effect, what that effect is and the size the search required of it (the
-    /// same quantity: SearchEngine names a culprit only when this shift reaches half the min-effect), so a reader
+    /// same quantity: SearchEngine names a culprit only when this shift, and the shift to its own trials, reach half the min-effect), so a reader
     /// never compares the effect with a threshold it was not tested against.</summary>
     internal static string CulpritRule(ReportModel m, Comparison c) =>
         m.Outcome is { Status: SearchStatus.Found or SearchStatus.FoundRange, Boundary: { } b } && ReferenceEquals(b, c)
-            ? $" (every trial before the {m.Terms.Answer} against every trial from it on; naming it needs at least half the min-effect, {F(ScaleFeature(m, c.Threshold / 2))} {FeatureUnit(m)})"
+            ? $" (every trial before the {m.Terms.Answer} against every trial from it on; naming it needs at least half the min-effect, {F(ScaleFeature(m, c.Threshold / 2))} {FeatureUnit(m)}, here and for its own trials)"
             : "";
 
     /// <summary>What an interval reads when its trials cannot bound it (an exact test on one or two trials a side).</summary>
