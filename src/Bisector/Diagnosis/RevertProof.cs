@@ -63,7 +63,7 @@ public sealed record RevertReport(
                 $"e-value {EValueText.Value(e.EValueBad)}; {e.RevertTrials} trial(s)");
             return e.Finding switch
             {
-                RevertFinding.Removes when e.DiffersFromGood => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change}; " +
+                RevertFinding.Removes when e.DiffersFromGood && !e.RestMatters => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change}; " +
                     $"the {Scale.Format(e.VersusGood, signed: true)} it leaves against the good end is below half the min-effect ({evidence})",
                 RevertFinding.Removes => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change} ({evidence})",
                 RevertFinding.RemovesPart => $"reverting {who} alone removes {e.SharePercent} {e.ShareInterval} of the {change}; the rest stays " +

@@ -601,7 +601,7 @@ public static class SearchEngine
             var (goodSide, badSide) = (Side(p => p < first), Side(p => p >= last));
             // The culprit's own trials must show the step too: "every trial from it on" also holds a larger change after
             // it, so a small step right before a large one passed on the large one's trials (replays of journald run 17:
-            // f1a8a66c35, +0.06 MiB/min over its 13 stored trials, named in 8 of 400 instead of 2ac67221bb after it).
+            // f1a8a66c35, +0.07 MiB/min over its 13 stored trials, named in 8 of 400 instead of 2ac67221bb after it).
             var large = SidesShiftLargeEnough(goodSide, badSide) && SidesShiftLargeEnough(goodSide, Values(last).Where(double.IsFinite).ToArray());
             var check = Explain(passed && _established && large ? Verdict.Regressed : passed ? Verdict.Unknown : Verdict.Same,
                 goodSide, badSide,

@@ -71,6 +71,27 @@ public sealed class RevertAnalysisSpecs
         Assert.InRange(e.Share, 0.96, 0.98);
     }
 
+    [Theory]
+    [InlineData(4.45, " it leaves against the good end is below half the min-effect (")]
+    [InlineData(2.30, " of the regression (")]
+    [InlineData(6.41, "; the rest stays (")]
+    public void I_can_read_in_the_headline_whether_the_rest_a_revert_leaves_matters(double revertedMiB, string expected)
+    {
+        // Arrange: a rest of 0.11 MiB (below half the 1 MiB min-effect), an overshoot 2 MiB below the good end, and half
+        // the regression left
+        var e = RevertAnalysis.Estimate(Good, Bad, Around(revertedMiB, 4), alpha: 0.01, minEffect: MiB)!;
+        var commit = new Bisector.Git.Commit(new string('a', 40), "culprit", "someone", DateTimeOffset.UnixEpoch, []);
+        var report = new RevertReport(commit, commit with { Sha = new string('b', 40) }, "git revert --no-commit aaaa", Bisector.Storage.RevertStatus.Built,
+            [], null, e, 4, 0, 1, 1, Bisector.Recipes.RegressionDirection.Increase, Bisector.Statistics.FeatureScale.For("rss_anon", Bisector.Statistics.FeatureKind.Plateau));
+
+        // Act
+        var headline = report.Headline;
+
+        // Assert
+        Assert.Contains(expected, headline, StringComparison.Ordinal);
+        Assert.StartsWith("reverting aaaaaaaaaa alone removes ", headline, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void I_can_see_a_noisy_revert_stay_undecided_with_an_unbounded_share()
     {
