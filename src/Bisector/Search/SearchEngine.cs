@@ -430,7 +430,7 @@ public static class SearchEngine
                 // 222: 558 trials at positions 2–40 while the culprit 258 sat at 85 %). Once the change is shown, no
                 // probe then: fresh trials of the leading split are the evidence left. Before, such a trial still adds
                 // to its side in the e-value, so it is taken.
-                if (_established && p >= 0 && Math.Min(cdf[p], 1 - cdf[p]) < SettledSide && p != first - 1 && p != last)
+                if (_established && p >= 0 && Settled(cdf, p) && p != first - 1 && p != last)
                     p = -1;
                 if (p >= 0)
                     plan.Add(new MeasureRequest(p, Math.Min(Sized(fit, ProbeEvidence, o.InitialTrials), Room(p))));
@@ -478,6 +478,9 @@ public static class SearchEngine
             return cdf;
         }
 
+        /// <summary>Position <paramref name="i"/>'s side (good or bad) is known with probability above 1 − <see cref="SettledSide"/>.</summary>
+        private static bool Settled(double[] cdf, int i) => Math.Min(cdf[i], 1 - cdf[i]) < SettledSide;
+
         private int Nearest(double[] cdf, double q, IReadOnlyList<MeasureRequest> taken, bool skipSettled)
         {
             int best = -1;
@@ -487,7 +490,7 @@ public static class SearchEngine
                 // A position with an identical build adds nothing of its own: its side is its twin's.
                 if (Skipped(i) || Room(i) <= 0 || _sameBuildAs.ContainsKey(i) || taken.Any(r => Measured(r.Position) == i)) continue;
                 // A position whose side is all but known cannot move the posterior.
-                if (skipSettled && Math.Min(cdf[i], 1 - cdf[i]) < SettledSide) continue;
+                if (skipSettled && Settled(cdf, i)) continue;
                 var d = Math.Abs(cdf[i] - q);
                 if (d < bestDistance - 1e-12) { best = i; bestDistance = d; }
             }
