@@ -14,7 +14,7 @@ namespace Bisector.Runs;
 internal static class RangeScanStep
 {
     /// <summary>New trials the scan may spend: twice what the search spent, at least <see cref="MinBudget"/> (a segment
-    /// without a change needs 5 trials at each of its ends for Wald's "no change"; docs/benchmarks.md), plus at most the
+    /// without a change needs 7 trials at each of its ends for "no change" at α = 0.01; docs/benchmarks.md), plus at most the
     /// trials of the round in flight when it runs out.</summary>
     public static int Budget(SearchOutcome outcome) => Math.Max(2 * outcome.TrialsSpent, MinBudget);
 

@@ -12,8 +12,9 @@ namespace Bisector.Search;
 /// <see cref="SequentialTests.EValue(IReadOnlyList{double}, IReadOnlyList{double})"/> on the two sides of every possible
 /// culprit, averaged with the weight of that culprit's commits — reaches 1/α. An average of e-processes is an
 /// e-process, so by Ville's inequality a range without a change is blamed with probability at most α, however many
-/// looks the search takes. "No regression" needs Wald's ratio at the ends to reach ln(1/β), β =
-/// <see cref="SearchOptions.SameAlpha"/>.</para>
+/// looks the search takes. "No regression" needs the ends' exact shift interval, at a level that spends β =
+/// <see cref="SearchOptions.SameAlpha"/> over every look (<see cref="SequentialTests.NoRegressionBound"/>), to end below
+/// the min-effect: a regression of the min-effect is missed with probability at most β per search.</para>
 /// <para>Trials are sized by the evidence: each position gets as many trials as the fitted two-level model (per-side
 /// level and scale) says it needs for about <see cref="ProbeEvidence"/> nats, one when one trial decides; workers that
 /// would idle measure the next positions the search may need (both halves' next midpoints) instead. When the posterior
@@ -260,13 +261,14 @@ public static class SearchEngine
 
         private SearchOutcome? SameAtEnds()
         {
-            var llr = SequentialTests.SameLogLikelihoodRatio(Worse(0), Worse(n), o.Decision.MinEffect);
-            // Wald's ratio uses a plug-in spread, which a few heavy-tailed trials can make far too small (5 vs 5 trials
-            // of a 1-IQR step read 'no regression' at a ratio of 20 while their Hodges–Lehmann interval reached past the
-            // min-effect): "no regression" also needs the shift's two-sided 1 − 2β interval (exact, Mann–Whitney) to end below the min-effect.
-            if (llr >= ln(1 / o.SameAlpha) && HodgesLehmann.Estimate(Worse(0), Worse(n), 1 - 2 * o.SameAlpha).High < o.Decision.MinEffect)
+            // β is spent over every trial count a look can happen at (SequentialTests.SameLevel): a shift of the
+            // min-effect reads "no regression" with probability at most β per search, for any continuous noise. Wald's
+            // ratio with a plug-in spread, used before, missed a real 1-IQR step in 0.6 % of searches against its
+            // nominal 0.25 % (5 of 800 at N = 1000; docs/benchmarks-search.md, session 11).
+            var bound = o.Decision.MinEffect > 0 ? SequentialTests.NoRegressionBound(Worse(0), Worse(n), o.MaxTrialsPerPosition, o.SameAlpha) : null;
+            if (bound is not null && bound.High < o.Decision.MinEffect)
             {
-                var ends = EndsComparison(Verdict.Same, llr);
+                var ends = EndsComparison(Verdict.Same, bound);
                 return Finish(SearchStatus.NoRegression, null, 0, 0, 0, ends,
                     $"the bad end is not worse than the good end by {o.Scale.Format(o.Decision.MinEffect)} ({ends.Verdict}): {ends.Explanation}");
             }
@@ -280,9 +282,9 @@ public static class SearchEngine
             return null;
         }
 
-        /// <summary>The ends' comparison as the report shows it: the e-value and Wald's ratio behind the verdict, with
-        /// the Hodges–Lehmann shift and its interval.</summary>
-        private Comparison EndsComparison(Verdict? verdict = null, double sameLlr = double.NaN)
+        /// <summary>The ends' comparison as the report shows it: the e-value behind the verdict, with the Hodges–Lehmann
+        /// shift and its interval; for "no regression", the spent interval that decided it.</summary>
+        private Comparison EndsComparison(Verdict? verdict = null, ShiftEstimate? sameBound = null)
         {
             var good = Values(0).Where(double.IsFinite).ToArray();
             var bad = Values(n).Where(double.IsFinite).ToArray();
@@ -290,20 +292,23 @@ public static class SearchEngine
             if (v == Verdict.Same && Sign * (Robust.Median(bad) - Robust.Median(good)) < -o.Decision.MinEffect / 2
                 && SequentialTests.EValue(Worse(n), Worse(0)) >= 1 / o.Alpha)
                 v = Verdict.Improved;
-            var same = double.IsFinite(sameLlr)
-                ? string.Create(CultureInfo.InvariantCulture, $"; 'no regression' log ratio {sameLlr:0.##} ≥ ln(1/β) = {ln(1 / o.SameAlpha):0.##}")
-                : "";
+            var same = sameBound is null ? ""
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"; 'no regression': the shift's exact {100 * sameBound.ConfidenceLevel:0.###} % interval over the first {Math.Min(good.Length, bad.Length)} trials a side ends below the min-effect (β = {o.SameAlpha} per search, spent over every look)");
+            // The interval shown is the one that decided, in the feature's own direction.
+            var shown = sameBound is null ? null
+                : Sign > 0 ? sameBound : sameBound with { Shift = -sameBound.Shift, Low = -sameBound.High, High = -sameBound.Low };
             return Explain(v, good, bad, string.Create(CultureInfo.InvariantCulture,
                 $"e-value for a change in the range {EValueText.Value(_eValue)} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){same}"),
-                Math.Min(1, 1 / _eValue));
+                Math.Min(1, 1 / _eValue), shown);
         }
 
-        private Comparison Explain(Verdict verdict, double[] good, double[] bad, string evidence, double anytimeP)
+        private Comparison Explain(Verdict verdict, double[] good, double[] bad, string evidence, double anytimeP, ShiftEstimate? shown = null)
         {
-            var level = 1 - 2 * o.Alpha;
-            var shift = good.Length > 0 && bad.Length > 0 ? HodgesLehmann.Estimate(good, bad, level) : new ShiftEstimate(double.NaN, double.NegativeInfinity, double.PositiveInfinity, level);
+            var level = shown?.ConfidenceLevel ?? 1 - 2 * o.Alpha;
+            var shift = shown ?? (good.Length > 0 && bad.Length > 0 ? HodgesLehmann.Estimate(good, bad, level) : new ShiftEstimate(double.NaN, double.NegativeInfinity, double.PositiveInfinity, level));
             var explanation = string.Create(CultureInfo.InvariantCulture,
-                $"{verdict}: {evidence}; anytime-valid p {(anytimeP < 1e-4 ? "< 0.0001" : $"≤ {anytimeP:0.####}")}; shift = {o.Scale.Format(shift.Shift, signed: true)} [{o.Scale.Number(shift.Low, signed: true)}, {o.Scale.Number(shift.High, signed: true)}]{o.Scale.Suffix} at {level:P0}; threshold = {o.Scale.Format(o.Decision.MinEffect)}; n = {good.Length} vs {bad.Length}");
+                $"{verdict}: {evidence}; anytime-valid p {(anytimeP < 1e-4 ? "< 0.0001" : $"≤ {anytimeP:0.####}")}; shift = {o.Scale.Format(shift.Shift, signed: true)} [{o.Scale.Number(shift.Low, signed: true)}, {o.Scale.Number(shift.High, signed: true)}]{o.Scale.Suffix} at {100 * level:0.###} %; threshold = {o.Scale.Format(o.Decision.MinEffect)}; n = {good.Length} vs {bad.Length}");
             return new Comparison(verdict, "sequential e-value (t, Ville)", anytimeP, o.Alpha, shift.Shift, shift.Low, shift.High, level,
                 o.Decision.MinEffect, good, bad, explanation)
             { Direction = o.Decision.Direction };
@@ -498,7 +503,7 @@ public static class SearchEngine
         }
 
         /// <summary>Trials a side for the ends' next look: as many as the fitted separation says the e-value (or,
-        /// with no separation, Wald's "no regression" ratio) needs, at most one batch, never a look that cannot reach
+        /// with no separation, the spent interval of "no regression") needs, at most one batch, never a look that cannot reach
         /// 1/α.</summary>
         private int EndsBatch()
         {
@@ -517,8 +522,24 @@ public static class SearchEngine
                 var share = MeasuredPositions().Length <= 2 ? 1 : 0.5;
                 var toDecide = shift > 0 ? SequentialTests.TrialsToReach(shift / sigma, o.Alpha * share, cap) : cap;
                 var d = o.Decision.MinEffect;
-                var room = d * (d / 2 - Math.Max(shift, 0));
-                var toSame = room > 0 ? (int)Math.Ceiling(2 * Math.PI / 3 * sigma * sigma * ln(1 / o.SameAlpha) / room) : cap;
+                // "No regression" needs the spent interval's upper end below the min-effect; it narrows as 1/√m, so the
+                // interval at hand (or, before the first count that can decide, the normal approximation of the
+                // Hodges–Lehmann shift's spread, √(π/3)·σ a trial) says how many trials a side that takes.
+                var gap = d - Math.Max(shift, 0);
+                var bound = SequentialTests.NoRegressionBound(a, b, cap, o.SameAlpha);
+                int toSame;
+                if (!(gap > 0))
+                    toSame = cap;
+                else if (bound is not null && double.IsFinite(bound.High) && bound.High > bound.Shift && bound.Shift < d)
+                {
+                    var ratio = (bound.High - bound.Shift) / (d - bound.Shift);
+                    toSame = (int)Math.Ceiling(have * ratio * ratio);
+                }
+                else
+                {
+                    var z = Normal.Quantile(1 - (1 - SequentialTests.SameLevel(cap, cap, o.SameAlpha)) / 2);
+                    toSame = (int)Math.Ceiling(2 * Math.PI / 3 * sigma * sigma * z * z / (gap * gap));
+                }
                 need = Math.Min(toDecide, toSame);
             }
             // Estimates from few trials are rough: grow by at most half of what is there (+1), and one batch.
@@ -621,8 +642,8 @@ public static class SearchEngine
                 var found = !passed
                     ? $"the posterior pointed at {Describe(first, last)}, but fresh trials did not confirm it"
                     : string.Create(CultureInfo.InvariantCulture, $"fresh trials confirmed the split at {Describe(first, last)}, but every trial before it and every trial from it on differ by {o.Scale.Format(Sign * check.Effect, signed: true)} in the regressing direction, less than half the min-effect ({o.Scale.Format(o.Decision.MinEffect / 2)})");
-                if (NoChangeOfMinEffect(goodSide, badSide) is { } none)
-                    return Finish(SearchStatus.NoRegression, null, 0, 0, 0, Explain(Verdict.Same, goodSide, badSide, none, check.PValue),
+                if (await NoChangeOfMinEffectAsync(first, last).ConfigureAwait(false) is { } none)
+                    return Finish(SearchStatus.NoRegression, null, 0, 0, 0, Explain(Verdict.Same, Side(p => p < first), Side(p => p >= last), none, check.PValue),
                         $"no change of the min-effect ({o.Scale.Format(o.Decision.MinEffect)}) in the range: {found}, and {none}");
                 return Finish(SearchStatus.Undecided, null, first, last, mass, check,
                     passed ? $"{found}: the change there is smaller than the recipe's min-effect asks for: {check.Explanation}" : $"{found}: {check.Explanation}");
@@ -639,25 +660,53 @@ public static class SearchEngine
 
         /// <summary>When no culprit is named, whether the range holds no change of the min-effect: the ends' shift and
         /// the shift at the posterior's leading split (every trial before it against every trial from it on) both have
-        /// their two-sided 1 − 2β interval (exact, Mann–Whitney) end below the min-effect in the regressing direction —
-        /// the interval "no regression" at the ends asks for. A small real change the search found (journald
+        /// their interval end below the min-effect in the regressing direction: the ends' spent interval of "no
+        /// regression" (<see cref="SequentialTests.NoRegressionBound"/>), and the split's at the same level. A small real change the search found (journald
         /// v247..f1a8a66c35: +0.05 MiB/min at f1a8a66c35 against a min-effect of 0.20; 21 of 200 replays of run 13 ended
         /// Undecided on it) is then "no regression", with the change stated; steps that each stay below half the
         /// min-effect but add up to it keep the ends' interval above it, and stay Undecided. Null when it does not hold.</summary>
+        private async Task<string?> NoChangeOfMinEffectAsync(int first, int last)
+        {
+            while (true)
+            {
+                if (NoChangeOfMinEffect(Side(p => p < first), Side(p => p >= last)) is { } none)
+                    return none;
+                // Too few trials at the ends for the spent interval (a large effect is probed after 2 + 2 trials), or an
+                // interval still reaching past the min-effect around a shift below it: more trials at the ends can settle
+                // it, as they would at the start of a search.
+                var (a, b) = (Worse(0), Worse(n));
+                var have = Math.Min(a.Length, b.Length);
+                var bound = SequentialTests.NoRegressionBound(a, b, o.MaxTrialsPerPosition, o.SameAlpha);
+                var d = o.Decision.MinEffect;
+                if (Room(0) <= 0 || Room(n) <= 0 || !BudgetLeft || d <= 0 || bound is not null && !(bound.Shift < d && double.IsFinite(bound.High)))
+                    return null;
+                var add = bound is null
+                    ? SequentialTests.FirstSameCount(o.MaxTrialsPerPosition, o.SameAlpha) - have
+                    : Math.Clamp((int)Math.Ceiling(have * Math.Pow((bound.High - bound.Shift) / (d - bound.Shift), 2)) - have, 1, have / 2 + 1);
+                add = Math.Max(1, add);
+                await MeasureAsync([new MeasureRequest(0, Math.Min(add, Room(0))), new MeasureRequest(n, Math.Min(add, Room(n)))],
+                    "a change below the min-effect: more trials at the ends, for the interval of 'no change of the min-effect'").ConfigureAwait(false);
+                UpdateEValue();
+            }
+        }
+
         private string? NoChangeOfMinEffect(double[] goodSide, double[] badSide)
         {
-            var level = 1 - 2 * o.SameAlpha;
-            var ends = Interval(Worse(0), Worse(n), level);
+            // The ends' look is one of those the "no regression" spending is over (the same first m trials a side).
+            var ends = SequentialTests.NoRegressionBound(Worse(0), Worse(n), o.MaxTrialsPerPosition, o.SameAlpha);
+            if (ends is null)
+                return null;
+            var level = ends.ConfidenceLevel;
             var split = Interval(goodSide.Select(v => Sign * v).ToArray(), badSide.Select(v => Sign * v).ToArray(), level);
             if (!(ends.High < o.Decision.MinEffect && split.High < o.Decision.MinEffect))
                 return null;
             return string.Create(CultureInfo.InvariantCulture,
-                $"neither the ends nor that split can differ by it: their shifts are {o.Scale.Format(ends.Shift, signed: true)} [{o.Scale.Number(ends.Low, signed: true)}, {o.Scale.Number(ends.High, signed: true)}]{o.Scale.Suffix} and {o.Scale.Format(split.Shift, signed: true)} [{o.Scale.Number(split.Low, signed: true)}, {o.Scale.Number(split.High, signed: true)}]{o.Scale.Suffix} at {level:P1} in the regressing direction, both below the min-effect");
+                $"neither the ends nor that split can differ by it: their shifts are {o.Scale.Format(ends.Shift, signed: true)} [{o.Scale.Number(ends.Low, signed: true)}, {o.Scale.Number(ends.High, signed: true)}]{o.Scale.Suffix} and {o.Scale.Format(split.Shift, signed: true)} [{o.Scale.Number(split.Low, signed: true)}, {o.Scale.Number(split.High, signed: true)}]{o.Scale.Suffix} at {100 * level:0.###} % in the regressing direction, both below the min-effect");
         }
 
-        /// <summary>The shift's exact (Mann–Whitney) interval; where too few trials leave it unbounded (fewer than 6 a
-        /// side at 99.5 %: a large effect is probed right after 2 + 2 trials at the ends), the two-sample t interval at the
-        /// same level, which 2 vs 2 trials already bound.</summary>
+        /// <summary>The shift's exact (Mann–Whitney) interval; where too few trials leave it unbounded (a large effect
+        /// is probed right after 2 + 2 trials at the ends, and a split's side can hold few), the two-sample t interval at
+        /// the same level, which 2 vs 2 trials already bound.</summary>
         private static ShiftEstimate Interval(double[] a, double[] b, double level)
         {
             var exact = HodgesLehmann.Estimate(a, b, level);

@@ -34,18 +34,18 @@ public sealed record SearchOptions(
     int TrialBudget = int.MaxValue)
 {
     /// <summary>
-    /// Level of the "Same" (no regression) bound in each comparison: a quarter of <see cref="Alpha"/>. The ends are
-    /// compared after every batch (up to <see cref="MaxTrialsPerPosition"/> / <see cref="InitialTrials"/> looks, and
-    /// again during the search), and each look is a chance to call a real regression of about the minimum effect
-    /// "Same"; at α/4 a look, a regression of exactly the minimum effect was missed in 0.75–1.25 % of simulated searches
-    /// (docs/benchmarks-search.md), where α a look missed 1.75–3.25 %.
+    /// β of the search's "no regression": the probability, per search, of calling a regression of the min-effect "no
+    /// regression", however often the search looks (<see cref="SequentialTests.NoRegressionBound"/> spends it over every
+    /// look). It equals <see cref="Alpha"/>: one level for both errors of a search. Until session 11 it was α/4 a look
+    /// through Wald's ratio with a plug-in spread, which missed a 1-IQR step in 0.6 % of searches (docs/benchmarks-search.md).
     /// </summary>
-    public double SameAlpha => Alpha * SameAlphaShare;
+    public double SameAlpha => Alpha;
 
     /// <summary>The unit the decision's feature is stated in (MiB, MiB/min) in explanations and warnings.</summary>
     public FeatureScale Scale => FeatureScale.For(Decision.Metric, Decision.Feature);
 
-    /// <summary>The share of <see cref="Alpha"/> that <see cref="SameAlpha"/> gets.</summary>
+    /// <summary>The share of <see cref="Alpha"/> at which one commit's own comparison with the good anchor (the report's
+    /// per-commit table, a fixed number of trials) calls it "Same": its one-sided bound is at 1 − α/4.</summary>
     public const double SameAlphaShare = 0.25;
 
     internal void Validate()

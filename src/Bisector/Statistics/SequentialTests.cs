@@ -9,17 +9,17 @@ namespace Bisector.Statistics;
 /// (Hendriksen, de Heide and Grünwald 2021), so by Ville's inequality P(it ever reaches 1/α) ≤ α, whatever the number of
 /// looks or the trials added between them. The grid makes one decision rule fit a 1-IQR shift (small g) and a shift of
 /// hundreds of noise widths (large g: two trials a side can decide).</para>
-/// <para><see cref="SameLogLikelihoodRatio"/>: Wald's sequential probability ratio of "shift 0" against "shift =
-/// threshold" for the Hodges–Lehmann shift with a plug-in robust scale; with a known scale, P(it ever reaches
-/// ln(1/β) | shift ≥ threshold) ≤ β. The scale is estimated, so this bound is approximate and measured by the
-/// benchmark (its error is a missed regression, never a false one).</para>
+/// <para><see cref="NoRegressionBound"/>: the exact (Mann–Whitney) interval of the shift over the first m trials of each
+/// side at a level that spends β over every m a look can happen at (<see cref="SameLevel"/>): P(its upper end is ever
+/// below a true shift) ≤ β for any continuous noise in a shift model, however often and whenever the search looks.</para>
 /// </summary>
 public static class SequentialTests
 {
     /// <summary>Prior variances of the standardised shift; each gets the same weight.</summary>
     private static readonly double[] PriorVariances = [0.25, 1, 4, 16, 64, 256, 1024, 4096, 16384];
 
-    /// <summary>Fewest trials a side for "no regression".</summary>
+    /// <summary>Fewest trials a side for "no regression" at any level (<see cref="SameLevel"/> asks for more at the
+    /// usual ones: 7 at β = 0.01 and a cap of 40).</summary>
     public const int MinSameTrials = 5;
 
     /// <summary>E-value against "both samples come from one Gaussian"; 1 (no evidence) with fewer than 3 trials or
@@ -69,23 +69,50 @@ public static class SequentialTests
         return MeanOfExp(PriorVariances.Select(g => nu / 2.0 * Math.Log(1 + nd * g)).ToArray());
     }
 
-    /// <summary>Wald's log likelihood ratio of "no shift" against "a shift of <paramref name="threshold"/>" in the
-    /// worse direction (positive = <paramref name="b"/> worse than <paramref name="a"/>); "Same" when it reaches
-    /// ln(1/β). −∞ with a zero threshold or fewer than <see cref="MinSameTrials"/> trials a side (a robust spread of
-    /// fewer is too often far too small).</summary>
-    public static double SameLogLikelihoodRatio(IReadOnlyList<double> a, IReadOnlyList<double> b, double threshold)
+    /// <summary>The shift of <paramref name="b"/> over <paramref name="a"/> on the first m = min(|a|, |b|) trials of each,
+    /// with its exact interval at <see cref="SameLevel"/>(m): "no regression" when its upper end is below the threshold.
+    /// Null while m is below the first count that can decide. Only the first m of the longer side count, so the look is
+    /// one of the events the spending is over, whatever the two counts.</summary>
+    public static ShiftEstimate? NoRegressionBound(IReadOnlyList<double> a, IReadOnlyList<double> b, int cap, double beta)
     {
-        if (threshold <= 0 || a.Count < MinSameTrials || b.Count < MinSameTrials)
-            return double.NegativeInfinity;
-        var shift = HodgesLehmann.Estimate(a, b, 0.5).Shift;
-        var sigma = PooledScale(a, b);
-        if (!(sigma > 0))
-            return shift < threshold / 2 ? double.PositiveInfinity : double.NegativeInfinity;
-        // The Hodges–Lehmann shift's variance is π/3 · σ² (1/na + 1/nb) for normal data; the plug-in σ² is widened by
-        // (1 + 2/df), about the extra spread of a t over a normal at these degrees of freedom.
-        var df = a.Count + b.Count - 2;
-        var v = Math.PI / 3 * sigma * sigma * (1 + 2.0 / df) * (1.0 / a.Count + 1.0 / b.Count);
-        return threshold * (threshold / 2 - shift) / v;
+        var m = Math.Min(a.Count, b.Count);
+        var level = SameLevel(m, cap, beta);
+        return level > 0 ? HodgesLehmann.Estimate(a.Take(m).ToArray(), b.Take(m).ToArray(), level) : null;
+    }
+
+    /// <summary>The two-sided level of the exact shift interval a "no regression" look at <paramref name="trialsEachSide"/>
+    /// trials a side must end below the threshold at: 1 − 2β·w(m), where w(m) = (1/m) / Σ_{j=m₀}^{cap} 1/j spends β
+    /// over every count a look can happen at, from the first count m₀ at which the exact interval can be bounded at
+    /// its level (8 at β = 0.0025 and a cap of 40; fewer trials cannot decide, and get no share). The interval from the
+    /// first m trials of each side misses a true shift above its upper end with probability at most β·w(m) for any
+    /// continuous noise in a shift model (Mann–Whitney inversion), so by the union bound over m,
+    /// P(ever "no regression" | shift ≥ threshold) ≤ β, however the search chooses when to look. 0 below m₀.</summary>
+    public static double SameLevel(int trialsEachSide, int cap, double beta)
+    {
+        var (first, sum) = SameSpending(cap, beta);
+        if (trialsEachSide < first)
+            return 0;
+        return 1 - 2 * beta / (Math.Min(trialsEachSide, Math.Max(first, cap)) * sum);
+    }
+
+    /// <summary>The first trial count a side at which "no regression" can be shown (<see cref="SameLevel"/> above 0).</summary>
+    public static int FirstSameCount(int cap, double beta) => SameSpending(cap, beta).First;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, double), (int, double)> Spending = new();
+
+    private static (int First, double Sum) SameSpending(int cap, double beta) => Spending.GetOrAdd((cap, beta), k => ComputeSpending(k.Item1, k.Item2));
+
+    private static (int First, double Sum) ComputeSpending(int cap, double beta)
+    {
+        for (var first = MinSameTrials; first < cap; first++)
+        {
+            var sum = 0.0;
+            for (var j = first; j <= cap; j++)
+                sum += 1.0 / j;
+            if (MannWhitney.ConfidenceRank(first, first, beta / (first * sum)) > 0)
+                return (first, sum);
+        }
+        return (Math.Max(2, cap), 1.0 / Math.Max(2, cap));
     }
 
     /// <summary>Pooled robust spread of two samples around their own medians (MAD × 1.4826, each side weighted by its

@@ -131,7 +131,7 @@ public class RangeScanSpecs
         // Act
         var (_, scan, _) = await SearchAndScanAsync(12, Level, seed: 5);
 
-        // Assert: one change, the answer; both segments measured in both directions, each with Wald's ratio and trials
+        // Assert: one change, the answer; both segments measured in both directions, each with the spent interval of "no regression" and trials
         var change = Assert.Single(scan.Changes);
         Assert.True(change.IsAnswer);
         Assert.True(change.FoundBySearch);
@@ -139,7 +139,7 @@ public class RangeScanSpecs
         Assert.All(scan.Segments, s =>
         {
             Assert.Equal(SegmentVerdict.NoFurtherChange, s.Verdict);
-            Assert.Contains("'no regression' log ratio", s.Explanation);
+            Assert.Contains("'no regression': the shift's exact", s.Explanation);
             Assert.Contains("n = ", s.Explanation);
         });
         Assert.Equal([(7, 12), (7, 12), (0, 6), (0, 6)], scan.Segments.Select(s => (s.From, s.To)));

@@ -395,9 +395,9 @@ public class SearchEngineSpecs
     public async Task I_get_no_regression_with_the_small_change_stated_when_the_range_holds_only_a_change_below_the_min_effect()
     {
         // Arrange: one step of +0.3 at position 4 on tight trials, min-effect 1 (journald v247..f1a8a66c35: +0.05 MiB/min
-        // against 0.20). The search shows a change and confirms its split, which is too small to name; 2 + 2 trials at the
-        // ends leave their exact 99.5 % interval unbounded, so the t interval bounds them (±0.5 here; with trials 1.5 ×
-        // as wide it would reach past the min-effect and the search would stay Undecided).
+        // against 0.20). The search shows a change and confirms its split, which is too small to name; the 2 + 2 trials
+        // the ends had then cannot bound the spent interval of "no change of the min-effect" (7 a side at β = 0.01), so the
+        // ends get more trials first.
         var level = new double[] { 0, 0, 0, 0, 0.3, 0.3, 0.3, 0.3, 0.3 };
         var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.02);
 
@@ -461,8 +461,8 @@ public class SearchEngineSpecs
     public async Task I_do_not_get_no_regression_from_trials_whose_interval_reaches_past_the_min_effect()
     {
         // Arrange: both ends' trials sit within ±0.01 of 0, except every fifth trial of the bad end, which reads +5 (a
-        // heavy tail). The robust spread is tiny, so Wald's ratio with that plug-in spread says "no regression" at 5 vs 5
-        // trials, while the shift's exact interval reaches far past the min-effect of 1.
+        // heavy tail). The robust spread is tiny, so a ratio with that plug-in spread (Wald's, until session 11) says "no
+        // regression" at 5 vs 5 trials, while the shift's exact interval reaches far past the min-effect of 1.
         var counts = new Dictionary<int, int>();
         static double Quiet(int k) => (k % 3 - 1) * 0.01;
         Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
