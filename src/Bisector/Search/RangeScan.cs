@@ -22,7 +22,7 @@ public enum ChangeDirection
 
 public enum SegmentVerdict
 {
-    /// <summary>The segment's ends do not differ by the smallest effect that counts, in this direction (the spent exact interval of "no regression", SequentialTests.NoRegressionBound).</summary>
+    /// <summary>The segment's ends do not differ by the smallest effect that counts, in this direction ("no regression": SequentialTests.NoRegressionBound).</summary>
     NoFurtherChange,
 
     /// <summary>A change was named and confirmed by fresh trials (the e-value reached 1/α of this search).</summary>

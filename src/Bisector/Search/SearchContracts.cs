@@ -55,11 +55,11 @@ public sealed record SearchRound(int Number, IReadOnlyList<int> Positions, strin
 /// <summary>How the search held its error rates, for the report: α is per search (the e-value "the range holds a
 /// change" must reach 1/α before anything is blamed, valid by Ville's inequality at any number of looks), β the
 /// probability per search of calling a regression of the min-effect "no regression" (the ends' exact shift interval at a
-/// level that spends β over every look).</summary>
+/// boundary calibrated over every look).</summary>
 public sealed record ErrorControl(double Alpha, double Beta, double EValue, bool RegressionShown)
 {
     public string Statement => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"α = {Alpha} per search (anytime-valid: e-value {EValueText.Value(EValue)}, a regression is named only at ≥ {1 / Alpha:G4}); 'no regression' at β = {Beta} per search (exact shift interval, β spent over every look)");
+        $"α = {Alpha} per search (anytime-valid: e-value {EValueText.Value(EValue)}, a regression is named only at ≥ {1 / Alpha:G4}); 'no regression' at β = {Beta} per search (exact shift interval, one boundary calibrated over every look)");
 }
 
 public sealed record SearchOutcome(

@@ -12,8 +12,8 @@ namespace Bisector.Search;
 /// <see cref="SequentialTests.EValue(IReadOnlyList{double}, IReadOnlyList{double})"/> on the two sides of every possible
 /// culprit, averaged with the weight of that culprit's commits — reaches 1/α. An average of e-processes is an
 /// e-process, so by Ville's inequality a range without a change is blamed with probability at most α, however many
-/// looks the search takes. "No regression" needs the ends' exact shift interval, at a level that spends β =
-/// <see cref="SearchOptions.SameAlpha"/> over every look (<see cref="SequentialTests.NoRegressionBound"/>), to end below
+/// looks the search takes. "No regression" needs the ends' exact shift interval, at one level calibrated so that β =
+/// <see cref="SearchOptions.SameAlpha"/> holds over every look (<see cref="SequentialTests.NoRegressionBound"/>), to end below
 /// the min-effect: a regression of the min-effect is missed with probability at most β per search.</para>
 /// <para>Trials are sized by the evidence: each position gets as many trials as the fitted two-level model (per-side
 /// level and scale) says it needs for about <see cref="ProbeEvidence"/> nats, one when one trial decides; workers that
@@ -261,7 +261,7 @@ public static class SearchEngine
 
         private SearchOutcome? SameAtEnds()
         {
-            // β is spent over every trial count a look can happen at (SequentialTests.SameLevel): a shift of the
+            // One boundary for every trial count a look can happen at (SequentialTests.SameLevel): a shift of the
             // min-effect reads "no regression" with probability at most β per search, for any continuous noise. Wald's
             // ratio with a plug-in spread, used before, missed a real 1-IQR step in 0.6 % of searches against its
             // nominal 0.25 % (5 of 800 at N = 1000; docs/benchmarks-search.md, session 11).
@@ -283,7 +283,7 @@ public static class SearchEngine
         }
 
         /// <summary>The ends' comparison as the report shows it: the e-value behind the verdict, with the Hodges–Lehmann
-        /// shift and its interval; for "no regression", the spent interval that decided it.</summary>
+        /// shift and its interval; for "no regression", the boundary interval that decided it.</summary>
         private Comparison EndsComparison(Verdict? verdict = null, ShiftEstimate? sameBound = null)
         {
             var good = Values(0).Where(double.IsFinite).ToArray();
@@ -294,7 +294,7 @@ public static class SearchEngine
                 v = Verdict.Improved;
             var same = sameBound is null ? ""
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"; 'no regression': the shift's exact {100 * sameBound.ConfidenceLevel:0.###} % interval over the first {Math.Min(good.Length, bad.Length)} trials a side ends below the min-effect (β = {o.SameAlpha} per search, spent over every look)");
+                    $"; 'no regression': the shift's exact {100 * sameBound.ConfidenceLevel:0.###} % interval over the first {Math.Min(good.Length, bad.Length)} trials a side ends below the min-effect (β = {o.SameAlpha} per search, one boundary for every look)");
             // The interval shown is the one that decided, in the feature's own direction.
             var shown = sameBound is null ? null
                 : Sign > 0 ? sameBound : sameBound with { Shift = -sameBound.Shift, Low = -sameBound.High, High = -sameBound.Low };
@@ -503,7 +503,7 @@ public static class SearchEngine
         }
 
         /// <summary>Trials a side for the ends' next look: as many as the fitted separation says the e-value (or,
-        /// with no separation, the spent interval of "no regression") needs, at most one batch, never a look that cannot reach
+        /// with no separation, the interval of "no regression") needs, at most one batch, never a look that cannot reach
         /// 1/α.</summary>
         private int EndsBatch()
         {
@@ -522,7 +522,7 @@ public static class SearchEngine
                 var share = MeasuredPositions().Length <= 2 ? 1 : 0.5;
                 var toDecide = shift > 0 ? SequentialTests.TrialsToReach(shift / sigma, o.Alpha * share, cap) : cap;
                 var d = o.Decision.MinEffect;
-                // "No regression" needs the spent interval's upper end below the min-effect; it narrows as 1/√m, so the
+                // "No regression" needs the boundary interval's upper end below the min-effect; it narrows as 1/√m, so the
                 // interval at hand (or, before the first count that can decide, the normal approximation of the
                 // Hodges–Lehmann shift's spread, √(π/3)·σ a trial) says how many trials a side that takes.
                 var gap = d - Math.Max(shift, 0);
@@ -660,7 +660,7 @@ public static class SearchEngine
 
         /// <summary>When no culprit is named, whether the range holds no change of the min-effect: the ends' shift and
         /// the shift at the posterior's leading split (every trial before it against every trial from it on) both have
-        /// their interval end below the min-effect in the regressing direction: the ends' spent interval of "no
+        /// their interval end below the min-effect in the regressing direction: the ends' boundary interval of "no
         /// regression" (<see cref="SequentialTests.NoRegressionBound"/>), and the split's at the same level. A small real change the search found (journald
         /// v247..f1a8a66c35: +0.05 MiB/min at f1a8a66c35 against a min-effect of 0.20; 21 of 200 replays of run 13 ended
         /// Undecided on it) is then "no regression", with the change stated; steps that each stay below half the
@@ -671,7 +671,7 @@ public static class SearchEngine
             {
                 if (NoChangeOfMinEffect(Side(p => p < first), Side(p => p >= last)) is { } none)
                     return none;
-                // Too few trials at the ends for the spent interval (a large effect is probed after 2 + 2 trials), or an
+                // Too few trials at the ends for the boundary interval (a large effect is probed after 2 + 2 trials), or an
                 // interval still reaching past the min-effect around a shift below it: more trials at the ends can settle
                 // it, as they would at the start of a search.
                 var (a, b) = (Worse(0), Worse(n));

@@ -18,6 +18,9 @@ public static class MannWhitney
 
     private static readonly ConcurrentDictionary<(int, int), double[]> NoTieDistributions = new();
 
+    /// <summary>P(U ≤ u) under the no-tie null, accumulated as <see cref="ConfidenceRank"/> accumulates it.</summary>
+    private static readonly ConcurrentDictionary<(int, int), double[]> Cumulatives = new();
+
     public static RankTestResult Test(IReadOnlyList<double> baseline, IReadOnlyList<double> candidate)
     {
         int m = baseline.Count, n = candidate.Count;
@@ -112,6 +115,34 @@ public static class MannWhitney
     /// The largest k such that P(U ≤ k − 1) ≤ tail under the no-tie null: the k-th smallest and k-th largest pairwise
     /// difference bound a (1 − 2·tail) Hodges–Lehmann interval. Zero means the samples are too small for that level.
     /// </summary>
+    /// <summary>The smallest tail at which <see cref="ConfidenceRank"/>(m, n, tail) exceeds <paramref name="v"/>: with v
+    /// pairs on the far side of a shift, the interval at 1 − 2·tail excludes it exactly when tail ≥ this. Computed the
+    /// way <see cref="ConfidenceRank"/> computes its rank, so the two agree.</summary>
+    internal static double SmallestTail(int m, int n, int v)
+    {
+        if (m + n <= ExactLimit)
+        {
+            var cumulative = Cumulatives.GetOrAdd((m, n), key =>
+            {
+                var (mm, nn) = key;
+                var dist = NoTieDistribution(mm, nn);
+                var all = dist.Sum();
+                var offset = nn * (nn + 1);
+                var c = new double[mm * nn + 1];
+                double acc = 0;
+                for (var u = 0; u <= mm * nn; u++)
+                {
+                    acc += dist[offset + 2 * u] / all;
+                    c[u] = acc;
+                }
+                return c;
+            });
+            return cumulative[Math.Clamp(v, 0, m * n)];
+        }
+        var x = (m * (double)n / 2 - v - 1) / Math.Sqrt(m * (double)n * (m + n + 1) / 12);
+        return Normal.Cdf(-x);
+    }
+
     internal static int ConfidenceRank(int m, int n, double tail)
     {
         if (m + n <= ExactLimit)

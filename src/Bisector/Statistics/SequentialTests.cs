@@ -10,8 +10,8 @@ namespace Bisector.Statistics;
 /// looks or the trials added between them. The grid makes one decision rule fit a 1-IQR shift (small g) and a shift of
 /// hundreds of noise widths (large g: two trials a side can decide).</para>
 /// <para><see cref="NoRegressionBound"/>: the exact (Mann–Whitney) interval of the shift over the first m trials of each
-/// side at a level that spends β over every m a look can happen at (<see cref="SameLevel"/>): P(its upper end is ever
-/// below a true shift) ≤ β for any continuous noise in a shift model, however often and whenever the search looks.</para>
+/// side at one level for every m a look can happen at, calibrated (<see cref="SameLevel"/>) so that P(its upper end is
+/// ever below a true shift) ≤ β for any continuous noise in a shift model, however often and whenever the search looks.</para>
 /// </summary>
 public static class SequentialTests
 {
@@ -19,7 +19,7 @@ public static class SequentialTests
     private static readonly double[] PriorVariances = [0.25, 1, 4, 16, 64, 256, 1024, 4096, 16384];
 
     /// <summary>Fewest trials a side for "no regression" at any level (<see cref="SameLevel"/> asks for more at the
-    /// usual ones: 7 at β = 0.01 and a cap of 40).</summary>
+    /// usual ones: 6 at β = 0.01, 7 at the search's β = 0.0025, with a cap of 40).</summary>
     public const int MinSameTrials = 5;
 
     /// <summary>E-value against "both samples come from one Gaussian"; 1 (no evidence) with fewer than 3 trials or
@@ -72,7 +72,7 @@ public static class SequentialTests
     /// <summary>The shift of <paramref name="b"/> over <paramref name="a"/> on the first m = min(|a|, |b|) trials of each,
     /// with its exact interval at <see cref="SameLevel"/>(m): "no regression" when its upper end is below the threshold.
     /// Null while m is below the first count that can decide. Only the first m of the longer side count, so the look is
-    /// one of the events the spending is over, whatever the two counts.</summary>
+    /// one of the events the boundary is calibrated over, whatever the two counts.</summary>
     public static ShiftEstimate? NoRegressionBound(IReadOnlyList<double> a, IReadOnlyList<double> b, int cap, double beta)
     {
         var m = Math.Min(a.Count, b.Count);
@@ -80,39 +80,69 @@ public static class SequentialTests
         return level > 0 ? HodgesLehmann.Estimate(a.Take(m).ToArray(), b.Take(m).ToArray(), level) : null;
     }
 
-    /// <summary>The two-sided level of the exact shift interval a "no regression" look at <paramref name="trialsEachSide"/>
-    /// trials a side must end below the threshold at: 1 − 2β·w(m), where w(m) = (1/m) / Σ_{j=m₀}^{cap} 1/j spends β
-    /// over every count a look can happen at, from the first count m₀ at which the exact interval can be bounded at
-    /// its level (8 at β = 0.0025 and a cap of 40; fewer trials cannot decide, and get no share). The interval from the
-    /// first m trials of each side misses a true shift above its upper end with probability at most β·w(m) for any
-    /// continuous noise in a shift model (Mann–Whitney inversion), so by the union bound over m,
-    /// P(ever "no regression" | shift ≥ threshold) ≤ β, however the search chooses when to look. 0 below m₀.</summary>
+    /// <summary>The two-sided level of the shift interval a "no regression" look at <paramref name="trialsEachSide"/>
+    /// trials a side must end below the threshold at, 0 below the first count that can decide. One level for every count
+    /// from <see cref="MinSameTrials"/> to the cap (a Pocock boundary), calibrated so that a shift of exactly the threshold
+    /// crosses it at any count with probability at most β: the event depends only on the order of the trials (Mann–Whitney
+    /// counts), so its probability is the same for every continuous noise in a shift model, and is computed once by
+    /// simulating uniform trials (<see cref="SameBoundary"/>). Looks at any subset of counts, chosen however the search
+    /// likes, cross no more often; a larger shift crosses less often.</summary>
     public static double SameLevel(int trialsEachSide, int cap, double beta)
     {
-        var (first, sum) = SameSpending(cap, beta);
-        if (trialsEachSide < first)
-            return 0;
-        return 1 - 2 * beta / (Math.Min(trialsEachSide, Math.Max(first, cap)) * sum);
+        var (first, tail) = SameBoundary(cap, beta);
+        return trialsEachSide < first ? 0 : 1 - 2 * tail;
     }
 
     /// <summary>The first trial count a side at which "no regression" can be shown (<see cref="SameLevel"/> above 0).</summary>
-    public static int FirstSameCount(int cap, double beta) => SameSpending(cap, beta).First;
+    public static int FirstSameCount(int cap, double beta) => SameBoundary(cap, beta).First;
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, double), (int, double)> Spending = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, double), (int, double)> Boundaries = new();
 
-    private static (int First, double Sum) SameSpending(int cap, double beta) => Spending.GetOrAdd((cap, beta), k => ComputeSpending(k.Item1, k.Item2));
+    /// <summary>The first count that can decide and the one-sided tail of the boundary, for a cap and β.</summary>
+    internal static (int First, double Tail) SameBoundary(int cap, double beta) =>
+        Boundaries.GetOrAdd((Math.Max(cap, MinSameTrials), beta), k => ComputeBoundary(k.Item1, k.Item2));
 
-    private static (int First, double Sum) ComputeSpending(int cap, double beta)
+    /// <summary>Seed of the boundary's simulation: the same boundary, and so the same verdicts, on every run.</summary>
+    private const int BoundarySeed = 20261201;
+
+    private static (int First, double Tail) ComputeBoundary(int cap, double beta)
     {
-        for (var first = MinSameTrials; first < cap; first++)
+        // R paths of m good and m bad trials, m = 1..cap, under a shift of exactly the threshold (uniform values: any
+        // continuous noise gives the same counts). For each path, the smallest tail at which some look from
+        // MinSameTrials on would cross; the boundary's tail is the largest value that at most k paths reach, with
+        // k + 2√k ≤ βR (about the upper 97.5 % bound of the estimate, so sampling error does not take it past β).
+        var reps = (int)Math.Clamp(Math.Ceiling(400 / beta), 40_000, 400_000);
+        var rng = new Random(BoundarySeed);
+        var smallest = new double[reps];
+        var (a, b) = (new double[cap], new double[cap]);
+        for (var r = 0; r < reps; r++)
         {
-            var sum = 0.0;
-            for (var j = first; j <= cap; j++)
-                sum += 1.0 / j;
-            if (MannWhitney.ConfidenceRank(first, first, beta / (first * sum)) > 0)
-                return (first, sum);
+            var v = 0;
+            var best = 1.0;
+            for (var m = 1; m <= cap; m++)
+            {
+                var (x, y) = (rng.NextDouble(), rng.NextDouble());
+                for (var j = 0; j < m - 1; j++)
+                    if (b[j] > x) v++;
+                for (var i = 0; i < m - 1; i++)
+                    if (y > a[i]) v++;
+                if (y > x) v++;
+                (a[m - 1], b[m - 1]) = (x, y);
+                if (m >= MinSameTrials)
+                    best = Math.Min(best, MannWhitney.SmallestTail(m, m, v));
+            }
+            smallest[r] = best;
         }
-        return (Math.Max(2, cap), 1.0 / Math.Max(2, cap));
+        Array.Sort(smallest);
+        var allowed = 0;
+        while (allowed + 1 + 2 * Math.Sqrt(allowed + 1) <= beta * reps)
+            allowed++;
+        // The largest tail reached by at most 'allowed' paths: just below the (allowed+1)-th smallest.
+        var tail = allowed < reps ? smallest[allowed] * (1 - 1e-9) : smallest[^1];
+        var first = MinSameTrials;
+        while (first < cap && MannWhitney.ConfidenceRank(first, first, tail) <= 0)
+            first++;
+        return (first, tail);
     }
 
     /// <summary>Pooled robust spread of two samples around their own medians (MAD × 1.4826, each side weighted by its

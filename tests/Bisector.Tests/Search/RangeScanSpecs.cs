@@ -131,7 +131,7 @@ public class RangeScanSpecs
         // Act
         var (_, scan, _) = await SearchAndScanAsync(12, Level, seed: 5);
 
-        // Assert: one change, the answer; both segments measured in both directions, each with the spent interval of "no regression" and trials
+        // Assert: one change, the answer; both segments measured in both directions, each with the interval of "no regression" and trials
         var change = Assert.Single(scan.Changes);
         Assert.True(change.IsAnswer);
         Assert.True(change.FoundBySearch);

@@ -396,7 +396,7 @@ public class SearchEngineSpecs
     {
         // Arrange: one step of +0.3 at position 4 on tight trials, min-effect 1 (journald v247..f1a8a66c35: +0.05 MiB/min
         // against 0.20). The search shows a change and confirms its split, which is too small to name; the 2 + 2 trials
-        // the ends had then cannot bound the spent interval of "no change of the min-effect" (7 a side at β = 0.01), so the
+        // the ends had then cannot bound the interval of "no change of the min-effect" (7 a side at β = α/4 = 0.0025), so the
         // ends get more trials first.
         var level = new double[] { 0, 0, 0, 0, 0.3, 0.3, 0.3, 0.3, 0.3 };
         var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.02);
