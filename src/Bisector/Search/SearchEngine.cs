@@ -207,39 +207,15 @@ public static class SearchEngine
             for (var j = 0; j + 1 < measured.Length; j++)
             {
                 var weight = (measured[j + 1] - measured[j]) / (double)n;
-                e += weight * SplitEValue(values[..(j + 1)].SelectMany(v => v).ToArray(), values[(j + 1)..].SelectMany(v => v).ToArray());
+                e += weight * SequentialTests.OneSidedEValue(values[..(j + 1)].SelectMany(v => v).ToArray(), values[(j + 1)..].SelectMany(v => v).ToArray());
             }
-            var endsE = SplitEValue(values[0], values[^1]);
+            var endsE = SequentialTests.OneSidedEValue(values[0], values[^1]);
             e = (e + endsE) / 2;
             _eValue = e;
             // Once reached, the decision stands: a later dip of the e-value does not undo a crossing Ville accounts for.
             if (e >= 1 / o.Alpha && (EndsShift() >= o.Decision.MinEffect / 2 || TopSplitShift() >= o.Decision.MinEffect / 2))
                 _established = true;
         }
-
-        /// <summary>The two-sample e-value of one split, counted only where the bad side is the worse one. Each side is
-        /// first clipped at its median ± <see cref="ClipWidths"/> robust spreads (pooled within the two sides): one
-        /// trial from a heavy tail would otherwise inflate the variance and hide a real shift (t₃ noise: 40 vs 40 trials
-        /// of a 1-IQR step left the unclipped e-value below 1). The clipping is location-scale equivariant, so the
-        /// e-value keeps its invariance; for Gaussian trials it touches 0.3 % of them (docs/benchmarks-search.md).</summary>
-        private static double SplitEValue(double[] a, double[] b)
-        {
-            if (a.Length == 0 || b.Length == 0)
-                return 0;
-            var spread = a.Length + b.Length > 2 ? SequentialTests.PooledScale(a, b) : 0;
-            var (ca, cb) = spread > 0 ? (Clip(a, spread), Clip(b, spread)) : (a, b);
-            if (!(cb.Average() > ca.Average()))
-                return 0;
-            return SequentialTests.EValue(ca, cb);
-
-            static double[] Clip(double[] v, double spread)
-            {
-                var m = Robust.Median(v);
-                return v.Select(x => Math.Clamp(x, m - ClipWidths * spread, m + ClipWidths * spread)).ToArray();
-            }
-        }
-
-        private const double ClipWidths = 3;
 
         /// <summary>The Hodges–Lehmann shift between the two sides of the posterior's leading split (every trial before its
         /// block against every trial from it on), in the worse direction: once probes have split the range, the pooled
@@ -261,14 +237,10 @@ public static class SearchEngine
 
         private SearchOutcome? SameAtEnds()
         {
-            // One boundary for every trial count a look can happen at (SequentialTests.SameLevel): a shift of the
-            // min-effect reads "no regression" with probability at most β per search, for any continuous noise. Wald's
-            // ratio with a plug-in spread, used before, missed a real 1-IQR step in 0.6 % of searches against its
-            // nominal 0.25 % (5 of 800 at N = 1000; docs/benchmarks-search.md, session 11).
-            var bound = o.Decision.MinEffect > 0 ? SequentialTests.NoRegressionBound(Worse(0), Worse(n), o.MaxTrialsPerPosition, o.SameAlpha) : null;
-            if (bound is not null && bound.High < o.Decision.MinEffect)
+            var same = NoRegressionAtEnds();
+            if (same.Shown)
             {
-                var ends = EndsComparison(Verdict.Same, bound);
+                var ends = EndsComparison(Verdict.Same, same);
                 return Finish(SearchStatus.NoRegression, null, 0, 0, 0, ends,
                     $"the bad end is not worse than the good end by {o.Scale.Format(o.Decision.MinEffect)} ({ends.Verdict}): {ends.Explanation}");
             }
@@ -282,9 +254,39 @@ public static class SearchEngine
             return null;
         }
 
+        /// <summary>"No regression" at the ends: the bad end is not worse than the good end by the min-effect. β per
+        /// search is split between two routes, either of which decides: the exact shift interval on one boundary for every
+        /// look (<see cref="SequentialTests.NoRegressionBound"/>, <see cref="RankShare"/> of β for any continuous noise,
+        /// from 7 trials a side), and the t e-value that the bad end less the min-effect lies below the good end (<see
+        /// cref="SequentialTests.OneSidedEValue"/>, the rest of β by Ville's inequality for Gaussian trials, like the regression's;
+        /// it decides in 2–4 trials a side when the noise is far below the min-effect, where ranks cannot). Until
+        /// session 11 this was Wald's ratio with a plug-in spread, which missed a 1-IQR step in 0.6 % of searches against
+        /// its nominal 0.25 % (5 of 800 at N = 1000; docs/benchmarks-search.md).</summary>
+        private NoRegressionLook NoRegressionAtEnds()
+        {
+            var d = o.Decision.MinEffect;
+            if (d <= 0)
+                return new NoRegressionLook(false, null, 0);
+            var (a, b) = (Worse(0), Worse(n));
+            var bound = SequentialTests.NoRegressionBound(a, b, o.MaxTrialsPerPosition, RankBeta);
+            // Unclipped: one trial far past the min-effect must keep "no regression" from being said on the rest.
+            var e = SequentialTests.OneSidedEValue(b.Select(v => v - d).ToArray(), a, clip: false);
+            return new NoRegressionLook(bound is not null && bound.High < d || e >= 1 / TBeta, bound, e);
+        }
+
+        private sealed record NoRegressionLook(bool Shown, ShiftEstimate? Bound, double EValue);
+
+        /// <summary>The rank route's share of β; the t e-value gets the rest. At ½ / 0.8 / 0.95: 1-IQR A/A searches (N =
+        /// 1000, seeds 401–800) 43.9 / 41.9 / 41.1 trials, 10-IQR ones (N = 9) 7.5 / 8.1 / 8.8 (docs/benchmarks-search.md,
+        /// session 11).</summary>
+        private const double RankShare = 0.8;
+
+        private double RankBeta => o.SameAlpha * RankShare;
+        private double TBeta => o.SameAlpha * (1 - RankShare);
+
         /// <summary>The ends' comparison as the report shows it: the e-value behind the verdict, with the Hodges–Lehmann
         /// shift and its interval; for "no regression", the boundary interval that decided it.</summary>
-        private Comparison EndsComparison(Verdict? verdict = null, ShiftEstimate? sameBound = null)
+        private Comparison EndsComparison(Verdict? verdict = null, NoRegressionLook? same = null)
         {
             var good = Values(0).Where(double.IsFinite).ToArray();
             var bad = Values(n).Where(double.IsFinite).ToArray();
@@ -292,14 +294,16 @@ public static class SearchEngine
             if (v == Verdict.Same && Sign * (Robust.Median(bad) - Robust.Median(good)) < -o.Decision.MinEffect / 2
                 && SequentialTests.EValue(Worse(n), Worse(0)) >= 1 / o.Alpha)
                 v = Verdict.Improved;
-            var same = sameBound is null ? ""
-                : string.Create(CultureInfo.InvariantCulture,
-                    $"; 'no regression': the shift's exact {100 * sameBound.ConfidenceLevel:0.###} % interval over the first {Math.Min(good.Length, bad.Length)} trials a side ends below the min-effect (β = {o.SameAlpha} per search, one boundary for every look)");
-            // The interval shown is the one that decided, in the feature's own direction.
-            var shown = sameBound is null ? null
-                : Sign > 0 ? sameBound : sameBound with { Shift = -sameBound.Shift, Low = -sameBound.High, High = -sameBound.Low };
+            // The interval shown for "no regression" is the one that decided, in the feature's own direction.
+            var bound = same?.Bound is { } b && b.High < o.Decision.MinEffect ? b : null;
+            var how = same is null ? ""
+                : bound is not null
+                    ? string.Create(CultureInfo.InvariantCulture, $"; 'no regression': the shift's exact {100 * bound.ConfidenceLevel:0.###} % interval over the first {Math.Min(good.Length, bad.Length)} trials a side ends below the min-effect (one boundary for every look)")
+                    : string.Create(CultureInfo.InvariantCulture, $"; 'no regression': e-value {EValueText.Value(same.EValue)} that the bad end less the min-effect is below the good end (decides at {1 / TBeta:G4})");
+            var shown = bound is null ? null
+                : Sign > 0 ? bound : bound with { Shift = -bound.Shift, Low = -bound.High, High = -bound.Low };
             return Explain(v, good, bad, string.Create(CultureInfo.InvariantCulture,
-                $"e-value for a change in the range {EValueText.Value(_eValue)} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){same}"),
+                $"e-value for a change in the range {EValueText.Value(_eValue)} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){how}{(same is null ? "" : $"; β = {o.SameAlpha.ToString(CultureInfo.InvariantCulture)} per search")}"),
                 Math.Min(1, 1 / _eValue), shown);
         }
 
@@ -526,7 +530,7 @@ public static class SearchEngine
                 // interval at hand (or, before the first count that can decide, the normal approximation of the
                 // Hodges–Lehmann shift's spread, √(π/3)·σ a trial) says how many trials a side that takes.
                 var gap = d - Math.Max(shift, 0);
-                var bound = SequentialTests.NoRegressionBound(a, b, cap, o.SameAlpha);
+                var bound = SequentialTests.NoRegressionBound(a, b, cap, RankBeta);
                 int toSame;
                 if (!(gap > 0))
                     toSame = cap;
@@ -537,9 +541,11 @@ public static class SearchEngine
                 }
                 else
                 {
-                    var z = Normal.Quantile(1 - (1 - SequentialTests.SameLevel(cap, cap, o.SameAlpha)) / 2);
-                    toSame = (int)Math.Ceiling(2 * Math.PI / 3 * sigma * sigma * z * z / (gap * gap));
+                    var z = Normal.Quantile(1 - (1 - SequentialTests.SameLevel(cap, cap, RankBeta)) / 2);
+                    toSame = Math.Max(SequentialTests.FirstSameCount(cap, RankBeta), (int)Math.Ceiling(2 * Math.PI / 3 * sigma * sigma * z * z / (gap * gap)));
                 }
+                // The e-value route: as many trials as the t e-value needs for a separation of the gap over the noise.
+                toSame = Math.Min(toSame, SequentialTests.TrialsToReach(gap / sigma, TBeta, cap));
                 need = Math.Min(toDecide, toSame);
             }
             // Estimates from few trials are rough: grow by at most half of what is there (+1), and one batch.
@@ -660,8 +666,8 @@ public static class SearchEngine
 
         /// <summary>When no culprit is named, whether the range holds no change of the min-effect: the ends' shift and
         /// the shift at the posterior's leading split (every trial before it against every trial from it on) both have
-        /// their interval end below the min-effect in the regressing direction: the ends' boundary interval of "no
-        /// regression" (<see cref="SequentialTests.NoRegressionBound"/>), and the split's at the same level. A small real change the search found (journald
+        /// their interval end below the min-effect in the regressing direction: the ends by the rule of "no regression"
+        /// at the ends (<see cref="NoRegressionAtEnds"/>), the split by its interval at the same level. A small real change the search found (journald
         /// v247..f1a8a66c35: +0.05 MiB/min at f1a8a66c35 against a min-effect of 0.20; 21 of 200 replays of run 13 ended
         /// Undecided on it) is then "no regression", with the change stated; steps that each stay below half the
         /// min-effect but add up to it keep the ends' interval above it, and stay Undecided. Null when it does not hold.</summary>
@@ -671,37 +677,32 @@ public static class SearchEngine
             {
                 if (NoChangeOfMinEffect(Side(p => p < first), Side(p => p >= last)) is { } none)
                     return none;
-                // Too few trials at the ends for the boundary interval (a large effect is probed after 2 + 2 trials), or an
-                // interval still reaching past the min-effect around a shift below it: more trials at the ends can settle
-                // it, as they would at the start of a search.
-                var (a, b) = (Worse(0), Worse(n));
-                var have = Math.Min(a.Length, b.Length);
-                var bound = SequentialTests.NoRegressionBound(a, b, o.MaxTrialsPerPosition, o.SameAlpha);
+                // The ends not yet shown to differ by less than the min-effect (a large effect is probed after 2 + 2
+                // trials): more trials at the ends can settle it, as they would at the start of a search. Sized as the
+                // ends' own batches are, once their shift is below the min-effect.
                 var d = o.Decision.MinEffect;
-                if (Room(0) <= 0 || Room(n) <= 0 || !BudgetLeft || d <= 0 || bound is not null && !(bound.Shift < d && double.IsFinite(bound.High)))
+                if (Room(0) <= 0 || Room(n) <= 0 || !BudgetLeft || d <= 0 || NoRegressionAtEnds().Shown || !(EndsShift() < d))
                     return null;
-                var add = bound is null
-                    ? SequentialTests.FirstSameCount(o.MaxTrialsPerPosition, o.SameAlpha) - have
-                    : Math.Clamp((int)Math.Ceiling(have * Math.Pow((bound.High - bound.Shift) / (d - bound.Shift), 2)) - have, 1, have / 2 + 1);
-                add = Math.Max(1, add);
+                var add = EndsBatch();
                 await MeasureAsync([new MeasureRequest(0, Math.Min(add, Room(0))), new MeasureRequest(n, Math.Min(add, Room(n)))],
-                    "a change below the min-effect: more trials at the ends, for the interval of 'no change of the min-effect'").ConfigureAwait(false);
+                    "a change below the min-effect: more trials at the ends, for 'no change of the min-effect'").ConfigureAwait(false);
                 UpdateEValue();
             }
         }
 
         private string? NoChangeOfMinEffect(double[] goodSide, double[] badSide)
         {
-            // The ends' look is one of those the "no regression" spending is over (the same first m trials a side).
-            var ends = SequentialTests.NoRegressionBound(Worse(0), Worse(n), o.MaxTrialsPerPosition, o.SameAlpha);
-            if (ends is null)
+            // The ends' look is one "no regression" at the ends would take (same rule, same β).
+            var same = NoRegressionAtEnds();
+            if (!same.Shown)
                 return null;
-            var level = ends.ConfidenceLevel;
+            var level = same.Bound?.ConfidenceLevel ?? 1 - 2 * o.SameAlpha;
+            var ends = same.Bound is { } b && b.High < o.Decision.MinEffect ? b : Interval(Worse(0), Worse(n), level);
             var split = Interval(goodSide.Select(v => Sign * v).ToArray(), badSide.Select(v => Sign * v).ToArray(), level);
-            if (!(ends.High < o.Decision.MinEffect && split.High < o.Decision.MinEffect))
+            if (!(split.High < o.Decision.MinEffect))
                 return null;
             return string.Create(CultureInfo.InvariantCulture,
-                $"neither the ends nor that split can differ by it: their shifts are {o.Scale.Format(ends.Shift, signed: true)} [{o.Scale.Number(ends.Low, signed: true)}, {o.Scale.Number(ends.High, signed: true)}]{o.Scale.Suffix} and {o.Scale.Format(split.Shift, signed: true)} [{o.Scale.Number(split.Low, signed: true)}, {o.Scale.Number(split.High, signed: true)}]{o.Scale.Suffix} at {100 * level:0.###} % in the regressing direction, both below the min-effect");
+                $"neither the ends nor that split can differ by it: their shifts are {o.Scale.Format(ends.Shift, signed: true)} [{o.Scale.Number(ends.Low, signed: true)}, {o.Scale.Number(ends.High, signed: true)}]{o.Scale.Suffix} and {o.Scale.Format(split.Shift, signed: true)} [{o.Scale.Number(split.Low, signed: true)}, {o.Scale.Number(split.High, signed: true)}]{o.Scale.Suffix} at {100 * level:0.###} % in the regressing direction (the ends' 'no regression' {(same.Bound is { } c && c.High < o.Decision.MinEffect ? "interval" : $"e-value {EValueText.Value(same.EValue)}")})");
         }
 
         /// <summary>The shift's exact (Mann–Whitney) interval; where too few trials leave it unbounded (a large effect
