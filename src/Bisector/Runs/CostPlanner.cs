@@ -26,7 +26,7 @@ internal sealed record PlanFit(
 /// Plans a run's cost by running the real <see cref="SearchEngine"/> over simulated trials — no second cost model of the
 /// search: each seed puts the culprit at a uniform position of this run's candidates and draws every trial's feature as
 /// the fitted level (+ effect from the culprit on) + a resampled residual. Rounds follow what <see cref="Measurer"/> does
-/// (the wanted totals of <see cref="TrialWants"/>, a round filled to the workers by <see cref="RoundPlan"/>), and the wall
+/// (the wanted totals of <see cref="TrialWants"/>, a round filled to the workers by <see cref="Search.WorkerSlots"/>), and the wall
 /// time what it spends: a round first builds its new commits one after another (cache hits cost nothing), then its
 /// trials run ⌈trials / workers⌉ slots deep on the pool.
 /// </summary>
@@ -292,7 +292,7 @@ internal static class CostPlanner
                 var lists = requests.Select(r => values.TryGetValue(r.Position, out var l) ? l : values[r.Position] = []).ToArray();
                 var missing = requests.Select((r, k) => wants.Missing(r.Position, wants.After(r.Position, r.AdditionalTrials), lists[k].Count)).ToArray();
                 wall += requests.Count(r => built.Add(r.Position) && !cached(r.Position)) * buildSeconds;
-                var counts = RoundPlan.FillIdleWorkers(missing, options.Workers);
+                var counts = WorkerSlots.Fill(missing, options.Workers);
                 for (var k = 0; k < requests.Count; k++)
                 {
                     var p = requests[k].Position;

@@ -245,7 +245,7 @@ internal static class RoundPlan
 
     public static IReadOnlyList<TrialSpec> Specs(IReadOnlyList<Item> items, int workers, CommitLine line, Recipe recipe, string runId)
     {
-        var counts = FillIdleWorkers(items.Select(p => p.Missing).ToArray(), workers);
+        var counts = WorkerSlots.Fill(items.Select(p => p.Missing).ToArray(), workers);
         var specs = new List<TrialSpec>();
         for (var k = 0; k < items.Count; k++)
         {
@@ -257,31 +257,6 @@ internal static class RoundPlan
         }
 
         return specs;
-    }
-
-    /// <summary>
-    /// Trials per commit for one round, raised so the round's last slot keeps every worker busy: 5 trials on 2
-    /// workers would leave one idle for a whole trial, so the commits that are already in the round get one more
-    /// each, in request order. Nothing is wasted: the search is handed every Ok trial, the extra ones included, and
-    /// sizes its next requests on all of them (<see cref="TrialWants"/>).
-    /// </summary>
-    internal static int[] FillIdleWorkers(IReadOnlyList<int> missing, int workers)
-    {
-        var counts = missing.ToArray();
-        var total = counts.Sum();
-        var measured = Enumerable.Range(0, counts.Length).Where(i => counts[i] > 0).ToArray();
-        if (workers < 2 || total == 0)
-        {
-            return counts;
-        }
-
-        var idle = (workers - total % workers) % workers;
-        for (var k = 0; k < idle; k++)
-        {
-            counts[measured[k % measured.Length]]++;
-        }
-
-        return counts;
     }
 }
 

@@ -22,7 +22,8 @@ public enum ChangeDirection
 
 public enum SegmentVerdict
 {
-    /// <summary>The segment's ends do not differ by the smallest effect that counts, in this direction ("no regression": SequentialTests.NoRegressionBound).</summary>
+    /// <summary>The segment's ends do not differ by the smallest effect that counts, in this direction (the search's
+    /// "no regression"), or are the same build.</summary>
     NoFurtherChange,
 
     /// <summary>A change was named and confirmed by fresh trials (the e-value reached 1/α of this search).</summary>
@@ -215,6 +216,11 @@ public static class RangeScan
             case SearchStatus.NoRegression when sub.Boundary is { } b:
                 return (new SegmentCheck(from, to, direction, SegmentVerdict.NoFurtherChange, alpha, line.NewTrials, string.Create(CultureInfo.InvariantCulture,
                     $"no {what} of {scale.Format(options.Decision.MinEffect)} or more between positions {from} and {to} (measured: {b.Explanation})")), null);
+            case SearchStatus.NoRegression:
+                // No comparison at all: the segment's two ends are the same build, so nothing between them can change
+                // what it measures (a revert, or changes that cancel out in the code).
+                return (new SegmentCheck(from, to, direction, SegmentVerdict.NoFurtherChange, alpha, line.NewTrials,
+                    $"no {what} between positions {from} and {to}: {sub.Summary}"), null);
             default:
                 return (new SegmentCheck(from, to, direction, SegmentVerdict.Undecided, alpha, line.NewTrials,
                     $"undecided, no claim either way (the segment's search counts its positions from position {from}): {sub.Summary}"), null);

@@ -300,8 +300,10 @@ public static class SearchEngine
                 : bound is not null
                     ? string.Create(CultureInfo.InvariantCulture, $"; 'no regression': the shift's exact {100 * bound.ConfidenceLevel:0.###} % interval over the first {Math.Min(good.Length, bad.Length)} trials a side ends below the min-effect (one boundary for every look)")
                     : string.Create(CultureInfo.InvariantCulture, $"; 'no regression': e-value {EValueText.Value(same.EValue)} that the bad end less the min-effect is below the good end (decides at {1 / TBeta:G4})");
-            var shown = bound is null ? null
-                : Sign > 0 ? bound : bound with { Shift = -bound.Shift, Low = -bound.High, High = -bound.Low };
+            // The t route decides on 2–4 trials a side, where the exact interval is unbounded: the t interval at its level.
+            var decided = bound ?? (same is null ? null : Interval(Worse(0), Worse(n), 1 - 2 * TBeta));
+            var shown = decided is null ? null
+                : Sign > 0 ? decided : decided with { Shift = -decided.Shift, Low = -decided.High, High = -decided.Low };
             return Explain(v, good, bad, string.Create(CultureInfo.InvariantCulture,
                 $"e-value for a change in the range {EValueText.Value(_eValue)} (decides at 1/α = {1 / o.Alpha:G4}, α = {o.Alpha} per search){how}{(same is null ? "" : $"; β = {o.SameAlpha.ToString(CultureInfo.InvariantCulture)} per search")}"),
                 Math.Min(1, 1 / _eValue), shown);

@@ -11,7 +11,7 @@ public sealed class RoundPlanSpecs
         int[] missing = [5];
 
         // Act
-        var counts = RoundPlan.FillIdleWorkers(missing, workers: 2);
+        var counts = Bisector.Search.WorkerSlots.Fill(missing, workers: 2);
 
         // Assert: 6 trials in 3 slots instead of 5 with one worker idle in the last
         Assert.Equal([6], counts);
@@ -24,10 +24,10 @@ public sealed class RoundPlanSpecs
         int[] missing = [3, 0, 2];
 
         // Act
-        var fourWorkers = RoundPlan.FillIdleWorkers(missing, workers: 4);
-        var oneWorker = RoundPlan.FillIdleWorkers(missing, workers: 1);
-        var nothing = RoundPlan.FillIdleWorkers([0, 0], workers: 2);
-        var even = RoundPlan.FillIdleWorkers([5, 5], workers: 2);
+        var fourWorkers = Bisector.Search.WorkerSlots.Fill(missing, workers: 4);
+        var oneWorker = Bisector.Search.WorkerSlots.Fill(missing, workers: 1);
+        var nothing = Bisector.Search.WorkerSlots.Fill([0, 0], workers: 2);
+        var even = Bisector.Search.WorkerSlots.Fill([5, 5], workers: 2);
 
         // Assert
         Assert.Equal([5, 0, 3], fourWorkers);
@@ -42,7 +42,7 @@ public sealed class RoundPlanSpecs
         // Arrange: round 4 asks 1 trial of position 10 and runs 2 (the idle worker's extra); the search is handed both
         var wants = new TrialWants();
         var probe = wants.Missing(10, wants.After(10, 1), have: 0);
-        var filled = RoundPlan.FillIdleWorkers([probe, 1], workers: 4);
+        var filled = Bisector.Search.WorkerSlots.Fill([probe, 1], workers: 4);
         wants.Handed([Evidence(10, filled[0])]);
 
         // Act: verification then asks 1 fresh trial of it

@@ -87,6 +87,45 @@ public class RangeScanSpecs
     }
 
     [Fact]
+    public async Task I_can_see_no_further_change_where_a_segment_ends_on_the_same_build_it_starts_with()
+    {
+        // Arrange: one 4 MiB step at 7 of 12, and 12 builds exactly like 7 (the commits between them changed nothing the
+        // build holds), so the segment after the culprit starts and ends on one build. The measurer answers the
+        // later-asked of the two with the first one's trials, as the Measurer does.
+        double Level(int p) => 20 * MiB + (p >= 7 ? 4 * MiB : 0);
+        var line = new StepLine(Level, seed: 5);
+        int? measuredAt = null;
+        PositionEvidence Answer(int position, Func<int, PositionEvidence> grow)
+        {
+            if (position is 7 or 12)
+            {
+                measuredAt ??= position;
+                if (measuredAt != position)
+                    return grow(measuredAt.Value) with { Position = position, SameBuildAs = measuredAt };
+            }
+            return grow(position);
+        }
+        async Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+            requests.Select(r => Answer(r.Position, p => line.MeasureAsync([new MeasureRequest(p, r.AdditionalTrials)], ct).Result[0])).ToList();
+        async Task<IReadOnlyList<PositionEvidence>> Ensure(IReadOnlyList<TrialTarget> targets, CancellationToken ct) =>
+            targets.Select(t => Answer(t.Position, p => line.EnsureAsync([new TrialTarget(p, t.Trials)], ct).Result[0])).ToList();
+
+        // Act
+        var search = await SearchEngine.RunAsync(12, Measure, Options());
+        var scan = await RangeScan.RunAsync(12, search, Ensure, line.OkTrials, Options(), 200);
+
+        // Assert: both directions of 7..12 say "no further change", naming the identical builds, not "undecided"
+        Assert.True(search.Status == SearchStatus.Found && search.Culprit == 7, search.Summary);
+        var after = scan!.Segments.Where(s => s.From == 7 && s.To == 12).ToArray();
+        Assert.Equal(2, after.Length);
+        Assert.All(after, s =>
+        {
+            Assert.Equal(SegmentVerdict.NoFurtherChange, s.Verdict);
+            Assert.Contains("identical", s.Explanation);
+        });
+    }
+
+    [Fact]
     public async Task I_can_scan_a_range_whose_culprit_has_an_identical_build_without_asking_for_positions_outside_it()
     {
         // Arrange: one 4 MiB step at 7 of 12, and 8 builds exactly like 7 (a comment-only commit). The measurer answers

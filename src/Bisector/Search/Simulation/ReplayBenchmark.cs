@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Bisector.Recipes;
-using Bisector.Runs;
 using Bisector.Statistics;
 
 namespace Bisector.Search.Simulation;
@@ -81,7 +80,7 @@ public static class ReplayBenchmark
                 var result = new List<PositionEvidence>();
                 // A real round keeps every worker busy: the measurer raises the requested counts as a run does, and
                 // the search is handed the extra trials too.
-                var counts = RoundPlan.FillIdleWorkers(requests.Select(r => r.AdditionalTrials).ToArray(), workers);
+                var counts = WorkerSlots.Fill(requests.Select(r => r.AdditionalTrials).ToArray(), workers);
                 for (var i = 0; i < requests.Count; i++)
                 {
                     var r = requests[i];
