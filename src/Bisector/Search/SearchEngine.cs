@@ -12,9 +12,10 @@ namespace Bisector.Search;
 /// <see cref="SequentialTests.EValue(IReadOnlyList{double}, IReadOnlyList{double})"/> on the two sides of every possible
 /// culprit, averaged with the weight of that culprit's commits — reaches 1/α. An average of e-processes is an
 /// e-process, so by Ville's inequality a range without a change is blamed with probability at most α, however many
-/// looks the search takes. "No regression" needs the ends' exact shift interval, at one level calibrated so that β =
-/// <see cref="SearchOptions.SameAlpha"/> holds over every look (<see cref="SequentialTests.NoRegressionBound"/>), to end below
-/// the min-effect: a regression of the min-effect is missed with probability at most β per search.</para>
+/// looks the search takes. "No regression" at the ends (<see cref="Run.NoRegressionAtEnds"/>) needs the ends' exact
+/// shift interval on one boundary calibrated over every look to end below the min-effect, or the t e-value that the bad
+/// end less the min-effect is below the good end to reach its bound: a regression of the min-effect is missed with
+/// probability at most β = <see cref="SearchOptions.SameAlpha"/> per search.</para>
 /// <para>Trials are sized by the evidence: each position gets as many trials as the fitted two-level model (per-side
 /// level and scale) says it needs for about <see cref="ProbeEvidence"/> nats, one when one trial decides; workers that
 /// would idle measure the next positions the search may need (both halves' next midpoints) instead. When the posterior

@@ -86,6 +86,31 @@ public class RangeScanSpecs
         Assert.Contains(scan.Segments, s => s is { From: 22, To: 30, Verdict: SegmentVerdict.NoFurtherChange });
     }
 
+    /// <summary>The line's measurer, with positions <paramref name="a"/> and <paramref name="b"/> one build: the later-asked
+    /// of the two is answered with the first one's trials, named by the run's position, as the Measurer does. Every
+    /// position asked is added to <paramref name="asked"/>.</summary>
+    private static (MeasureAsync Measure, EnsureTrialsAsync Ensure) Twins(
+        StepLine line, int a, int b, List<int> asked)
+    {
+        int? measuredAt = null;
+        PositionEvidence Answer(int position, Func<int, PositionEvidence> grow)
+        {
+            asked.Add(position);
+            if (position == a || position == b)
+            {
+                measuredAt ??= position;
+                if (measuredAt != position)
+                    return grow(measuredAt.Value) with { Position = position, SameBuildAs = measuredAt };
+            }
+            return grow(position);
+        }
+        Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
+            Task.FromResult<IReadOnlyList<PositionEvidence>>(requests.Select(r => Answer(r.Position, p => line.MeasureAsync([new MeasureRequest(p, r.AdditionalTrials)], ct).Result[0])).ToList());
+        Task<IReadOnlyList<PositionEvidence>> Ensure(IReadOnlyList<TrialTarget> targets, CancellationToken ct) =>
+            Task.FromResult<IReadOnlyList<PositionEvidence>>(targets.Select(t => Answer(t.Position, p => line.EnsureAsync([new TrialTarget(p, t.Trials)], ct).Result[0])).ToList());
+        return (Measure, Ensure);
+    }
+
     [Fact]
     public async Task I_can_see_no_further_change_where_a_segment_ends_on_the_same_build_it_starts_with()
     {
@@ -94,25 +119,11 @@ public class RangeScanSpecs
         // later-asked of the two with the first one's trials, as the Measurer does.
         double Level(int p) => 20 * MiB + (p >= 7 ? 4 * MiB : 0);
         var line = new StepLine(Level, seed: 5);
-        int? measuredAt = null;
-        PositionEvidence Answer(int position, Func<int, PositionEvidence> grow)
-        {
-            if (position is 7 or 12)
-            {
-                measuredAt ??= position;
-                if (measuredAt != position)
-                    return grow(measuredAt.Value) with { Position = position, SameBuildAs = measuredAt };
-            }
-            return grow(position);
-        }
-        async Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
-            requests.Select(r => Answer(r.Position, p => line.MeasureAsync([new MeasureRequest(p, r.AdditionalTrials)], ct).Result[0])).ToList();
-        async Task<IReadOnlyList<PositionEvidence>> Ensure(IReadOnlyList<TrialTarget> targets, CancellationToken ct) =>
-            targets.Select(t => Answer(t.Position, p => line.EnsureAsync([new TrialTarget(p, t.Trials)], ct).Result[0])).ToList();
+        var (measure, ensure) = Twins(line, 7, 12, []);
 
         // Act
-        var search = await SearchEngine.RunAsync(12, Measure, Options());
-        var scan = await RangeScan.RunAsync(12, search, Ensure, line.OkTrials, Options(), 200);
+        var search = await SearchEngine.RunAsync(12, measure, Options());
+        var scan = await RangeScan.RunAsync(12, search, ensure, line.OkTrials, Options(), 200);
 
         // Assert: both directions of 7..12 say "no further change", naming the identical builds, not "undecided"
         Assert.True(search.Status == SearchStatus.Found && search.Culprit == 7, search.Summary);
@@ -133,26 +144,11 @@ public class RangeScanSpecs
         double Level(int p) => 20 * MiB + (p >= 7 ? 4 * MiB : 0);
         var line = new StepLine(Level, seed: 5);
         var asked = new List<int>();
-        int? measuredAt = null;
-        PositionEvidence Answer(int position, Func<int, PositionEvidence> grow)
-        {
-            asked.Add(position);
-            if (position is 7 or 8)
-            {
-                measuredAt ??= position;
-                if (measuredAt != position)
-                    return grow(measuredAt.Value) with { Position = position, SameBuildAs = measuredAt };
-            }
-            return grow(position);
-        }
-        async Task<IReadOnlyList<PositionEvidence>> Measure(IReadOnlyList<MeasureRequest> requests, CancellationToken ct) =>
-            requests.Select(r => Answer(r.Position, p => line.MeasureAsync([new MeasureRequest(p, r.AdditionalTrials)], ct).Result[0])).ToList();
-        async Task<IReadOnlyList<PositionEvidence>> Ensure(IReadOnlyList<TrialTarget> targets, CancellationToken ct) =>
-            targets.Select(t => Answer(t.Position, p => line.EnsureAsync([new TrialTarget(p, t.Trials)], ct).Result[0])).ToList();
+        var (measure, ensure) = Twins(line, 7, 8, asked);
 
         // Act
-        var search = await SearchEngine.RunAsync(12, Measure, Options());
-        var scan = await RangeScan.RunAsync(12, search, Ensure, line.OkTrials, Options(), 200);
+        var search = await SearchEngine.RunAsync(12, measure, Options());
+        var scan = await RangeScan.RunAsync(12, search, ensure, line.OkTrials, Options(), 200);
 
         // Assert: the twin's position is translated into each segment's own numbering, so nothing outside 0..12 is asked
         Assert.True(search.Status == SearchStatus.Found, search.Summary);
