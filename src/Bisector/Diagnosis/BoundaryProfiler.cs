@@ -108,6 +108,9 @@ public static class BoundaryProfiler
 
         public Task<int?> WorkloadExitAsync(CancellationToken ct) => Task.FromResult(_workload!.HasExited ? _workload.ExitCode : (int?)null);
 
+        // No cgroups here: heaptrack profiles one run of the daemon on this host, outside any limit.
+        public long WorkloadOomKills() => 0;
+
         public Task<string> DaemonOutputAsync(CancellationToken ct) => Task.FromResult(_daemonOutput.ToString());
 
         public Task<string> WorkloadOutputAsync(CancellationToken ct) => Task.FromResult(_workloadOutput.ToString());

@@ -244,6 +244,9 @@ public sealed class ContainerWorker(string name, ContainerEngineSpec engine, str
             return new DaemonExit((int)inspect.State.ExitCode, inspect.State.OOMKilled);
         }
 
+        // The workload runs in the container, whose cgroup is the daemon's: its kills are counted there.
+        public long WorkloadOomKills() => 0;
+
         public async Task StartWorkloadAsync(IReadOnlyDictionary<string, string?> env, int root, CancellationToken ct)
         {
             // A restart starts the same container again: its command, namespaces and logs stay the same.

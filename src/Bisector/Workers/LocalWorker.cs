@@ -157,6 +157,8 @@ public sealed class LocalWorker(string name, string workRoot) : IWorker
             return new DaemonExit(code);
         }
 
+        public long WorkloadOomKills() => _workloadCgroup?.ReadOomKills() ?? 0;
+
         public Task StartWorkloadAsync(IReadOnlyDictionary<string, string?> env, int root, CancellationToken ct)
         {
             var args = TrialCommands.Workload(_workloadCgroup!.ProcsFile, Isolation, root.ToString(CultureInfo.InvariantCulture), spec.Artifact.Directory, spec.Recipe.Workload!.Command);

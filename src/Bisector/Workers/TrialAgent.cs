@@ -129,7 +129,7 @@ public static partial class TrialAgent
         // Slurm (22.05, cgroup v1) only notices OOM kills in the job's own cgroup, not in the trial's cgroups nested in it,
         // so a process killed because the job's --mem was reached is recognised here: the job's limit was hit meanwhile.
         var hits = LimitHits(jobChain) - hitsBefore;
-        if (hits > 0 && result.Outcome is TrialOutcome.WorkloadFailed or TrialOutcome.DaemonCrashed)
+        if (hits > 0 && result.Outcome is TrialOutcome.WorkloadFailed or TrialOutcome.DaemonCrashed or TrialOutcome.OutOfMemory)
         {
             result = result with
             {

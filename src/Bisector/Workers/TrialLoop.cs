@@ -43,6 +43,11 @@ internal interface ITrialSandbox
     /// <summary>The last started workload's exit code, or null while it runs.</summary>
     Task<int?> WorkloadExitAsync(CancellationToken ct);
 
+    /// <summary>Processes of the workload the kernel's OOM killer ended, where the workload has a memory cgroup of its
+    /// own (0 where it shares the daemon's, whose kills <see cref="Cgroup"/> counts). The workload has no limit of its
+    /// own: a kill there means a limit above the trial was reached — a Slurm job's --mem, or the machine's memory.</summary>
+    long WorkloadOomKills();
+
     Task<string> DaemonOutputAsync(CancellationToken ct);
 
     Task<string> WorkloadOutputAsync(CancellationToken ct);
@@ -225,9 +230,14 @@ internal sealed partial class TrialLoop
 
                 if (_clock.Elapsed >= ready + measured)
                 {
-                    return (_sandbox.Cgroup?.ReadOomKills() ?? 0) is var kills and > 0
-                        ? (TrialOutcome.OutOfMemory, await OomReasonAsync(kills, ct))
-                        : Completeness(Samples, Recipe, ready, interval);
+                    if ((_sandbox.Cgroup?.ReadOomKills() ?? 0) is var kills and > 0)
+                        return (TrialOutcome.OutOfMemory, await OomReasonAsync(kills, ct));
+                    // A workload that lost a process to the OOM killer did not drive the daemon as the recipe says, even
+                    // when it carried on and exited 0 (a Slurm job at its --mem under load: the pipe feeding a shell was
+                    // killed, the shell went on): not a trial to compare.
+                    if (_sandbox.WorkloadOomKills() is var lost and > 0)
+                        return (TrialOutcome.OutOfMemory, TrialReasons.WorkloadOomKilled(lost, _clock.Elapsed, await _sandbox.WorkloadOutputAsync(ct)));
+                    return Completeness(Samples, Recipe, ready, interval);
                 }
             }
 
@@ -416,6 +426,9 @@ internal static class TrialReasons
 
     public static string OutOfMemory(long kills, long limitBytes, long limitHits, TimeSpan after, string output) => string.Create(CultureInfo.InvariantCulture,
         $"the OOM killer killed {kills} process(es) in the daemon's cgroup at run.memory-limit {limitBytes} bytes (limit hit {limitHits} times) after {Format(after)}; output:\n{output}");
+
+    public static string WorkloadOomKilled(long kills, TimeSpan after, string output) => string.Create(CultureInfo.InvariantCulture,
+        $"the OOM killer killed {kills} of the workload's process(es) by {Format(after)}: a memory limit above the trial (a Slurm job's --mem, or the machine's memory) was reached; output:\n{output}");
 
     public static string WorkloadFailed(int code, TimeSpan after, string output) =>
         $"workload exited with code {code} after {Format(after)} (workload.restart is false); output:\n{output}";

@@ -68,6 +68,34 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     }
 
     [Fact(Timeout = 60000)]
+    public async Task I_can_see_a_trial_whose_workload_lost_a_process_to_the_oom_killer_end_as_out_of_memory()
+    {
+        // Arrange: the trial's cgroups sit under a parent limited to 96 MiB, as a Slurm job's --mem bounds them; the
+        // workload's child asks for 300 MB and is killed (the largest process there), the workload itself carries on
+        // and would exit 0 — before, the trial then counted as Ok (a Slurm test saw it under load)
+        var parent = CgroupMemory.Create("local-1", $"bisector-test-oom-parent-{Guid.NewGuid():N}", 96L << 20);
+        try
+        {
+            var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1")) { CgroupParent = parent.Path };
+            var recipe = TestDaemon.Recipe(
+                workload: new WorkloadSpec("perl -e '$x = \"a\" x 300_000_000; sleep 1'; sleep 30", new Dictionary<string, string>(), false),
+                window: TimeSpan.FromSeconds(3));
+            var spec = daemon.Trial(recipe);
+
+            // Act
+            var result = await worker.RunTrialAsync(spec);
+
+            // Assert
+            Assert.True(result.Outcome == TrialOutcome.OutOfMemory, $"{result.Outcome}: {result.Reason}");
+            Assert.Contains("of the workload's process(es)", result.Reason);
+        }
+        finally
+        {
+            Assert.True(await parent.TryRemoveAsync(TimeSpan.FromSeconds(10)), $"could not remove {parent.Path}");
+        }
+    }
+
+    [Fact(Timeout = 60000)]
     public async Task I_can_see_a_daemon_that_exits_early_end_as_crashed_with_its_exit_code_and_output()
     {
         // Arrange
