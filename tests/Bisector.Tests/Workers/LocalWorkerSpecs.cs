@@ -72,14 +72,15 @@ public sealed class LocalWorkerSpecs(TestDaemon daemon) : IClassFixture<TestDaem
     {
         // Arrange: the trial's cgroups sit under a parent limited to 96 MiB, as a Slurm job's --mem bounds them; the
         // workload's child asks for 300 MB and is killed (the largest process there), the workload itself carries on
-        // and would exit 0 — before, the trial then counted as Ok (a Slurm test saw it under load)
+        // and would exit 0 — before, the trial then counted as Ok (a Slurm test saw it under load). The kill must come
+        // before the window ends: perl fills 96 MiB in well under a second, the window leaves 8 s for a loaded machine
         var parent = CgroupMemory.Create("local-1", $"bisector-test-oom-parent-{Guid.NewGuid():N}", 96L << 20);
         try
         {
             var worker = new LocalWorker("local-1", daemon.WorkRoot("local-1")) { CgroupParent = parent.Path };
             var recipe = TestDaemon.Recipe(
                 workload: new WorkloadSpec("perl -e '$x = \"a\" x 300_000_000; sleep 1'; sleep 30", new Dictionary<string, string>(), false),
-                window: TimeSpan.FromSeconds(3));
+                window: TimeSpan.FromSeconds(8));
             var spec = daemon.Trial(recipe);
 
             // Act

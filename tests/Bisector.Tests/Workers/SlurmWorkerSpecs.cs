@@ -58,8 +58,11 @@ public sealed class SlurmWorkerSpecs : IClassFixture<TrialAgentFixture>
     [SlurmFact(Timeout = 300_000)]
     public async Task I_can_see_a_job_killed_at_its_slurm_memory_limit_as_out_of_memory()
     {
-        // Arrange: the daemon stays under its own limit (48 MiB, it needs ~11), but the workload holds 200 MB in a shell
-        // variable while the job's --mem is run.memory-limit + extra-mem = 112 MiB: Slurm's cgroup plugin kills in the job.
+        // Arrange: the daemon stays under its own limit (48 MiB, it needs ~11), but the workload's tail holds 200 MB (the
+        // whole of a pipe it reads at memory speed) while the job's --mem is run.memory-limit + extra-mem = 112 MiB:
+        // Slurm's cgroup plugin kills in the job, and the workload exits with tail's status instead of sleeping on. The
+        // window is a minute so the kill, not the window's end, ends the trial even on a loaded machine (a shell variable
+        // filled through `tr` within the demo's 8 s was not always over the limit in time: CI saw the job peak at 100 MB).
         await using var cluster = await SlurmCluster.StartAsync(CancellationToken.None);
         using var temp = new TempDir();
         var demo = await DemoRepository.CreateAsync(temp.Sub("repo"), DemoScenario.Fragmentation);
@@ -68,7 +71,8 @@ public sealed class SlurmWorkerSpecs : IClassFixture<TrialAgentFixture>
         recipe = recipe with
         {
             Run = recipe.Run with { MemoryLimitBytes = 48L << 20 },
-            Workload = recipe.Workload! with { Command = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); sleep 30", Restart = false },
+            Workload = recipe.Workload! with { Command = "head -c 200000000 /dev/zero | tail -c 200000000 > /dev/null && sleep 300", Restart = false },
+            Sampling = recipe.Sampling with { Window = TimeSpan.FromMinutes(1) },
         };
         var artifactDir = temp.Sub("artifact");
         await DemoTestSupport.BuildAsync(demo.Path, demo.CulpritSha, artifactDir, CancellationToken.None);
