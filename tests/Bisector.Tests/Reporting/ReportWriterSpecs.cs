@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Bisector.Reporting;
 using Bisector.Search;
+using Bisector.Statistics;
 using SkiaSharp;
 
 namespace Bisector.Tests.Reporting;
@@ -233,6 +234,36 @@ public sealed class ReportWriterSpecs : IDisposable
         var md = await File.ReadAllTextAsync(files.Markdown);
         Assert.Contains("The bad end is not worse than the good anchor by the smallest effect that counts (", md);
         Assert.DoesNotContain("does not differ", md);
+    }
+
+    [Theory]
+    [InlineData(0.008, 0.02, true)]
+    [InlineData(0.2, -0.02, false)]
+    public async Task I_can_read_the_change_below_the_min_effect_under_a_no_regression_verdict(double p, double low, bool stated)
+    {
+        // Arrange: journald on a reset machine: no change of 0.20 MiB/min, but the bad end's exact test against the good
+        // anchor still shows +0.07 MiB/min [0.02, 0.12] at p = 0.008; with p = 0.2 and an interval through 0 there is none
+        const double MiB = 1024 * 1024;
+        var model = SyntheticRun.Build(SearchStatus.NoRegression);
+        var end = model.At(model.LastPosition)!;
+        var small = new Comparison(Verdict.Same, "Mann-Whitney U (exact)", p, 0.01, 0.07 * MiB, low * MiB, 0.12 * MiB, 0.98,
+            model.Decision.MinEffect, [0.0], [0.07 * MiB], "Same");
+        model = model with { Commits = [.. model.Commits.Select(c => c == end ? c with { VersusGood = small } : c)] };
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _dir);
+
+        // Assert
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        if (stated)
+        {
+            Assert.Contains("A change below the min-effect is there: the bad end against the good anchor +0.07 MiB/min", md);
+            Assert.Contains("set decide.min-effect to at most 0.07 MiB/min", md);
+        }
+        else
+        {
+            Assert.DoesNotContain("A change below the min-effect", md);
+        }
     }
 
     [Fact]
