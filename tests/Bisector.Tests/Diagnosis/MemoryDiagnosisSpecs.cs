@@ -278,4 +278,20 @@ public sealed class MemoryDiagnosisSpecs
         Assert.Equal("  0 → 16658  read_small_file ← cache_refresh", lines[3]);
         Assert.Equal(4, lines.Length);
     }
+
+    [Fact]
+    public void I_can_see_a_step_inside_a_short_window_held_as_free_heap_memory_diagnosed_as_fragmentation()
+    {
+        // Arrange: the demo culprit's figures from a fresh-clone suite (6.4 s window): its step extrapolates to +73 MiB/min
+        // = 7.8 MiB, but its level is only 4.0 MiB above the good side's and 7.7 MiB sit free in its arena
+        const double M = 1024 * 1024;
+        var good = new SideFigures(2, 6.4, "rss_anon", 4.4 * M, 0.2 * M, 0.2 * M, 0.2 * M, 4.2 * M, 0.1 * M, 0.1 * M, 0.1 * M, 0.0, -0.1 * M, 4.3 * M, 0.1 * M);
+        var bad = new SideFigures(2, 6.4, "rss_anon", 8.4 * M, 73.0 * M, 73.3 * M, 57.5 * M, 0.5 * M, 0.0, 0.2 * M, 0.0, 7.7 * M, 36.2 * M, 8.3 * M, 36.3 * M);
+
+        // Act
+        var diagnosis = MemoryDiagnosis.Classify(good, bad);
+
+        // Assert
+        Assert.Equal(GrowthKind.Fragmentation, diagnosis.Kind);
+    }
 }
