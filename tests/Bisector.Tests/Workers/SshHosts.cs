@@ -40,8 +40,15 @@ public sealed class SshHosts : IAsyncDisposable
 
     public const string Sshd = "/usr/sbin/sshd";
 
+    // Second octets of the 10.R.0.0/16 blocks held by live fixtures of this process. Two fixtures on one block would
+    // put the same address on two veths, and the kernel routes to whichever came first: a test then reaches the other
+    // fixture's sshd (seen on CI as "host key ... differs").
+    private static readonly HashSet<int> SubnetsInUse = [];
+    private static readonly SemaphoreSlim SubnetLock = new(1, 1);
+
     private readonly List<Host> _hosts = [];
     private readonly string _unique = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..3]);
+    private int _subnet;
 
     private SshHosts()
     {
@@ -71,10 +78,10 @@ public sealed class SshHosts : IAsyncDisposable
         try
         {
             await RunAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hosts.Identity);
-            var subnet = Random.Shared.Next(64, 250);
+            hosts._subnet = await TakeSubnetAsync();
             for (var i = 1; i <= count; i++)
             {
-                hosts._hosts.Add(await hosts.StartHostAsync(i, subnet, trustKeys));
+                hosts._hosts.Add(await hosts.StartHostAsync(i, hosts._subnet, trustKeys));
             }
 
             return hosts;
@@ -83,6 +90,31 @@ public sealed class SshHosts : IAsyncDisposable
         {
             await hosts.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>A 10.R.0.0/16 block that no live fixture of this process holds and no interface of this machine uses.</summary>
+    internal static async Task<int> TakeSubnetAsync()
+    {
+        await SubnetLock.WaitAsync();
+        try
+        {
+            var addresses = await Output("ip", "-o", "-4", "addr", "show");
+            var free = Enumerable.Range(64, 186)
+                .Where(r => !SubnetsInUse.Contains(r) && !addresses.Contains(string.Create(CultureInfo.InvariantCulture, $" 10.{r}."), StringComparison.Ordinal))
+                .ToList();
+            if (free.Count == 0)
+            {
+                throw new InvalidOperationException("no free 10.R.0.0/16 block for SSH test hosts (R in 64..249)");
+            }
+
+            var subnet = free[Random.Shared.Next(free.Count)];
+            SubnetsInUse.Add(subnet);
+            return subnet;
+        }
+        finally
+        {
+            SubnetLock.Release();
         }
     }
 
@@ -198,6 +230,18 @@ public sealed class SshHosts : IAsyncDisposable
         }
 
         Directory.Delete(Root, recursive: true);
+        if (_subnet != 0)
+        {
+            await ReturnSubnetAsync(_subnet);
+        }
+    }
+
+    /// <summary>Gives back a block from <see cref="TakeSubnetAsync"/>.</summary>
+    internal static async Task ReturnSubnetAsync(int subnet)
+    {
+        await SubnetLock.WaitAsync();
+        SubnetsInUse.Remove(subnet);
+        SubnetLock.Release();
     }
 
     /// <summary>Namespaces and links this fixture created that still exist (empty after dispose).</summary>

@@ -113,6 +113,33 @@ public sealed partial class SshRunSpecs : IClassFixture<TrialAgentFixture>
         Assert.False(Directory.Exists(root));
     }
 
+    [SshFact(Timeout = 60000)]
+    public async Task I_can_start_many_ssh_fixtures_at_once_without_two_sharing_an_address_block()
+    {
+        // Arrange: fixtures of concurrently running test classes each take a block; a random pick of 50 from 186
+        // repeats one with probability 1 − e^(−50·49/2/186) ≈ 99.9 %, so this fails on a pick that ignores the others.
+        var taken = new List<int>();
+
+        // Act
+        try
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                taken.Add(await SshHosts.TakeSubnetAsync());
+            }
+        }
+        finally
+        {
+            foreach (var subnet in taken)
+            {
+                await SshHosts.ReturnSubnetAsync(subnet);
+            }
+        }
+
+        // Assert
+        Assert.Equal(taken.Count, taken.Distinct().Count());
+    }
+
     [GeneratedRegex(@"^  [0-9a-f]+ trial \d+: ")]
     private static partial Regex TrialLine();
 }
