@@ -4,6 +4,7 @@ using System.Globalization;
 using Bisector.Building;
 using Bisector.Git;
 using Bisector.Recipes;
+using Bisector.Reporting;
 using Bisector.Runs;
 using Bisector.Sampling;
 using Bisector.Statistics;
@@ -55,14 +56,14 @@ internal static class RecipeCommand
             var build = await builder.BuildAsync(commit, ct);
             if (!build.Succeeded || build.Artifact is null)
             {
-                await output.WriteLineAsync($"build     {build.Status} after {ConfigValues.FormatDuration(Round(build.Duration))}; the log ends:");
+                await output.WriteLineAsync($"build     {build.Status} after {ReportFacts.Duration(build.Duration)}; the log ends:");
                 foreach (var line in ProcessFailedException.TailOf(build.Log).Split('\n'))
                     await output.WriteLineAsync("  | " + line);
                 await output.WriteLineAsync($"fix       the steps under 'build:' in {recipeFile}, or check another commit with --commit");
                 return 1;
             }
 
-            await output.WriteLineAsync($"build     {build.Status} in {ConfigValues.FormatDuration(Round(build.Duration))}; artifacts: {string.Join(", ", recipe.Build.Artifacts)}");
+            await output.WriteLineAsync($"build     {build.Status} in {ReportFacts.Duration(build.Duration)}; artifacts: {string.Join(", ", recipe.Build.Artifacts)}");
 
             await using var worker = new LocalWorker("check-1", Path.Combine(scratch, "t"));
             var results = new List<TrialResult>();
@@ -71,7 +72,7 @@ internal static class RecipeCommand
                 var clock = Stopwatch.StartNew();
                 var result = await worker.RunTrialAsync(new TrialSpec(commit, build.Artifact, recipe, i, $"check-{commit.Sha[..7]}-{i}-{Guid.NewGuid():N}"[..24]), ct);
                 results.Add(result);
-                await output.WriteLineAsync($"trial {i + 1}   {result.Outcome} in {ConfigValues.FormatDuration(Round(clock.Elapsed))}{(result.Reason is { } why ? ": " + Flat(why) : "")}");
+                await output.WriteLineAsync($"trial {i + 1}   {result.Outcome} in {ReportFacts.Duration(clock.Elapsed)}{(result.Reason is { } why ? ": " + Flat(why) : "")}");
             }
 
             var ok = results.Where(r => r.Outcome == TrialOutcome.Ok).ToList();
@@ -168,8 +169,6 @@ internal static class RecipeCommand
 
     private static string MinEffectText(DecisionSpec d) =>
         ConfigValues.FormatAmount(d.MinEffect) + (d.Feature == FeatureKind.Slope && d.MinEffect > 0 ? "/min" : "");
-
-    private static TimeSpan Round(TimeSpan t) => TimeSpan.FromMilliseconds(Math.Round(t.TotalMilliseconds / 100) * 100);
 
     private static string Flat(string text) => text.ReplaceLineEndings(" ").Trim();
 
