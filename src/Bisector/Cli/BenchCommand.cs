@@ -90,7 +90,9 @@ internal static class BenchCommand
         var replayWorkers = new Option<int>("--workers") { Description = "Workers the trial slots are counted for (default 2)", DefaultValueFactory = _ => 2 };
         var results = new Option<string?>("--results") { Description = "Results folder holding bisector.db (with --run); default: the journald runs of docs/case-journald.md" };
         var runId = new Option<string?>("--run") { Description = "Run id in the results database to replay (its culprit is taken as the truth)" };
-        var replay = new Command("replay", "Re-run the search on stored per-trial features (a stored run, or journald runs 1, 2 and 4), resampling each position's trials with many seeds") { replaySeeds, replayWorkers, results, runId };
+        var truth = new Option<int?>("--culprit") { Description = "With --run: the position taken as the true culprit (default: the run's own; needed when the run named none)" };
+        var dump = new Option<bool>("--features") { Description = "With --run: also print every stored trial's deciding feature by position, in the metric's raw unit (bytes, bytes/min), tab-separated" };
+        var replay = new Command("replay", "Re-run the search on stored per-trial features (a stored run, or journald runs 1, 2 and 4), resampling each position's trials with many seeds") { replaySeeds, replayWorkers, results, runId, truth, dump };
         replay.SetAction((parse, ct) => App.GuardAsync(async () =>
         {
             var seedsWanted = parse.GetValue(replaySeeds);
@@ -101,13 +103,22 @@ internal static class BenchCommand
             IReadOnlyList<ReplaySource> sources;
             if (parse.GetValue(runId) is { } id)
             {
-                var (source, window) = await LoadStoredRunAsync(parse.GetValue(results) ?? "results", id, w, seedsWanted, ct);
+                var (source, window) = await LoadStoredRunAsync(parse.GetValue(results) ?? "results", id, w, seedsWanted, parse.GetValue(truth), ct);
                 sources = [source];
                 if (window is not null)
                     output.AppendLine(RenderWindow(window, source.Decision));
+                if (parse.GetValue(dump))
+                {
+                    output.AppendLine(CultureInfo.InvariantCulture, $"Stored features ({source.Decision.Feature.ToString().ToLowerInvariant()} of {source.Decision.Metric}, raw unit): position, then one value a trial");
+                    foreach (var (position, values) in source.Values.OrderBy(kv => kv.Key))
+                        output.AppendLine(string.Join('\t', values.Select(v => v.ToString("0.#", CultureInfo.InvariantCulture)).Prepend(position.ToString(CultureInfo.InvariantCulture))));
+                    output.AppendLine();
+                }
             }
             else
             {
+                if (parse.GetValue(truth) is not null || parse.GetValue(dump))
+                    throw new UsageException("--culprit/--features", "they describe a stored run, and no --run was given", "Add --run <id> (and --results <folder>), or drop them to replay the journald runs");
                 sources = ReplayBenchmark.Journald();
             }
             var rows = new List<ReplayBenchmark.Result>();
@@ -132,7 +143,7 @@ internal static class BenchCommand
 
     /// <summary>A stored run as a replay source: every Ok trial's deciding feature by position, the run's culprit as the
     /// truth, and the trial-length suggestion from the trials on both sides of the culprit.</summary>
-    private static async Task<(ReplaySource, WindowSuggestion?)> LoadStoredRunAsync(string resultsDirectory, string id, int workers, int seeds, CancellationToken ct)
+    private static async Task<(ReplaySource, WindowSuggestion?)> LoadStoredRunAsync(string resultsDirectory, string id, int workers, int seeds, int? truth, CancellationToken ct)
     {
         var path = Path.Combine(resultsDirectory, "bisector.db");
         if (!File.Exists(path))
@@ -154,7 +165,9 @@ internal static class BenchCommand
         if (!series.ContainsKey(0) || !series.ContainsKey(candidates))
             throw new UsageException("--run", $"run {run.Id} has no stored trials of both ends", "Replay a run that measured its good and bad ends");
         var values = series.ToDictionary(kv => kv.Key, kv => kv.Value.Select(t => Features.Extract(t, recipe.Decide.Feature, warmup)).Where(double.IsFinite).ToArray());
-        int? culprit = outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? outcome.RangeLast : null;
+        if (truth is { } t && (t < 1 || t > candidates))
+            throw new UsageException("--culprit", $"position {t} is not a candidate of run {run.Id} (1..{candidates})", $"Give a position from 1 to {candidates}, as 'bisector status {run.Id}' numbers them");
+        int? culprit = truth ?? (outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? outcome.RangeLast : null);
         var trialSeconds = warmup + recipe.Sampling.Window.TotalSeconds;
         var source = new ReplaySource($"run {run.Id}", candidates, culprit, values, recipe.Decide, recipe.Trials.Repeats, recipe.Trials.Max, trialSeconds);
         var window = culprit is { } c

@@ -188,6 +188,7 @@ public static class RangeScan
             Alpha = alpha,
             Decision = decision,
             Strategy = options.Strategy == SearchStrategy.Exhaustive ? SearchStrategy.Bisect : options.Strategy,
+            PositionBase = options.PositionBase + from,
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var line = new SubLine(from, to, ensure, okTrials, allowance, stop);
@@ -223,7 +224,7 @@ public static class RangeScan
                     $"no {what} between positions {from} and {to}: {sub.Summary}"), null);
             default:
                 return (new SegmentCheck(from, to, direction, SegmentVerdict.Undecided, alpha, line.NewTrials,
-                    $"undecided, no claim either way (the segment's search counts its positions from position {from}): {sub.Summary}"), null);
+                    $"undecided, no claim either way: {sub.Summary}"), null);
         }
     }
 

@@ -100,7 +100,7 @@ public static class SearchEngine
                     _sameBuildAs[r.Position] = at;
                     _evidence[r.Position] = r;
                     e = r with { Position = at, SameBuildAs = null };
-                    ran.Add($"{r.Position} same build as {at}");
+                    ran.Add($"{At(r.Position)} same build as {At(at)}");
                 }
                 _evidence[e.Position] = e;
                 var list = _features.TryGetValue(e.Position, out var l) ? l : _features[e.Position] = new List<double>();
@@ -113,7 +113,7 @@ public static class SearchEngine
                     _trialsSpent++;
                 }
                 if (e.Position == r.Position || list.Count > before)
-                    ran.Add(e.Skipped ? $"{e.Position} skipped" : $"{e.Position}+{list.Count - before}");
+                    ran.Add(e.Skipped ? $"{At(e.Position)} skipped" : $"{At(e.Position)}+{list.Count - before}");
             }
             // The log says what ran, which can differ from what was asked (failed trials, rounds filled to the workers).
             _rounds.Add(new SearchRound(_rounds.Count + 1, wanted.Select(r => r.Position).ToArray(), $"{reason}; ran {string.Join(", ", ran)}")
@@ -611,7 +611,7 @@ public static class SearchEngine
                         break;
                 }
                 await MeasureAsync(plan, string.Create(CultureInfo.InvariantCulture,
-                    $"verify: fresh trials of {good} (good side) and {last} (culprit), scored against the split fitted without them")).ConfigureAwait(false);
+                    $"verify: fresh trials of {At(good)} (good side) and {At(last)} (culprit), scored against the split fitted without them")).ConfigureAwait(false);
                 var newGood = Values(good).Skip(goodBefore + freshGood).Where(double.IsFinite).ToArray();
                 var newBad = Values(last).Skip(badBefore + freshBad).Where(double.IsFinite).ToArray();
                 goodLlr -= newGood.Sum(fit.BadOverGood);
@@ -639,7 +639,7 @@ public static class SearchEngine
             var check = Explain(passed && _established && large ? Verdict.Regressed : passed ? Verdict.Unknown : Verdict.Same,
                 goodSide, badSide,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"fresh trials give {badLl(badLlr)} nats that {last} is bad and {badLl(goodLlr)} that {good} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {EValueText.Value(_eValue)} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search); a culprit needs that shift ≥ ½ min-effect = {o.Scale.Format(o.Decision.MinEffect / 2)}"),
+                    $"fresh trials give {badLl(badLlr)} nats that {At(last)} is bad and {badLl(goodLlr)} that {At(good)} is good (each needs ln(1/α) = {Threshold:0.##}); e-value for a change in the range {EValueText.Value(_eValue)} (decides at {1 / o.Alpha:G4}, α = {o.Alpha} per search); a culprit needs that shift ≥ ½ min-effect = {o.Scale.Format(o.Decision.MinEffect / 2)}"),
                 Math.Min(1, Math.Min(Math.Exp(-Math.Min(goodLlr, badLlr)), 1 / _eValue)));
             var ok = passed && _established && large && mass >= o.Confidence;
             if (!ok && (freshGood >= o.MaxTrialsPerPosition || freshBad >= o.MaxTrialsPerPosition))
@@ -738,8 +738,11 @@ public static class SearchEngine
             return Enumerable.Range(first, last - first + 1).Sum(c => post[c - 1]);
         }
 
-        private static string Describe(int first, int last) =>
-            first == last ? $"position {last}" : $"positions {first}..{last} (unbuildable commits in between)";
+        private string Describe(int first, int last) =>
+            first == last ? $"position {At(last)}" : $"positions {At(first)}..{At(last)} (unbuildable commits in between)";
+
+        /// <summary>A position as the run names it (<see cref="SearchOptions.PositionBase"/>).</summary>
+        private int At(int p) => o.PositionBase + p;
 
         private SearchOutcome Finish(SearchStatus status, int? culprit, int first, int last, double confidence, Comparison? boundary, string summary)
         {

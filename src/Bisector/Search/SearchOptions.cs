@@ -42,6 +42,10 @@ public sealed record SearchOptions(
     /// </summary>
     public double SameAlpha => Alpha * SameAlphaShare;
 
+    /// <summary>The run's position of this search's position 0: a search of one segment of the range (the scan's)
+    /// counts from 0 but names positions as the run does, in its summaries and round logs. It changes nothing else.</summary>
+    public int PositionBase { get; init; }
+
     /// <summary>The unit the decision's feature is stated in (MiB, MiB/min) in explanations and warnings.</summary>
     public FeatureScale Scale => FeatureScale.For(Decision.Metric, Decision.Feature);
 

@@ -86,6 +86,7 @@ public sealed class BadInputSpecs : IAsyncLifetime
     [InlineData("same-term-twice", 2, "--term-new: 'fixed' is also --term-old")]
     [InlineData("find-fix-on-a-decrease-recipe", 2, "--find-fix: the recipe ")]
     [InlineData("demo-term-new-alone", 2, "--term-new: 'fixed' was given without --term-old")]
+    [InlineData("replay-truth-without-run", 2, "--culprit/--features: they describe a stored run, and no --run was given")]
     public async Task I_can_give_bad_input_and_get_a_clear_error_with_the_database_left_as_it_was(string kind, int exitCode, string fragment)
     {
         // Arrange
@@ -138,6 +139,10 @@ public sealed class BadInputSpecs : IAsyncLifetime
             case "demo-term-new-alone":
                 // Checked before the demo generates anything.
                 args = ["demo", "--scenario", "fix", "--term-new", "fixed", "--dir", Path.Combine(_root, "demo"), "--results", Results];
+                break;
+            case "replay-truth-without-run":
+                // Checked before any replay runs: the built-in journald runs have their own culprit.
+                args = ["bench", "replay", "--culprit", "3", "--seeds", "1"];
                 break;
         }
 

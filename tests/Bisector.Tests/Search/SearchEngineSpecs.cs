@@ -414,6 +414,26 @@ public class SearchEngineSpecs
     }
 
     [Fact]
+    public async Task I_can_read_a_segment_search_in_the_positions_of_the_run()
+    {
+        // Arrange: a search of one segment of a run, positions 20..28 of the run (the scan's): the step at its
+        // position 5 is the run's position 25
+        var level = new double[] { 0, 0, 0, 0, 0, 3, 3, 3, 3 };
+        var measure = Levels(level, (p, k) => ((k * 7 + p) % 5 - 2) * 0.04);
+        var options = Options(SearchStrategy.Bisect, 1, FeatureKind.Level, workers: 1) with { PositionBase = 20 };
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(8, measure, options);
+
+        // Assert: the outcome counts from the segment, its words from the run
+        Assert.Equal(5, outcome.Culprit);
+        Assert.Contains("position 25 with posterior", outcome.Summary, StringComparison.Ordinal);
+        Assert.Contains("that 25 is bad", outcome.Summary, StringComparison.Ordinal);
+        Assert.Contains(outcome.Rounds, r => r.Reason.Contains("ran 20+", StringComparison.Ordinal));
+        Assert.DoesNotContain(outcome.Rounds, r => r.Reason.Contains("ran 0+", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task I_do_not_get_no_regression_when_steps_below_half_the_min_effect_add_up_to_it()
     {
         // Arrange: three steps of +0.4 (each below half the min-effect of 1), +1.2 from end to end
