@@ -19,6 +19,14 @@ public static class BuildFingerprint
 
     private static readonly byte[] ElfMagic = [0x7f, (byte)'E', (byte)'L', (byte)'F'];
 
+    /// <summary>Whether the file starts like an ELF object (executable, shared library).</summary>
+    internal static bool IsElf(string path)
+    {
+        Span<byte> head = stackalloc byte[4];
+        using var stream = File.OpenRead(path);
+        return stream.ReadAtLeast(head, 4, throwOnEndOfStream: false) == 4 && head.SequenceEqual(ElfMagic);
+    }
+
     /// <summary>The fingerprint of <paramref name="files"/> (relative to <paramref name="root"/>), in ordinal order of
     /// their paths. An ELF file objcopy cannot rewrite (or objcopy missing) counts by its bytes, tagged so that it never
     /// equals a stripped one: such builds group only when byte-identical.</summary>

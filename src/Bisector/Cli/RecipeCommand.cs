@@ -64,6 +64,13 @@ internal static class RecipeCommand
             }
 
             await output.WriteLineAsync($"build     {build.Status} in {ReportFacts.Duration(build.Duration)}; artifacts: {string.Join(", ", recipe.Build.Artifacts)}");
+            // The libraries the build found on this machine are part of what is measured (journald with xz compiled in).
+            var linked = await LinkedLibraries.ReadAsync(build.Artifact.Directory, ct);
+            if (linked is null)
+                await output.WriteLineAsync("links     not listed: readelf (binutils) is not installed");
+            else
+                foreach (var file in linked)
+                    await output.WriteLineAsync($"links     {file.File}: {(file.Needed.Count == 0 ? "no shared libraries (static)" : string.Join(", ", file.Needed))}");
 
             await using var worker = new LocalWorker("check-1", Path.Combine(scratch, "t"));
             var results = new List<TrialResult>();

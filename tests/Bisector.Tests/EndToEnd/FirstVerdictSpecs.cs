@@ -131,6 +131,7 @@ public sealed class FirstVerdictSpecs
         // Assert
         Assert.True(check.Exit == 0, $"recipe check: exit {check.Exit}\n{check.Err}\n{check.Out}");
         Assert.Matches(@"build     (Built|Cached) in ", check.Out);
+        Assert.Matches(@"links     \S+: .*libc\.so\.6", check.Out);
         Assert.Contains("daemon    started and found behind its wrappers in 3/3 trials", check.Out);
         var plateau = Regex.Match(check.Out, @"plateau  median (\S+) MiB +SD (\S+) MiB +suggested min-effect (\S+)  ← decide.feature");
         Assert.True(plateau.Success, check.Out);
