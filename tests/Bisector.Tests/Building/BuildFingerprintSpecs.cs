@@ -1,7 +1,5 @@
 using Bisector.Building;
 using Bisector.Tests.Demo;
-using CliWrap;
-using CliWrap.Buffered;
 
 namespace Bisector.Tests.Building;
 
@@ -29,15 +27,7 @@ public sealed class BuildFingerprintSpecs : IDisposable
     private async Task<string> CompileAsync(string name, string source, string buildId = "sha1")
     {
         var dir = _temp.Sub(name);
-        Directory.CreateDirectory(dir);
-        await File.WriteAllTextAsync(Path.Combine(dir, "daemon.c"), source);
-        var result = await CliWrap.Cli.Wrap("gcc")
-            .WithArguments(["-O2", "-g", $"-Wl,--build-id={buildId}", "-o", "daemon", "daemon.c"])
-            .WithWorkingDirectory(dir)
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync();
-        Assert.True(result.ExitCode == 0, result.StandardError);
-        File.Delete(Path.Combine(dir, "daemon.c"));
+        await Gcc.CompileAsync(dir, source, "daemon", "-g", $"-Wl,--build-id={buildId}");
         return dir;
     }
 

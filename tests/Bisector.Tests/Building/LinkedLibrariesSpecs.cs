@@ -1,7 +1,5 @@
 using Bisector.Building;
 using Bisector.Tests.Demo;
-using CliWrap;
-using CliWrap.Buffered;
 
 namespace Bisector.Tests.Building;
 
@@ -20,26 +18,13 @@ public sealed class LinkedLibrariesSpecs : IDisposable
         }
         """;
 
-    private async Task CompileAsync(string dir, string output, params string[] flags)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir, output))!);
-        await File.WriteAllTextAsync(Path.Combine(dir, "daemon.c"), Source);
-        var result = await CliWrap.Cli.Wrap("gcc")
-            .WithArguments(["-O2", "-o", output, "daemon.c", .. flags])
-            .WithWorkingDirectory(dir)
-            .WithValidation(CommandResultValidation.None)
-            .ExecuteBufferedAsync();
-        Assert.True(result.ExitCode == 0, result.StandardError);
-        File.Delete(Path.Combine(dir, "daemon.c"));
-    }
-
     [Fact(Timeout = 60_000)]
     public async Task I_can_see_which_shared_libraries_each_deployed_binary_needs()
     {
         // Arrange: an artifact of a dynamic binary linked with libm (its own compiler flag), a static one, and a data file
         var artifact = _temp.Sub("artifact");
-        await CompileAsync(artifact, "build/daemon", "-lm");
-        await CompileAsync(artifact, "build/static-daemon", "-static", "-lm");
+        await Gcc.CompileAsync(artifact, Source, "build/daemon", "-lm");
+        await Gcc.CompileAsync(artifact, Source, "build/static-daemon", "-static", "-lm");
         await File.WriteAllTextAsync(Path.Combine(artifact, "build", "daemon.conf"), "Storage=volatile\n");
 
         // Act
