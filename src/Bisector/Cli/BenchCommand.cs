@@ -154,6 +154,9 @@ internal static class BenchCommand
         var outcome = run.OutcomeJson is null ? null : JsonSerializer.Deserialize<SearchOutcome>(run.OutcomeJson, RunEngine.Json);
         var commits = await store.GetCommitsAsync(run.Id, ct);
         var candidates = (int)commits.Max(c => c.Position);
+        // Checked before any trial is read: a wrong position should not wait for the run's samples.
+        if (truth is { } wanted && (wanted < 1 || wanted > candidates))
+            throw new UsageException("--culprit", $"position {wanted} is not a candidate of run {run.Id} (1..{candidates})", $"Give a position from 1 to {candidates}, as 'bisector status {run.Id}' numbers them");
         var warmup = recipe.Sampling.Warmup.TotalSeconds;
         var series = new Dictionary<int, List<TrialSeries>>();
         foreach (var trial in (await store.GetTrialsAsync(run.Id, ct)).Where(t => t.Outcome == Bisector.Workers.TrialOutcome.Ok))
@@ -165,8 +168,6 @@ internal static class BenchCommand
         if (!series.ContainsKey(0) || !series.ContainsKey(candidates))
             throw new UsageException("--run", $"run {run.Id} has no stored trials of both ends", "Replay a run that measured its good and bad ends");
         var values = series.ToDictionary(kv => kv.Key, kv => kv.Value.Select(t => Features.Extract(t, recipe.Decide.Feature, warmup)).Where(double.IsFinite).ToArray());
-        if (truth is { } t && (t < 1 || t > candidates))
-            throw new UsageException("--culprit", $"position {t} is not a candidate of run {run.Id} (1..{candidates})", $"Give a position from 1 to {candidates}, as 'bisector status {run.Id}' numbers them");
         int? culprit = truth ?? (outcome?.Status is SearchStatus.Found or SearchStatus.FoundRange ? outcome.RangeLast : null);
         var trialSeconds = warmup + recipe.Sampling.Window.TotalSeconds;
         var source = new ReplaySource($"run {run.Id}", candidates, culprit, values, recipe.Decide, recipe.Trials.Repeats, recipe.Trials.Max, trialSeconds);

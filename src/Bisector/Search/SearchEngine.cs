@@ -127,10 +127,10 @@ public static class SearchEngine
             var first = new List<MeasureRequest> { new(0, FirstLook), new(n, FirstLook) };
             if (o.Strategy != SearchStrategy.Exhaustive)
                 first.AddRange(Fill(Uniform(), 2 * FirstLook, first));
-            await MeasureAsync(first, "anchors: good end (0) and bad end (N), the fewest trials an e-value can decide on").ConfigureAwait(false);
+            await MeasureAsync(first, $"anchors: good end ({At(0)}) and bad end ({At(n)}), the fewest trials an e-value can decide on").ConfigureAwait(false);
             if (Skipped(0) || Skipped(n))
                 return Finish(SearchStatus.Undecided, null, 0, 0, 0, null,
-                    $"the {(Skipped(0) ? "good anchor (position 0)" : $"bad end (position {n})")} could not be built; choose a buildable commit for that end");
+                    $"the {(Skipped(0) ? $"good anchor (position {At(0)})" : $"bad end (position {At(n)})")} could not be built; choose a buildable commit for that end");
             if (Measured(0) == Measured(n))
                 return Finish(SearchStatus.NoRegression, null, 0, 0, 0, null,
                     "the bad end's build is identical to the good end's (same code and data, without debug info and build id): nothing in the range can change what it measures");

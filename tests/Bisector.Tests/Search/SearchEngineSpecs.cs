@@ -429,6 +429,7 @@ public class SearchEngineSpecs
         Assert.Equal(5, outcome.Culprit);
         Assert.Contains("position 25 with posterior", outcome.Summary, StringComparison.Ordinal);
         Assert.Contains("that 25 is bad", outcome.Summary, StringComparison.Ordinal);
+        Assert.StartsWith("anchors: good end (20) and bad end (28)", outcome.Rounds[0].Reason, StringComparison.Ordinal);
         Assert.Contains(outcome.Rounds, r => r.Reason.Contains("ran 20+", StringComparison.Ordinal));
         Assert.DoesNotContain(outcome.Rounds, r => r.Reason.Contains("ran 0+", StringComparison.Ordinal));
     }
