@@ -9,6 +9,10 @@ public sealed record Artifact(string CommitSha, string RecipeHash, string Direct
     /// <summary>Code and data without debug info or build id (<see cref="BuildFingerprint"/>): equal for builds that
     /// measure the same. Null for an artifact described without it (a build stored before fingerprints existed).</summary>
     public string? Fingerprint { get; init; }
+
+    /// <summary>The shared libraries each ELF file of the artifact needs (<see cref="LinkedLibraries"/>), read when it
+    /// was built or taken from the cache; null where readelf is missing.</summary>
+    public IReadOnlyList<LinkedFile>? Links { get; init; }
 }
 
 public enum BuildStatus

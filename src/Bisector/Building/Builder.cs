@@ -44,7 +44,7 @@ public sealed class Builder
     {
         if (TryGetCached(commit.Sha) is { } cached)
         {
-            return new BuildResult(commit.Sha, BuildStatus.Cached, cached with { Fingerprint = await CachedFingerprintAsync(cached.Directory, ct) },
+            return new BuildResult(commit.Sha, BuildStatus.Cached, cached with { Fingerprint = await CachedFingerprintAsync(cached.Directory, ct), Links = await LinkedLibraries.ReadAsync(cached.Directory, ct) },
                 "(cached build)", TimeSpan.Zero, []);
         }
 
@@ -274,7 +274,7 @@ public sealed class Builder
 
         Directory.Move(staging, final);
         log.Line($"bisector: cached {files.Count} artifact file(s) in {final} (sha256 {contentHash[..16]}, code and data {fingerprint[..16]})");
-        return new Artifact(key, _recipe.Hash, final, contentHash) { Fingerprint = fingerprint };
+        return new Artifact(key, _recipe.Hash, final, contentHash) { Fingerprint = fingerprint, Links = await LinkedLibraries.ReadAsync(final, ct) };
     }
 
     /// <summary>A cached artifact's fingerprint; one cached before fingerprints existed gets it now (its marker is

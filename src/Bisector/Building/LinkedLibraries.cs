@@ -41,6 +41,12 @@ public static class LinkedLibraries
         return linked;
     }
 
+    /// <summary>How the results store keeps a build's list (the builds table's links_json).</summary>
+    public static string ToJson(IReadOnlyList<LinkedFile> files) => System.Text.Json.JsonSerializer.Serialize(files);
+
+    public static IReadOnlyList<LinkedFile> FromJson(string json) =>
+        System.Text.Json.JsonSerializer.Deserialize<List<LinkedFile>>(json) ?? [];
+
     /// <summary>The names in readelf's <c>(NEEDED) Shared library: [libm.so.6]</c> lines; none for a static binary.</summary>
     internal static IReadOnlyList<string> Parse(string readelfDynamic) =>
         readelfDynamic.Split('\n')

@@ -23,8 +23,8 @@ internal static class IdenticalBuildsSection
         Column[] columns = [new("measured at"), new("same build, answered by its trials"), new("trials ok", Numeric: true)];
         var rows = m.IdenticalBuilds.Select(g => new Row(
         [
-            Commit(m, g.MeasuredAt),
-            new Line(Joined(g.Positions.Where(p => p != g.MeasuredAt).Select(p => Commit(m, p)))),
+            PositionedCommit(m, g.MeasuredAt),
+            new Line(Joined(g.Positions.Where(p => p != g.MeasuredAt).Select(p => PositionedCommit(m, p)))),
             (m.At(g.MeasuredAt)?.OkTrials.Count() ?? 0).ToString(Inv),
         ])).ToList();
         return new Section("identical-builds", $"Identical builds ({Answered(m)} commit(s) shared a build's trials)",
@@ -43,11 +43,6 @@ internal static class IdenticalBuildsSection
     private static int Answered(ReportModel m) => m.IdenticalBuilds.Sum(g => g.Positions.Count - 1);
 
     private static string Sha(ReportModel m, int position) => $"{position}:{m.At(position)?.Commit.ShortSha ?? "?"}";
-
-    private static Line Commit(ReportModel m, int position) =>
-        m.At(position) is { } c
-            ? new Line([new Span($"{position}: ")]) + Line.Commit(c.Commit, 60)
-            : $"{position}";
 
     private static List<Span> Joined(IEnumerable<Line> lines)
     {

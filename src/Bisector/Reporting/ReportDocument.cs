@@ -121,6 +121,8 @@ internal sealed record ReportDocument(
         sections.Add(new Section("evidence", "Evidence", EvidenceBlocks(m)));
         if (IdenticalBuildsSection.Build(m) is { } identical)
             sections.Add(identical);
+        if (LinkedLibrariesSection.Build(m) is { } linked)
+            sections.Add(linked);
         if (Skipped(m) is { } skipped)
             sections.Add(skipped);
         if (FailedTrialsSection(m) is { } failed)

@@ -108,6 +108,12 @@ internal static class ReportFacts
         return ComparisonAt(m, pos);
     }
 
+    /// <summary>"position: sha subject" as the build sections' tables name a commit (the position alone when unknown).</summary>
+    public static Line PositionedCommit(ReportModel m, int position) =>
+        m.At(position) is { } c
+            ? new Line([new Span($"{position}: ")]) + Line.Commit(c.Commit, 60)
+            : $"{position}";
+
     public static Comparison? ComparisonAt(ReportModel m, int position) =>
         m.At(position)?.VersusGood
         ?? (m.Outcome?.VersusGood.TryGetValue(position, out var v) == true ? v : null);

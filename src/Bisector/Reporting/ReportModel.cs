@@ -42,6 +42,10 @@ public sealed record ReportModel(
     /// stored builds (so an interrupted run shows them too).</summary>
     public IReadOnlyList<BuildGroup> IdenticalBuilds { get; init; } = [];
 
+    /// <summary>The shared libraries each built commit links, by position (commits built before links were stored,
+    /// and failed builds, are left out).</summary>
+    public IReadOnlyList<PositionLinks> Links { get; init; } = [];
+
     /// <summary>The run's words (culprit or fix, its ends' states); every writer takes them from here.</summary>
     public Terms Terms { get; init; } = Terms.Regression;
 

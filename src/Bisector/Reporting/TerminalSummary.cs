@@ -107,6 +107,8 @@ public static class TerminalSummary
     {
         if (IdenticalBuildsSection.Text(model) is { } identical)
             yield return identical;
+        if (LinkedLibrariesSection.Text(model) is { } linked)
+            yield return linked;
         foreach (var line in ChangesSection.TerminalLines(model))
             yield return line;
         if (model.TrialLength is { Shorter: true } length)

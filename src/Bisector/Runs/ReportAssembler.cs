@@ -173,6 +173,7 @@ public static class ReportAssembler
             Experiments = experiments,
             Revert = await RevertProof.LoadAsync(store, run.Id, recipe, positions, outcome, options.Alpha, ct),
             IdenticalBuilds = IdenticalBuilds(commits.Select(c => (c.Position, c.Commit.Sha)), builds),
+            Links = Links(commits.Select(c => (c.Position, c.Commit.Sha)), builds),
             Changes = changes,
             ScanNotRun = changes is null && outcome?.Status == SearchStatus.Found
                 ? options.NoScan ? "not run: the run was started with --no-scan" : "not run: the run stopped before the scan, or was stored by a version without it"
@@ -205,6 +206,15 @@ public static class ReportAssembler
         var positionOf = commits.GroupBy(c => c.Sha).ToDictionary(g => g.Key, g => g.First().Position);
         return BuildTwins.Groups(builds.Where(b => b.Fingerprint is not null && positionOf.ContainsKey(b.Sha))
             .Select(b => (positionOf[b.Sha], b.Fingerprint)));
+    }
+
+    /// <summary>The libraries each built commit links, from its stored build (the newest one with links).</summary>
+    internal static IReadOnlyList<PositionLinks> Links(IEnumerable<(int Position, string Sha)> commits, IReadOnlyList<BuildRow> builds)
+    {
+        var linked = builds.Where(b => b.LinksJson is not null).GroupBy(b => b.Sha)
+            .ToDictionary(g => g.Key, g => LinkedLibraries.FromJson(g.Last().LinksJson!));
+        return commits.Where(c => linked.ContainsKey(c.Sha)).OrderBy(c => c.Position)
+            .Select(c => new PositionLinks(c.Position, linked[c.Sha])).ToList();
     }
 
     internal static Commit ToCommit(CommitRow row) =>

@@ -73,6 +73,29 @@ public static class RunResultJson
             }
 
             w.WriteEndArray();
+            w.WriteStartArray("linkChanges");
+            foreach (var c in LinkedLibrariesSection.Changes(m.Links))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("from", c.From);
+                w.WriteNumber("at", c.At);
+                w.WriteString("file", c.File);
+                w.WriteStartArray("added");
+                foreach (var name in c.Added)
+                    w.WriteStringValue(name);
+                w.WriteEndArray();
+                w.WriteStartArray("removed");
+                foreach (var name in c.Removed)
+                    w.WriteStringValue(name);
+                w.WriteEndArray();
+                if (c.Present is { } present)
+                    w.WriteBoolean("present", present);
+                else
+                    w.WriteNull("present");
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
             w.WritePropertyName("changes");
             WriteChanges(w, m, scale);
             w.WritePropertyName("reports");

@@ -195,8 +195,8 @@ public sealed class ResultsStore : IAsyncDisposable
     public async Task AddBuildAsync(string runId, BuildResult build, string recipeHash, CancellationToken ct = default) =>
         await WritingAsync($"build of {build.CommitSha[..Math.Min(12, build.CommitSha.Length)]}", () => _connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO builds (run_id, sha, recipe_hash, status, duration_ms, log, fixups_json, artifact_dir, content_hash, fingerprint, created_at)
-            VALUES (@runId, @Sha, @recipeHash, @Status, @DurationMs, @Log, @FixupsJson, @ArtifactDir, @ContentHash, @Fingerprint, @now)
+            INSERT INTO builds (run_id, sha, recipe_hash, status, duration_ms, log, fixups_json, artifact_dir, content_hash, fingerprint, links_json, created_at)
+            VALUES (@runId, @Sha, @recipeHash, @Status, @DurationMs, @Log, @FixupsJson, @ArtifactDir, @ContentHash, @Fingerprint, @LinksJson, @now)
             """,
             new
             {
@@ -210,6 +210,7 @@ public sealed class ResultsStore : IAsyncDisposable
                 ArtifactDir = build.Artifact?.Directory,
                 ContentHash = build.Artifact?.ContentHash,
                 build.Artifact?.Fingerprint,
+                LinksJson = build.Artifact?.Links is { } links ? LinkedLibraries.ToJson(links) : null,
                 now = Now(),
             }, cancellationToken: ct)));
 
@@ -218,7 +219,7 @@ public sealed class ResultsStore : IAsyncDisposable
             """
             SELECT id AS Id, sha AS Sha, recipe_hash AS RecipeHash, status AS Status, duration_ms AS DurationMs, log AS Log,
                    fixups_json AS FixupsJson, artifact_dir AS ArtifactDir, content_hash AS ContentHash, created_at AS CreatedAt,
-                   fingerprint AS Fingerprint
+                   fingerprint AS Fingerprint, links_json AS LinksJson
             FROM builds WHERE run_id = @runId ORDER BY id
             """, new { runId }, cancellationToken: ct))).ToList();
 

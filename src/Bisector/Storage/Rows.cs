@@ -49,7 +49,8 @@ public sealed record BuildRow(
     string? ArtifactDir,
     string? ContentHash,
     string CreatedAt,
-    string? Fingerprint);
+    string? Fingerprint,
+    string? LinksJson);
 
 public sealed record TrialRow(
     long Id,

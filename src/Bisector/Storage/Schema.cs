@@ -193,5 +193,11 @@ internal static class Schema
         """
         ALTER TABLE builds ADD COLUMN fingerprint TEXT;
         """,
+
+        // 11: the shared libraries each ELF file of a build needs (Building/LinkedLibraries), as JSON: the report shows
+        // where along the range a build started or stopped linking one. Null for builds stored before it existed.
+        """
+        ALTER TABLE builds ADD COLUMN links_json TEXT;
+        """,
     ];
 }

@@ -1,0 +1,100 @@
+using Bisector.Building;
+using Bisector.Demo;
+using Bisector.Git;
+using Bisector.Reporting;
+using Bisector.Runs;
+using Bisector.Storage;
+using Bisector.Tests.Demo;
+
+namespace Bisector.Tests.Reporting;
+
+/// <summary>Where along the range the builds' linked libraries change: real gcc builds of the demo stored in SQLite,
+/// then the report and the terminal summary.</summary>
+public sealed class LinkedLibrariesReportSpecs : IDisposable
+{
+    private readonly TempDir _temp = new();
+
+    [Fact(Timeout = 300_000)]
+    public async Task I_can_see_which_built_commit_started_linking_a_library()
+    {
+        // Arrange: a recipe whose builds from position 5 on also link libm into demo-client (as a configure step that
+        // finds an optional library would); positions 0, 3, 5 and 7 built, so 4 is between the change's two builds
+        var demo = await DemoRepository.CreateAsync(_temp.Sub("repo"));
+        var line = CommitLine.Of(await CommitSelector.SelectAsync(demo.Path, $"{demo.GoodRef}..{demo.BadRef}", demo.Paths));
+        var linking = string.Join("|", Enumerable.Range(5, line.CandidateCount - 4).Select(p => line[p].Sha));
+        var step = $"make -j2 && case \"$BISECTOR_COMMIT\" in {linking}) printf 'int main(void) {{ return 0; }}\\n' > stub.c && " +
+                   "gcc -o demo-client stub.c -Wl,--no-as-needed -lm;; esac";
+        var builder = new Builder(demo.Path, DemoTestSupport.BuildRecipe(_temp.Path, step), _temp.Sub("cache"), _temp.Sub("scratch"));
+        await using var store = await ResultsStore.OpenAsync(Path.Combine(_temp.Path, "bisector.db"));
+        await store.CreateRunAsync(new RunRow("r1", "2026-12-02T00:00:00.000Z", null, RunStatus.Running, demo.Path, "a..b", "[]", "demo", new string('a', 64),
+            "recipe.yaml", "name: demo", "{}", "{}", "bisector start a..b", "0.1.0", "host", null, null), []);
+        int[] built = [0, 3, 5, 7];
+
+        // Act: built, stored and read back as the report's assembler reads them
+        foreach (var p in built)
+        {
+            var build = await builder.BuildAsync(line[p]);
+            Assert.True(build.Succeeded, build.Log);
+            await store.AddBuildAsync("r1", build, "hash");
+        }
+        var links = ReportAssembler.Links(built.Select(p => (p, line[p].Sha)), await store.GetBuildsAsync("r1"));
+        var changes = LinkedLibrariesSection.Changes(links);
+
+        // Assert: every build read, and one change: demo-client links libm from 5 on, since 3 (4 was not built)
+        Assert.Equal(built, links.Select(l => l.Position));
+        Assert.All(links, l => Assert.Contains("libc.so.6", l.Files.Single(f => f.File == "demod").Needed));
+        var change = Assert.Single(changes);
+        Assert.Equal((3, 5, "demo-client"), (change.From, change.At, change.File));
+        Assert.Equal(["libm.so.6"], change.Added);
+        Assert.Empty(change.Removed);
+        Assert.Null(change.Present);
+    }
+
+    [Fact]
+    public async Task I_can_read_a_library_the_culprits_build_started_linking_beside_the_verdict()
+    {
+        // Arrange: the synthetic run's culprit (6) links liblzma where the build before it (5) did not, as journald v247
+        // built where liblzma-dev was installed did; 8 and 10 link it too
+        LinkedFile[] plain = [new("build/daemon", ["libcap.so.2", "libc.so.6"])];
+        LinkedFile[] xz = [new("build/daemon", ["libcap.so.2", "liblzma.so.5", "libc.so.6"])];
+        var model = SyntheticRun.Build() with { Links = [new(0, plain), new(5, plain), new(6, xz), new(8, xz), new(10, xz)] };
+        var output = new StringWriter();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _temp.Sub("report"));
+        TerminalSummary.WritePlain(model, output);
+
+        // Assert: the report's section names the culprit's change and lists the libraries; the terminal says it once
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        Assert.Contains("Linked libraries (changed at 1 commit(s))", md);
+        Assert.Contains("The culprit's build (6) links differently from the build before it", md);
+        Assert.Contains("liblzma.so.5", md);
+        Assert.Contains("libcap.so.2, libc.so.6", md);
+        var html = await File.ReadAllTextAsync(files.Html);
+        Assert.Contains("id=\"linked-libraries\"", html);
+        var terminal = output.ToString().Split('\n').Where(l => l.StartsWith("Linked libraries:", StringComparison.Ordinal)).ToList();
+        Assert.Contains("build/daemon: +liblzma.so.5", Assert.Single(terminal));
+    }
+
+    [Fact]
+    public async Task I_can_see_one_short_paragraph_when_every_build_links_the_same()
+    {
+        // Arrange
+        LinkedFile[] plain = [new("demod", ["libc.so.6"]), new("demo-client", ["libc.so.6"])];
+        var model = SyntheticRun.Build() with { Links = [new(0, plain), new(5, plain), new(10, plain)] };
+        var output = new StringWriter();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(model, _temp.Sub("report"));
+        TerminalSummary.WritePlain(model, output);
+
+        // Assert
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        Assert.Contains("Linked libraries (the same in every build)", md);
+        Assert.Contains("Every build (3 commit(s)) links the same shared libraries", md);
+        Assert.DoesNotContain("Linked libraries:", output.ToString());
+        Assert.Empty(LinkedLibrariesSection.Changes(model.Links));
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
