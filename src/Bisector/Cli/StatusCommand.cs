@@ -77,6 +77,12 @@ internal static class StatusCommand
         {
             await Say($"identical  {twins}");
         }
+        var culprit = row.OutcomeJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<SearchOutcome>(row.OutcomeJson, RunEngine.Json)?.Culprit;
+        if (Reporting.LinkedLibrariesSection.Text(ReportAssembler.Links(commits.Select(c => ((int)c.Position, c.Sha)), builds), culprit,
+                p => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}") is { } linked)
+        {
+            await Say(new Line([new Span("links      ")]) + linked);
+        }
         if (row.Status == RunStatus.Running && await store.GetOwnerAsync(row.Id, ct) is { } owner)
         {
             // 'running' in the database only means nobody marked it otherwise; a killed process cannot.

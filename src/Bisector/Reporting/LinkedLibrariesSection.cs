@@ -67,7 +67,7 @@ internal static class LinkedLibrariesSection
         }
         else
         {
-            if (AtCulprit(m, changes) is { } culprit)
+            if (AtCulprit(m.Outcome?.Culprit, changes) is { } culprit)
                 blocks.Add(new Paragraph(culprit));
             Column[] columns = [new("commit"), new("since"), new("file"), new("now links"), new("no longer links")];
             var rows = changes.Select(c => new Row(
@@ -90,34 +90,36 @@ internal static class LinkedLibrariesSection
 
     /// <summary>"Linked libraries: …" for the terminal summary when a build links differently from the one before it;
     /// null when every build links the same.</summary>
-    public static Line? Text(ReportModel m)
+    public static Line? Text(ReportModel m) =>
+        Text(m.Links, m.Outcome?.Culprit, p => $"{p}:{m.At(p)?.Commit.ShortSha ?? "?"}") is { } text ? new Line([new Span("Linked libraries: ")]) + text : null;
+
+    /// <summary>The changes in one line, commits named by <paramref name="name"/> (the terminal, <c>bisector status</c>),
+    /// led by the sentence that ties one to <paramref name="culprit"/>; null when every build links the same.</summary>
+    public static Line? Text(IReadOnlyList<PositionLinks> links, int? culprit, Func<int, string> name)
     {
-        var changes = Changes(m.Links);
+        var changes = Changes(links);
         if (changes.Count == 0)
             return null;
-        var line = new Line([new Span("Linked libraries: ")]);
-        if (AtCulprit(m, changes) is { } culprit)
-            line += culprit + new Line([new Span(" ")]);
+        var line = new Line([]);
+        if (AtCulprit(culprit, changes) is { } lead)
+            line += lead + new Line([new Span(" ")]);
         for (var i = 0; i < changes.Count; i++)
-        {
-            var c = changes[i];
-            line += new Line([new Span(i == 0 ? "" : "; "), new Span($"{c.At}:"), Span.Git(m.At(c.At)?.Commit.ShortSha ?? "?"), new Span(" ")]) + Delta(c);
-        }
+            line += new Line([new Span(i == 0 ? "" : "; "), Span.Git(name(changes[i].At)), new Span(" ")]) + Delta(changes[i]);
         return line;
     }
 
     /// <summary>The sentence that ties a change of linked libraries to the named culprit: it lies between the last good
     /// build and the culprit, the two builds the verdict compares.</summary>
-    private static Line? AtCulprit(ReportModel m, IReadOnlyList<LinkChange> changes)
+    private static Line? AtCulprit(int? culprit, IReadOnlyList<LinkChange> changes)
     {
-        if (m.Outcome?.Culprit is not { } culprit)
+        if (culprit is not { } at)
             return null;
-        var here = changes.Where(c => c.From < culprit && culprit <= c.At).ToList();
+        var here = changes.Where(c => c.From < at && at <= c.At).ToList();
         if (here.Count == 0)
             return null;
-        var where = here.All(c => c.From == culprit - 1 && c.At == culprit)
-            ? $"The culprit's build ({culprit}) links differently from the build before it ("
-            : $"A build between {here[0].From} and {here[0].At}, where the culprit ({culprit}) is, links differently from the one before it (";
+        var where = here.All(c => c.From == at - 1 && c.At == at)
+            ? $"The culprit's build ({at}) links differently from the build before it ("
+            : $"A build between {here[0].From} and {here[0].At}, where the culprit ({at}) is, links differently from the one before it (";
         var line = new Line([new Span(where)]);
         for (var i = 0; i < here.Count; i++)
             line += new Line([new Span(i == 0 ? "" : "; ")]) + Delta(here[i]);

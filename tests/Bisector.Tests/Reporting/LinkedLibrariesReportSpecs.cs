@@ -1,10 +1,12 @@
 using Bisector.Building;
+using Bisector.Cli;
 using Bisector.Demo;
 using Bisector.Git;
 using Bisector.Reporting;
 using Bisector.Runs;
 using Bisector.Storage;
 using Bisector.Tests.Demo;
+using Bisector.Tests.Storage;
 
 namespace Bisector.Tests.Reporting;
 
@@ -24,10 +26,10 @@ public sealed class LinkedLibrariesReportSpecs : IDisposable
         var linking = string.Join("|", Enumerable.Range(5, line.CandidateCount - 4).Select(p => line[p].Sha));
         var step = $"make -j2 && case \"$BISECTOR_COMMIT\" in {linking}) printf 'int main(void) {{ return 0; }}\\n' > stub.c && " +
                    "gcc -o demo-client stub.c -Wl,--no-as-needed -lm;; esac";
-        var builder = new Builder(demo.Path, DemoTestSupport.BuildRecipe(_temp.Path, step), _temp.Sub("cache"), _temp.Sub("scratch"));
+        var recipe = DemoTestSupport.BuildRecipe(_temp.Path, step);
+        var builder = new Builder(demo.Path, recipe, _temp.Sub("cache"), _temp.Sub("scratch"));
         await using var store = await ResultsStore.OpenAsync(Path.Combine(_temp.Path, "bisector.db"));
-        await store.CreateRunAsync(new RunRow("r1", "2026-12-02T00:00:00.000Z", null, RunStatus.Running, demo.Path, "a..b", "[]", "demo", new string('a', 64),
-            "recipe.yaml", "name: demo", "{}", "{}", "bisector start a..b", "0.1.0", "host", null, null), []);
+        var run = await StoredRun.CreateAsync(store, recipe, line.CandidateCount, commits: Enumerable.Range(0, line.CandidateCount + 1).Select(p => line[p]).ToList());
         int[] built = [0, 3, 5, 7];
 
         // Act: built, stored and read back as the report's assembler reads them
@@ -35,10 +37,12 @@ public sealed class LinkedLibrariesReportSpecs : IDisposable
         {
             var build = await builder.BuildAsync(line[p]);
             Assert.True(build.Succeeded, build.Log);
-            await store.AddBuildAsync("r1", build, "hash");
+            await store.AddBuildAsync(run.Id, build, recipe.Hash);
         }
-        var links = ReportAssembler.Links(built.Select(p => (p, line[p].Sha)), await store.GetBuildsAsync("r1"));
+        var links = ReportAssembler.Links(built.Select(p => (p, line[p].Sha)), await store.GetBuildsAsync(run.Id));
         var changes = LinkedLibrariesSection.Changes(links);
+        var status = new StringWriter();
+        await StatusCommand.ExecuteAsync(_temp.Path, run.Id, false, status);
 
         // Assert: every build read, and one change: demo-client links libm from 5 on, since 3 (4 was not built)
         Assert.Equal(built, links.Select(l => l.Position));
@@ -48,6 +52,7 @@ public sealed class LinkedLibrariesReportSpecs : IDisposable
         Assert.Equal(["libm.so.6"], change.Added);
         Assert.Empty(change.Removed);
         Assert.Null(change.Present);
+        Assert.Contains($"links      #5 {line[5].Sha[..10]} demo-client: +libm.so.6", status.ToString());
     }
 
     [Fact]
@@ -63,8 +68,10 @@ public sealed class LinkedLibrariesReportSpecs : IDisposable
         // Act
         var files = await ReportWriter.WriteAsync(model, _temp.Sub("report"));
         TerminalSummary.WritePlain(model, output);
+        using var json = System.Text.Json.JsonDocument.Parse(RunResultJson.Render(model, null));
 
-        // Assert: the report's section names the culprit's change and lists the libraries; the terminal says it once
+        // Assert: the report's section names the culprit's change and lists the libraries; the terminal says it once,
+        // the JSON result gives it as data
         var md = await File.ReadAllTextAsync(files.Markdown);
         Assert.Contains("Linked libraries (changed at 1 commit(s))", md);
         Assert.Contains("The culprit's build (6) links differently from the build before it", md);
@@ -74,6 +81,8 @@ public sealed class LinkedLibrariesReportSpecs : IDisposable
         Assert.Contains("id=\"linked-libraries\"", html);
         var terminal = output.ToString().Split('\n').Where(l => l.StartsWith("Linked libraries:", StringComparison.Ordinal)).ToList();
         Assert.Contains("build/daemon: +liblzma.so.5", Assert.Single(terminal));
+        var change = Assert.Single(json.RootElement.GetProperty("linkChanges").EnumerateArray());
+        Assert.Equal((5, 6, "liblzma.so.5"), (change.GetProperty("from").GetInt32(), change.GetProperty("at").GetInt32(), change.GetProperty("added")[0].GetString()));
     }
 
     [Fact]

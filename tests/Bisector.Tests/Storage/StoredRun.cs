@@ -49,11 +49,13 @@ internal sealed class StoredRun
             """, "stored.yaml", Path.GetTempPath());
 
     /// <param name="terms">The run's words (a <c>--find-fix</c> run's); a regression in git's default words when null.</param>
+    /// <param name="commits">The run's positions (0 = good end) when they are real commits (builds of them are stored);
+    /// made-up commits when null.</param>
     public static async Task<StoredRun> CreateAsync(ResultsStore store, Recipe recipe, int candidates, double alpha = 0.01, RunStatus status = RunStatus.Running,
-        Bisector.Reporting.Terms? terms = null)
+        Bisector.Reporting.Terms? terms = null, IReadOnlyList<Commit>? commits = null)
     {
         var id = "20261130-120000-" + Guid.NewGuid().ToString("N")[..4];
-        var positions = Enumerable.Range(0, candidates + 1)
+        var positions = commits?.ToList() ?? Enumerable.Range(0, candidates + 1)
             .Select(p => new Commit(Sha(p), p == 0 ? "good end" : $"change {p}", "Test", new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddHours(p), p == 0 ? [] : [Sha(p - 1)]))
             .ToList();
         var options = new RunOptions("/nonexistent/repo", "a..b", ["src"], "stored.yaml", ["local:1"], SearchStrategy.Bisect, 0.95, alpha,
