@@ -10,7 +10,7 @@ public sealed record Artifact(string CommitSha, string RecipeHash, string Direct
     /// measure the same. Null for an artifact described without it (a build stored before fingerprints existed).</summary>
     public string? Fingerprint { get; init; }
 
-    /// <summary>The shared libraries each ELF file of the artifact needs (<see cref="LinkedLibraries"/>), read when it
+    /// <summary>The shared libraries each ELF file of the artifact needs (<c>LinkedLibraries</c>), read when it
     /// was built or taken from the cache; null where readelf is missing.</summary>
     public IReadOnlyList<LinkedFile>? Links { get; init; }
 }
@@ -33,3 +33,7 @@ public sealed record BuildResult(string CommitSha, BuildStatus Status, Artifact?
 {
     public bool Succeeded => Status.Succeeded();
 }
+
+/// <summary>One deployed ELF file and the shared libraries its dynamic section asks for (DT_NEEDED), in order
+/// (<c>LinkedLibraries</c> reads them; declared here, beside the artifact, which the trial agent compiles too).</summary>
+public sealed record LinkedFile(string File, IReadOnlyList<string> Needed);

@@ -3,9 +3,6 @@ using CliWrap.Buffered;
 
 namespace Bisector.Building;
 
-/// <summary>One deployed ELF file and the shared libraries its dynamic section asks for (DT_NEEDED), in order.</summary>
-public sealed record LinkedFile(string File, IReadOnlyList<string> Needed);
-
 /// <summary>
 /// The shared libraries each ELF file of an artifact needs, as <c>readelf -d</c> (binutils) lists them. A build's
 /// configure step links whatever optional libraries the build machine has: journald v247 built where liblzma-dev was
