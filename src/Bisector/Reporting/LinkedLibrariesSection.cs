@@ -108,19 +108,14 @@ internal static class LinkedLibrariesSection
         return line;
     }
 
-    /// <summary>The sentence that ties a change of linked libraries to the named culprit: it lies between the last good
-    /// build and the culprit, the two builds the verdict compares.</summary>
+    /// <summary>The sentence that ties a change of linked libraries to the named culprit: between its good neighbour
+    /// and it, the two builds verification measured (so both were built).</summary>
     private static Line? AtCulprit(int? culprit, IReadOnlyList<LinkChange> changes)
     {
-        if (culprit is not { } at)
-            return null;
-        var here = changes.Where(c => c.From < at && at <= c.At).ToList();
+        var here = changes.Where(c => c.From == culprit - 1 && c.At == culprit).ToList();
         if (here.Count == 0)
             return null;
-        var where = here.All(c => c.From == at - 1 && c.At == at)
-            ? $"The culprit's build ({at}) links differently from the build before it ("
-            : $"A build between {here[0].From} and {here[0].At}, where the culprit ({at}) is, links differently from the one before it (";
-        var line = new Line([new Span(where)]);
+        var line = new Line([new Span($"The culprit's build ({culprit}) links differently from the build before it (")]);
         for (var i = 0; i < here.Count; i++)
             line += new Line([new Span(i == 0 ? "" : "; ")]) + Delta(here[i]);
         return line + new Line([new Span("): a library linked in or out brings or takes its own allocations, whatever the commit's diff says.")]);
