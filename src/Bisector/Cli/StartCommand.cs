@@ -325,10 +325,15 @@ internal static class StartCommand
 
         if (summary.Model is { } model)
         {
-            // Spectre degrades to plain text when the output is not a terminal; the lines below stay for scripts.
+            // Colours and the boxed table only on a terminal; anything else (a pipe, a file, a test's writer) gets the
+            // plain layout, whatever TERM says: Spectre takes TERM=xterm as a terminal for any writer, and its table then
+            // wraps cells at 80 columns ("← fix" split over two lines in a test's captured output).
+            var terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
             Reporting.TerminalSummary.Write(model, Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
             {
                 Out = new Spectre.Console.AnsiConsoleOutput(output),
+                Ansi = terminal ? Spectre.Console.AnsiSupport.Detect : Spectre.Console.AnsiSupport.No,
+                ColorSystem = terminal ? Spectre.Console.ColorSystemSupport.Detect : Spectre.Console.ColorSystemSupport.NoColors,
             }));
         }
 

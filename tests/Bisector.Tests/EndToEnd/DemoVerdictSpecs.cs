@@ -81,6 +81,9 @@ public sealed class DemoVerdictSpecs : IDisposable
         Assert.DoesNotMatch(RegressionWords, live);
         var said = terminal.ToString();
         Assert.Equal(0, exit);
+        // A writer that is not the terminal gets the plain layout whatever TERM says (with TERM=xterm, Spectre drew the
+        // boxed table at 80 columns into it and wrapped "← fix" over two lines)
+        Assert.DoesNotContain("\u001b[", said);
         Assert.Contains($"Fix: {demo.CulpritSha[..10]}", said);
         Assert.Contains($"fix: {demo.CulpritSha} ", said);
         Assert.Contains("← fix", said);
