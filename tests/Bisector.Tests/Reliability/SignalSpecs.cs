@@ -14,8 +14,15 @@ public sealed class SignalSpecs
     [Fact(Timeout = 600_000)]
     public async Task I_can_force_a_run_with_two_ctrl_c_clean_up_after_it_then_stop_it_gracefully_with_one_and_keep_every_trial()
     {
-        // Arrange
+        // Arrange: a daemon whose graceful stop takes a minute: after the daemon exits on SIGTERM, the shell it runs
+        // under (in the daemon's cgroup, never signalled itself) sleeps, so the stop waits the recipe's stop-timeout for
+        // the cgroup to empty. The second Ctrl+C then always finds the tool still stopping, however late a loaded
+        // machine lets this test read its stderr (with the demo's own stop of a second or two, the tool had already
+        // exited when a fresh-clone suite sent the second signal).
         await using var demo = await DemoRun.CreateAsync();
+        await demo.EditRecipeAsync(recipe => recipe
+            .Replace("command: ./demod \"$BISECTOR_RUN_DIR/demod.sock\"", "command: sh -c './demod \"$BISECTOR_RUN_DIR/demod.sock\"; sleep 600'")
+            .Replace("stop-timeout: 5s", "stop-timeout: 60s"));
         string runId;
         List<int> daemons;
         using (var first = ToolProcess.Start(demo.StartArgs()))
@@ -27,8 +34,9 @@ public sealed class SignalSpecs
             // Standard signals are not queued: the second is sent once the first was handled, as a person would.
             first.Signal(SigInt);
             // Generous limits: on a loaded CI machine the test host reads the tool's stderr late (CI once saw neither
-            // message within 2 s + 20 s); a forced stop that really hangs still fails here.
-            for (var i = 0; i < 500 && !first.Err.Contains("stopping gracefully", StringComparison.Ordinal); i++)
+            // message within 2 s + 20 s); the graceful stop lasts a minute (above), and a forced stop that really hangs
+            // still fails here.
+            for (var i = 0; i < 2000 && !first.Err.Contains("stopping gracefully", StringComparison.Ordinal); i++)
             {
                 await Task.Delay(20);
             }
@@ -54,9 +62,9 @@ public sealed class SignalSpecs
             var before = await demo.TrialsAsync();
             daemons = Daemons(runId);
 
-            // Act: one signal stops gracefully.
+            // Act: one signal stops gracefully (waiting out the daemons' minute-long stop).
             resumed.Signal(SigInt);
-            var exit = await resumed.WaitAsync(TimeSpan.FromSeconds(60));
+            var exit = await resumed.WaitAsync(TimeSpan.FromMinutes(4));
 
             // Assert
             Assert.Equal(130, exit);

@@ -155,6 +155,15 @@ internal sealed class DemoRun : IAsyncDisposable
         return new DemoRun(root, demo, recipe);
     }
 
+    /// <summary>Rewrites the demo recipe this run uses (a test's variant of it).</summary>
+    public async Task EditRecipeAsync(Func<string, string> edit)
+    {
+        var text = await File.ReadAllTextAsync(Recipe);
+        var edited = edit(text);
+        Assert.NotEqual(text, edited);
+        await File.WriteAllTextAsync(Recipe, edited);
+    }
+
     /// <summary>Arguments of 'bisector start' for this demo; the window is short but past the ~4 s the culprit needs.</summary>
     public string[] StartArgs(string? range = null, params string[] extra) =>
     [
