@@ -117,6 +117,24 @@ public class SearchEngineSpecs
     }
 
     [Theory]
+    [InlineData(452)]
+    [InlineData(568)]
+    public async Task I_get_probes_past_the_ends_cap_until_they_show_the_change(int seed)
+    {
+        // Arrange: bench search's 1-IQR level step at N = 1000, seeds 452 (culprit 53) and 568 (culprit 36): both ends
+        // reach the cap of 40 trials with heavy-tailed trials whose t e-value stays at 2.2 and 7.4, and the probes that
+        // go on from there ran out of the budget of 4 caps of trials before it crossed
+        var (scenario, sim, options) = BenchCase(1000, seed, FeatureKind.Level);
+
+        // Act
+        var outcome = await SearchEngine.RunAsync(1000, sim.MeasureAsync, options);
+
+        // Assert: named, past the 160 trials the smaller budget allowed
+        Assert.Equal(scenario.Culprit, outcome.Culprit);
+        Assert.True(outcome.TrialsSpent > 160, $"{outcome.TrialsSpent} trials");
+    }
+
+    [Theory]
     [InlineData(10)]
     [InlineData(399)]
     public async Task I_get_the_ends_measured_again_when_the_search_does_not_settle(int seed)
@@ -262,7 +280,9 @@ public class SearchEngineSpecs
         Assert.Null(outcome.Culprit);
         Assert.NotEqual(SearchStatus.Found, outcome.Status);
         Assert.False(outcome.ErrorControl!.RegressionShown);
-        Assert.InRange(outcome.TrialsSpent, 10, 200);
+        // Bounded by the probing that goes on with both ends at the cap: 6 caps of 40 trials, plus a round's margin
+        // (seed 351 spends 245; with a budget of 4 caps it spent under 200)
+        Assert.InRange(outcome.TrialsSpent, 10, 6 * 40 + 40);
     }
 
     [Fact]

@@ -24,6 +24,9 @@ public sealed record SimulationScenario(
 /// sees the same trials in whatever order it asks for them.</summary>
 public sealed class MemorySimulator(SimulationScenario scenario, int seed)
 {
+    /// <summary>The seed the trials are drawn with (benchmark traces name it, so one search can be run again).</summary>
+    public int Seed => seed;
+
     public const double PageBytes = 4096;
 
     private readonly Dictionary<int, List<TrialSeries>> _trials = new();

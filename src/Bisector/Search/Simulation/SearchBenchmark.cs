@@ -173,7 +173,7 @@ public static class SearchBenchmark
         var options = new SearchOptions(strategy, workers, decision, warmup);
         var outcome = await SearchEngine.RunAsync(sim.Scenario.Candidates, sim.MeasureAsync, options, ct).ConfigureAwait(false);
         if (Environment.GetEnvironmentVariable("BISECTOR_TRACE") is not null)
-            Console.Error.WriteLine($"TRACE N={sim.Scenario.Candidates} culprit={sim.Scenario.Culprit} {strategy} trials={outcome.TrialsSpent} {outcome.Summary}\n  " + string.Join("\n  ", outcome.Rounds.Select(r => r.Reason)));
+            Console.Error.WriteLine($"TRACE N={sim.Scenario.Candidates} seed={sim.Seed} culprit={sim.Scenario.Culprit} {strategy} trials={outcome.TrialsSpent} {outcome.Summary}\n  " + string.Join("\n  ", outcome.Rounds.Select(r => r.Reason)));
         return new Result(outcome.Status, outcome.RangeFirst, outcome.RangeLast, outcome.TrialsSpent, outcome.Rounds.Count,
             TrialPhases.Of(outcome, sim.Scenario.Candidates));
     }
