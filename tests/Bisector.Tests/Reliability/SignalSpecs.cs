@@ -21,7 +21,7 @@ public sealed class SignalSpecs
         // exited when a fresh-clone suite sent the second signal).
         await using var demo = await DemoRun.CreateAsync();
         await demo.EditRecipeAsync(recipe => recipe
-            .Replace("command: ./demod \"$BISECTOR_RUN_DIR/demod.sock\"", "command: sh -c './demod \"$BISECTOR_RUN_DIR/demod.sock\"; sleep 600'")
+            .Replace("command: ./demod \"$BISECTOR_RUN_DIR/demod.sock\"", "command: sh -c './demod \"$BISECTOR_RUN_DIR/demod.sock\"; sleep 900'")
             .Replace("stop-timeout: 5s", "stop-timeout: 60s"));
         string runId;
         List<int> daemons;

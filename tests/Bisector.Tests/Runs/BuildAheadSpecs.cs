@@ -68,9 +68,11 @@ public sealed class BuildAheadSpecs : IDisposable
     public async Task I_can_have_a_build_ahead_cancelled_when_a_round_needs_another_commit()
     {
         // Arrange: building one commit hangs in a child of the step's shell (as a compiler would, holding the step's
-        // output pipes); the others build at once
+        // output pipes); the others build at once. The hang's command line is this test's own (a fractional duration no
+        // other process uses), so the check below cannot mistake another test's sleep for it.
+        var hang = $"sleep 600.{Random.Shared.Next(100_000, 1_000_000)}";
         var (builder, builds, run, commits) = await ArrangeAsync(
-            $"if [ \"$BISECTOR_COMMIT\" = {FirstCandidate} ]; then touch {_root}/started; sleep 600; fi; make -j2");
+            $"if [ \"$BISECTOR_COMMIT\" = {FirstCandidate} ]; then touch {_root}/started; {hang}; fi; make -j2");
         _ = run;
 
         // Act: the round wants another commit while the first build ahead hangs and a second one waits in the queue
@@ -80,13 +82,13 @@ public sealed class BuildAheadSpecs : IDisposable
         var other = await builds.EnsureAsync(commits[3], CancellationToken.None);
         await builds.StopAsync();
 
-        // Assert: the build ahead was stopped with its whole process group (no sleep 600 left), left nothing cached, the
+        // Assert: the build ahead was stopped with its whole process group (its sleep not left), left nothing cached, the
         // queued one was dropped; the wanted commit was built
         Assert.Equal(BuildStatus.Built, other.Status);
         Assert.Null(builder.TryGetCached(commits[1].Sha));
         Assert.Null(builder.TryGetCached(commits[2].Sha));
         Assert.DoesNotContain(Directory.GetDirectories("/proc").Select(d => Path.Combine(d, "cmdline")),
-            f => File.Exists(f) && TryRead(f).Replace('\0', ' ').Trim() == "sleep 600");
+            f => File.Exists(f) && TryRead(f).Replace('\0', ' ').Trim() == hang);
         Assert.Equal(0, builds.BuiltAhead);
     }
 
