@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Bisector.Building;
+using Bisector.Recipes;
 using Bisector.Runs;
 using Bisector.Search;
 using Bisector.Statistics;
@@ -72,14 +73,15 @@ internal static class StatusCommand
         var okTrials = trials.Count(t => t.Outcome == TrialOutcome.Ok);
         await Say($"builds     {okBuilds} ok, {builds.Count - okBuilds} failed");
         await Say($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
-        var identical = ReportAssembler.IdenticalBuilds(commits.Select(c => ((int)c.Position, c.Sha)), builds);
-        if (Reporting.IdenticalBuildsSection.Text(identical, p => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}") is { } twins)
+        var stored = await ReportAssembler.ReadRunAsync(store, row.Id, ct);
+        var positions = commits.Select(c => ((int)c.Position, c.Sha)).ToList();
+        string Named(int p) => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}";
+        var identical = ReportAssembler.IdenticalBuilds(positions, builds);
+        if (Reporting.IdenticalBuildsSection.Text(identical, Named) is { } twins)
         {
             await Say($"identical  {twins}");
         }
-        var culprit = row.OutcomeJson is null ? null : System.Text.Json.JsonSerializer.Deserialize<SearchOutcome>(row.OutcomeJson, RunEngine.Json)?.Culprit;
-        if (Reporting.LinkedLibrariesSection.Text(ReportAssembler.Links(commits.Select(c => ((int)c.Position, c.Sha)), builds), culprit,
-                p => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}") is { } linked)
+        if (Reporting.LinkedLibrariesSection.Text(ReportAssembler.Links(positions, builds), stored.Outcome?.Culprit, Named) is { } linked)
         {
             await Say(new Line([new Span("links      ")]) + linked);
         }
@@ -92,7 +94,7 @@ internal static class StatusCommand
                 : $"process    {owner.Pid} on {owner.Host} is gone; 'bisector resume {row.Id}' continues it ({inFlight.Count} unfinished)");
         }
 
-        await WriteEvidenceAsync(store, row.Id, commits, trials, identical, Say, ct);
+        await WriteEvidenceAsync(store, stored, commits, trials, identical, Say, ct);
         await Say($"verdict    {row.Summary ?? "(not decided yet)"}");
         return 0;
     }
@@ -104,10 +106,10 @@ internal static class StatusCommand
     /// </summary>
     /// <param name="say">Writes a line in the run's words.</param>
     private static async Task WriteEvidenceAsync(
-        ResultsStore store, string runId, IReadOnlyList<CommitRow> commits, IReadOnlyList<TrialRow> trials, IReadOnlyList<BuildGroup> identical,
-        Func<Line, Task> say, CancellationToken ct)
+        ResultsStore store, (RunRow Run, Recipe Recipe, RunOptions Options, SearchOutcome? Outcome) stored, IReadOnlyList<CommitRow> commits,
+        IReadOnlyList<TrialRow> trials, IReadOnlyList<BuildGroup> identical, Func<Line, Task> say, CancellationToken ct)
     {
-        var (_, recipe, options, outcome) = await ReportAssembler.ReadRunAsync(store, runId, ct);
+        var (_, recipe, options, outcome) = stored;
         var terms = options.Terms;
         if (!terms.IsDefault)
             await say(Span.Git($"terms      {terms.Describe(options.Range)}"));

@@ -32,7 +32,7 @@ internal static class IdenticalBuildsSection
     }
 
     /// <summary>"Identical builds: …" for the terminal summary; null when there were none.</summary>
-    public static string? Text(ReportModel m) => Text(m.IdenticalBuilds, p => Sha(m, p));
+    public static string? Text(ReportModel m) => Text(m.IdenticalBuilds, p => PositionedSha(m, p));
 
     /// <summary>The one line the terminal and <c>bisector status</c> print, commits named by <paramref name="name"/>.</summary>
     public static string? Text(IReadOnlyList<BuildGroup> groups, Func<int, string> name) =>
@@ -41,8 +41,6 @@ internal static class IdenticalBuildsSection
               string.Join("; ", groups.Select(g => $"{name(g.MeasuredAt)} = {string.Join(", ", g.Positions.Where(p => p != g.MeasuredAt).Select(name))}"));
 
     private static int Answered(ReportModel m) => m.IdenticalBuilds.Sum(g => g.Positions.Count - 1);
-
-    private static string Sha(ReportModel m, int position) => $"{position}:{m.At(position)?.Commit.ShortSha ?? "?"}";
 
     private static List<Span> Joined(IEnumerable<Line> lines)
     {

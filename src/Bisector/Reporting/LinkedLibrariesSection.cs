@@ -91,7 +91,7 @@ internal static class LinkedLibrariesSection
     /// <summary>"Linked libraries: …" for the terminal summary when a build links differently from the one before it;
     /// null when every build links the same.</summary>
     public static Line? Text(ReportModel m) =>
-        Text(m.Links, m.Outcome?.Culprit, p => $"{p}:{m.At(p)?.Commit.ShortSha ?? "?"}") is { } text ? new Line([new Span("Linked libraries: ")]) + text : null;
+        Text(m.Links, m.Outcome?.Culprit, p => PositionedSha(m, p)) is { } text ? new Line([new Span("Linked libraries: ")]) + text : null;
 
     /// <summary>The changes in one line, commits named by <paramref name="name"/> (the terminal, <c>bisector status</c>),
     /// led by the sentence that ties one to <paramref name="culprit"/>; null when every build links the same.</summary>

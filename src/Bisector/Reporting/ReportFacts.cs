@@ -108,6 +108,9 @@ internal static class ReportFacts
         return ComparisonAt(m, pos);
     }
 
+    /// <summary>"position:sha" as the build sections' terminal lines name a commit.</summary>
+    public static string PositionedSha(ReportModel m, int position) => $"{position}:{m.At(position)?.Commit.ShortSha ?? "?"}";
+
     /// <summary>"position: sha subject" as the build sections' tables name a commit (the position alone when unknown).</summary>
     public static Line PositionedCommit(ReportModel m, int position) =>
         m.At(position) is { } c
