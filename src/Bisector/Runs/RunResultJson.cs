@@ -92,6 +92,19 @@ public static class RunResultJson
                     w.WriteBoolean("present", present);
                 else
                     w.WriteNull("present");
+                w.WriteString("renamedFrom", c.RenamedFrom);
+                w.WriteStartArray("replaced");
+                foreach (var r in c.Replaced)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("old", r.Old);
+                    w.WriteString("new", r.New);
+                    w.WriteBoolean("own", r.Own);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteBoolean("versionOnly", c.VersionOnly);
                 w.WriteEndObject();
             }
 

@@ -105,5 +105,48 @@ public sealed class LinkedLibrariesReportSpecs : IDisposable
         Assert.Empty(LinkedLibrariesSection.Changes(model.Links));
     }
 
+    [Fact]
+    public async Task I_can_see_a_library_renamed_with_the_projects_version_as_one_file_and_a_machine_librarys_new_version_beside_the_verdict()
+    {
+        // Arrange: journald's v247..v248 builds (run 25): at 5 the project's own library is deployed as -248.so instead of
+        // -247.so and the daemon links it under that name, linking nothing else in or out; at the culprit (6) the daemon
+        // links the machine's libssl under a new soname
+        LinkedFile[] v247 = [new("build/src/shared/libsystemd-shared-247.so", ["libcap.so.2", "libc.so.6"]), new("build/systemd-journald", ["libsystemd-shared-247.so", "libc.so.6"])];
+        LinkedFile[] v248 = [new("build/src/shared/libsystemd-shared-248.so", ["libcap.so.2", "libc.so.6"]), new("build/systemd-journald", ["libsystemd-shared-248.so", "libc.so.6"])];
+        LinkedFile[] ssl3 = [v248[0], new("build/systemd-journald", ["libsystemd-shared-248.so", "libssl.so.3", "libc.so.6"])];
+        LinkedFile[] ssl11 = [v248[0], new("build/systemd-journald", ["libsystemd-shared-248.so", "libssl.so.1.1", "libc.so.6"])];
+        var renameOnly = SyntheticRun.Build() with { Links = [new(0, v247), new(5, v248), new(10, v248)] };
+        var sslAtCulprit = SyntheticRun.Build() with { Links = [new(0, v247), new(5, ssl11), new(6, ssl3), new(10, ssl3)] };
+        var output = new StringWriter();
+
+        // Act
+        var files = await ReportWriter.WriteAsync(renameOnly, _temp.Sub("rename"));
+        TerminalSummary.WritePlain(renameOnly, output);
+        using var json = System.Text.Json.JsonDocument.Parse(RunResultJson.Render(renameOnly, null));
+        var ssl = LinkedLibrariesSection.Changes(sslAtCulprit.Links);
+        var sslFiles = await ReportWriter.WriteAsync(sslAtCulprit, _temp.Sub("ssl"));
+
+        // Assert: the renamed library is one file that links the same, the daemon's link to it a version change, and
+        // neither is a change of linking in the title or on the terminal; the JSON result says both
+        var md = await File.ReadAllTextAsync(files.Markdown);
+        Assert.Contains("Linked libraries (the same in every build; version numbers in file names changed)", md);
+        Assert.Contains("(was build/src/shared/libsystemd-shared-247.so)", md);
+        Assert.Contains("libsystemd-shared-248.so (was libsystemd-shared-247.so)", md);
+        Assert.DoesNotContain("no longer deployed", md);
+        Assert.DoesNotContain("Linked libraries:", output.ToString());
+        var changes = json.RootElement.GetProperty("linkChanges").EnumerateArray().ToList();
+        Assert.Equal(2, changes.Count);
+        Assert.All(changes, c => Assert.True(c.GetProperty("versionOnly").GetBoolean()));
+        Assert.Equal("build/src/shared/libsystemd-shared-247.so", changes.Single(c => c.GetProperty("file").GetString()!.EndsWith(".so", StringComparison.Ordinal)).GetProperty("renamedFrom").GetString());
+        var daemon = changes.Single(c => c.GetProperty("file").GetString() == "build/systemd-journald").GetProperty("replaced")[0];
+        Assert.Equal(("libsystemd-shared-247.so", "libsystemd-shared-248.so", true), (daemon.GetProperty("old").GetString(), daemon.GetProperty("new").GetString(), daemon.GetProperty("own").GetBoolean()));
+        // a machine library under a new soname is a change of linking, named beside the verdict
+        var atCulprit = Assert.Single(ssl, c => c.At == 6);
+        Assert.Equal(new LibraryRename("libssl.so.1.1", "libssl.so.3", Own: false), Assert.Single(atCulprit.Replaced));
+        Assert.False(atCulprit.VersionOnly);
+        Assert.Contains("The culprit's build (6) links differently from the build before it (build/systemd-journald: libssl.so.1.1 → libssl.so.3)",
+            await File.ReadAllTextAsync(sslFiles.Markdown));
+    }
+
     public void Dispose() => _temp.Dispose();
 }
