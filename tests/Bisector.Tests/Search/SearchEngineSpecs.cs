@@ -86,6 +86,33 @@ public class SearchEngineSpecs
         Assert.Equal(0, result.Wrong);
     }
 
+    [Fact]
+    public async Task I_am_told_which_replayed_positions_have_one_stored_trial()
+    {
+        // Arrange: journald run 25's slopes in bytes a minute; positions 3, 5 and 7 were measured once
+        var values = new Dictionary<int, double[]>
+        {
+            [0] = [117944.7, 178784.6, 0, 0],
+            [3] = [128228.1],
+            [5] = [0],
+            [6] = [212968.8, 61439.6],
+            [7] = [0],
+            [8] = [284795.6, 122880.5, 0],
+            [11] = [460280.3, 335113.7, 456385.1, 404065.8, 540654.3, 386209.5],
+        };
+        var run25 = new ReplaySource("run 25", 11, 11, values,
+            new DecisionSpec("rss_anon", FeatureKind.Slope, RegressionDirection.Increase, 200.0 * 1024), 5, 12, 56);
+
+        // Act
+        var result = await ReplayBenchmark.RunAsync(run25, seeds: 2, workers: 4);
+        var text = ReplayBenchmark.Render([result]);
+
+        // Assert
+        Assert.Equal([3, 5, 7], ReplayBenchmark.SingleTrialPositions(run25));
+        Assert.Contains("run 25: position(s) 3, 5, 7 have one stored trial each", text);
+        Assert.DoesNotContain("have one stored trial", ReplayBenchmark.Render([result with { Source = run25 with { Values = new Dictionary<int, double[]> { [0] = [0, 1], [11] = [2, 3] } } }]));
+    }
+
     /// <summary>One seed of `bench search`'s 1-IQR case (a level step or a slope change of the min-effect) at N
     /// candidates, with the options the benchmark runs Bisector with.</summary>
     private static (SimulationScenario Scenario, MemorySimulator Sim, SearchOptions Options) BenchCase(int n, int seed, FeatureKind feature)
