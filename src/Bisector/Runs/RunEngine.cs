@@ -212,6 +212,10 @@ public sealed class RunEngine(Action<string> log, Reporting.RunProgress? progres
 
         var revert = options.NoRevert ? null : await RunRevertAsync(store, runId, options, recipe, line, outcome, said, ct);
         var experiments = options.Experiments ? await RunExperimentsAsync(store, runId, options, recipe, line, outcome, Diagnosis.Experiment.All, log, ct) : null;
+        // The run ends when its last step does: the diagnosis (with heaptrack), the revert proof and the experiments
+        // follow the verdict, and the wall time the terminal, the report and status show is the whole run's (the
+        // demo's read 1 min 11 s where its log ran 97 s). The search's own time stays in the plan line.
+        await store.SetRunStatusAsync(runId, RunStatus.Finished, null, null, CancellationToken.None);
 
         var (report, model) = await ReportAssembler.WriteWithModelAsync(store, runId, reportDirectory, CancellationToken.None);
         return new RunSummary(runId, store.Path, reportDirectory, outcome, selection, report)

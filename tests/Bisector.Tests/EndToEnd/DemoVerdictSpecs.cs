@@ -118,6 +118,14 @@ public sealed class DemoVerdictSpecs : IDisposable
         // Reverting the fix on the bad end brings the growth back: the revert removes the whole change it made.
         Assert.StartsWith($"reverting {demo.CulpritSha[..10]} alone removes ", run.Revert);
         Assert.Contains("of the change", run.Revert);
+
+        // The run's end, and so its wall time, is after its last trial: the revert proof's, which follow the verdict
+        await using var store = await Bisector.Storage.ResultsStore.OpenAsync(Path.Combine(results, "bisector.db"));
+        var revertTrials = await store.GetVariantTrialsAsync(run.RunId, Bisector.Diagnosis.RevertProof.Variant(run.Line[run.Outcome.Culprit!.Value]));
+        Assert.NotEmpty(revertTrials);
+        var lastTrial = revertTrials.Max(t => DateTimeOffset.Parse(t.EndedAt, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.NotNull(run.Model!.Run.EndedAt);
+        Assert.True(run.Model.Run.EndedAt >= lastTrial, $"ended {run.Model.Run.EndedAt:O}, last trial {lastTrial:O}");
     }
 
     [Fact(Timeout = 600_000)]
