@@ -276,10 +276,11 @@ internal static class ReportFacts
             return side.Length == 0 ? null : side.TrimEnd();
         var alpha = compared[0].Alpha;
         var minEffect = $"{F(ScaleFeature(m, compared[0].Threshold))} {FeatureUnit(m)}";
+        var half = $"{F(ScaleFeature(m, compared[0].Threshold / 2))} {FeatureUnit(m)}";
         var sameLevel = F(100 * (1 - alpha * Search.SearchOptions.SameAlphaShare), "0.##");
         return side + ($"Each commit is compared with the good anchor using {string.Join(", ", compared.Select(c => c.Test).Distinct())}; " +
                "no outliers were dropped. " +
-               $"Regressed: p < {F(alpha, "0.###")} and a shift of at least half the min-effect ({minEffect}) that the interval " +
+               $"Regressed: p < {F(alpha, "0.###")} and a shift of at least {half} (half the min-effect of {minEffect}) that the interval " +
                "does not confine below the min-effect. " +
                $"Same (no regression): the regressing end of the shift's one-sided {sameLevel} % bound is below the min-effect. " +
                "Anything else is Unknown and gets more trials, up to the cap.");

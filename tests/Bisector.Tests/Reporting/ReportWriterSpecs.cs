@@ -99,7 +99,7 @@ public sealed class ReportWriterSpecs : IDisposable
         // How "vs good" was decided, with the run's α (0.1 here) and min-effect (0.5 MiB/min): "Same" at α/4 one-sided
         foreach (var text in new[] { html, md })
         {
-            Assert.Contains("a shift of at least half the min-effect (0.50 MiB/min)", text);
+            Assert.Contains("a shift of at least 0.25 MiB/min (half the min-effect of 0.50 MiB/min)", text);
             Assert.Contains("one-sided 97.5 % bound is below the min-effect", text);
         }
     }
