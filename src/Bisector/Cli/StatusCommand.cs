@@ -75,7 +75,7 @@ internal static class StatusCommand
         await Say($"trials     {okTrials} ok, {trials.Count - okTrials} failed; {samples.ToString(CultureInfo.InvariantCulture)} samples");
         var stored = await ReportAssembler.ReadRunAsync(store, row.Id, ct);
         var positions = commits.Select(c => ((int)c.Position, c.Sha)).ToList();
-        string Named(int p) => $"#{p} {commits.FirstOrDefault(c => c.Position == p)?.Sha[..10]}";
+        string Named(int p) => NamedCommit(commits, p);
         var identical = ReportAssembler.IdenticalBuilds(positions, builds);
         if (Reporting.IdenticalBuildsSection.Text(identical, Named) is { } twins)
         {
@@ -154,11 +154,15 @@ internal static class StatusCommand
         {
             var (first, last, mass) = standing.LeadingBlock;
             var block = first == last
-                ? $"#{first} {commits.FirstOrDefault(c => c.Position == first)?.Sha[..10]} holds"
+                ? $"{NamedCommit(commits, first)} holds"
                 : $"#{first}..#{last} ({(last - first + 1).ToString(CultureInfo.InvariantCulture)} commits) hold";
             await say($"leading    {block} {Reporting.ReportFacts.Percent(mass)} of the culprit posterior (target {Reporting.ReportFacts.Percent(options.Confidence)})");
         }
     }
+
+    /// <summary>"#position sha" as status names a commit in its one-line summaries.</summary>
+    private static string NamedCommit(IReadOnlyList<CommitRow> commits, int position) =>
+        $"#{position} {commits.FirstOrDefault(c => c.Position == position)?.Sha[..10]}";
 
     /// <summary>The status as the database stores it and scripts grep for.</summary>
     private static string Text(RunStatus status) => status.ToString().ToLowerInvariant();

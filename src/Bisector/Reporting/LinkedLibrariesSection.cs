@@ -53,9 +53,10 @@ internal static partial class LinkedLibrariesSection
             var newNames = after.Files.Select(f => f.File).ToList();
             // A file deployed under a new version number (libsystemd-shared-247.so → -248.so) is compared with its old self.
             var renamed = Pairs(oldNames.Except(newNames).ToList(), newNames.Except(oldNames).ToList());
+            var renamedFrom = renamed.ToDictionary(r => r.Value, r => r.Key, StringComparer.Ordinal);
             foreach (var file in oldNames.Union(newNames).Where(f => !renamed.ContainsKey(f)).Order(StringComparer.Ordinal))
             {
-                var from = renamed.FirstOrDefault(r => r.Value == file).Key;
+                var from = renamedFrom.GetValueOrDefault(file);
                 var old = before.Files.FirstOrDefault(f => f.File == (from ?? file))?.Needed;
                 var now = after.Files.FirstOrDefault(f => f.File == file)?.Needed;
                 if (old is null || now is null)
