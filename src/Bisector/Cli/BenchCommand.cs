@@ -138,7 +138,20 @@ internal static class BenchCommand
             return 0;
         }));
 
-        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap, workers, replay, calibration };
+        var scanSeeds = new Option<int>("--seeds") { Description = "Seeds per setting (default 200)", DefaultValueFactory = _ => 200 };
+        var scanSizes = new Option<int[]>("--sizes") { Description = "Candidate counts to simulate (default 30 100)", AllowMultipleArgumentsPerToken = true };
+        var scan = new Command("scan", "The scan for further changes after a culprit, on seeded simulations: false changes with one change in the range, two changes in the recipe's direction, a rise and a partial fix") { scanSeeds, scanSizes, firstSeed, effect };
+        scan.SetAction((parse, ct) => App.GuardAsync(async () =>
+        {
+            var n = parse.GetValue(scanSeeds);
+            var chosen = parse.GetValue(scanSizes) is { Length: > 0 } s ? s : [30, 100];
+            if (n < 1 || chosen.Any(size => size < 2))
+                throw new UsageException("--seeds/--sizes", "need at least 1 seed and at least 2 candidates a size", "e.g. --seeds 200 --sizes 30 100");
+            await Console.Out.WriteLineAsync(await ScanBenchmark.RunAsync(n, chosen, parse.GetValue(effect), parse.GetValue(firstSeed), ct));
+            return 0;
+        }));
+
+        return new Command("bench", "Benchmarks whose results go into docs/benchmarks.md") { search, git, heap, workers, replay, calibration, scan };
     }
 
     /// <summary>A stored run as a replay source: every Ok trial's deciding feature by position, the run's culprit as the

@@ -13,20 +13,13 @@ namespace Bisector.Runs;
 /// </summary>
 internal static class RangeScanStep
 {
-    /// <summary>New trials the scan may spend: twice what the search spent, at least <see cref="MinBudget"/> (a segment
-    /// without a change needs 7 trials at each of its ends for "no change" at α = 0.01; docs/benchmarks.md), plus at most the
-    /// trials of the round in flight when it runs out.</summary>
-    public static int Budget(SearchOutcome outcome) => Math.Max(2 * outcome.TrialsSpent, MinBudget);
-
-    public const int MinBudget = 24;
-
     public static async Task<RangeChanges?> RunAsync(
         ResultsStore store, string runId, RunOptions options, Measurer measurer, CommitLine line, SearchOutcome outcome, SearchOptions searchOptions,
         Action<string> log, CancellationToken ct)
     {
         if (options.NoScan || outcome.Status != SearchStatus.Found)
             return null;
-        var budget = Budget(outcome);
+        var budget = RangeScan.Budget(outcome);
         log($"scan for further changes before and after {line[outcome.Culprit!.Value].ShortSha} (at most {budget} new trials)");
         var changes = await RangeScan.RunAsync(line.CandidateCount, outcome, measurer.EnsureAsync, measurer.OkTrials, searchOptions, budget, ct);
         if (changes is null)

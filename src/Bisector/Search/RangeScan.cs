@@ -104,11 +104,29 @@ public sealed record RangeChanges(
 /// and never measured again. Each segment is searched in the recipe's direction and, when that finds nothing, in the
 /// opposite one (a partial fix); a change found splits its segment in two, which are scanned in turn. The k-th search
 /// runs at α/2^k, so the scan's claims together hold α (docs/benchmarks-search.md, "Several changes in one range").
-/// Cost is bounded by a budget of new trials, shared equally by the segments still to search (a search that would
-/// exceed its share is stopped after the round in flight), and by <see cref="MaxSearches"/>.
+/// The searches in the recipe's direction run first, earliest segment first (a change before the culprit would be the
+/// answer), then the opposite direction. Cost is bounded by a budget of new trials (<see cref="Budget"/>), shared by the
+/// segments still to search — a search in the recipe's direction may take all of it but <see cref="MinBudget"/> for each
+/// other segment waiting, one in the opposite direction an equal share (a search that would exceed its share is stopped
+/// after the round in flight) — and by <see cref="MaxSearches"/>.
 /// </summary>
 public static class RangeScan
 {
+    /// <summary>New trials the scan may spend after <paramref name="outcome"/>: <see cref="BudgetPerSearchTrial"/> times
+    /// what the search spent, at least <see cref="MinBudget"/> (a segment without a change needs 7 trials at each of its
+    /// ends for "no change" at α = 0.01; docs/benchmarks.md), plus at most the trials of the round in flight when it runs
+    /// out. Runs and `bench scan` both take it from here.</summary>
+    public static int Budget(SearchOutcome outcome) => Math.Max(BudgetPerSearchTrial * outcome.TrialsSpent, MinBudget);
+
+    /// <summary>The scan's budget per trial of the search. A range with one change leaves most of it unspent (its quiet
+    /// segments end early); with two 1-IQR changes it decides how often the first is found. `bench scan`, N = 30 / 100,
+    /// 400 seeds: at 2 the answer was the first of two changes in 85.9 / 93.0 % of ranges and a partial fix found in
+    /// 52.2 / 52.3 %; at 3, 92.3 / 96.4 % and 77.8 / 75.3 %, for +18 / +19 new trials there and +1 in one-change
+    /// ranges (docs/benchmarks-search.md, session 17).</summary>
+    public const int BudgetPerSearchTrial = 3;
+
+    public const int MinBudget = 24;
+
     /// <summary>Searches the scan runs at most (the last at α/2^8).</summary>
     public const int MaxSearches = 8;
 
@@ -129,47 +147,61 @@ public static class RangeScan
             { RangeFirst = outcome.RangeFirst },
         };
         var checks = new List<SegmentCheck>();
-        var queue = new Queue<(int From, int To)>([(culprit, n), (0, outcome.RangeFirst - 1)]);
+        // Searches still to run, in the order of what they can change: a change in the recipe's direction before every
+        // one found so far would be the new answer, so the recipe's direction comes first, earliest segment first; the
+        // opposite direction (a partial fix) only after every search in the recipe's direction, and for a segment only
+        // when that found nothing in it. Until session 17 the segment after the culprit went first, in both directions:
+        // with two 1-IQR regressions, the earlier one was missed and the later one stood as the answer in 12–17 % of
+        // `bench scan` ranges (docs/benchmarks-search.md).
+        var pending = new List<(int From, int To, ChangeDirection Direction)> { (0, outcome.RangeFirst - 1, ChangeDirection.Worse), (culprit, n, ChangeDirection.Worse) };
         var searches = 0;
         var spent = 0;
-        while (queue.Count > 0)
+        while (pending.Count > 0)
         {
-            var (from, to) = queue.Dequeue();
+            var next = pending.OrderBy(t => t.Direction).ThenBy(t => t.From).First();
+            pending.Remove(next);
+            var (from, to, direction) = next;
             if (to <= from)
             {
                 checks.Add(new SegmentCheck(from, to, ChangeDirection.Worse, SegmentVerdict.Empty, 0, 0,
                     from == 0 ? "no candidate commit before the change: it is the first candidate" : "no candidate commit after the change: it is the bad end"));
                 continue;
             }
-
-            foreach (var direction in new[] { ChangeDirection.Worse, ChangeDirection.Better })
+            if (searches >= MaxSearches || spent >= budget)
             {
-                if (searches >= MaxSearches || spent >= budget)
-                {
-                    checks.Add(new SegmentCheck(from, to, direction, SegmentVerdict.NotChecked, 0, 0, searches >= MaxSearches
-                        ? $"not checked: the scan runs at most {MaxSearches} searches"
-                        : $"not checked: the scan's budget of {budget} new trials is spent"));
-                    continue;
-                }
-
-                searches++;
-                var alpha = options.Alpha / Math.Pow(2, searches);
-                // This segment and every one waiting share what is left of the budget equally, so one ambiguous segment
-                // cannot spend it all and leave the others "not checked" (the demo under load did); what a search leaves
-                // unspent flows on to the next.
-                var share = (budget - spent + queue.Count) / (queue.Count + 1);
-                var (check, change) = await SearchSegmentAsync(from, to, direction, alpha, share, ensure, okTrials, options, ct).ConfigureAwait(false);
-                spent += check.NewTrials;
-                checks.Add(check);
-                if (change is not null)
-                {
-                    changes.Add(change);
-                    // The two sides of the new change are scanned in turn, in both directions.
-                    queue.Enqueue((from, change.RangeFirst - 1));
-                    queue.Enqueue((change.Position, to));
-                    break;
-                }
+                checks.Add(new SegmentCheck(from, to, direction, SegmentVerdict.NotChecked, 0, 0, searches >= MaxSearches
+                    ? $"not checked: the scan runs at most {MaxSearches} searches"
+                    : $"not checked: the scan's budget of {budget} new trials is spent"));
+                if (direction == ChangeDirection.Worse)
+                    pending.Add((from, to, ChangeDirection.Better));
+                continue;
             }
+
+            searches++;
+            var alpha = options.Alpha / Math.Pow(2, searches);
+            // This segment and every other one with a search waiting share what is left of the budget equally, so one
+            // ambiguous segment cannot spend it all and leave the others "not checked" (the demo under load did); what a
+            // search leaves unspent flows on to the next.
+            var waiting = pending.Select(t => (t.From, t.To)).Distinct().Count(segment => segment != (from, to));
+            var share = (budget - spent + waiting) / (waiting + 1);
+            // A search in the recipe's direction may take all but a quiet segment's worth (MinBudget) for each other
+            // segment waiting: the earliest one can change the answer, and a segment without a change rarely needs more
+            // (`bench scan`, 1-IQR changes, N = 30 / 100, budget 2× the search: the answer was the first of two changes in
+            // 85.9 / 93.0 % of ranges instead of 78.2 / 82.2 % with equal shares; docs/benchmarks-search.md, session 17).
+            if (direction == ChangeDirection.Worse)
+                share = Math.Max(share, budget - spent - MinBudget * waiting);
+            var (check, change) = await SearchSegmentAsync(from, to, direction, alpha, share, ensure, okTrials, options, ct).ConfigureAwait(false);
+            spent += check.NewTrials;
+            checks.Add(check);
+            if (change is not null)
+            {
+                changes.Add(change);
+                // The two sides of the new change are scanned in turn, in both directions.
+                pending.Add((from, change.RangeFirst - 1, ChangeDirection.Worse));
+                pending.Add((change.Position, to, ChangeDirection.Worse));
+            }
+            else if (direction == ChangeDirection.Worse)
+                pending.Add((from, to, ChangeDirection.Better));
         }
 
         var answer = changes.Where(c => c.Direction == ChangeDirection.Worse).MinBy(c => c.Position);

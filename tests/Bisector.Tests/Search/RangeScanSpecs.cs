@@ -177,7 +177,10 @@ public class RangeScanSpecs
             Assert.Contains("'no regression': ", s.Explanation);
             Assert.Contains("n = ", s.Explanation);
         });
-        Assert.Equal([(7, 12), (7, 12), (0, 6), (0, 6)], scan.Segments.Select(s => (s.From, s.To)));
+        // The recipe's direction first, earliest segment first (a change before the culprit would be the answer), then
+        // the opposite direction.
+        Assert.Equal([(0, 6, ChangeDirection.Worse), (7, 12, ChangeDirection.Worse), (0, 6, ChangeDirection.Better), (7, 12, ChangeDirection.Better)],
+            scan.Segments.Select(s => (s.From, s.To, s.Direction)));
         // α is spent by halving: each search's α is half the one before.
         Assert.Equal([0.005, 0.0025, 0.00125, 0.000625], scan.Segments.Select(s => s.Alpha));
     }

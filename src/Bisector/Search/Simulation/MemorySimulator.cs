@@ -6,7 +6,9 @@ namespace Bisector.Search.Simulation;
 /// A synthetic commit series for the benchmark and the tests. Each trial samples a daemon's memory once a second:
 /// a start-up ramp during the warm-up, then base level + a per-trial offset + per-sample noise, both Student-t (ν = 3,
 /// heavy-tailed), quantised to 4 KiB pages. From <see cref="Culprit"/> on, the level steps up by
-/// <see cref="LevelStep"/> and/or grows <see cref="SlopePerMinute"/> faster. Unbuildable positions come back Skipped.
+/// <see cref="LevelStep"/> and/or grows <see cref="SlopePerMinute"/> faster; each of <see cref="LaterChanges"/> steps the
+/// level again (up or down) from its position on (`bench scan`: several changes in one range). Unbuildable positions come
+/// back Skipped.
 /// </summary>
 public sealed record SimulationScenario(
     int Candidates,
@@ -18,7 +20,11 @@ public sealed record SimulationScenario(
     double TrialNoise = 300e3,
     double SampleNoise = 1e6,
     double WindowSeconds = 120,
-    double WarmupSeconds = 20);
+    double WarmupSeconds = 20,
+    IReadOnlyList<LevelChange>? LaterChanges = null);
+
+/// <summary>A further level step of <see cref="Step"/> bytes (negative: a fix) from <see cref="Position"/> on.</summary>
+public sealed record LevelChange(int Position, double Step);
 
 /// <summary>Deterministic: trial k of position p depends only on (seed, p, k), so every method run on the same seed
 /// sees the same trials in whatever order it asks for them.</summary>
@@ -61,6 +67,14 @@ public sealed class MemorySimulator(SimulationScenario scenario, int seed)
         return Task.FromResult<IReadOnlyList<PositionEvidence>>(result);
     }
 
+    /// <summary>The scan's edge (<see cref="EnsureTrialsAsync"/>): each target position gets trials up to the count
+    /// asked for, the ones it has kept, as a run's measurer keeps them.</summary>
+    public Task<IReadOnlyList<PositionEvidence>> EnsureAsync(IReadOnlyList<TrialTarget> targets, CancellationToken ct = default) =>
+        MeasureAsync(targets.Select(t => new MeasureRequest(t.Position, Math.Max(0, t.Trials - OkTrials(t.Position)))).ToArray(), ct);
+
+    /// <summary>Trials a position holds (0 for an unbuildable one).</summary>
+    public int OkTrials(int position) => IsUnbuildable(position) ? 0 : Trials(position).Count;
+
     /// <summary>Existing trials of a position (for baselines that reuse them).</summary>
     public List<TrialSeries> Trials(int position) =>
         _trials.TryGetValue(position, out var l) ? l : _trials[position] = new List<TrialSeries>();
@@ -73,6 +87,7 @@ public sealed class MemorySimulator(SimulationScenario scenario, int seed)
         var values = new double[count];
         var bad = IsBad(position);
         var offset = scenario.TrialNoise * StudentT3(rng);
+        var later = scenario.LaterChanges?.Where(c => position >= c.Position).Sum(c => c.Step) ?? 0;
         for (var i = 0; i < count; i++)
         {
             var t = i + 1.0;
@@ -81,6 +96,7 @@ public sealed class MemorySimulator(SimulationScenario scenario, int seed)
                 v += 0.3 * scenario.BaseLevel * (1 - t / scenario.WarmupSeconds); // start-up allocations, later freed
             if (bad)
                 v += scenario.LevelStep + scenario.SlopePerMinute * t / 60;
+            v += later;
             seconds[i] = t;
             values[i] = Math.Max(PageBytes, Math.Round(v / PageBytes) * PageBytes);
         }
