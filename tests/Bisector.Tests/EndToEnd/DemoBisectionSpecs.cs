@@ -45,13 +45,14 @@ public sealed class DemoBisectionSpecs : IDisposable
         Assert.Equal(Bisector.Statistics.Verdict.Regressed, run.Outcome.Boundary!.Verdict);
         Assert.StartsWith("heap fragmentation: in-use flat at ", run.Diagnosis);
 
-        // Assert: one change in the range; both segments (after and before it) searched in both directions, each either
+        // Assert: one change in the range; both segments (before and after it) searched in both directions, each either
         // "no further change" (its ends' trials are checked below) or stated as not decided, never a silent claim.
-        // (A growing daemon's plateau is noisy on a loaded machine, so a segment may honestly end "not checked".)
+        // (A growing daemon's plateau is noisy on a loaded machine, so a segment may honestly end "not checked".) The
+        // segment before the culprit goes first: a change there would be the answer.
         var scan = run.Model!.Changes!;
         Assert.Equal(demo.CulpritSha, run.Line[Assert.Single(scan.Changes).Position].Sha);
         Assert.Equal(4, scan.Segments.Count);
-        Assert.Equal([run.Outcome.Culprit!.Value, 0], scan.Segments.Select(s => s.From).Distinct());
+        Assert.Equal([0, run.Outcome.Culprit!.Value], scan.Segments.Select(s => s.From).Distinct());
         Assert.All(scan.Segments, s =>
         {
             Assert.NotEqual(SegmentVerdict.ChangeFound, s.Verdict);
